@@ -15,7 +15,7 @@ pub type Vars = IndexMap<String, Value>;
 
 /// Converts a YAML node to a value.
 pub fn from_node(node: &Node) -> Value {
-    Value::from_serialize(node)
+    Value::from(minijinja::value::Serde(node))
 }
 
 /// Converts a YAML mapping to variables; `None` if the node is not a mapping (null is empty).
@@ -34,7 +34,7 @@ pub fn vars_from_node(node: &Node) -> Option<Vars> {
 
 /// Converts a JSON value to a variable value.
 pub fn from_json(value: &serde_json::Value) -> Value {
-    Value::from_serialize(value)
+    Value::from(minijinja::value::Serde(value))
 }
 
 /// Converts a variable value to JSON (undefined becomes null).
