@@ -1,0 +1,139 @@
+//! How rpatch reaches a host: the [`Transport`] trait and its implementations.
+//!
+//! Modules never talk to a host directly; they hand an [`ExecRequest`] to the host's transport.
+//! `local` runs commands on the controller; the SSH transport implements the same trait.
+
+mod become_wrap;
+mod local;
+mod output;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use become_wrap::{Become, BecomeMethod};
+pub use local::LocalTransport;
+pub use output::{ExecOutput, ExitStatus, OUTPUT_CAP};
+
+/// One command to run on a host.
+#[derive(Debug, Clone, Default)]
+pub struct ExecRequest {
+    /// A shell command line, run by `/bin/sh -c` on the host.
+    pub command: String,
+    /// Bytes fed to the command's standard input.
+    pub stdin: Option<Vec<u8>>,
+    /// Run as another user through sudo/su (`become` in playbooks).
+    pub escalation: Option<Become>,
+    /// Environment variables for the command.
+    pub env: Vec<(String, String)>,
+    /// Directory to run in.
+    pub chdir: Option<String>,
+    /// Kill the command after this long.
+    pub timeout: Option<Duration>,
+}
+
+impl ExecRequest {
+    /// A request to run `command` with no input.
+    pub fn new(command: impl Into<String>) -> Self {
+        Self {
+            command: command.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The full shell line: environment, directory and privilege escalation applied.
+    pub fn shell_line(&self) -> String {
+        let mut line = String::new();
+        if let Some(dir) = &self.chdir {
+            line.push_str("cd ");
+            line.push_str(&quote(dir));
+            line.push_str(" && ");
+        }
+        if !self.env.is_empty() {
+            let assignments: Vec<String> = self
+                .env
+                .iter()
+                .map(|(name, value)| format!("{name}={}", quote(value)))
+                .collect();
+            line.push_str("export ");
+            line.push_str(&assignments.join(" "));
+            line.push_str("; ");
+        }
+        line.push_str(&self.command);
+        match &self.escalation {
+            Some(escalation) => escalation.wrap(&line),
+            None => line,
+        }
+    }
+
+    /// The standard input to send: a become password line first, when one is needed.
+    pub fn stdin_bytes(&self) -> Option<Vec<u8>> {
+        let password = self.escalation.as_ref().and_then(Become::password_line);
+        match (password, &self.stdin) {
+            (None, None) => None,
+            (Some(mut pw), Some(data)) => {
+                pw.extend_from_slice(data);
+                Some(pw)
+            }
+            (Some(pw), None) => Some(pw),
+            (None, Some(data)) => Some(data.clone()),
+        }
+    }
+}
+
+/// Quotes a word for a POSIX shell.
+pub fn quote(word: &str) -> String {
+    shlex::try_quote(word).map_or_else(|_| format!("'{}'", word.replace('\0', "")), |q| q.into_owned())
+}
+
+/// Why a host could not be reached or a command could not be run on it.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The connection could not be set up (refused, no route, DNS).
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// Authentication failed.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// Nothing answered in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The connection broke while a command ran.
+    #[error("connection lost: {0}")]
+    Lost(String),
+    /// This connection type is not available.
+    #[error("connection type `{0}` is not supported by this build")]
+    Unsupported(String),
+    /// A local I/O error while talking to the host.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A way to run commands on one host.
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Runs one command and waits for it to finish.
+    async fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, TransportError>;
+
+    /// Closes the connection; later calls may reconnect.
+    async fn close(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_line_applies_env_and_chdir() {
+        let mut request = ExecRequest::new("echo $A");
+        request.env = vec![("A".into(), "x y".into())];
+        request.chdir = Some("/tmp".into());
+        assert_eq!(request.shell_line(), "cd /tmp && export A='x y'; echo $A");
+    }
+
+    #[test]
+    fn quote_protects_shell_metacharacters() {
+        assert_eq!(quote("a b;c"), "'a b;c'");
+        assert_eq!(quote("plain"), "plain");
+    }
+}
