@@ -4,6 +4,8 @@
 //! [`modules`] → [`transport`]; the runner emits events that [`output`] renders.
 
 pub mod diagnostic;
+pub mod modules;
+pub mod template;
 pub mod transport;
 pub mod vars;
 pub mod yaml;

@@ -1,0 +1,215 @@
+//! Parsing module arguments into typed structs, and the free-form `k=v` syntax.
+
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+
+use crate::diagnostic::did_you_mean;
+use crate::vars::{self, Value};
+
+/// Module arguments that do not fit the module.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ArgError {
+    /// An argument the module does not have.
+    #[error("unsupported argument `{name}`")]
+    Unknown {
+        /// The argument as written.
+        name: String,
+        /// The closest real argument, if any.
+        suggestion: Option<String>,
+    },
+    /// An argument of the wrong type, a missing required one, a bad combination.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// How a module reads a plain string instead of a mapping of arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeForm {
+    /// The string is the command itself (`_raw_params`), with known `k=v` options pulled out.
+    Command,
+    /// The string is a list of `k=v` pairs.
+    KeyValue,
+}
+
+/// Parses rendered arguments into a module's typed arguments.
+pub fn parse<T: DeserializeOwned>(args: &Value) -> Result<T, ArgError> {
+    let json = match vars::to_json(args) {
+        serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
+        other => other,
+    };
+    check_unknown::<T>(&json)?;
+    serde_json::from_value(json).map_err(|error| ArgError::Invalid(error.to_string()))
+}
+
+/// Fails on the first argument name the struct `T` does not declare.
+pub fn check_unknown<T: DeserializeOwned>(json: &serde_json::Value) -> Result<(), ArgError> {
+    let Some(map) = json.as_object() else {
+        return Err(ArgError::Invalid(
+            "arguments must be a mapping or a `key=value` string".into(),
+        ));
+    };
+    let fields = struct_fields::<T>();
+    if fields.is_empty() {
+        return Ok(());
+    }
+    match map.keys().find(|key| !fields.contains(&key.as_str())) {
+        Some(name) => Err(ArgError::Unknown {
+            name: name.clone(),
+            suggestion: did_you_mean(name, fields.iter().copied().filter(|f| !f.starts_with('_'))),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The field names a serde struct declares (empty for non-structs).
+pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct FieldSpy(&'static [&'static str]);
+    impl<'de> Deserializer<'de> for &mut FieldSpy {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("spy"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields;
+            Err(de::Error::custom("spy"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+    let mut spy = FieldSpy(&[]);
+    let _ = T::deserialize(&mut spy);
+    spy.0
+}
+
+/// Splits Ansible's `k=v k2="v 2"` syntax; words without `=` are returned as free text.
+pub fn split_key_values(text: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut pairs = Vec::new();
+    let mut free = Vec::new();
+    for word in split_words(text) {
+        match word.split_once('=') {
+            Some((key, value)) if is_identifier(key) => {
+                pairs.push((key.to_string(), unquote(value)));
+            }
+            _ => free.push(word),
+        }
+    }
+    (pairs, free)
+}
+
+/// Splits on whitespace outside quotes and outside `{{ }}`/`{% %}`, keeping quotes.
+fn split_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut depth = 0usize;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), _) if c == q => {
+                quote = None;
+                current.push(c);
+            }
+            (Some(_), '\\') => {
+                current.push(c);
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            (Some(_), _) => current.push(c),
+            (None, '\'' | '"') if depth == 0 => {
+                quote = Some(c);
+                current.push(c);
+            }
+            (None, '{') if matches!(chars.peek(), Some('{' | '%')) => {
+                depth += 1;
+                current.push(c);
+            }
+            (None, '}' | '%') if depth > 0 && chars.peek() == Some(&'}') => {
+                depth -= 1;
+                current.push(c);
+            }
+            (None, c) if c.is_whitespace() && depth == 0 => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            (None, c) => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+fn is_identifier(key: &str) -> bool {
+    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn unquote(value: &str) -> String {
+    let bytes = value.as_bytes();
+    if bytes.len() >= 2 && (bytes[0] == b'"' || bytes[0] == b'\'') && bytes[bytes.len() - 1] == bytes[0] {
+        value[1..value.len() - 1].to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        path: String,
+        mode: Option<String>,
+    }
+
+    #[test]
+    fn unknown_arguments_are_named_with_a_suggestion() {
+        let args = vars::from_json(&serde_json::json!({"path": "/x", "mdoe": "0644"}));
+        let error = parse::<Sample>(&args).expect_err("unknown");
+        assert_eq!(
+            error,
+            ArgError::Unknown {
+                name: "mdoe".into(),
+                suggestion: Some("mode".into())
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_reported() {
+        let args = vars::from_json(&serde_json::json!({"path": [1]}));
+        assert!(matches!(parse::<Sample>(&args), Err(ArgError::Invalid(_))));
+    }
+
+    #[test]
+    fn struct_fields_lists_declared_names() {
+        assert_eq!(struct_fields::<Sample>(), ["path", "mode"]);
+    }
+
+    #[test]
+    fn key_values_respect_quotes_and_templates() {
+        let (pairs, free) =
+            split_key_values(r#"msg="hello world" var={{ a | default('x y') }} echo hi"#);
+        assert_eq!(
+            pairs,
+            [
+                ("msg".to_string(), "hello world".to_string()),
+                ("var".to_string(), "{{ a | default('x y') }}".to_string())
+            ]
+        );
+        assert_eq!(free, ["echo", "hi"]);
+    }
+}

@@ -1,0 +1,81 @@
+//! `assert` and `fail`: stop a host when something is not as expected.
+
+use serde::Deserialize;
+
+use super::args::{self, ArgError};
+use super::{ModuleContext, ModuleResult};
+use crate::vars::{self, Value};
+
+/// One condition or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Conditions {
+    One(serde_json::Value),
+    Many(Vec<serde_json::Value>),
+}
+
+/// Arguments of `assert`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertArgs {
+    that: Conditions,
+    fail_msg: Option<String>,
+    msg: Option<String>,
+    success_msg: Option<String>,
+    #[serde(default)]
+    quiet: bool,
+}
+
+/// Arguments of `fail`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailArgs {
+    msg: Option<serde_json::Value>,
+}
+
+/// Fails on the first condition that is false.
+pub fn run_assert(raw: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
+    let args: AssertArgs = args::parse(raw)?;
+    let conditions = match args.that {
+        Conditions::Many(list) => list,
+        Conditions::One(single) => vec![single],
+    };
+    for condition in &conditions {
+        let holds = match condition {
+            serde_json::Value::String(expr) => ctx
+                .templar
+                .eval_condition(expr, ctx.scope)
+                .map_err(|error| ArgError::Invalid(format!("cannot evaluate `{expr}`: {error}")))?,
+            other => vars::from_json(other).is_true(),
+        };
+        if !holds {
+            let msg = args
+                .fail_msg
+                .clone()
+                .or(args.msg.clone())
+                .unwrap_or_else(|| "Assertion failed".into());
+            let assertion = match condition {
+                serde_json::Value::String(expr) => expr.clone(),
+                other => other.to_string(),
+            };
+            return Ok(ModuleResult::failed(msg)
+                .with_data(&serde_json::json!({"assertion": assertion, "evaluated_to": false})));
+        }
+    }
+    if args.quiet {
+        return Ok(ModuleResult::ok());
+    }
+    let msg = args.success_msg.unwrap_or_else(|| "All assertions passed".into());
+    Ok(ModuleResult::ok().with_msg(msg))
+}
+
+/// Always fails, with the given message.
+pub fn run_fail(raw: &Value) -> Result<ModuleResult, ArgError> {
+    let args: FailArgs = args::parse(raw)?;
+    let msg = match args.msg {
+        Some(serde_json::Value::String(text)) => text,
+        Some(other) => other.to_string(),
+        None => "Failed as requested from task".into(),
+    };
+    Ok(ModuleResult::failed(msg))
+}

@@ -1,0 +1,36 @@
+//! Built-in modules: what a task can do on a host.
+//!
+//! Each module family lives in its own file with a typed argument struct (unknown arguments
+//! are errors) and a typed result. [`ModuleKind`] is the registry that maps the names users
+//! write (short or `ansible.builtin.`-qualified) to implementations. Modules never print: they
+//! return a [`ModuleResult`] and the runner turns it into events.
+
+mod args;
+mod assert_fail;
+mod command;
+mod context;
+mod debug;
+mod registry;
+mod result;
+mod set_fact;
+
+pub use args::{ArgError, FreeForm};
+pub use context::ModuleContext;
+pub use registry::ModuleKind;
+pub use result::{Diff, ModuleResult};
+
+use crate::vars::Value;
+
+/// Runs a module with already-rendered arguments.
+pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> ModuleResult {
+    let outcome = match kind {
+        ModuleKind::Command => command::run_command(args, ctx).await,
+        ModuleKind::Shell => command::run_shell(args, ctx).await,
+        ModuleKind::Raw => command::run_raw(args, ctx).await,
+        ModuleKind::Debug => debug::run(args, ctx),
+        ModuleKind::SetFact => set_fact::run(args),
+        ModuleKind::Assert => assert_fail::run_assert(args, ctx),
+        ModuleKind::Fail => assert_fail::run_fail(args),
+    };
+    outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
+}

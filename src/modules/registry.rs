@@ -1,0 +1,110 @@
+//! The table of built-in modules: names users write, free-form syntax, argument checks.
+
+use super::args::{self, ArgError, FreeForm};
+use super::{assert_fail, command, debug};
+use crate::vars::Value;
+
+/// A built-in module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModuleKind {
+    /// `command`: run a program without a shell.
+    Command,
+    /// `shell`: run a command line through `/bin/sh`.
+    Shell,
+    /// `raw`: send a command line as-is.
+    Raw,
+    /// `debug`: print a message or variable.
+    Debug,
+    /// `set_fact`: set host variables.
+    SetFact,
+    /// `assert`: fail unless conditions hold.
+    Assert,
+    /// `fail`: fail with a message.
+    Fail,
+}
+
+impl ModuleKind {
+    /// Every module, for suggestions and docs.
+    pub const ALL: &'static [ModuleKind] = &[
+        Self::Command,
+        Self::Shell,
+        Self::Raw,
+        Self::Debug,
+        Self::SetFact,
+        Self::Assert,
+        Self::Fail,
+    ];
+
+    /// The module's short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Command => "command",
+            Self::Shell => "shell",
+            Self::Raw => "raw",
+            Self::Debug => "debug",
+            Self::SetFact => "set_fact",
+            Self::Assert => "assert",
+            Self::Fail => "fail",
+        }
+    }
+
+    /// Finds a module by its short or `ansible.builtin.`/`ansible.legacy.` name.
+    pub fn lookup(name: &str) -> Option<Self> {
+        let short = name
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| name.strip_prefix("ansible.legacy."))
+            .unwrap_or(name);
+        Self::ALL.iter().copied().find(|kind| kind.name() == short)
+    }
+
+    /// Every name a module can be written as (for did-you-mean).
+    pub fn all_names() -> impl Iterator<Item = &'static str> {
+        Self::ALL.iter().map(|kind| kind.name())
+    }
+
+    /// How a string given instead of a mapping is read.
+    pub fn free_form(self) -> FreeForm {
+        match self {
+            Self::Command | Self::Shell | Self::Raw => FreeForm::Command,
+            _ => FreeForm::KeyValue,
+        }
+    }
+
+    /// Checks arguments before anything runs: unknown names always, types too when no
+    /// argument is templated.
+    pub fn validate(self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        match self {
+            Self::Command | Self::Shell | Self::Raw => check::<command::CommandArgs>(args, templated),
+            Self::Debug => check::<debug::DebugArgs>(args, templated),
+            Self::Assert => check::<assert_fail::AssertArgs>(args, templated),
+            Self::Fail => check::<assert_fail::FailArgs>(args, templated),
+            Self::SetFact => Ok(()),
+        }
+    }
+
+    /// True when the module changes nothing on the host (and so runs the same in check mode).
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Self::Debug | Self::SetFact | Self::Assert | Self::Fail)
+    }
+}
+
+fn check<T: serde::de::DeserializeOwned>(args: &Value, templated: bool) -> Result<(), ArgError> {
+    if templated {
+        args::check_unknown::<T>(&crate::vars::to_json(args))
+    } else {
+        args::parse::<T>(args).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_qualified_names_resolve() {
+        assert_eq!(ModuleKind::lookup("shell"), Some(ModuleKind::Shell));
+        assert_eq!(ModuleKind::lookup("ansible.builtin.shell"), Some(ModuleKind::Shell));
+        assert_eq!(ModuleKind::lookup("ansible.legacy.command"), Some(ModuleKind::Command));
+        assert_eq!(ModuleKind::lookup("shel"), None);
+    }
+}
