@@ -167,7 +167,10 @@ fn char_range_to_bytes(line: &str, span: Span) -> std::ops::Range<usize> {
 }
 
 /// The candidate closest to `wanted`, if any is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|candidate| (strsim::jaro_winkler(wanted, candidate), candidate))

@@ -5,6 +5,7 @@
 
 pub mod diagnostic;
 pub mod modules;
+pub mod playbook;
 pub mod template;
 pub mod transport;
 pub mod vars;

@@ -422,7 +422,10 @@ fn resolve_int(text: &str) -> Option<i64> {
 fn looks_like_float(text: &str) -> bool {
     let body = text.trim_start_matches(['-', '+']);
     body.contains('.')
-        && body.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && body
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
         && body
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'e' | b'E' | b'-' | b'+'))
@@ -450,7 +453,9 @@ mod tests {
 
     #[test]
     fn plain_scalars_follow_yaml_1_1() {
-        let doc = parse_str("a: yes\nb: off\nc: 0644\nd: '0644'\ne: 1.5\nf: ~\ng: 0x1F\nh: 1_000\ni: 1.2.3\n");
+        let doc = parse_str(
+            "a: yes\nb: off\nc: 0644\nd: '0644'\ne: 1.5\nf: ~\ng: 0x1F\nh: 1_000\ni: 1.2.3\n",
+        );
         assert_eq!(doc.get("a").map(|n| &n.kind), Some(&NodeKind::Bool(true)));
         assert_eq!(doc.get("b").map(|n| &n.kind), Some(&NodeKind::Bool(false)));
         assert_eq!(doc.get("c").map(|n| &n.kind), Some(&NodeKind::Int(420)));
@@ -468,7 +473,10 @@ mod tests {
         let derived = doc.get("derived").expect("derived");
         assert_eq!(derived.get("x").map(|n| &n.kind), Some(&NodeKind::Int(1)));
         assert_eq!(derived.get("y").map(|n| &n.kind), Some(&NodeKind::Int(3)));
-        assert_eq!(doc.get("same").and_then(|n| n.get("y")).map(|n| &n.kind), Some(&NodeKind::Int(2)));
+        assert_eq!(
+            doc.get("same").and_then(|n| n.get("y")).map(|n| &n.kind),
+            Some(&NodeKind::Int(2))
+        );
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub fn split_key_values(text: &str) -> (Vec<(String, String)>, Vec<String>) {
 }
 
 /// Splits on whitespace outside quotes and outside `{{ }}`/`{% %}`, keeping quotes.
-fn split_words(text: &str) -> Vec<String> {
+pub fn split_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut quote: Option<char> = None;
@@ -155,7 +155,10 @@ fn is_identifier(key: &str) -> bool {
 
 fn unquote(value: &str) -> String {
     let bytes = value.as_bytes();
-    if bytes.len() >= 2 && (bytes[0] == b'"' || bytes[0] == b'\'') && bytes[bytes.len() - 1] == bytes[0] {
+    if bytes.len() >= 2
+        && (bytes[0] == b'"' || bytes[0] == b'\'')
+        && bytes[bytes.len() - 1] == bytes[0]
+    {
         value[1..value.len() - 1].to_string()
     } else {
         value.to_string()

@@ -65,7 +65,9 @@ pub fn run_assert(raw: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
     if args.quiet {
         return Ok(ModuleResult::ok());
     }
-    let msg = args.success_msg.unwrap_or_else(|| "All assertions passed".into());
+    let msg = args
+        .success_msg
+        .unwrap_or_else(|| "All assertions passed".into());
     Ok(ModuleResult::ok().with_msg(msg))
 }
 

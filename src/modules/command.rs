@@ -75,14 +75,20 @@ pub async fn run_raw(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResu
     run(Flavor::Raw, args, ctx).await
 }
 
-async fn run(flavor: Flavor, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
+async fn run(
+    flavor: Flavor,
+    args: &Value,
+    ctx: &ModuleContext<'_>,
+) -> Result<ModuleResult, ArgError> {
     let args: CommandArgs = args::parse(args)?;
     let line = command_line(flavor, &args)?;
     if let Some(skip) = guard(&args, ctx).await {
         return Ok(skip);
     }
     if ctx.check_mode {
-        return Ok(ModuleResult::skipped("Command would have run if not in check mode"));
+        return Ok(ModuleResult::skipped(
+            "Command would have run if not in check mode",
+        ));
     }
     let mut request = ExecRequest::new(line.clone());
     request.chdir = args.chdir.clone();
@@ -106,7 +112,11 @@ async fn run(flavor: Flavor, args: &Value, ctx: &ModuleContext<'_>) -> Result<Mo
 
 fn command_line(flavor: Flavor, args: &CommandArgs) -> Result<String, ArgError> {
     if let Some(argv) = &args.argv {
-        return Ok(argv.iter().map(|word| quote(word)).collect::<Vec<_>>().join(" "));
+        return Ok(argv
+            .iter()
+            .map(|word| quote(word))
+            .collect::<Vec<_>>()
+            .join(" "));
     }
     let text = args
         .raw_params
@@ -119,7 +129,11 @@ fn command_line(flavor: Flavor, args: &CommandArgs) -> Result<String, ArgError> 
         Flavor::Command => {
             let words = shlex::split(text)
                 .ok_or_else(|| ArgError::Invalid(format!("cannot split command line: {text}")))?;
-            words.iter().map(|word| quote(word)).collect::<Vec<_>>().join(" ")
+            words
+                .iter()
+                .map(|word| quote(word))
+                .collect::<Vec<_>>()
+                .join(" ")
         }
         Flavor::Shell => match &args.executable {
             Some(shell) => format!("{} -c {}", quote(shell), quote(text)),
@@ -149,11 +163,21 @@ async fn guard(args: &CommandArgs, ctx: &ModuleContext<'_>) -> Option<ModuleResu
     } else {
         format!("Did not run command since '{path}' exists")
     };
-    Some(ModuleResult::ok().with_msg(why).with_data(&serde_json::json!({"rc": 0, "stdout": "", "stderr": ""})))
+    Some(
+        ModuleResult::ok()
+            .with_msg(why)
+            .with_data(&serde_json::json!({"rc": 0, "stdout": "", "stderr": ""})),
+    )
 }
 
 fn outcome(cmd: String, output: &ExecOutput, strip: bool) -> ModuleResult {
-    let tidy = |text: String| if strip { text.trim_end_matches(['\n', '\r']).to_string() } else { text };
+    let tidy = |text: String| {
+        if strip {
+            text.trim_end_matches(['\n', '\r']).to_string()
+        } else {
+            text
+        }
+    };
     let stdout = tidy(output.stdout_text());
     let stderr = tidy(output.stderr_text());
     let rc = output.status.rc();
@@ -168,8 +192,16 @@ fn outcome(cmd: String, output: &ExecOutput, strip: bool) -> ModuleResult {
     };
     let result = ModuleResult::changed().with_data(&data);
     match output.status {
-        crate::transport::ExitStatus::TimedOut => ModuleResult { failed: true, ..result }.with_msg("command timed out"),
-        status if !status.success() => ModuleResult { failed: true, ..result }.with_msg("non-zero return code"),
+        crate::transport::ExitStatus::TimedOut => ModuleResult {
+            failed: true,
+            ..result
+        }
+        .with_msg("command timed out"),
+        status if !status.success() => ModuleResult {
+            failed: true,
+            ..result
+        }
+        .with_msg("non-zero return code"),
         _ => result,
     }
 }

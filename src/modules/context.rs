@@ -31,7 +31,10 @@ impl ModuleContext<'_> {
     }
 
     /// Runs a prepared request, adding the task's environment and escalation.
-    pub async fn exec_request(&self, mut request: ExecRequest) -> Result<ExecOutput, TransportError> {
+    pub async fn exec_request(
+        &self,
+        mut request: ExecRequest,
+    ) -> Result<ExecOutput, TransportError> {
         if request.escalation.is_none() {
             request.escalation = self.escalation.clone();
         }

@@ -28,12 +28,16 @@ pub fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgErr
             Ok(value) => crate::vars::to_json(&value),
             Err(error) => serde_json::Value::String(format!("VARIABLE IS NOT DEFINED! ({error})")),
         };
-        result.data.insert(var.clone(), crate::vars::from_json(&value));
+        result
+            .data
+            .insert(var.clone(), crate::vars::from_json(&value));
     } else {
         let msg = args
             .msg
             .unwrap_or_else(|| serde_json::Value::String("Hello world!".into()));
-        result.data.insert("msg".into(), crate::vars::from_json(&msg));
+        result
+            .data
+            .insert("msg".into(), crate::vars::from_json(&msg));
     }
     result
         .data

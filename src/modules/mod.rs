@@ -5,7 +5,7 @@
 //! write (short or `ansible.builtin.`-qualified) to implementations. Modules never print: they
 //! return a [`ModuleResult`] and the runner turns it into events.
 
-mod args;
+pub mod args;
 mod assert_fail;
 mod command;
 mod context;

@@ -74,7 +74,9 @@ impl ModuleKind {
     /// argument is templated.
     pub fn validate(self, args: &Value, templated: bool) -> Result<(), ArgError> {
         match self {
-            Self::Command | Self::Shell | Self::Raw => check::<command::CommandArgs>(args, templated),
+            Self::Command | Self::Shell | Self::Raw => {
+                check::<command::CommandArgs>(args, templated)
+            }
             Self::Debug => check::<debug::DebugArgs>(args, templated),
             Self::Assert => check::<assert_fail::AssertArgs>(args, templated),
             Self::Fail => check::<assert_fail::FailArgs>(args, templated),
@@ -84,7 +86,10 @@ impl ModuleKind {
 
     /// True when the module changes nothing on the host (and so runs the same in check mode).
     pub fn is_read_only(self) -> bool {
-        matches!(self, Self::Debug | Self::SetFact | Self::Assert | Self::Fail)
+        matches!(
+            self,
+            Self::Debug | Self::SetFact | Self::Assert | Self::Fail
+        )
     }
 }
 
@@ -103,8 +108,14 @@ mod tests {
     #[test]
     fn short_and_qualified_names_resolve() {
         assert_eq!(ModuleKind::lookup("shell"), Some(ModuleKind::Shell));
-        assert_eq!(ModuleKind::lookup("ansible.builtin.shell"), Some(ModuleKind::Shell));
-        assert_eq!(ModuleKind::lookup("ansible.legacy.command"), Some(ModuleKind::Command));
+        assert_eq!(
+            ModuleKind::lookup("ansible.builtin.shell"),
+            Some(ModuleKind::Shell)
+        );
+        assert_eq!(
+            ModuleKind::lookup("ansible.legacy.command"),
+            Some(ModuleKind::Command)
+        );
         assert_eq!(ModuleKind::lookup("shel"), None);
     }
 }

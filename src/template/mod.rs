@@ -27,9 +27,15 @@ impl Default for Templar {
 
 fn conv(e: minijinja::Error) -> TemplateError {
     match e.kind() {
-        minijinja::ErrorKind::UndefinedError => TemplateError::UndefinedVariable { name: e.to_string() },
-        minijinja::ErrorKind::SyntaxError => TemplateError::Syntax { message: e.to_string() },
-        _ => TemplateError::Render { message: e.to_string() },
+        minijinja::ErrorKind::UndefinedError => TemplateError::UndefinedVariable {
+            name: e.to_string(),
+        },
+        minijinja::ErrorKind::SyntaxError => TemplateError::Syntax {
+            message: e.to_string(),
+        },
+        _ => TemplateError::Render {
+            message: e.to_string(),
+        },
     }
 }
 
@@ -77,7 +83,10 @@ impl Templar {
     }
     pub fn eval_condition(&self, expr: &str, scope: &Value) -> Result<bool, TemplateError> {
         let e = expr.trim();
-        let e = e.strip_prefix("{{").and_then(|e| e.strip_suffix("}}")).unwrap_or(e);
+        let e = e
+            .strip_prefix("{{")
+            .and_then(|e| e.strip_suffix("}}"))
+            .unwrap_or(e);
         Ok(self.eval_expression(e, scope)?.is_true())
     }
     pub fn eval_condition_value(&self, cond: &Value, scope: &Value) -> Result<bool, TemplateError> {

@@ -47,7 +47,11 @@ impl fmt::Debug for Become {
 impl Become {
     /// Wraps a shell line so it runs as the target user.
     pub fn wrap(&self, line: &str) -> String {
-        let user = if self.user.is_empty() { "root" } else { &self.user };
+        let user = if self.user.is_empty() {
+            "root"
+        } else {
+            &self.user
+        };
         match self.method {
             BecomeMethod::Sudo => {
                 let mode = if self.password.is_some() {
@@ -55,8 +59,16 @@ impl Become {
                 } else {
                     "-n".to_string()
                 };
-                let flags = if self.flags.is_empty() { "-H" } else { &self.flags };
-                format!("sudo {flags} {mode} -u {} /bin/sh -c {}", quote(user), quote(line))
+                let flags = if self.flags.is_empty() {
+                    "-H"
+                } else {
+                    &self.flags
+                };
+                format!(
+                    "sudo {flags} {mode} -u {} /bin/sh -c {}",
+                    quote(user),
+                    quote(line)
+                )
             }
             BecomeMethod::Su => format!("su {} {} -c {}", self.flags, quote(user), quote(line)),
         }
@@ -82,7 +94,10 @@ mod tests {
             user: "root".into(),
             ..Become::default()
         };
-        assert_eq!(escalation.wrap("id -u"), "sudo -H -n -u root /bin/sh -c 'id -u'");
+        assert_eq!(
+            escalation.wrap("id -u"),
+            "sudo -H -n -u root /bin/sh -c 'id -u'"
+        );
     }
 
     #[test]
@@ -93,7 +108,10 @@ mod tests {
             ..Become::default()
         };
         assert!(!escalation.wrap("id").contains("s3cret"));
-        assert_eq!(escalation.password_line().as_deref(), Some(&b"s3cret\n"[..]));
+        assert_eq!(
+            escalation.password_line().as_deref(),
+            Some(&b"s3cret\n"[..])
+        );
         assert!(!format!("{escalation:?}").contains("s3cret"));
     }
 }

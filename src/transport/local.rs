@@ -21,7 +21,11 @@ impl Transport for LocalTransport {
         let mut child = Command::new("/bin/sh")
             .arg("-c")
             .arg(request.shell_line())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

@@ -83,7 +83,10 @@ impl ExecRequest {
 
 /// Quotes a word for a POSIX shell.
 pub fn quote(word: &str) -> String {
-    shlex::try_quote(word).map_or_else(|_| format!("'{}'", word.replace('\0', "")), |q| q.into_owned())
+    shlex::try_quote(word).map_or_else(
+        |_| format!("'{}'", word.replace('\0', "")),
+        |q| q.into_owned(),
+    )
 }
 
 /// Why a host could not be reached or a command could not be run on it.

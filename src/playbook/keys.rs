@@ -1,0 +1,89 @@
+//! The keywords rpatch understands in plays, tasks, blocks and roles.
+
+/// Keys allowed on a play.
+pub const PLAY_KEYS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "gather_facts",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "roles",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "environment",
+    "tags",
+    "any_errors_fatal",
+    "force_handlers",
+    "ignore_errors",
+    "ignore_unreachable",
+    "no_log",
+    "check_mode",
+    "diff",
+    "connection",
+    "remote_user",
+];
+
+/// Keywords shared by tasks and blocks (everything that is inherited).
+pub const INHERITED_KEYS: &[&str] = &[
+    "name",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "environment",
+    "ignore_errors",
+    "ignore_unreachable",
+    "no_log",
+    "check_mode",
+    "diff",
+    "delegate_to",
+    "run_once",
+    "any_errors_fatal",
+    "vars",
+];
+
+/// Keywords only tasks have (besides the action).
+pub const TASK_ONLY_KEYS: &[&str] = &[
+    "loop",
+    "with_items",
+    "with_list",
+    "loop_control",
+    "register",
+    "notify",
+    "changed_when",
+    "failed_when",
+    "until",
+    "retries",
+    "delay",
+    "args",
+    "listen",
+];
+
+/// Keywords only blocks have.
+pub const BLOCK_ONLY_KEYS: &[&str] = &["block", "rescue", "always"];
+
+/// Keys of `loop_control`.
+pub const LOOP_CONTROL_KEYS: &[&str] = &["loop_var", "index_var", "label", "pause", "extended"];
+
+/// Actions that are not modules.
+pub const INCLUDE_ACTIONS: &[&str] = &["include_tasks", "import_tasks"];
+
+/// True if `key` is a task keyword (not an action).
+pub fn is_task_keyword(key: &str) -> bool {
+    INHERITED_KEYS.contains(&key) || TASK_ONLY_KEYS.contains(&key)
+}
+
+/// Strips `ansible.builtin.`/`ansible.legacy.` from an action name.
+pub fn short_action(name: &str) -> &str {
+    name.strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name)
+}

@@ -1,0 +1,426 @@
+//! Reading a playbook file into the model: plays, vars files, roles and imported playbooks.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::error::PlaybookError;
+use super::keys::PLAY_KEYS;
+use super::model::{Inherited, Play, Playbook, Role, Task, TaskNode};
+use super::nodes::{as_bool, expect_map, expect_seq, expect_str, string_list, FileNode};
+use crate::diagnostic::{did_you_mean, Location, Source};
+use crate::template::Templar;
+use crate::vars::{self, Vars};
+use crate::yaml::{self, Node};
+
+/// Where to look for roles and which variables are known before any host is.
+#[derive(Debug, Default, Clone)]
+pub struct LoadOptions {
+    /// `-e` variables: they win over everything and may be used in `vars_files` paths.
+    pub extra_vars: Arc<Vars>,
+    /// Extra role directories, searched after `roles/` next to the playbook.
+    pub roles_path: Vec<PathBuf>,
+}
+
+/// Loads and validates a playbook and everything it references.
+pub fn load(
+    path: &Path,
+    templar: &Templar,
+    options: &LoadOptions,
+) -> Result<Playbook, PlaybookError> {
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut loader = Loader {
+        templar,
+        options,
+        base_dir,
+        include_stack: Vec::new(),
+        next_id: 0,
+        parsing_handlers: false,
+    };
+    let plays = loader.playbook_file(path, None)?;
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        plays,
+    })
+}
+
+/// State shared while one playbook loads.
+pub(super) struct Loader<'a> {
+    pub(super) templar: &'a Templar,
+    options: &'a LoadOptions,
+    pub(super) base_dir: PathBuf,
+    /// Files being loaded, outermost first (for cycle detection).
+    pub(super) include_stack: Vec<PathBuf>,
+    /// The next task id within the current play.
+    pub(super) next_id: usize,
+    /// True while handler lists are parsed.
+    pub(super) parsing_handlers: bool,
+}
+
+impl Loader<'_> {
+    /// Reads and parses a YAML file, pushing it on the include stack.
+    pub(super) fn read_yaml(
+        &mut self,
+        path: &Path,
+        at: Option<&Location>,
+    ) -> Result<FileNode, PlaybookError> {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if let Some(at) = at {
+            if self.include_stack.contains(&canonical) {
+                let mut chain: Vec<String> = self
+                    .include_stack
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                chain.push(canonical.display().to_string());
+                return Err(PlaybookError::IncludeCycle {
+                    chain: chain.join(" -> "),
+                    at: at.clone(),
+                });
+            }
+        }
+        let source = Source::read(path).map_err(|source| PlaybookError::Read {
+            path: path.to_path_buf(),
+            source,
+            at: at.cloned(),
+        })?;
+        let node = yaml::parse(&source)?;
+        self.include_stack.push(canonical);
+        Ok(FileNode { source, node })
+    }
+
+    /// Pops the file pushed by [`Self::read_yaml`].
+    pub(super) fn done_with_file(&mut self) {
+        self.include_stack.pop();
+    }
+
+    fn playbook_file(
+        &mut self,
+        path: &Path,
+        at: Option<&Location>,
+    ) -> Result<Vec<Play>, PlaybookError> {
+        let file = self.read_yaml(path, at)?;
+        let entries = expect_seq(&file, &file.node, "playbook")?;
+        let mut plays = Vec::new();
+        for entry in entries {
+            if let Some(target) = entry
+                .get("import_playbook")
+                .or_else(|| entry.get("ansible.builtin.import_playbook"))
+            {
+                let name = expect_str(&file, target, "import_playbook")?;
+                let dir = path.parent().unwrap_or(Path::new("."));
+                plays.extend(self.playbook_file(&dir.join(name), Some(&file.at(target)))?);
+                continue;
+            }
+            plays.push(self.play(&file, entry)?);
+        }
+        self.done_with_file();
+        Ok(plays)
+    }
+
+    fn play(&mut self, file: &FileNode, node: &Node) -> Result<Play, PlaybookError> {
+        let entries = expect_map(file, node, "play")?;
+        for (key, _) in entries {
+            if !PLAY_KEYS.contains(&key.name.as_str()) {
+                return Err(PlaybookError::UnknownKey {
+                    context: "play",
+                    key: key.name.clone(),
+                    suggestion: did_you_mean(&key.name, PLAY_KEYS.iter().copied()),
+                    at: file.key_at(key),
+                });
+            }
+        }
+        let hosts = match node.get("hosts") {
+            Some(value) => match value.as_seq() {
+                Some(items) => items
+                    .iter()
+                    .map(|item| expect_str(file, item, "hosts").map(str::to_string))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(","),
+                None => expect_str(file, value, "hosts")?.to_string(),
+            },
+            None => {
+                return Err(PlaybookError::Missing {
+                    context: "play",
+                    key: "hosts",
+                    at: file.at(node),
+                })
+            }
+        };
+        self.check_templates(file, node.get("hosts"))?;
+        let name = match node.get("name") {
+            Some(value) => expect_str(file, value, "name")?.to_string(),
+            None => hosts.clone(),
+        };
+        let mut play_vars = match node.get("vars") {
+            Some(value) => {
+                self.check_templates(file, Some(value))?;
+                file.vars(value, "vars")?
+            }
+            None => Vars::new(),
+        };
+        if let Some(list) = node.get("vars_files") {
+            let loaded = self.vars_files(file, list, &play_vars)?;
+            play_vars.extend(loaded);
+        }
+        let mut inherited = Inherited::default();
+        self.apply_inherited(file, node, &mut inherited)?;
+        self.next_id = 0;
+        let pre_tasks = self.section(file, node, "pre_tasks", &inherited)?;
+        let mut tasks = Vec::new();
+        let mut handlers = Vec::new();
+        if let Some(roles) = node.get("roles") {
+            for role_node in expect_seq(file, roles, "roles")? {
+                let (role_tasks, role_handlers) = self.role(file, role_node, &inherited)?;
+                tasks.extend(role_tasks);
+                handlers.extend(role_handlers);
+            }
+        }
+        tasks.extend(self.section(file, node, "tasks", &inherited)?);
+        let post_tasks = self.section(file, node, "post_tasks", &inherited)?;
+        if let Some(list) = node.get("handlers") {
+            handlers.extend(self.handler_list(file, list, &inherited)?);
+        }
+        let play = Play {
+            name,
+            hosts,
+            at: file.at(node),
+            vars: Arc::new(play_vars),
+            gather_facts: node
+                .get("gather_facts")
+                .map(|v| as_bool(file, v, "gather_facts"))
+                .transpose()?
+                .unwrap_or(true),
+            any_errors_fatal: node
+                .get("any_errors_fatal")
+                .map(|v| as_bool(file, v, "any_errors_fatal"))
+                .transpose()?
+                .unwrap_or(false),
+            force_handlers: node
+                .get("force_handlers")
+                .map(|v| as_bool(file, v, "force_handlers"))
+                .transpose()?
+                .unwrap_or(false),
+            pre_tasks,
+            tasks,
+            post_tasks,
+            handlers,
+            task_count: self.next_id,
+        };
+        super::validate::check_notify(&play)?;
+        Ok(play)
+    }
+
+    fn section(
+        &mut self,
+        file: &FileNode,
+        play: &Node,
+        key: &str,
+        inherited: &Inherited,
+    ) -> Result<Vec<TaskNode>, PlaybookError> {
+        match play.get(key) {
+            Some(list) => self.task_list(file, list, inherited),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn handler_list(
+        &mut self,
+        file: &FileNode,
+        list: &Node,
+        inherited: &Inherited,
+    ) -> Result<Vec<Arc<Task>>, PlaybookError> {
+        let mut handlers = Vec::new();
+        self.parsing_handlers = true;
+        let parsed = self.task_list(file, list, inherited);
+        self.parsing_handlers = false;
+        for node in parsed? {
+            collect_handlers(node, &mut handlers);
+        }
+        Ok(handlers)
+    }
+
+    /// Loads `vars_files`, rendering templated paths with extra vars and play vars.
+    fn vars_files(
+        &mut self,
+        file: &FileNode,
+        list: &Node,
+        play_vars: &Vars,
+    ) -> Result<Vars, PlaybookError> {
+        let mut merged = Vars::new();
+        for entry in expect_seq(file, list, "vars_files")? {
+            let candidates = match entry.as_seq() {
+                Some(_) => string_list(file, entry, "vars_files")?,
+                None => vec![expect_str(file, entry, "vars_files")?.to_string()],
+            };
+            let mut layers: Vec<Arc<Vars>> =
+                vec![Arc::new(play_vars.clone()), self.options.extra_vars.clone()];
+            layers.push(Arc::new(merged.clone()));
+            let scope = crate::template::Scope::new(layers);
+            let mut found = None;
+            for candidate in &candidates {
+                let rendered =
+                    self.templar
+                        .render_to_string(candidate, &scope)
+                        .map_err(|source| PlaybookError::Template {
+                            source,
+                            at: file.at(entry),
+                        })?;
+                let path = self.base_dir.join(&rendered);
+                if path.exists() || candidates.len() == 1 {
+                    found = Some(path);
+                    break;
+                }
+            }
+            let Some(path) = found else {
+                return Err(PlaybookError::Invalid {
+                    key: "vars_files".into(),
+                    reason: format!("none of {} exists", candidates.join(", ")),
+                    at: file.at(entry),
+                });
+            };
+            let vars_file = self.read_yaml(&path, Some(&file.at(entry)))?;
+            merged.extend(vars_file.vars(&vars_file.node, "vars file")?);
+            self.done_with_file();
+        }
+        Ok(merged)
+    }
+
+    /// Loads a role and returns its tasks and handlers.
+    fn role(
+        &mut self,
+        file: &FileNode,
+        node: &Node,
+        inherited: &Inherited,
+    ) -> Result<(Vec<TaskNode>, Vec<Arc<Task>>), PlaybookError> {
+        let (name, name_node) = match node.as_str() {
+            Some(name) => (name.to_string(), node),
+            None => {
+                let name_node = node
+                    .get("role")
+                    .or_else(|| node.get("name"))
+                    .ok_or_else(|| PlaybookError::Missing {
+                        context: "role",
+                        key: "role",
+                        at: file.at(node),
+                    })?;
+                (expect_str(file, name_node, "role")?.to_string(), name_node)
+            }
+        };
+        let at = file.at(name_node);
+        let dir = self.find_role(&name, &at)?;
+        let mut role_inherited = inherited.clone();
+        let mut params = Vars::new();
+        if let Some(entries) = node.as_map() {
+            self.apply_inherited(file, node, &mut role_inherited)?;
+            for (key, value) in entries {
+                let is_keyword = super::keys::INHERITED_KEYS.contains(&key.name.as_str());
+                if !is_keyword && key.name != "role" {
+                    params.insert(key.name.clone(), vars::from_node(value));
+                }
+            }
+        }
+        let defaults = self.role_vars_file(&dir, "defaults", &at)?;
+        let mut role_vars = self.role_vars_file(&dir, "vars", &at)?;
+        role_vars.extend(params);
+        let role = Arc::new(Role {
+            name: name.clone(),
+            path: dir.clone(),
+            defaults: Arc::new(defaults),
+            vars: Arc::new(role_vars),
+        });
+        role_inherited.role = Some(role);
+        let tasks = match main_file(&dir, "tasks") {
+            Some(path) => self.task_file(&path, &at, &role_inherited)?,
+            None => Vec::new(),
+        };
+        let mut handlers = Vec::new();
+        if let Some(path) = main_file(&dir, "handlers") {
+            let handler_file = self.read_yaml(&path, Some(&at))?;
+            handlers = self.handler_list(&handler_file, &handler_file.node, &role_inherited)?;
+            self.done_with_file();
+        }
+        Ok((tasks, handlers))
+    }
+
+    /// Loads a task file (role tasks, `import_tasks`, `include_tasks`).
+    pub(super) fn task_file(
+        &mut self,
+        path: &Path,
+        at: &Location,
+        inherited: &Inherited,
+    ) -> Result<Vec<TaskNode>, PlaybookError> {
+        let file = self.read_yaml(path, Some(at))?;
+        let tasks = if file.node.is_null() {
+            Vec::new()
+        } else {
+            self.task_list(&file, &file.node, inherited)?
+        };
+        self.done_with_file();
+        Ok(tasks)
+    }
+
+    fn role_vars_file(
+        &mut self,
+        dir: &Path,
+        kind: &str,
+        at: &Location,
+    ) -> Result<Vars, PlaybookError> {
+        let Some(path) = main_file(dir, kind) else {
+            return Ok(Vars::new());
+        };
+        let file = self.read_yaml(&path, Some(at))?;
+        let vars = file.vars(&file.node, kind)?;
+        self.done_with_file();
+        Ok(vars)
+    }
+
+    fn find_role(&self, name: &str, at: &Location) -> Result<PathBuf, PlaybookError> {
+        let mut searched = vec![self.base_dir.join("roles")];
+        if let Some(parent) = self.base_dir.parent() {
+            searched.push(parent.join("roles"));
+        }
+        searched.extend(self.options.roles_path.iter().cloned());
+        searched.push(self.base_dir.clone());
+        searched
+            .iter()
+            .map(|dir| dir.join(name))
+            .find(|dir| dir.is_dir())
+            .ok_or_else(|| PlaybookError::RoleNotFound {
+                name: name.to_string(),
+                searched,
+                at: at.clone(),
+            })
+    }
+
+    /// Resolves a task-file path relative to the including file, then the playbook.
+    pub(super) fn resolve_task_path(&self, name: &str) -> PathBuf {
+        let relative = self
+            .include_stack
+            .last()
+            .and_then(|current| current.parent())
+            .map(|dir| dir.join(name));
+        match relative {
+            Some(path) if path.exists() => path,
+            _ => self.base_dir.join(name),
+        }
+    }
+}
+
+/// `DIR/KIND/main.yml` (or `.yaml`, or no extension) if it exists.
+fn main_file(dir: &Path, kind: &str) -> Option<PathBuf> {
+    ["main.yml", "main.yaml", "main"]
+        .iter()
+        .map(|file| dir.join(kind).join(file))
+        .find(|path| path.is_file())
+}
+
+fn collect_handlers(node: TaskNode, out: &mut Vec<Arc<Task>>) {
+    match node {
+        TaskNode::Task(task) => out.push(task),
+        TaskNode::Block(block) => {
+            for child in block.block.iter().chain(&block.rescue).chain(&block.always) {
+                collect_handlers(child.clone(), out);
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Playbooks: the model, the loader that builds it from YAML with source positions, and tags.
+
+mod error;
+mod keys;
+mod loader;
+mod model;
+mod nodes;
+mod tags;
+mod tasks;
+mod validate;
+
+pub use error::PlaybookError;
+pub use loader::{load, LoadOptions};
+pub use model::{
+    Action, Block, Condition, Inherited, LoopSpec, MetaAction, Play, Playbook, Retry, Role, Task,
+    TaskNode,
+};
+pub use tags::TagFilter;

@@ -1,0 +1,261 @@
+//! The loaded playbook: plays, blocks, tasks and roles, with every setting inherited and resolved.
+//!
+//! Loading flattens Ansible's keyword inheritance (play → role → block → task) into each
+//! [`Task`], so the runner never walks parents: a task carries its full `when` list, tags,
+//! escalation, environment and variable layers.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::diagnostic::Location;
+use crate::modules::ModuleKind;
+use crate::vars::{Value, Vars};
+
+/// A parsed playbook file.
+#[derive(Debug)]
+pub struct Playbook {
+    /// The playbook file.
+    pub path: PathBuf,
+    /// Its plays, in order.
+    pub plays: Vec<Play>,
+}
+
+/// One play: a host pattern and the tasks to run on it.
+#[derive(Debug)]
+pub struct Play {
+    /// The play's name (its host pattern when unnamed).
+    pub name: String,
+    /// The host pattern (`hosts:`).
+    pub hosts: String,
+    /// Where the play starts.
+    pub at: Location,
+    /// Play variables, `vars_files` merged after `vars`.
+    pub vars: Arc<Vars>,
+    /// Run fact gathering before the tasks.
+    pub gather_facts: bool,
+    /// Stop every host as soon as one fails.
+    pub any_errors_fatal: bool,
+    /// Run handlers even on hosts that failed.
+    pub force_handlers: bool,
+    /// Tasks run before roles.
+    pub pre_tasks: Vec<TaskNode>,
+    /// Role tasks, then `tasks:`.
+    pub tasks: Vec<TaskNode>,
+    /// Tasks run after `tasks:`.
+    pub post_tasks: Vec<TaskNode>,
+    /// Handlers in definition order (role handlers first, then the play's).
+    pub handlers: Vec<Arc<Task>>,
+    /// How many tasks the play has in all (task ids are below this).
+    pub task_count: usize,
+}
+
+/// An entry of a task list.
+#[derive(Debug, Clone)]
+pub enum TaskNode {
+    /// A single task.
+    Task(Arc<Task>),
+    /// A `block` with optional `rescue` and `always`.
+    Block(Arc<Block>),
+}
+
+/// A `block:` with its error handling.
+#[derive(Debug)]
+pub struct Block {
+    /// The block's name, if any.
+    pub name: Option<String>,
+    /// The tasks tried first.
+    pub block: Vec<TaskNode>,
+    /// Tasks run when one in `block` fails.
+    pub rescue: Vec<TaskNode>,
+    /// Tasks run in any case.
+    pub always: Vec<TaskNode>,
+    /// Where the block starts.
+    pub at: Location,
+}
+
+/// A role applied in a play.
+#[derive(Debug)]
+pub struct Role {
+    /// The role's name.
+    pub name: String,
+    /// The role's directory.
+    pub path: PathBuf,
+    /// `defaults/main.yml` (lowest precedence of all).
+    pub defaults: Arc<Vars>,
+    /// `vars/main.yml` plus the role's parameters.
+    pub vars: Arc<Vars>,
+}
+
+/// A condition: a Jinja expression, or a literal boolean.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// The expression (a string) or literal value.
+    pub expr: Value,
+    /// Where it is written.
+    pub at: Location,
+}
+
+/// What a task does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Run a module with these (unrendered) arguments.
+    Module {
+        /// Which module.
+        kind: ModuleKind,
+        /// Its arguments, still to be templated per host.
+        args: Value,
+    },
+    /// `include_tasks`: run these tasks here, once per loop item.
+    Include {
+        /// The file, as written.
+        file: String,
+        /// The tasks loaded from it.
+        tasks: Arc<Vec<TaskNode>>,
+    },
+    /// `meta:` directives to the runner.
+    Meta(MetaAction),
+}
+
+/// A `meta:` directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaAction {
+    /// Run notified handlers now.
+    FlushHandlers,
+    /// End the play for every host.
+    EndPlay,
+    /// End the play for this host.
+    EndHost,
+    /// Bring failed hosts back into the play.
+    ClearHostErrors,
+    /// Do nothing.
+    Noop,
+}
+
+impl MetaAction {
+    /// Every directive with its name.
+    pub const ALL: &'static [(&'static str, MetaAction)] = &[
+        ("flush_handlers", Self::FlushHandlers),
+        ("end_play", Self::EndPlay),
+        ("end_host", Self::EndHost),
+        ("clear_host_errors", Self::ClearHostErrors),
+        ("noop", Self::Noop),
+        ("refresh_inventory", Self::Noop),
+        ("reset_connection", Self::Noop),
+        ("clear_facts", Self::Noop),
+    ];
+}
+
+/// A `loop:`/`with_items:` and its `loop_control`.
+#[derive(Debug, Clone)]
+pub struct LoopSpec {
+    /// The list, or an expression that renders to one.
+    pub items: Value,
+    /// Flatten one level (`with_items` does, `loop` does not).
+    pub flatten: bool,
+    /// Variable name for the current item (`item`).
+    pub loop_var: String,
+    /// Variable name for the current index, if requested.
+    pub index_var: Option<String>,
+    /// What to show for each item instead of the whole item.
+    pub label: Option<Value>,
+    /// Seconds to wait between items.
+    pub pause: f64,
+}
+
+/// `until`/`retries`/`delay`.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// Stop retrying when these hold.
+    pub until: Vec<Condition>,
+    /// How many attempts after the first (templated).
+    pub retries: Value,
+    /// Seconds between attempts (templated).
+    pub delay: Value,
+}
+
+/// Settings a task inherits from its play, role and blocks unless it sets them itself.
+#[derive(Debug, Clone, Default)]
+pub struct Inherited {
+    /// All of these must hold (parents' first).
+    pub when: Vec<Condition>,
+    /// Union of the tags of the task and its parents.
+    pub tags: BTreeSet<String>,
+    /// Escalate privileges.
+    pub become_enabled: Option<Value>,
+    /// User to become.
+    pub become_user: Option<Value>,
+    /// `sudo` or `su`.
+    pub become_method: Option<String>,
+    /// Extra flags for the escalation tool.
+    pub become_flags: Option<String>,
+    /// Environment mappings, outermost first.
+    pub environment: Vec<Value>,
+    /// Keep going when the task fails.
+    pub ignore_errors: Option<Value>,
+    /// Keep going when the host is unreachable.
+    pub ignore_unreachable: Option<bool>,
+    /// Hide the result from output and the journal.
+    pub no_log: Option<Value>,
+    /// Override check mode for this task.
+    pub check_mode: Option<Value>,
+    /// Override diff mode for this task.
+    pub diff: Option<Value>,
+    /// Run on another host.
+    pub delegate_to: Option<Value>,
+    /// Run on the first host only.
+    pub run_once: Option<bool>,
+    /// Fail all hosts when this task fails on one.
+    pub any_errors_fatal: Option<bool>,
+    /// Variable layers from blocks and includes, outermost first.
+    pub vars: Vec<Arc<Vars>>,
+    /// The role the task belongs to.
+    pub role: Option<Arc<Role>>,
+}
+
+/// One task, with everything it inherited.
+#[derive(Debug)]
+pub struct Task {
+    /// Unique within the play; document order (the runner's linear ordering key).
+    pub id: usize,
+    /// The name as written (templated), if any.
+    pub name: Option<String>,
+    /// What the task does.
+    pub action: Action,
+    /// Where the task starts.
+    pub at: Location,
+    /// Inherited and own keyword settings.
+    pub settings: Inherited,
+    /// Loop over items.
+    pub loop_spec: Option<LoopSpec>,
+    /// Store the result under this name.
+    pub register: Option<String>,
+    /// Handlers (names or `listen` topics) to notify on change.
+    pub notify: Vec<String>,
+    /// Override `changed`.
+    pub changed_when: Vec<Condition>,
+    /// Override `failed`.
+    pub failed_when: Vec<Condition>,
+    /// Retry until a condition holds.
+    pub retry: Option<Retry>,
+    /// Topics this handler answers to (handlers only).
+    pub listen: Vec<String>,
+    /// Whether this is a handler.
+    pub is_handler: bool,
+}
+
+impl Task {
+    /// The name shown in output: the task's name, or `role : module` as Ansible does.
+    pub fn display_name(&self) -> String {
+        let base = match (&self.name, &self.action) {
+            (Some(name), _) => name.clone(),
+            (None, Action::Module { kind, .. }) => kind.name().to_string(),
+            (None, Action::Include { file, .. }) => format!("include_tasks {file}"),
+            (None, Action::Meta(_)) => "meta".to_string(),
+        };
+        match &self.settings.role {
+            Some(role) => format!("{} : {base}", role.name),
+            None => base,
+        }
+    }
+}

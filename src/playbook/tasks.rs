@@ -1,0 +1,583 @@
+//! Reading task lists: tasks, blocks, includes, loops, conditions and module arguments.
+
+use std::sync::Arc;
+
+use super::error::PlaybookError;
+use super::keys::{self, BLOCK_ONLY_KEYS, INCLUDE_ACTIONS, INHERITED_KEYS, LOOP_CONTROL_KEYS};
+use super::loader::Loader;
+use super::model::{
+    Action, Block, Condition, Inherited, LoopSpec, MetaAction, Retry, Task, TaskNode,
+};
+use super::nodes::{
+    as_bool, expect_map, expect_seq, expect_str, string_list, wrong_type, FileNode,
+};
+use crate::diagnostic::did_you_mean;
+use crate::modules::{args::split_key_values, FreeForm, ModuleKind};
+use crate::vars::{self, Value, Vars};
+use crate::yaml::{Key, Node, NodeKind};
+
+/// Task keys that are neither keywords nor actions (for suggestions).
+fn all_task_keys() -> impl Iterator<Item = &'static str> {
+    INHERITED_KEYS
+        .iter()
+        .chain(keys::TASK_ONLY_KEYS)
+        .chain(BLOCK_ONLY_KEYS)
+        .chain(INCLUDE_ACTIONS)
+        .copied()
+        .chain(["meta"])
+        .chain(ModuleKind::all_names())
+}
+
+impl Loader<'_> {
+    /// Parses a list of tasks and blocks.
+    pub(super) fn task_list(
+        &mut self,
+        file: &FileNode,
+        list: &Node,
+        inherited: &Inherited,
+    ) -> Result<Vec<TaskNode>, PlaybookError> {
+        let mut out = Vec::new();
+        for node in expect_seq(file, list, "tasks")? {
+            expect_map(file, node, "task")?;
+            if node.get("block").is_some() {
+                out.push(TaskNode::Block(Arc::new(
+                    self.block(file, node, inherited)?,
+                )));
+            } else {
+                out.extend(self.task(file, node, inherited)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn block(
+        &mut self,
+        file: &FileNode,
+        node: &Node,
+        inherited: &Inherited,
+    ) -> Result<Block, PlaybookError> {
+        for (key, _) in expect_map(file, node, "block")? {
+            if !INHERITED_KEYS.contains(&key.name.as_str())
+                && !BLOCK_ONLY_KEYS.contains(&key.name.as_str())
+            {
+                return Err(unknown_key(
+                    file,
+                    "block",
+                    key,
+                    INHERITED_KEYS.iter().chain(BLOCK_ONLY_KEYS).copied(),
+                ));
+            }
+        }
+        let mut own = inherited.clone();
+        self.apply_inherited(file, node, &mut own)?;
+        let mut section = |key: &str| match node.get(key) {
+            Some(list) => self.task_list(file, list, &own),
+            None => Ok(Vec::new()),
+        };
+        let block = section("block")?;
+        let rescue = section("rescue")?;
+        let always = section("always")?;
+        Ok(Block {
+            name: node.get("name").and_then(Node::as_str).map(str::to_string),
+            block,
+            rescue,
+            always,
+            at: file.at(node),
+        })
+    }
+
+    /// Parses one task; `import_tasks` expands to the imported tasks.
+    fn task(
+        &mut self,
+        file: &FileNode,
+        node: &Node,
+        inherited: &Inherited,
+    ) -> Result<Vec<TaskNode>, PlaybookError> {
+        let entries = expect_map(file, node, "task")?;
+        let mut action: Option<(&Key, &Node)> = None;
+        for (key, value) in entries {
+            if keys::is_task_keyword(&key.name) {
+                continue;
+            }
+            if BLOCK_ONLY_KEYS.contains(&key.name.as_str()) {
+                return Err(PlaybookError::Missing {
+                    context: "block",
+                    key: "block",
+                    at: file.key_at(key),
+                });
+            }
+            let short = keys::short_action(&key.name);
+            let known = INCLUDE_ACTIONS.contains(&short)
+                || short == "meta"
+                || ModuleKind::lookup(&key.name).is_some();
+            if !known {
+                let keyword_typo = did_you_mean(
+                    &key.name,
+                    INHERITED_KEYS.iter().chain(keys::TASK_ONLY_KEYS).copied(),
+                );
+                return Err(match keyword_typo {
+                    Some(suggestion) => PlaybookError::UnknownKey {
+                        context: "task",
+                        key: key.name.clone(),
+                        suggestion: Some(suggestion),
+                        at: file.key_at(key),
+                    },
+                    None => PlaybookError::UnknownModule {
+                        name: key.name.clone(),
+                        suggestion: did_you_mean(short, all_task_keys()),
+                        at: file.key_at(key),
+                    },
+                });
+            }
+            if let Some((first, _)) = action {
+                return Err(PlaybookError::TwoActions {
+                    first: first.name.clone(),
+                    second: key.name.clone(),
+                    at: file.key_at(key),
+                });
+            }
+            action = Some((key, value));
+        }
+        let Some((action_key, action_value)) = action else {
+            return Err(PlaybookError::NoAction { at: file.at(node) });
+        };
+        let mut settings = inherited.clone();
+        self.apply_inherited(file, node, &mut settings)?;
+        let short = keys::short_action(&action_key.name);
+        if short == "import_tasks" {
+            let path = self.resolve_task_path(&include_file(file, action_value)?);
+            return self.task_file(&path, &file.key_at(action_key), &settings);
+        }
+        let action = match short {
+            "include_tasks" => {
+                let name = include_file(file, action_value)?;
+                let path = self.resolve_task_path(&name);
+                let mut child = inherited.clone();
+                if let Some(vars_node) = node.get("vars") {
+                    child.vars.push(Arc::new(file.vars(vars_node, "vars")?));
+                }
+                let tasks = self.task_file(&path, &file.key_at(action_key), &child)?;
+                Action::Include {
+                    file: name,
+                    tasks: Arc::new(tasks),
+                }
+            }
+            "meta" => {
+                let name = expect_str(file, action_value, "meta")?;
+                let meta = MetaAction::ALL
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, m)| *m)
+                    .ok_or_else(|| PlaybookError::Invalid {
+                        key: "meta".into(),
+                        reason: format!("unknown meta action `{name}`"),
+                        at: file.at(action_value),
+                    })?;
+                Action::Meta(meta)
+            }
+            _ => self.module_action(file, node, action_key, action_value)?,
+        };
+        self.check_templates(file, node.get("name"))?;
+        let task = Task {
+            id: self.take_id(),
+            name: node
+                .get("name")
+                .map(|n| expect_str(file, n, "name").map(str::to_string))
+                .transpose()?,
+            action,
+            at: file.at(node),
+            settings,
+            loop_spec: self.loop_spec(file, node)?,
+            register: node
+                .get("register")
+                .map(|n| expect_str(file, n, "register").map(str::to_string))
+                .transpose()?,
+            notify: node
+                .get("notify")
+                .map(|n| string_list(file, n, "notify"))
+                .transpose()?
+                .unwrap_or_default(),
+            changed_when: self.conditions(file, node.get("changed_when"))?,
+            failed_when: self.conditions(file, node.get("failed_when"))?,
+            retry: self.retry(file, node)?,
+            listen: node
+                .get("listen")
+                .map(|n| string_list(file, n, "listen"))
+                .transpose()?
+                .unwrap_or_default(),
+            is_handler: self.parsing_handlers,
+        };
+        Ok(vec![TaskNode::Task(Arc::new(task))])
+    }
+
+    fn take_id(&mut self) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn module_action(
+        &mut self,
+        file: &FileNode,
+        task: &Node,
+        key: &Key,
+        value: &Node,
+    ) -> Result<Action, PlaybookError> {
+        let kind = ModuleKind::lookup(&key.name).ok_or_else(|| PlaybookError::UnknownModule {
+            name: key.name.clone(),
+            suggestion: did_you_mean(&key.name, ModuleKind::all_names()),
+            at: file.key_at(key),
+        })?;
+        let mut args = match &value.kind {
+            NodeKind::Null => Vars::new(),
+            NodeKind::Map(_) => file.vars(value, &key.name)?,
+            NodeKind::Str(text) => {
+                free_form_args(kind, text).map_err(|reason| PlaybookError::Invalid {
+                    key: key.name.clone(),
+                    reason,
+                    at: file.at(value),
+                })?
+            }
+            _ => {
+                return Err(wrong_type(
+                    file,
+                    value,
+                    &key.name,
+                    "a mapping or a `key=value` string",
+                ))
+            }
+        };
+        if let Some(extra) = task.get("args") {
+            for (name, value) in file.vars(extra, "args")? {
+                args.entry(name).or_insert(value);
+            }
+            self.check_templates(file, Some(extra))?;
+        }
+        self.check_templates(file, Some(value))?;
+        let args = Value::from_iter(args);
+        let templated = vars::to_json(&args).to_string().contains("{{")
+            || vars::to_json(&args).to_string().contains("{%");
+        kind.validate(&args, templated)
+            .map_err(|source| PlaybookError::ModuleArgs {
+                module: kind.name(),
+                source,
+                at: file.at(value),
+            })?;
+        Ok(Action::Module { kind, args })
+    }
+
+    /// Applies a task's, block's or play's inheritable keywords on top of its parent's.
+    pub(super) fn apply_inherited(
+        &self,
+        file: &FileNode,
+        node: &Node,
+        into: &mut Inherited,
+    ) -> Result<(), PlaybookError> {
+        into.when.extend(self.conditions(file, node.get("when"))?);
+        if let Some(tags) = node.get("tags") {
+            into.tags
+                .extend(string_list(file, tags, "tags")?.into_iter().flat_map(|t| {
+                    t.split(',')
+                        .map(|s| s.trim().to_string())
+                        .collect::<Vec<_>>()
+                }));
+        }
+        let raw = |key: &str| node.get(key).map(vars::from_node);
+        let text = |key: &str| {
+            node.get(key)
+                .map(|n| expect_str(file, n, key).map(str::to_string))
+                .transpose()
+        };
+        if let Some(value) = raw("become") {
+            into.become_enabled = Some(value);
+        }
+        if let Some(value) = raw("become_user") {
+            into.become_user = Some(value);
+        }
+        if let Some(value) = text("become_method")? {
+            if value != "sudo" && value != "su" {
+                return Err(PlaybookError::Invalid {
+                    key: "become_method".into(),
+                    reason: format!("`{value}` is not supported; use `sudo` or `su`"),
+                    at: file.at(node.get("become_method").unwrap_or(node)),
+                });
+            }
+            into.become_method = Some(value);
+        }
+        if let Some(value) = text("become_flags")? {
+            into.become_flags = Some(value);
+        }
+        if let Some(env) = node.get("environment") {
+            self.check_templates(file, Some(env))?;
+            into.environment.push(vars::from_node(env));
+        }
+        for (key, slot) in [
+            ("ignore_errors", &mut into.ignore_errors),
+            ("no_log", &mut into.no_log),
+            ("check_mode", &mut into.check_mode),
+            ("diff", &mut into.diff),
+            ("delegate_to", &mut into.delegate_to),
+        ] {
+            if let Some(value) = node.get(key) {
+                self.check_templates(file, Some(value))?;
+                *slot = Some(vars::from_node(value));
+            }
+        }
+        for (key, slot) in [
+            ("ignore_unreachable", &mut into.ignore_unreachable),
+            ("run_once", &mut into.run_once),
+            ("any_errors_fatal", &mut into.any_errors_fatal),
+        ] {
+            if let Some(value) = node.get(key) {
+                *slot = Some(as_bool(file, value, key)?);
+            }
+        }
+        if let Some(value) = node.get("vars") {
+            self.check_templates(file, Some(value))?;
+            into.vars.push(Arc::new(file.vars(value, "vars")?));
+        }
+        Ok(())
+    }
+
+    /// Parses `when`-style conditions: a string, a boolean, or a list of them.
+    fn conditions(
+        &self,
+        file: &FileNode,
+        node: Option<&Node>,
+    ) -> Result<Vec<Condition>, PlaybookError> {
+        let Some(node) = node else {
+            return Ok(Vec::new());
+        };
+        let items: Vec<&Node> = match &node.kind {
+            NodeKind::Seq(items) => items.iter().collect(),
+            _ => vec![node],
+        };
+        items
+            .into_iter()
+            .map(|item| {
+                match &item.kind {
+                    NodeKind::Str(expr) => {
+                        let bare = expr.trim();
+                        let bare = bare
+                            .strip_prefix("{{")
+                            .and_then(|b| b.strip_suffix("}}"))
+                            .unwrap_or(bare);
+                        self.templar.check_expression(bare).map_err(|source| {
+                            PlaybookError::Template {
+                                source,
+                                at: file.at(item),
+                            }
+                        })?;
+                    }
+                    NodeKind::Bool(_) | NodeKind::Int(_) | NodeKind::Null => {}
+                    _ => {
+                        return Err(wrong_type(
+                            file,
+                            item,
+                            "when",
+                            "a condition (string or boolean)",
+                        ))
+                    }
+                }
+                Ok(Condition {
+                    expr: vars::from_node(item),
+                    at: file.at(item),
+                })
+            })
+            .collect()
+    }
+
+    fn loop_spec(&self, file: &FileNode, node: &Node) -> Result<Option<LoopSpec>, PlaybookError> {
+        let (items, flatten) = match (
+            node.get("loop"),
+            node.get("with_items"),
+            node.get("with_list"),
+        ) {
+            (Some(items), _, _) => (items, false),
+            (None, Some(items), _) => (items, true),
+            (None, None, Some(items)) => (items, false),
+            (None, None, None) => return Ok(None),
+        };
+        if !matches!(items.kind, NodeKind::Seq(_) | NodeKind::Str(_)) {
+            return Err(wrong_type(
+                file,
+                items,
+                "loop",
+                "a list or a template that renders to one",
+            ));
+        }
+        self.check_templates(file, Some(items))?;
+        let mut spec = LoopSpec {
+            items: vars::from_node(items),
+            flatten,
+            loop_var: "item".into(),
+            index_var: None,
+            label: None,
+            pause: 0.0,
+        };
+        if let Some(control) = node.get("loop_control") {
+            for (key, value) in expect_map(file, control, "loop_control")? {
+                match key.name.as_str() {
+                    "loop_var" => spec.loop_var = expect_str(file, value, "loop_var")?.to_string(),
+                    "index_var" => {
+                        spec.index_var = Some(expect_str(file, value, "index_var")?.to_string())
+                    }
+                    "label" => spec.label = Some(vars::from_node(value)),
+                    "pause" => {
+                        spec.pause = match value.kind {
+                            NodeKind::Int(n) => n as f64,
+                            NodeKind::Float(f) => f,
+                            _ => {
+                                return Err(wrong_type(file, value, "pause", "a number of seconds"))
+                            }
+                        }
+                    }
+                    "extended" => {}
+                    _ => {
+                        return Err(unknown_key(
+                            file,
+                            "loop_control",
+                            key,
+                            LOOP_CONTROL_KEYS.iter().copied(),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(Some(spec))
+    }
+
+    fn retry(&self, file: &FileNode, node: &Node) -> Result<Option<Retry>, PlaybookError> {
+        let Some(until) = node.get("until") else {
+            if let Some(retries) = node.get("retries") {
+                check_non_negative(file, retries, "retries")?;
+            }
+            return Ok(None);
+        };
+        let number = |key: &str, default: i64| -> Result<Value, PlaybookError> {
+            match node.get(key) {
+                Some(value) => {
+                    check_non_negative(file, value, key)?;
+                    Ok(vars::from_node(value))
+                }
+                None => Ok(Value::from(default)),
+            }
+        };
+        Ok(Some(Retry {
+            until: self.conditions(file, Some(until))?,
+            retries: number("retries", 3)?,
+            delay: number("delay", 5)?,
+        }))
+    }
+
+    /// Checks every template string under `node` parses and uses known filters.
+    pub(super) fn check_templates(
+        &self,
+        file: &FileNode,
+        node: Option<&Node>,
+    ) -> Result<(), PlaybookError> {
+        let Some(node) = node else { return Ok(()) };
+        match &node.kind {
+            NodeKind::Str(text)
+                if text.contains("{{") || text.contains("{%") || text.contains("{#") =>
+            {
+                self.templar
+                    .check_template(text)
+                    .map_err(|source| PlaybookError::Template {
+                        source,
+                        at: file.at(node),
+                    })
+            }
+            NodeKind::Seq(items) => items
+                .iter()
+                .try_for_each(|item| self.check_templates(file, Some(item))),
+            NodeKind::Map(entries) => entries
+                .iter()
+                .try_for_each(|(_, value)| self.check_templates(file, Some(value))),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_non_negative(file: &FileNode, node: &Node, key: &str) -> Result<(), PlaybookError> {
+    match node.kind {
+        NodeKind::Int(n) if n < 0 => Err(PlaybookError::Invalid {
+            key: key.to_string(),
+            reason: format!("must not be negative (found {n})"),
+            at: file.at(node),
+        }),
+        NodeKind::Int(_) | NodeKind::Str(_) => Ok(()),
+        _ => Err(wrong_type(file, node, key, "a non-negative integer")),
+    }
+}
+
+fn unknown_key<'k>(
+    file: &FileNode,
+    context: &'static str,
+    key: &Key,
+    known: impl IntoIterator<Item = &'k str>,
+) -> PlaybookError {
+    PlaybookError::UnknownKey {
+        context,
+        key: key.name.clone(),
+        suggestion: did_you_mean(&key.name, known),
+        at: file.key_at(key),
+    }
+}
+
+/// The file named by `include_tasks: x.yml` or `include_tasks: {file: x.yml}`.
+fn include_file(file: &FileNode, node: &Node) -> Result<String, PlaybookError> {
+    match node.get("file") {
+        Some(name) => Ok(expect_str(file, name, "file")?.to_string()),
+        None => Ok(expect_str(file, node, "include_tasks")?.to_string()),
+    }
+}
+
+/// Parses a module's string arguments.
+fn free_form_args(kind: ModuleKind, text: &str) -> Result<Vars, String> {
+    let (pairs, free) = split_key_values(text);
+    let mut args = Vars::new();
+    match kind.free_form() {
+        FreeForm::Command => {
+            const OPTIONS: &[&str] = &[
+                "chdir",
+                "creates",
+                "removes",
+                "executable",
+                "stdin",
+                "stdin_add_newline",
+                "strip_empty_ends",
+            ];
+            for (key, value) in pairs {
+                if OPTIONS.contains(&key.as_str()) {
+                    args.insert(key, Value::from(value));
+                }
+            }
+            args.insert(
+                "_raw_params".into(),
+                Value::from(split_preserving(text, OPTIONS).join(" ")),
+            );
+        }
+        FreeForm::KeyValue => {
+            if let Some(word) = free.first() {
+                return Err(format!("expected `key=value` pairs, found `{word}`"));
+            }
+            for (key, value) in pairs {
+                args.insert(key, Value::from(value));
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// The words of a command line, dropping `option=value` words for the given options.
+fn split_preserving(text: &str, options: &[&str]) -> Vec<String> {
+    crate::modules::args::split_words(text)
+        .into_iter()
+        .filter(|word| {
+            !word
+                .split_once('=')
+                .is_some_and(|(key, _)| options.contains(&key))
+        })
+        .collect()
+}
