@@ -18,6 +18,8 @@ pub struct ModuleContext<'a> {
     pub escalation: Option<Become>,
     /// Environment variables for commands (`environment:`).
     pub env: Vec<(String, String)>,
+    /// Default limit for each command, unless the module sets its own.
+    pub timeout: Option<std::time::Duration>,
     /// The templating engine, for modules that evaluate expressions (`assert`, `debug var=`).
     pub templar: &'a Templar,
     /// The host's variables for this task.
@@ -35,6 +37,9 @@ impl ModuleContext<'_> {
         &self,
         mut request: ExecRequest,
     ) -> Result<ExecOutput, TransportError> {
+        if request.timeout.is_none() {
+            request.timeout = self.timeout;
+        }
         if request.escalation.is_none() {
             request.escalation = self.escalation.clone();
         }

@@ -48,6 +48,10 @@ pub struct Play {
     pub handlers: Vec<Arc<Task>>,
     /// How many tasks the play has in all (task ids are below this).
     pub task_count: usize,
+    /// `connection:` for every host of the play (`local`, `ssh`).
+    pub connection: Option<String>,
+    /// `remote_user:` for every host of the play.
+    pub remote_user: Option<String>,
 }
 
 /// An entry of a task list.

@@ -1,0 +1,71 @@
+//! Choosing a host's transport and privilege escalation from its variables.
+
+use std::sync::Arc;
+
+use super::options::RunOptions;
+use crate::template::Templar;
+use crate::transport::{Become, BecomeMethod, LocalTransport, Transport, TransportError};
+use crate::vars::Value;
+
+/// Reads a variable from a scope as a string, if set and not empty.
+fn var_string(scope: &Value, templar: &Templar, name: &str) -> Option<String> {
+    let raw = scope.get_attr(name).ok().filter(|v| !v.is_undefined() && !v.is_none())?;
+    let rendered = templar.render_value(&raw, scope).unwrap_or(raw);
+    let text = rendered.as_str().map(str::to_string).unwrap_or_else(|| rendered.to_string());
+    (!text.is_empty()).then_some(text)
+}
+
+/// Opens the transport for a host (`ansible_connection`, or the play's `connection:`).
+pub fn transport_for(
+    scope: &Value,
+    templar: &Templar,
+    play_connection: Option<&str>,
+) -> Result<Arc<dyn Transport>, TransportError> {
+    let connection = play_connection
+        .map(str::to_string)
+        .or_else(|| var_string(scope, templar, "ansible_connection"))
+        .unwrap_or_else(|| "ssh".to_string());
+    match connection.as_str() {
+        "local" => Ok(Arc::new(LocalTransport)),
+        other => Err(TransportError::Unsupported(other.to_string())),
+    }
+}
+
+/// The task's escalation settings, if it escalates.
+pub fn escalation_for(
+    scope: &Value,
+    templar: &Templar,
+    settings: &crate::playbook::Inherited,
+    options: &RunOptions,
+) -> Result<Option<Become>, crate::template::TemplateError> {
+    let enabled = match &settings.become_enabled {
+        Some(flag) => templar.eval_condition_value(flag, scope)?,
+        None => options.become_all || var_string(scope, templar, "ansible_become").is_some_and(|v| truthy(&v)),
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let user = match &settings.become_user {
+        Some(user) => templar.render_value(user, scope)?.to_string(),
+        None => var_string(scope, templar, "ansible_become_user").unwrap_or_else(|| "root".into()),
+    };
+    let method = match settings.become_method.as_deref() {
+        Some("su") => BecomeMethod::Su,
+        _ => BecomeMethod::Sudo,
+    };
+    let password = options
+        .become_password
+        .clone()
+        .or_else(|| var_string(scope, templar, "ansible_become_password"))
+        .or_else(|| var_string(scope, templar, "ansible_become_pass"));
+    Ok(Some(Become {
+        user,
+        method,
+        flags: settings.become_flags.clone().unwrap_or_default(),
+        password,
+    }))
+}
+
+fn truthy(text: &str) -> bool {
+    matches!(text.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on")
+}

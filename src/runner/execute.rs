@@ -1,0 +1,433 @@
+//! Running one task on one host: conditions, loops, retries, result overrides and events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::connection;
+use super::events::{Event, HostResult, Status};
+use super::host::HostState;
+use super::options::RunOptions;
+use super::scope::{task_scope, PlayScope, OMIT};
+use crate::modules::{self, ModuleContext, ModuleKind, ModuleResult};
+use crate::playbook::{Action, Condition, LoopSpec, Task};
+use crate::template::{Templar, TemplateError};
+use crate::vars::{self, Value, Vars};
+
+/// What the runner shares with every task execution.
+pub struct Shared {
+    /// The template engine.
+    pub templar: Arc<Templar>,
+    /// Command-line settings.
+    pub options: RunOptions,
+    /// Where events go.
+    pub events: mpsc::Sender<Event>,
+}
+
+/// How a task ended on a host, for the runner's bookkeeping.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The status reported.
+    pub status: Status,
+    /// A failure let pass by `ignore_errors`.
+    pub ignored: bool,
+    /// The value `register:` stores.
+    pub registered: Value,
+    /// Facts to set on the host.
+    pub facts: Option<Vars>,
+    /// Loop items of an `include_tasks`, each with its variables.
+    pub includes: Vec<Arc<Vars>>,
+}
+
+impl Outcome {
+    fn new(status: Status, registered: Value) -> Self {
+        Self {
+            status,
+            ignored: false,
+            registered,
+            facts: None,
+            includes: Vec::new(),
+        }
+    }
+}
+
+/// Runs a task (module or include) on one host and reports its results.
+pub async fn execute(shared: &Shared, play: &PlayScope, host: &HostState, task: &Arc<Task>, include_vars: &[Arc<Vars>]) -> Outcome {
+    let scope = task_scope(play, host, task, include_vars, None);
+    let run = TaskRun { shared, play, host, task, include_vars };
+    match run.execute(&scope).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let msg = format!("task '{}' on host '{}': {error}", task.display_name(), host.name);
+            let result = ModuleResult::failed(msg);
+            run.report(&result, None, false, &scope).await;
+            run.settle(result, &scope)
+        }
+    }
+}
+
+/// One task on one host.
+struct TaskRun<'a> {
+    shared: &'a Shared,
+    play: &'a PlayScope,
+    host: &'a HostState,
+    task: &'a Arc<Task>,
+    include_vars: &'a [Arc<Vars>],
+}
+
+impl TaskRun<'_> {
+    async fn execute(&self, scope: &Value) -> Result<Outcome, TemplateError> {
+        let Some(spec) = &self.task.loop_spec else {
+            if let Some(condition) = self.first_false(&self.task.settings.when, scope)? {
+                return Ok(self.skip(&condition, scope).await);
+            }
+            let result = self.run_with_retries(scope, None).await?;
+            self.report(&result, None, false, scope).await;
+            return Ok(self.settle(result, scope));
+        };
+        let items = self.loop_items(spec, scope)?;
+        if items.is_empty() {
+            let result = ModuleResult::skipped("No items in the list").with_data(&serde_json::json!({"results": []}));
+            self.report(&result, None, false, scope).await;
+            return Ok(self.settle(result, scope));
+        }
+        let mut results = Vec::new();
+        let mut includes = Vec::new();
+        let (mut changed, mut failed, mut all_skipped) = (false, false, true);
+        for (index, item) in items.iter().enumerate() {
+            let mut loop_vars = Vars::new();
+            loop_vars.insert(spec.loop_var.clone(), item.clone());
+            loop_vars.insert("ansible_loop_var".into(), Value::from(spec.loop_var.as_str()));
+            if let Some(index_var) = &spec.index_var {
+                loop_vars.insert(index_var.clone(), Value::from(index));
+            }
+            let loop_vars = Arc::new(loop_vars);
+            let item_scope = task_scope(self.play, self.host, self.task, self.include_vars, Some(loop_vars.clone()));
+            let label = self.label(spec, item, &item_scope);
+            let result = match self.first_false(&self.task.settings.when, &item_scope)? {
+                Some(condition) => skipped_result(&condition),
+                None if matches!(self.task.action, Action::Include { .. }) => {
+                    includes.push(loop_vars.clone());
+                    ModuleResult::ok()
+                }
+                None => self.run_with_retries(&item_scope, Some(&loop_vars)).await?,
+            };
+            changed |= result.changed;
+            failed |= result.failed || result.unreachable;
+            all_skipped &= result.skipped;
+            self.report(&result, Some(label), false, &item_scope).await;
+            let mut item_result = result;
+            item_result.data.insert(spec.loop_var.clone(), item.clone());
+            item_result.data.insert("ansible_loop_var".into(), Value::from(spec.loop_var.as_str()));
+            results.push(item_result.to_value());
+            if spec.pause > 0.0 && index + 1 < items.len() {
+                tokio::time::sleep(Duration::from_secs_f64(spec.pause)).await;
+            }
+        }
+        let mut summary = ModuleResult {
+            changed,
+            failed,
+            skipped: all_skipped,
+            msg: Some(if failed { "One or more items failed" } else { "All items completed" }.into()),
+            ..ModuleResult::default()
+        };
+        summary.data.insert("results".into(), Value::from(results));
+        self.report(&summary, None, true, scope).await;
+        let mut outcome = self.settle(summary, scope);
+        outcome.includes = includes;
+        Ok(outcome)
+    }
+
+    /// Runs the module, retrying per `until`, and applies `changed_when`/`failed_when`.
+    async fn run_with_retries(&self, scope: &Value, loop_vars: Option<&Arc<Vars>>) -> Result<ModuleResult, TemplateError> {
+        let Action::Module { kind, args } = &self.task.action else {
+            return Ok(ModuleResult::ok());
+        };
+        let templar = &self.shared.templar;
+        let (attempts, delay) = match &self.task.retry {
+            Some(retry) => {
+                let retries = templar.render_value(&retry.retries, scope)?;
+                let delay = templar.render_value(&retry.delay, scope)?;
+                (number(&retries).max(0.0) as u64 + 1, number(&delay).max(0.0))
+            }
+            None => (1, 0.0),
+        };
+        let mut attempt = 1;
+        loop {
+            let mut result = self.run_module(*kind, args, scope).await?;
+            if result.unreachable {
+                return Ok(result);
+            }
+            self.apply_overrides(&mut result, scope, loop_vars)?;
+            let Some(retry) = &self.task.retry else {
+                return Ok(result);
+            };
+            result.data.insert("attempts".into(), Value::from(attempt));
+            let bound = self.bind_result(scope, &result, loop_vars);
+            if self.first_false(&retry.until, &bound)?.is_none() {
+                return Ok(result);
+            }
+            if attempt >= attempts {
+                result.failed = true;
+                result.msg.get_or_insert_with(|| "Retries exhausted".into());
+                return Ok(result);
+            }
+            let left = attempts - attempt;
+            let _ = self
+                .shared
+                .events
+                .send(Event::Warning {
+                    host: Some(self.host.name.clone()),
+                    message: format!("FAILED - RETRYING: [{}]: {} ({left} retries left).", self.host.name, self.task.display_name()),
+                })
+                .await;
+            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn run_module(&self, kind: ModuleKind, raw_args: &Value, scope: &Value) -> Result<ModuleResult, TemplateError> {
+        let templar = &self.shared.templar;
+        let args = strip_omitted(templar.render_value(raw_args, scope)?);
+        let settings = &self.task.settings;
+        let check_mode = match &settings.check_mode {
+            Some(flag) => templar.eval_condition_value(flag, scope)?,
+            None => self.shared.options.check,
+        };
+        let diff = match &settings.diff {
+            Some(flag) => templar.eval_condition_value(flag, scope)?,
+            None => self.shared.options.diff,
+        };
+        let escalation = connection::escalation_for(scope, templar, settings, &self.shared.options)?;
+        let env = self.environment(scope)?;
+        let delegate = match &settings.delegate_to {
+            Some(target) => Some(templar.render_value(target, scope)?.to_string()),
+            None => None,
+        };
+        let transport = match delegate.as_deref() {
+            Some("localhost" | "127.0.0.1") => Arc::new(crate::transport::LocalTransport) as Arc<dyn crate::transport::Transport>,
+            Some(other) => match self.delegate_transport(other, scope) {
+                Ok(transport) => transport,
+                Err(error) => return Ok(ModuleResult::unreachable(format!("delegate `{other}`: {error}"))),
+            },
+            None => self.host.transport.clone(),
+        };
+        let ctx = ModuleContext {
+            host: &self.host.name,
+            transport: transport.as_ref(),
+            check_mode,
+            diff,
+            escalation,
+            env,
+            timeout: self.shared.options.command_timeout,
+            templar,
+            scope,
+        };
+        Ok(modules::run(kind, &args, &ctx).await)
+    }
+
+    fn delegate_transport(&self, target: &str, scope: &Value) -> Result<Arc<dyn crate::transport::Transport>, crate::transport::TransportError> {
+        let hostvars = scope.get_attr("hostvars").ok().and_then(|hv| hv.get_attr(target).ok()).filter(|v| !v.is_undefined());
+        match hostvars {
+            Some(vars) => connection::transport_for(&vars, &self.shared.templar, None),
+            None => Err(crate::transport::TransportError::Connect(format!("`{target}` is not in the inventory"))),
+        }
+    }
+
+    fn environment(&self, scope: &Value) -> Result<Vec<(String, String)>, TemplateError> {
+        let mut env: Vec<(String, String)> = Vec::new();
+        for layer in &self.task.settings.environment {
+            let rendered = self.shared.templar.render_value(layer, scope)?;
+            if let serde_json::Value::Object(map) = vars::to_json(&rendered) {
+                for (name, value) in map {
+                    let text = match value {
+                        serde_json::Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    env.retain(|(existing, _)| existing != &name);
+                    env.push((name, text));
+                }
+            }
+        }
+        Ok(env)
+    }
+
+    /// Applies `changed_when` and `failed_when` to a result.
+    fn apply_overrides(&self, result: &mut ModuleResult, scope: &Value, loop_vars: Option<&Arc<Vars>>) -> Result<(), TemplateError> {
+        if self.task.changed_when.is_empty() && self.task.failed_when.is_empty() {
+            return Ok(());
+        }
+        let bound = self.bind_result(scope, result, loop_vars);
+        if !self.task.changed_when.is_empty() {
+            result.changed = self.first_false(&self.task.changed_when, &bound)?.is_none();
+        }
+        if !self.task.failed_when.is_empty() {
+            let failed = self.first_false(&self.task.failed_when, &bound)?.is_none();
+            result.failed = failed;
+            result.data.insert("failed_when_result".into(), Value::from(failed));
+        }
+        Ok(())
+    }
+
+    /// The scope with the result bound to the task's `register` name.
+    fn bind_result(&self, scope: &Value, result: &ModuleResult, loop_vars: Option<&Arc<Vars>>) -> Value {
+        let Some(name) = &self.task.register else {
+            return scope.clone();
+        };
+        let mut layer = loop_vars.map(|vars| vars.as_ref().clone()).unwrap_or_default();
+        layer.insert(name.clone(), result.to_value());
+        task_scope(self.play, self.host, self.task, self.include_vars, Some(Arc::new(layer)))
+    }
+
+    /// The first condition that is false, if any.
+    fn first_false(&self, conditions: &[Condition], scope: &Value) -> Result<Option<String>, TemplateError> {
+        for condition in conditions {
+            if !self.shared.templar.eval_condition_value(&condition.expr, scope)? {
+                return Ok(Some(condition.expr.as_str().map_or_else(|| condition.expr.to_string(), str::to_string)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn loop_items(&self, spec: &LoopSpec, scope: &Value) -> Result<Vec<Value>, TemplateError> {
+        let rendered = self.shared.templar.render_value(&spec.items, scope)?;
+        let items: Vec<Value> = match rendered.as_str() {
+            Some(text) => text.split(',').map(|part| Value::from(part.trim())).collect(),
+            None => rendered.try_iter().map(Iterator::collect).unwrap_or_else(|_| vec![rendered.clone()]),
+        };
+        if !spec.flatten {
+            return Ok(items);
+        }
+        Ok(items
+            .into_iter()
+            .flat_map(|item| match item.kind() {
+                minijinja::value::ValueKind::Seq => item.try_iter().map(Iterator::collect).unwrap_or_default(),
+                _ => vec![item],
+            })
+            .collect())
+    }
+
+    fn label(&self, spec: &LoopSpec, item: &Value, scope: &Value) -> String {
+        let shown = match &spec.label {
+            Some(label) => self.shared.templar.render_value(label, scope).unwrap_or_else(|_| item.clone()),
+            None => item.clone(),
+        };
+        match shown.as_str() {
+            Some(text) => text.to_string(),
+            None => vars::to_json(&shown).to_string(),
+        }
+    }
+
+    fn no_log(&self, scope: &Value) -> Result<bool, TemplateError> {
+        match &self.task.settings.no_log {
+            Some(flag) => self.shared.templar.eval_condition_value(flag, scope),
+            None => Ok(false),
+        }
+    }
+
+    async fn skip(&self, condition: &str, scope: &Value) -> Outcome {
+        let result = skipped_result(condition);
+        self.report(&result, None, false, scope).await;
+        Outcome::new(Status::Skipped, result.to_value())
+    }
+
+    /// Decides the final status (ignore_errors included) and the registered value.
+    fn settle(&self, result: ModuleResult, scope: &Value) -> Outcome {
+        let status = status_of(&result);
+        let ignored = status == Status::Failed && self.ignores_errors(scope);
+        Outcome {
+            status,
+            ignored,
+            registered: result.to_value(),
+            facts: result.facts,
+            includes: Vec::new(),
+        }
+    }
+
+    fn ignores_errors(&self, scope: &Value) -> bool {
+        match &self.task.settings.ignore_errors {
+            Some(flag) => self.shared.templar.eval_condition_value(flag, scope).unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Sends a host result event.
+    async fn report(&self, result: &ModuleResult, item: Option<String>, loop_summary: bool, scope: &Value) {
+        let status = status_of(result);
+        let ignored = status == Status::Failed && self.ignores_errors(scope);
+        let no_log = self.no_log(scope).unwrap_or(true);
+        let mut shown = vars::to_json(&result.to_value());
+        if no_log {
+            shown = serde_json::json!({
+                "censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
+                "changed": result.changed,
+            });
+        }
+        let verbosity = result.data.get("_verbosity").and_then(|v| u8::try_from(v.as_i64().unwrap_or(0)).ok()).unwrap_or(0);
+        if let Some(object) = shown.as_object_mut() {
+            object.remove("_verbosity");
+        }
+        let is_debug = matches!(self.task.action, Action::Module { kind: ModuleKind::Debug, .. });
+        let event = Event::HostResult(HostResult {
+            host: self.host.name.clone(),
+            task: self.task.display_name(),
+            status,
+            item,
+            delegated_to: None,
+            ignored,
+            result: shown,
+            verbosity,
+            show_result: is_debug || matches!(status, Status::Failed | Status::Unreachable),
+            diff: if no_log { None } else { result.diff.clone() },
+            loop_summary,
+        });
+        let _ = self.shared.events.send(event).await;
+    }
+}
+
+fn status_of(result: &ModuleResult) -> Status {
+    if result.unreachable {
+        Status::Unreachable
+    } else if result.failed {
+        Status::Failed
+    } else if result.skipped {
+        Status::Skipped
+    } else if result.changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    }
+}
+
+fn skipped_result(condition: &str) -> ModuleResult {
+    ModuleResult {
+        skipped: true,
+        ..ModuleResult::default()
+    }
+    .with_data(&serde_json::json!({
+        "skip_reason": "Conditional result was False",
+        "false_condition": condition,
+    }))
+}
+
+/// Drops top-level arguments that rendered to `omit`.
+fn strip_omitted(args: Value) -> Value {
+    let json = vars::to_json(&args);
+    match json {
+        serde_json::Value::Object(map) if map.values().any(|v| v.as_str() == Some(OMIT)) => {
+            let kept: serde_json::Map<_, _> = map.into_iter().filter(|(_, v)| v.as_str() != Some(OMIT)).collect();
+            vars::from_json(&serde_json::Value::Object(kept))
+        }
+        _ => args,
+    }
+}
+
+fn number(value: &Value) -> f64 {
+    value
+        .as_i64()
+        .map(|n| n as f64)
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+        .or_else(|| f64::try_from(value.clone()).ok())
+        .unwrap_or(0.0)
+}

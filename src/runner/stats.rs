@@ -1,0 +1,67 @@
+//! Per-host counters for the PLAY RECAP, and the exit code they imply.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+/// How many tasks ended which way on one host, as in Ansible's recap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HostStats {
+    /// Tasks that succeeded (changed ones included).
+    pub ok: u32,
+    /// Tasks that changed something.
+    pub changed: u32,
+    /// Times the host could not be reached.
+    pub unreachable: u32,
+    /// Tasks that failed.
+    pub failed: u32,
+    /// Tasks skipped.
+    pub skipped: u32,
+    /// Failures caught by a `rescue`.
+    pub rescued: u32,
+    /// Failures let pass by `ignore_errors`.
+    pub ignored: u32,
+}
+
+impl HostStats {
+    /// Adds another set of counts.
+    pub fn add(&mut self, other: &HostStats) {
+        self.ok += other.ok;
+        self.changed += other.changed;
+        self.unreachable += other.unreachable;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.rescued += other.rescued;
+        self.ignored += other.ignored;
+    }
+}
+
+/// Process exit codes, as ansible-playbook uses them.
+pub mod exit {
+    /// Everything went fine.
+    pub const OK: i32 = 0;
+    /// rpatch itself hit an error.
+    pub const ERROR: i32 = 1;
+    /// One or more hosts failed.
+    pub const FAILED_HOSTS: i32 = 2;
+    /// One or more hosts were unreachable.
+    pub const UNREACHABLE_HOSTS: i32 = 3;
+    /// A playbook, inventory or template could not be parsed.
+    pub const PARSE_ERROR: i32 = 4;
+    /// Bad command-line options.
+    pub const BAD_OPTIONS: i32 = 5;
+    /// Interrupted by the user.
+    pub const INTERRUPTED: i32 = 99;
+}
+
+/// The exit code for a finished run: failed hosts win over unreachable ones.
+pub fn exit_code(stats: &IndexMap<String, HostStats>, interrupted: bool) -> i32 {
+    if interrupted {
+        exit::INTERRUPTED
+    } else if stats.values().any(|s| s.failed > 0) {
+        exit::FAILED_HOSTS
+    } else if stats.values().any(|s| s.unreachable > 0) {
+        exit::UNREACHABLE_HOSTS
+    } else {
+        exit::OK
+    }
+}
