@@ -12,8 +12,10 @@ mod ini;
 mod literal;
 mod load;
 mod model;
+mod pattern;
 mod query;
 mod range;
+mod render;
 mod vars_dirs;
 mod yaml_format;
 
@@ -22,4 +24,5 @@ mod test_support;
 
 pub use error::{InventoryError, PatternError};
 pub use model::{Group, Host, Inventory, ALL, LOCALHOST_NAMES, UNGROUPED};
+pub use pattern::{order_elements, split_pattern, Selection};
 pub use range::RangeError;
