@@ -197,7 +197,8 @@ fn split(line: &str) -> Option<Vec<(String, usize, usize)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::test_support::{json_vars, load_text};
+    use crate::diagnostic::render;
+    use crate::inventory::test_support::{json_vars, load_text, load_text_err};
     use serde_json::json;
 
     #[test]
@@ -276,5 +277,161 @@ mod tests {
         let names: Vec<&str> = inventory.hosts().map(|h| h.name.as_str()).collect();
         assert_eq!(names, ["web01", "web02", "web03"]);
         assert_eq!(json_vars(&inventory, "web02")["role"], json!("front"));
+    }
+
+    fn error_text(text: &str) -> String {
+        render(&load_text_err("hosts", text))
+    }
+
+    #[test]
+    fn several_ranges_and_strides_expand_together() {
+        let inventory = load_text(
+            "hosts",
+            "[r]
+rack[1:2]-n[a:b]
+odd[1:5:2]
+",
+        );
+        let names: Vec<&str> = inventory.hosts().map(|h| h.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["rack1-na", "rack1-nb", "rack2-na", "rack2-nb", "odd1", "odd3", "odd5"]
+        );
+    }
+
+    #[test]
+    fn a_range_repeating_a_host_of_the_same_group_is_an_error_at_its_position() {
+        let text = error_text(
+            "[web]
+web02
+  web[01:03] x=1
+",
+        );
+        assert!(
+            text.contains("host `web02` is listed twice in group `web`"),
+            "{text}"
+        );
+        assert!(text.contains("hosts:3:3"), "{text}");
+        assert!(text.contains("web[01:03]"), "{text}");
+    }
+
+    #[test]
+    fn the_same_range_in_another_group_is_fine() {
+        let inventory = load_text(
+            "hosts",
+            "[web]
+web[1:2]
+[prod]
+web[1:2]
+",
+        );
+        assert_eq!(inventory.group_names("web1"), ["prod", "web"]);
+    }
+
+    #[test]
+    fn a_malformed_range_is_an_error_at_the_host() {
+        let text = error_text(
+            "[web]
+ok1
+web[1:x] a=1
+",
+        );
+        assert!(text.contains("invalid host range `web[1:x]`"), "{text}");
+        assert!(text.contains("hosts:3:1"), "{text}");
+        let text = error_text(
+            "[web]
+web[1:3
+",
+        );
+        assert!(text.contains("`[` is never closed"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_section_suffix_is_an_error_at_the_suffix() {
+        let text = error_text(
+            "[web]
+web1
+[web:varz]
+a=1
+",
+        );
+        assert!(
+            text.contains("section `[web:varz]` has unknown type `varz`"),
+            "{text}"
+        );
+        assert!(text.contains("hosts:3:6"), "{text}");
+    }
+
+    #[test]
+    fn a_section_header_with_spaces_is_an_error() {
+        let text = error_text(
+            "[web servers]
+web1
+",
+        );
+        assert!(
+            text.contains("invalid section header `[web servers]`"),
+            "{text}"
+        );
+        assert!(text.contains("hosts:1:1"), "{text}");
+    }
+
+    #[test]
+    fn a_host_token_without_equals_is_an_error_at_the_token() {
+        let text = error_text(
+            "[web]
+web1 a=1 oops
+",
+        );
+        assert!(
+            text.contains("expected `key=value`, found `oops`"),
+            "{text}"
+        );
+        assert!(text.contains("hosts:2:10"), "{text}");
+        let text = error_text(
+            "[web:vars]
+just_a_word
+",
+        );
+        assert!(
+            text.contains("expected `key=value`, found `just_a_word`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_an_error() {
+        let text = error_text(
+            "[web]
+web1 motd='hello
+",
+        );
+        assert!(text.contains("unclosed quote"), "{text}");
+        assert!(text.contains("hosts:2:1"), "{text}");
+    }
+
+    #[test]
+    fn a_non_numeric_port_is_an_error() {
+        let text = error_text(
+            "[web]
+web1:ssh
+",
+        );
+        assert!(text.contains("invalid port in host `web1:ssh`"), "{text}");
+    }
+
+    #[test]
+    fn comments_with_hash_and_semicolon_are_skipped() {
+        let inventory = load_text(
+            "hosts",
+            "# top
+; also
+[web] # trailing
+web1 a=1 # note
+  ; indented
+",
+        );
+        assert_eq!(inventory.group("web").unwrap().hosts, ["web1"]);
+        assert_eq!(json_vars(&inventory, "web1").get("a"), Some(&json!(1)));
     }
 }

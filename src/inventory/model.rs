@@ -350,3 +350,63 @@ fn as_int(value: &Value) -> Option<i64> {
         .ok()
         .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::render;
+    use crate::inventory::test_support::{load_text, load_text_err};
+    use crate::inventory::InventoryError;
+
+    #[test]
+    fn groups_that_contain_each_other_are_a_cycle_error_at_the_closing_edge() {
+        let error = load_text_err(
+            "hosts",
+            "[a:children]\nb\n[b:children]\nc\n[c:children]\na\n",
+        );
+        let InventoryError::Cycle { cycle, .. } = &error else {
+            panic!("expected a cycle, got {error:?}");
+        };
+        assert_eq!(cycle.first(), cycle.last());
+        assert_eq!(cycle.len(), 4);
+        let text = render(&error);
+        assert!(text.contains("group cycle: a -> b -> c -> a"), "{text}");
+        assert!(text.contains("hosts:6:1"), "{text}");
+    }
+
+    #[test]
+    fn a_yaml_group_listing_itself_as_child_is_a_cycle() {
+        let error = load_text_err(
+            "inv.yml",
+            "all:\n  children:\n    web:\n      children:\n        web:\n",
+        );
+        assert!(matches!(error, InventoryError::Cycle { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn depth_follows_the_longest_parent_chain() {
+        let inventory = load_text(
+            "hosts",
+            "[leaf]\nh\n[mid:children]\nleaf\n[top:children]\nmid\nleaf\n",
+        );
+        let depth = |g: &str| inventory.group(g).map(|g| g.depth);
+        assert_eq!(depth("all"), Some(0));
+        assert_eq!(depth("top"), Some(1));
+        assert_eq!(depth("mid"), Some(2));
+        assert_eq!(depth("leaf"), Some(3));
+        assert_eq!(
+            inventory.group("all").map(|g| g.children.clone()),
+            Some(vec!["ungrouped".to_string(), "top".to_string()])
+        );
+    }
+
+    #[test]
+    fn hosts_keep_the_order_they_first_appear_in() {
+        let inventory = load_text("hosts", "[b]\nz\na\n[a]\nm\nz\n");
+        let names: Vec<&str> = inventory.hosts().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["z", "a", "m"]);
+        assert_eq!(
+            inventory.host("z").map(|h| h.groups.clone()),
+            Some(vec!["b".to_string(), "a".to_string()])
+        );
+    }
+}
