@@ -1,9 +1,10 @@
 //! rpatch: an agentless, Ansible-style rolling patch runner over SSH.
 //!
-//! Data flows one way: [`cli`] → load ([`inventory`], [`playbook`]) → plan → [`runner`] →
+//! Data flows one way: [`cli`] → load ([`inventory`], [`playbook`]) → [`runner`] →
 //! [`modules`] → [`transport`]; the runner emits events that [`output`] renders.
 
 pub mod diagnostic;
+pub mod inventory;
 pub mod modules;
 pub mod playbook;
 pub mod template;
