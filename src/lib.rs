@@ -3,10 +3,13 @@
 //! Data flows one way: [`cli`] → load ([`inventory`], [`playbook`]) → [`runner`] →
 //! [`modules`] → [`transport`]; the runner emits events that [`output`] renders.
 
+pub mod cli;
 pub mod diagnostic;
 pub mod inventory;
 pub mod modules;
+pub mod output;
 pub mod playbook;
+pub mod runner;
 pub mod template;
 pub mod transport;
 pub mod vars;

@@ -32,6 +32,15 @@ pub fn vars_from_node(node: &Node) -> Option<Vars> {
     }
 }
 
+/// Turns variables into one mapping value, keeping their order.
+pub fn to_value(vars: Vars) -> Value {
+    let map: IndexMap<Value, Value> = vars
+        .into_iter()
+        .map(|(name, value)| (Value::from(name), value))
+        .collect();
+    Value::from(map)
+}
+
 /// Converts a JSON value to a variable value.
 pub fn from_json(value: &serde_json::Value) -> Value {
     Value::from(minijinja::value::Serde(value))
@@ -53,6 +62,14 @@ mod tests {
         let vars = vars_from_node(&node).expect("mapping");
         assert_eq!(vars.keys().collect::<Vec<_>>(), ["z", "a"]);
         assert_eq!(to_json(&vars["a"]), serde_json::json!(["x"]));
+    }
+
+    #[test]
+    fn to_value_builds_an_ordered_mapping() {
+        let mut vars = Vars::new();
+        vars.insert("b".into(), Value::from(1));
+        vars.insert("a".into(), Value::from(2));
+        assert_eq!(to_json(&to_value(vars)).to_string(), r#"{"b":1,"a":2}"#);
     }
 
     #[test]

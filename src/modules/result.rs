@@ -113,8 +113,8 @@ impl ModuleResult {
             map.insert(key.clone(), value.clone());
         }
         if let Some(facts) = &self.facts {
-            map.insert("ansible_facts".into(), Value::from_iter(facts.clone()));
+            map.insert("ansible_facts".into(), vars::to_value(facts.clone()));
         }
-        Value::from_iter(map)
+        vars::to_value(map)
     }
 }

@@ -205,8 +205,14 @@ impl Loader<'_> {
             post_tasks,
             handlers,
             task_count: self.next_id,
-            connection: node.get("connection").map(|v| expect_str(file, v, "connection").map(str::to_string)).transpose()?,
-            remote_user: node.get("remote_user").map(|v| expect_str(file, v, "remote_user").map(str::to_string)).transpose()?,
+            connection: node
+                .get("connection")
+                .map(|v| expect_str(file, v, "connection").map(str::to_string))
+                .transpose()?,
+            remote_user: node
+                .get("remote_user")
+                .map(|v| expect_str(file, v, "remote_user").map(str::to_string))
+                .transpose()?,
         };
         super::validate::check_notify(&play)?;
         Ok(play)

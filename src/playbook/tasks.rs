@@ -254,7 +254,7 @@ impl Loader<'_> {
             self.check_templates(file, Some(extra))?;
         }
         self.check_templates(file, Some(value))?;
-        let args = Value::from_iter(args);
+        let args = vars::to_value(args);
         let templated = vars::to_json(&args).to_string().contains("{{")
             || vars::to_json(&args).to_string().contains("{%");
         kind.validate(&args, templated)

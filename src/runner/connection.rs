@@ -9,9 +9,15 @@ use crate::vars::Value;
 
 /// Reads a variable from a scope as a string, if set and not empty.
 fn var_string(scope: &Value, templar: &Templar, name: &str) -> Option<String> {
-    let raw = scope.get_attr(name).ok().filter(|v| !v.is_undefined() && !v.is_none())?;
+    let raw = scope
+        .get_attr(name)
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none())?;
     let rendered = templar.render_value(&raw, scope).unwrap_or(raw);
-    let text = rendered.as_str().map(str::to_string).unwrap_or_else(|| rendered.to_string());
+    let text = rendered
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| rendered.to_string());
     (!text.is_empty()).then_some(text)
 }
 
@@ -40,7 +46,10 @@ pub fn escalation_for(
 ) -> Result<Option<Become>, crate::template::TemplateError> {
     let enabled = match &settings.become_enabled {
         Some(flag) => templar.eval_condition_value(flag, scope)?,
-        None => options.become_all || var_string(scope, templar, "ansible_become").is_some_and(|v| truthy(&v)),
+        None => {
+            options.become_all
+                || var_string(scope, templar, "ansible_become").is_some_and(|v| truthy(&v))
+        }
     };
     if !enabled {
         return Ok(None);
@@ -67,5 +76,8 @@ pub fn escalation_for(
 }
 
 fn truthy(text: &str) -> bool {
-    matches!(text.to_ascii_lowercase().as_str(), "true" | "yes" | "1" | "on")
+    matches!(
+        text.to_ascii_lowercase().as_str(),
+        "true" | "yes" | "1" | "on"
+    )
 }

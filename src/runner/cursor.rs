@@ -129,7 +129,10 @@ impl Cursor {
                 List::Block(_, Phase::Always) | List::Tasks(_) => {
                     let failing = frame.failing;
                     self.stack.pop();
-                    if failing && self.propagate_failure() == Unwound::Failed && self.stack.is_empty() {
+                    if failing
+                        && self.propagate_failure() == Unwound::Failed
+                        && self.stack.is_empty()
+                    {
                         return Step::Failed;
                     }
                 }
@@ -170,6 +173,9 @@ impl Cursor {
     }
 
     fn include_vars(&self) -> Vec<Arc<Vars>> {
-        self.stack.iter().filter_map(|frame| frame.vars.clone()).collect()
+        self.stack
+            .iter()
+            .filter_map(|frame| frame.vars.clone())
+            .collect()
     }
 }

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::connection;
 use super::events::{Event, HostResult, Status};
-use super::host::HostState;
+use super::host::HostContext;
 use super::options::RunOptions;
 use super::scope::{task_scope, PlayScope, OMIT};
 use crate::modules::{self, ModuleContext, ModuleKind, ModuleResult};
@@ -40,26 +40,30 @@ pub struct Outcome {
     pub includes: Vec<Arc<Vars>>,
 }
 
-impl Outcome {
-    fn new(status: Status, registered: Value) -> Self {
-        Self {
-            status,
-            ignored: false,
-            registered,
-            facts: None,
-            includes: Vec::new(),
-        }
-    }
-}
-
 /// Runs a task (module or include) on one host and reports its results.
-pub async fn execute(shared: &Shared, play: &PlayScope, host: &HostState, task: &Arc<Task>, include_vars: &[Arc<Vars>]) -> Outcome {
+pub async fn execute(
+    shared: &Shared,
+    play: &PlayScope,
+    host: &HostContext,
+    task: &Arc<Task>,
+    include_vars: &[Arc<Vars>],
+) -> Outcome {
     let scope = task_scope(play, host, task, include_vars, None);
-    let run = TaskRun { shared, play, host, task, include_vars };
+    let run = TaskRun {
+        shared,
+        play,
+        host,
+        task,
+        include_vars,
+    };
     match run.execute(&scope).await {
         Ok(outcome) => outcome,
         Err(error) => {
-            let msg = format!("task '{}' on host '{}': {error}", task.display_name(), host.name);
+            let msg = format!(
+                "task '{}' on host '{}': {error}",
+                task.display_name(),
+                host.name
+            );
             let result = ModuleResult::failed(msg);
             run.report(&result, None, false, &scope).await;
             run.settle(result, &scope)
@@ -71,7 +75,7 @@ pub async fn execute(shared: &Shared, play: &PlayScope, host: &HostState, task: 
 struct TaskRun<'a> {
     shared: &'a Shared,
     play: &'a PlayScope,
-    host: &'a HostState,
+    host: &'a HostContext,
     task: &'a Arc<Task>,
     include_vars: &'a [Arc<Vars>],
 }
@@ -88,7 +92,8 @@ impl TaskRun<'_> {
         };
         let items = self.loop_items(spec, scope)?;
         if items.is_empty() {
-            let result = ModuleResult::skipped("No items in the list").with_data(&serde_json::json!({"results": []}));
+            let result = ModuleResult::skipped("No items in the list")
+                .with_data(&serde_json::json!({"results": []}));
             self.report(&result, None, false, scope).await;
             return Ok(self.settle(result, scope));
         }
@@ -98,12 +103,21 @@ impl TaskRun<'_> {
         for (index, item) in items.iter().enumerate() {
             let mut loop_vars = Vars::new();
             loop_vars.insert(spec.loop_var.clone(), item.clone());
-            loop_vars.insert("ansible_loop_var".into(), Value::from(spec.loop_var.as_str()));
+            loop_vars.insert(
+                "ansible_loop_var".into(),
+                Value::from(spec.loop_var.as_str()),
+            );
             if let Some(index_var) = &spec.index_var {
                 loop_vars.insert(index_var.clone(), Value::from(index));
             }
             let loop_vars = Arc::new(loop_vars);
-            let item_scope = task_scope(self.play, self.host, self.task, self.include_vars, Some(loop_vars.clone()));
+            let item_scope = task_scope(
+                self.play,
+                self.host,
+                self.task,
+                self.include_vars,
+                Some(loop_vars.clone()),
+            );
             let label = self.label(spec, item, &item_scope);
             let result = match self.first_false(&self.task.settings.when, &item_scope)? {
                 Some(condition) => skipped_result(&condition),
@@ -119,7 +133,10 @@ impl TaskRun<'_> {
             self.report(&result, Some(label), false, &item_scope).await;
             let mut item_result = result;
             item_result.data.insert(spec.loop_var.clone(), item.clone());
-            item_result.data.insert("ansible_loop_var".into(), Value::from(spec.loop_var.as_str()));
+            item_result.data.insert(
+                "ansible_loop_var".into(),
+                Value::from(spec.loop_var.as_str()),
+            );
             results.push(item_result.to_value());
             if spec.pause > 0.0 && index + 1 < items.len() {
                 tokio::time::sleep(Duration::from_secs_f64(spec.pause)).await;
@@ -129,7 +146,14 @@ impl TaskRun<'_> {
             changed,
             failed,
             skipped: all_skipped,
-            msg: Some(if failed { "One or more items failed" } else { "All items completed" }.into()),
+            msg: Some(
+                if failed {
+                    "One or more items failed"
+                } else {
+                    "All items completed"
+                }
+                .into(),
+            ),
             ..ModuleResult::default()
         };
         summary.data.insert("results".into(), Value::from(results));
@@ -140,7 +164,11 @@ impl TaskRun<'_> {
     }
 
     /// Runs the module, retrying per `until`, and applies `changed_when`/`failed_when`.
-    async fn run_with_retries(&self, scope: &Value, loop_vars: Option<&Arc<Vars>>) -> Result<ModuleResult, TemplateError> {
+    async fn run_with_retries(
+        &self,
+        scope: &Value,
+        loop_vars: Option<&Arc<Vars>>,
+    ) -> Result<ModuleResult, TemplateError> {
         let Action::Module { kind, args } = &self.task.action else {
             return Ok(ModuleResult::ok());
         };
@@ -149,7 +177,10 @@ impl TaskRun<'_> {
             Some(retry) => {
                 let retries = templar.render_value(&retry.retries, scope)?;
                 let delay = templar.render_value(&retry.delay, scope)?;
-                (number(&retries).max(0.0) as u64 + 1, number(&delay).max(0.0))
+                (
+                    number(&retries).max(0.0) as u64 + 1,
+                    number(&delay).max(0.0),
+                )
             }
             None => (1, 0.0),
         };
@@ -179,7 +210,11 @@ impl TaskRun<'_> {
                 .events
                 .send(Event::Warning {
                     host: Some(self.host.name.clone()),
-                    message: format!("FAILED - RETRYING: [{}]: {} ({left} retries left).", self.host.name, self.task.display_name()),
+                    message: format!(
+                        "FAILED - RETRYING: [{}]: {} ({left} retries left).",
+                        self.host.name,
+                        self.task.display_name()
+                    ),
                 })
                 .await;
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
@@ -187,7 +222,12 @@ impl TaskRun<'_> {
         }
     }
 
-    async fn run_module(&self, kind: ModuleKind, raw_args: &Value, scope: &Value) -> Result<ModuleResult, TemplateError> {
+    async fn run_module(
+        &self,
+        kind: ModuleKind,
+        raw_args: &Value,
+        scope: &Value,
+    ) -> Result<ModuleResult, TemplateError> {
         let templar = &self.shared.templar;
         let args = strip_omitted(templar.render_value(raw_args, scope)?);
         let settings = &self.task.settings;
@@ -199,17 +239,24 @@ impl TaskRun<'_> {
             Some(flag) => templar.eval_condition_value(flag, scope)?,
             None => self.shared.options.diff,
         };
-        let escalation = connection::escalation_for(scope, templar, settings, &self.shared.options)?;
+        let escalation =
+            connection::escalation_for(scope, templar, settings, &self.shared.options)?;
         let env = self.environment(scope)?;
         let delegate = match &settings.delegate_to {
             Some(target) => Some(templar.render_value(target, scope)?.to_string()),
             None => None,
         };
         let transport = match delegate.as_deref() {
-            Some("localhost" | "127.0.0.1") => Arc::new(crate::transport::LocalTransport) as Arc<dyn crate::transport::Transport>,
+            Some("localhost" | "127.0.0.1") => {
+                Arc::new(crate::transport::LocalTransport) as Arc<dyn crate::transport::Transport>
+            }
             Some(other) => match self.delegate_transport(other, scope) {
                 Ok(transport) => transport,
-                Err(error) => return Ok(ModuleResult::unreachable(format!("delegate `{other}`: {error}"))),
+                Err(error) => {
+                    return Ok(ModuleResult::unreachable(format!(
+                        "delegate `{other}`: {error}"
+                    )))
+                }
             },
             None => self.host.transport.clone(),
         };
@@ -227,11 +274,21 @@ impl TaskRun<'_> {
         Ok(modules::run(kind, &args, &ctx).await)
     }
 
-    fn delegate_transport(&self, target: &str, scope: &Value) -> Result<Arc<dyn crate::transport::Transport>, crate::transport::TransportError> {
-        let hostvars = scope.get_attr("hostvars").ok().and_then(|hv| hv.get_attr(target).ok()).filter(|v| !v.is_undefined());
+    fn delegate_transport(
+        &self,
+        target: &str,
+        scope: &Value,
+    ) -> Result<Arc<dyn crate::transport::Transport>, crate::transport::TransportError> {
+        let hostvars = scope
+            .get_attr("hostvars")
+            .ok()
+            .and_then(|hv| hv.get_attr(target).ok())
+            .filter(|v| !v.is_undefined());
         match hostvars {
             Some(vars) => connection::transport_for(&vars, &self.shared.templar, None),
-            None => Err(crate::transport::TransportError::Connect(format!("`{target}` is not in the inventory"))),
+            None => Err(crate::transport::TransportError::Connect(format!(
+                "`{target}` is not in the inventory"
+            ))),
         }
     }
 
@@ -254,7 +311,12 @@ impl TaskRun<'_> {
     }
 
     /// Applies `changed_when` and `failed_when` to a result.
-    fn apply_overrides(&self, result: &mut ModuleResult, scope: &Value, loop_vars: Option<&Arc<Vars>>) -> Result<(), TemplateError> {
+    fn apply_overrides(
+        &self,
+        result: &mut ModuleResult,
+        scope: &Value,
+        loop_vars: Option<&Arc<Vars>>,
+    ) -> Result<(), TemplateError> {
         if self.task.changed_when.is_empty() && self.task.failed_when.is_empty() {
             return Ok(());
         }
@@ -265,26 +327,54 @@ impl TaskRun<'_> {
         if !self.task.failed_when.is_empty() {
             let failed = self.first_false(&self.task.failed_when, &bound)?.is_none();
             result.failed = failed;
-            result.data.insert("failed_when_result".into(), Value::from(failed));
+            result
+                .data
+                .insert("failed_when_result".into(), Value::from(failed));
         }
         Ok(())
     }
 
     /// The scope with the result bound to the task's `register` name.
-    fn bind_result(&self, scope: &Value, result: &ModuleResult, loop_vars: Option<&Arc<Vars>>) -> Value {
+    fn bind_result(
+        &self,
+        scope: &Value,
+        result: &ModuleResult,
+        loop_vars: Option<&Arc<Vars>>,
+    ) -> Value {
         let Some(name) = &self.task.register else {
             return scope.clone();
         };
-        let mut layer = loop_vars.map(|vars| vars.as_ref().clone()).unwrap_or_default();
+        let mut layer = loop_vars
+            .map(|vars| vars.as_ref().clone())
+            .unwrap_or_default();
         layer.insert(name.clone(), result.to_value());
-        task_scope(self.play, self.host, self.task, self.include_vars, Some(Arc::new(layer)))
+        task_scope(
+            self.play,
+            self.host,
+            self.task,
+            self.include_vars,
+            Some(Arc::new(layer)),
+        )
     }
 
     /// The first condition that is false, if any.
-    fn first_false(&self, conditions: &[Condition], scope: &Value) -> Result<Option<String>, TemplateError> {
+    fn first_false(
+        &self,
+        conditions: &[Condition],
+        scope: &Value,
+    ) -> Result<Option<String>, TemplateError> {
         for condition in conditions {
-            if !self.shared.templar.eval_condition_value(&condition.expr, scope)? {
-                return Ok(Some(condition.expr.as_str().map_or_else(|| condition.expr.to_string(), str::to_string)));
+            if !self
+                .shared
+                .templar
+                .eval_condition_value(&condition.expr, scope)?
+            {
+                return Ok(Some(
+                    condition
+                        .expr
+                        .as_str()
+                        .map_or_else(|| condition.expr.to_string(), str::to_string),
+                ));
             }
         }
         Ok(None)
@@ -293,8 +383,14 @@ impl TaskRun<'_> {
     fn loop_items(&self, spec: &LoopSpec, scope: &Value) -> Result<Vec<Value>, TemplateError> {
         let rendered = self.shared.templar.render_value(&spec.items, scope)?;
         let items: Vec<Value> = match rendered.as_str() {
-            Some(text) => text.split(',').map(|part| Value::from(part.trim())).collect(),
-            None => rendered.try_iter().map(Iterator::collect).unwrap_or_else(|_| vec![rendered.clone()]),
+            Some(text) => text
+                .split(',')
+                .map(|part| Value::from(part.trim()))
+                .collect(),
+            None => rendered
+                .try_iter()
+                .map(Iterator::collect)
+                .unwrap_or_else(|_| vec![rendered.clone()]),
         };
         if !spec.flatten {
             return Ok(items);
@@ -302,7 +398,9 @@ impl TaskRun<'_> {
         Ok(items
             .into_iter()
             .flat_map(|item| match item.kind() {
-                minijinja::value::ValueKind::Seq => item.try_iter().map(Iterator::collect).unwrap_or_default(),
+                minijinja::value::ValueKind::Seq => {
+                    item.try_iter().map(Iterator::collect).unwrap_or_default()
+                }
                 _ => vec![item],
             })
             .collect())
@@ -310,7 +408,11 @@ impl TaskRun<'_> {
 
     fn label(&self, spec: &LoopSpec, item: &Value, scope: &Value) -> String {
         let shown = match &spec.label {
-            Some(label) => self.shared.templar.render_value(label, scope).unwrap_or_else(|_| item.clone()),
+            Some(label) => self
+                .shared
+                .templar
+                .render_value(label, scope)
+                .unwrap_or_else(|_| item.clone()),
             None => item.clone(),
         };
         match shown.as_str() {
@@ -329,7 +431,7 @@ impl TaskRun<'_> {
     async fn skip(&self, condition: &str, scope: &Value) -> Outcome {
         let result = skipped_result(condition);
         self.report(&result, None, false, scope).await;
-        Outcome::new(Status::Skipped, result.to_value())
+        Outcome::from_status(Status::Skipped, result.to_value())
     }
 
     /// Decides the final status (ignore_errors included) and the registered value.
@@ -347,13 +449,23 @@ impl TaskRun<'_> {
 
     fn ignores_errors(&self, scope: &Value) -> bool {
         match &self.task.settings.ignore_errors {
-            Some(flag) => self.shared.templar.eval_condition_value(flag, scope).unwrap_or(false),
+            Some(flag) => self
+                .shared
+                .templar
+                .eval_condition_value(flag, scope)
+                .unwrap_or(false),
             None => false,
         }
     }
 
     /// Sends a host result event.
-    async fn report(&self, result: &ModuleResult, item: Option<String>, loop_summary: bool, scope: &Value) {
+    async fn report(
+        &self,
+        result: &ModuleResult,
+        item: Option<String>,
+        loop_summary: bool,
+        scope: &Value,
+    ) {
         let status = status_of(result);
         let ignored = status == Status::Failed && self.ignores_errors(scope);
         let no_log = self.no_log(scope).unwrap_or(true);
@@ -364,11 +476,21 @@ impl TaskRun<'_> {
                 "changed": result.changed,
             });
         }
-        let verbosity = result.data.get("_verbosity").and_then(|v| u8::try_from(v.as_i64().unwrap_or(0)).ok()).unwrap_or(0);
+        let verbosity = result
+            .data
+            .get("_verbosity")
+            .and_then(|v| u8::try_from(v.as_i64().unwrap_or(0)).ok())
+            .unwrap_or(0);
         if let Some(object) = shown.as_object_mut() {
             object.remove("_verbosity");
         }
-        let is_debug = matches!(self.task.action, Action::Module { kind: ModuleKind::Debug, .. });
+        let is_debug = matches!(
+            self.task.action,
+            Action::Module {
+                kind: ModuleKind::Debug,
+                ..
+            }
+        );
         let event = Event::HostResult(HostResult {
             host: self.host.name.clone(),
             task: self.task.display_name(),
@@ -378,7 +500,8 @@ impl TaskRun<'_> {
             ignored,
             result: shown,
             verbosity,
-            show_result: is_debug || matches!(status, Status::Failed | Status::Unreachable),
+            show_result: (is_debug && status != Status::Skipped)
+                || matches!(status, Status::Failed | Status::Unreachable),
             diff: if no_log { None } else { result.diff.clone() },
             loop_summary,
         });
@@ -416,7 +539,10 @@ fn strip_omitted(args: Value) -> Value {
     let json = vars::to_json(&args);
     match json {
         serde_json::Value::Object(map) if map.values().any(|v| v.as_str() == Some(OMIT)) => {
-            let kept: serde_json::Map<_, _> = map.into_iter().filter(|(_, v)| v.as_str() != Some(OMIT)).collect();
+            let kept: serde_json::Map<_, _> = map
+                .into_iter()
+                .filter(|(_, v)| v.as_str() != Some(OMIT))
+                .collect();
             vars::from_json(&serde_json::Value::Object(kept))
         }
         _ => args,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::cursor::{Cursor, Step};
 use super::stats::HostStats;
 use crate::transport::Transport;
-use crate::vars::Vars;
+use crate::vars::{Value, Vars};
 
 /// Whether a host still takes part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +21,9 @@ pub enum Standing {
     Ended,
 }
 
-/// Everything the runner knows about one host.
-pub struct HostState {
+/// What a task execution needs of a host: cheap to clone (shared layers and connection).
+#[derive(Clone)]
+pub struct HostContext {
     /// The inventory name.
     pub name: String,
     /// Inventory variables (groups and host, merged).
@@ -35,6 +36,12 @@ pub struct HostState {
     pub magic: Arc<Vars>,
     /// How to reach the host.
     pub transport: Arc<dyn Transport>,
+}
+
+/// Everything the runner knows about one host.
+pub struct HostState {
+    /// Variables and connection.
+    pub context: HostContext,
     /// Recap counters.
     pub stats: HostStats,
     /// Where the host is in the current task list.
@@ -48,13 +55,39 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// A fresh host that has run nothing yet.
+    pub fn new(context: HostContext) -> Self {
+        Self {
+            context,
+            stats: super::stats::HostStats::default(),
+            cursor: None,
+            pending: None,
+            notified: BTreeSet::new(),
+            standing: Standing::Active,
+        }
+    }
+
     /// True while the host runs tasks.
     pub fn is_active(&self) -> bool {
         self.standing == Standing::Active
     }
 
     /// Adds a variable to the host's `set_fact`/`register` layer.
-    pub fn set_fact(&mut self, name: String, value: crate::vars::Value) {
-        Arc::make_mut(&mut self.set_facts).insert(name, value);
+    pub fn set_fact(&mut self, name: String, value: Value) {
+        Arc::make_mut(&mut self.context.set_facts).insert(name, value);
+    }
+
+    /// Replaces the host's gathered facts.
+    pub fn set_gathered_facts(&mut self, facts: Vars) {
+        let mut layer = Vars::new();
+        let mut bare = Vars::new();
+        for (name, value) in facts {
+            if let Some(short) = name.strip_prefix("ansible_") {
+                bare.insert(short.to_string(), value.clone());
+            }
+            layer.insert(name, value);
+        }
+        layer.insert("ansible_facts".into(), crate::vars::to_value(bare));
+        self.context.facts = Arc::new(layer);
     }
 }

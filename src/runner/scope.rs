@@ -9,7 +9,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 
-use super::host::HostState;
+use super::host::HostContext;
 use crate::playbook::Task;
 use crate::template::Scope;
 use crate::vars::{Value, Vars};
@@ -28,7 +28,13 @@ pub struct PlayScope {
 pub const OMIT: &str = "__omit_place_holder__rpatch";
 
 /// The scope for one task on one host.
-pub fn task_scope(play: &PlayScope, host: &HostState, task: &Task, include_vars: &[Arc<Vars>], loop_vars: Option<Arc<Vars>>) -> Value {
+pub fn task_scope(
+    play: &PlayScope,
+    host: &HostContext,
+    task: &Task,
+    include_vars: &[Arc<Vars>],
+    loop_vars: Option<Arc<Vars>>,
+) -> Value {
     let role = task.settings.role.as_ref();
     let mut layers: Vec<Arc<Vars>> = Vec::with_capacity(12 + task.settings.vars.len());
     if let Some(role) = role {
@@ -52,14 +58,17 @@ pub fn task_scope(play: &PlayScope, host: &HostState, task: &Task, include_vars:
     if let Some(role) = role {
         let mut role_magic = Vars::new();
         role_magic.insert("role_name".into(), Value::from(role.name.as_str()));
-        role_magic.insert("role_path".into(), Value::from(role.path.display().to_string()));
+        role_magic.insert(
+            "role_path".into(),
+            Value::from(role.path.display().to_string()),
+        );
         layers.push(Arc::new(role_magic));
     }
     Scope::new(layers)
 }
 
 /// The scope a host has outside any task (for connection variables and play-level templates).
-pub fn host_scope(play: &PlayScope, host: &HostState) -> Value {
+pub fn host_scope(play: &PlayScope, host: &HostContext) -> Value {
     Scope::new(vec![
         host.inventory_vars.clone(),
         host.facts.clone(),
@@ -86,7 +95,7 @@ pub struct HostView {
 
 impl HostView {
     /// A snapshot of a host's variable layers.
-    pub fn of(host: &HostState) -> Self {
+    pub fn of(host: &HostContext) -> Self {
         Self {
             inventory_vars: host.inventory_vars.clone(),
             facts: host.facts.clone(),
@@ -114,7 +123,10 @@ impl HostVars {
     /// A `hostvars` value over these hosts.
     pub fn value(hosts: IndexMap<String, HostView>) -> Value {
         Value::from_object(Self {
-            hosts: hosts.into_iter().map(|(name, view)| (name, HostViewValue(view))).collect(),
+            hosts: hosts
+                .into_iter()
+                .map(|(name, view)| (name, HostViewValue(view)))
+                .collect(),
         })
     }
 }
@@ -135,7 +147,11 @@ impl Object for HostVars {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let names: Vec<Value> = self.hosts.keys().map(|name| Value::from(name.as_str())).collect();
+        let names: Vec<Value> = self
+            .hosts
+            .keys()
+            .map(|name| Value::from(name.as_str()))
+            .collect();
         Enumerator::Iter(Box::new(names.into_iter()))
     }
 }

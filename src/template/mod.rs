@@ -73,7 +73,7 @@ impl Templar {
                     let item = value.get_item(&key).map_err(conv)?;
                     out.insert(key.to_string(), self.render_value(&item, scope)?);
                 }
-                Ok(Value::from_iter(out))
+                Ok(crate::vars::to_value(out))
             }
             _ => Ok(value.clone()),
         }
@@ -116,6 +116,6 @@ impl Scope {
                 merged.insert(k.clone(), v.clone());
             }
         }
-        Value::from_iter(merged)
+        crate::vars::to_value(merged)
     }
 }

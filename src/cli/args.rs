@@ -1,0 +1,144 @@
+//! Command-line definitions (clap derive): what users can type.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Agentless, Ansible-style rolling patch runner for fleets of hypervisors and their guests.
+#[derive(Debug, Parser)]
+#[command(name = "rpatch", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More output: -v shows task results, -vv adds debug logs, -vvv adds transport traces.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a playbook against the inventory.
+    Run(RunArgs),
+    /// Parse and validate a playbook, its roles, the inventory and templates; touch nothing.
+    Check(CheckArgs),
+    /// Show the inventory, like ansible-inventory.
+    Inventory(InventoryArgs),
+}
+
+/// Where hosts come from, and extra variables.
+#[derive(Debug, Args)]
+pub struct Sources {
+    /// Inventory file or directory (repeatable) [default: $RPATCH_INVENTORY, else ./inventory].
+    #[arg(short, long = "inventory", value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
+
+    /// Extra variables: `key=value ...`, a JSON/YAML mapping, or `@file` (repeatable; later wins).
+    #[arg(short, long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+}
+
+/// `rpatch run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The playbook to run.
+    pub playbook: PathBuf,
+
+    #[command(flatten)]
+    pub sources: Sources,
+
+    /// Only run on hosts matching this pattern (`web*:!web03`, `@file` with one per line).
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short, long, value_name = "TAGS")]
+    pub tags: Vec<String>,
+
+    /// Skip tasks with these tags (comma-separated, repeatable).
+    #[arg(long, value_name = "TAGS")]
+    pub skip_tags: Vec<String>,
+
+    /// Report what would change without changing anything.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+
+    /// Show before/after differences of changed files.
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+
+    /// How many hosts run a task at the same time.
+    #[arg(short, long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub forks: u32,
+
+    /// Connect as this user.
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Run every task with privilege escalation (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub escalate: bool,
+
+    /// Ask for the privilege escalation password (read without echo; never logged).
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
+
+    /// Kill any single command that runs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+
+    /// List the hosts each play would run on, then exit.
+    #[arg(long)]
+    pub list_hosts: bool,
+
+    /// List the tasks each play would run, then exit.
+    #[arg(long)]
+    pub list_tasks: bool,
+
+    /// Print one JSON object per event on standard output instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rpatch check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The playbook to validate.
+    pub playbook: PathBuf,
+
+    #[command(flatten)]
+    pub sources: Sources,
+}
+
+/// `rpatch inventory`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("view").required(true).args(["list", "graph", "host"])))]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub sources: Sources,
+
+    /// Every group and host with its variables, as JSON.
+    #[arg(long)]
+    pub list: bool,
+
+    /// The group tree (of GROUP, default all).
+    #[arg(long, value_name = "GROUP", num_args = 0..=1, default_missing_value = "all")]
+    pub graph: Option<String>,
+
+    /// One host's variables, as JSON.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

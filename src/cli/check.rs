@@ -1,0 +1,56 @@
+//! `rpatch check`: load and validate everything, contact nothing.
+
+use super::args::CheckArgs;
+use super::error::CliError;
+use super::load::load_all;
+use crate::playbook::TaskNode;
+use crate::runner::exit;
+
+/// Validates the playbook, roles, inventory and templates; prints a one-line summary.
+pub fn check(args: CheckArgs) -> Result<i32, CliError> {
+    let loaded = load_all(&args.playbook, &args.sources)?;
+    let plays = loaded.playbook.plays.len();
+    let tasks: usize = loaded
+        .playbook
+        .plays
+        .iter()
+        .map(|play| {
+            count(&play.pre_tasks)
+                + count(&play.tasks)
+                + count(&play.post_tasks)
+                + play.handlers.len()
+        })
+        .sum();
+    let hosts = loaded.inventory.hosts().count();
+    println!(
+        "{}: OK ({plays} play{}, {tasks} task{}, {hosts} inventory host{})",
+        args.playbook.display(),
+        plural(plays),
+        plural(tasks),
+        plural(hosts)
+    );
+    Ok(exit::OK)
+}
+
+fn count(nodes: &[TaskNode]) -> usize {
+    nodes
+        .iter()
+        .map(|node| match node {
+            TaskNode::Task(task) => match &task.action {
+                crate::playbook::Action::Include { tasks, .. } => 1 + count(tasks),
+                _ => 1,
+            },
+            TaskNode::Block(block) => {
+                count(&block.block) + count(&block.rescue) + count(&block.always)
+            }
+        })
+        .sum()
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

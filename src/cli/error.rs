@@ -1,0 +1,96 @@
+//! Errors that stop rpatch before or instead of a run, and their exit codes.
+
+use std::path::PathBuf;
+
+use crate::diagnostic::{Diagnose, Location};
+use crate::inventory::{InventoryError, PatternError};
+use crate::playbook::PlaybookError;
+use crate::runner::exit;
+use crate::yaml::YamlError;
+
+/// Why rpatch could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The inventory could not be loaded.
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// The playbook could not be loaded.
+    #[error(transparent)]
+    Playbook(#[from] PlaybookError),
+    /// A host pattern (`--limit`) is wrong or matches nothing.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    /// `-e` could not be parsed.
+    #[error("invalid --extra-vars `{text}`: {reason}")]
+    ExtraVars {
+        /// The argument as given.
+        text: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A YAML extra-vars file is malformed.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// No inventory was given and there is no default.
+    #[error("no inventory: pass -i PATH, set RPATCH_INVENTORY, or run where ./inventory exists")]
+    NoInventory,
+    /// A file named on the command line cannot be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A host named with `--host` is not in the inventory.
+    #[error("host `{0}` is not in the inventory")]
+    UnknownHost(String),
+    /// A group named with `--graph` is not in the inventory.
+    #[error("group `{0}` is not in the inventory")]
+    UnknownGroup(String),
+    /// Reading the become password failed.
+    #[error("cannot read the become password: {0}")]
+    Password(std::io::Error),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Inventory(_) | Self::Playbook(_) | Self::Pattern(_) | Self::Yaml(_) => {
+                exit::PARSE_ERROR
+            }
+            Self::ExtraVars { .. }
+            | Self::NoInventory
+            | Self::Read { .. }
+            | Self::UnknownHost(_)
+            | Self::UnknownGroup(_) => exit::BAD_OPTIONS,
+            Self::Password(_) => exit::ERROR,
+        }
+    }
+}
+
+impl Diagnose for CliError {
+    fn location(&self) -> Option<&Location> {
+        match self {
+            Self::Inventory(error) => error.location(),
+            Self::Playbook(error) => error.location(),
+            Self::Pattern(error) => error.location(),
+            Self::Yaml(error) => error.location(),
+            _ => None,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            Self::Inventory(error) => error.help(),
+            Self::Playbook(error) => error.help(),
+            Self::Pattern(error) => error.help(),
+            Self::Yaml(error) => error.help(),
+            Self::ExtraVars { .. } => {
+                Some("use `key=value`, a JSON/YAML mapping, or `@file.yml`".into())
+            }
+            _ => None,
+        }
+    }
+}

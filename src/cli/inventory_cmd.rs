@@ -1,0 +1,33 @@
+//! `rpatch inventory --list | --graph | --host`.
+
+use super::args::InventoryArgs;
+use super::error::CliError;
+use super::load::inventory_paths;
+use crate::inventory::Inventory;
+use crate::runner::exit;
+
+/// Prints the inventory in the requested view.
+pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
+    let inventory = Inventory::load(&inventory_paths(&args.sources)?)?;
+    if args.list {
+        println!("{}", pretty(&inventory.to_list_json()));
+    } else if let Some(name) = &args.host {
+        let vars = inventory
+            .host_json(name)
+            .ok_or_else(|| CliError::UnknownHost(name.clone()))?;
+        println!("{}", pretty(&vars));
+    } else if let Some(group) = &args.graph {
+        let graph = inventory
+            .graph(Some(group))
+            .ok_or_else(|| CliError::UnknownGroup(group.clone()))?;
+        print!("{graph}");
+        if !graph.ends_with('\n') {
+            println!();
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}

@@ -1,0 +1,68 @@
+//! Loading what every subcommand needs: inventory, extra vars, playbook.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::args::Sources;
+use super::error::CliError;
+use super::extra_vars;
+use crate::inventory::Inventory;
+use crate::playbook::{self, LoadOptions, Playbook};
+use crate::template::Templar;
+use crate::vars::Vars;
+
+/// The inventory paths: `-i`, else `$RPATCH_INVENTORY`, else `./inventory`.
+pub fn inventory_paths(sources: &Sources) -> Result<Vec<PathBuf>, CliError> {
+    if !sources.inventory.is_empty() {
+        return Ok(sources.inventory.clone());
+    }
+    if let Some(paths) = std::env::var_os("RPATCH_INVENTORY").filter(|p| !p.is_empty()) {
+        return Ok(std::env::split_paths(&paths).collect());
+    }
+    let default = PathBuf::from("inventory");
+    if default.exists() {
+        return Ok(vec![default]);
+    }
+    Err(CliError::NoInventory)
+}
+
+/// Everything a run needs, loaded and validated.
+pub struct Loaded {
+    /// The inventory, with the playbook's group_vars/host_vars added.
+    pub inventory: Inventory,
+    /// The playbook.
+    pub playbook: Playbook,
+    /// `-e` variables.
+    pub extra_vars: Arc<Vars>,
+    /// The template engine used to load (and then run) it.
+    pub templar: Arc<Templar>,
+}
+
+/// Loads inventory, extra vars and playbook; any error means nothing was touched.
+pub fn load_all(playbook_path: &Path, sources: &Sources) -> Result<Loaded, CliError> {
+    let mut inventory = Inventory::load(&inventory_paths(sources)?)?;
+    let extra_vars = Arc::new(extra_vars::parse_all(&sources.extra_vars)?);
+    let templar = Arc::new(Templar::new());
+    let roles_path = std::env::var_os("RPATCH_ROLES_PATH")
+        .map(|paths| std::env::split_paths(&paths).collect())
+        .unwrap_or_default();
+    let options = LoadOptions {
+        extra_vars: extra_vars.clone(),
+        roles_path,
+    };
+    let playbook = playbook::load(playbook_path, &templar, &options)?;
+    if let Some(dir) = playbook_path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        inventory.add_vars_dirs(dir)?;
+    }
+    Ok(Loaded {
+        inventory,
+        playbook,
+        extra_vars,
+        templar,
+    })
+}

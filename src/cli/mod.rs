@@ -1,0 +1,73 @@
+//! The command line: parse arguments, load inputs, dispatch to a subcommand, map to an exit code.
+
+mod args;
+mod check;
+mod error;
+mod extra_vars;
+mod inventory_cmd;
+mod load;
+mod run;
+
+pub use args::{Cli, Command};
+pub use error::CliError;
+
+use clap::Parser;
+
+use crate::runner::exit;
+
+/// Runs rpatch with the process's arguments; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() {
+                exit::BAD_OPTIONS
+            } else {
+                exit::OK
+            };
+            let _ = error.print();
+            return code;
+        }
+    };
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return exit::ERROR;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(args, cli.verbose).await,
+            Command::Check(args) => check::check(args),
+            Command::Inventory(args) => inventory_cmd::inventory(args),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{}", crate::diagnostic::render(&error));
+            error.exit_code()
+        }
+    }
+}
+
+/// Logs go to standard error: warnings by default, more with -vv/-vvv, or `RUST_LOG`.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 | 1 => "warn",
+        2 => "rpatch=debug",
+        _ => "rpatch=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,153 @@
+//! `rpatch run`: load, resolve hosts, run with output, map the outcome to an exit code.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::args::RunArgs;
+use super::error::CliError;
+use super::load::{load_all, Loaded};
+use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
+use crate::playbook::{Action, TagFilter, TaskNode};
+use crate::runner::{self, exit, RunOptions};
+
+/// Runs a playbook and returns the exit code.
+pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
+    let loaded = load_all(&args.playbook, &args.sources)?;
+    let limit = match &args.limit {
+        Some(pattern) => Some(loaded.inventory.select_limit(pattern)?),
+        None => None,
+    };
+    let tags = TagFilter::new(
+        args.tags.iter().map(String::as_str),
+        args.skip_tags.iter().map(String::as_str),
+    );
+    if args.list_hosts || args.list_tasks {
+        list(&loaded, &args, limit.as_deref(), &tags);
+        return Ok(exit::OK);
+    }
+    let become_password = if args.ask_become_pass {
+        Some(read_password()?)
+    } else {
+        None
+    };
+    let options = RunOptions {
+        check: args.check,
+        diff: args.diff,
+        forks: args.forks as usize,
+        tags,
+        limit,
+        remote_user: args.user.clone(),
+        become_all: args.escalate,
+        become_password,
+        verbosity,
+        command_timeout: args.timeout.map(Duration::from_secs),
+    };
+    let (sender, receiver) = mpsc::channel(1024);
+    let renderer: Box<dyn Renderer> = if args.json {
+        Box::new(JsonRenderer)
+    } else {
+        Box::new(HumanRenderer::new(verbosity, args.diff))
+    };
+    let printer = output::spawn(renderer, receiver);
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+            // A second Ctrl-C does not wait for running tasks.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(exit::INTERRUPTED);
+            }
+        }
+    });
+    let summary = runner::run(
+        &loaded.playbook,
+        &loaded.inventory,
+        loaded.extra_vars.clone(),
+        options,
+        loaded.templar.clone(),
+        sender,
+        cancel,
+    )
+    .await;
+    // The runner dropped its sender: the printer drains what is left and stops.
+    let _ = printer.await;
+    Ok(summary.exit_code())
+}
+
+/// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.
+fn list(loaded: &Loaded, args: &RunArgs, limit: Option<&[String]>, tags: &TagFilter) {
+    println!("\nplaybook: {}", args.playbook.display());
+    for play in &loaded.playbook.plays {
+        let pattern = loaded
+            .templar
+            .render_to_string(
+                &play.hosts,
+                &crate::template::Scope::new(vec![play.vars.clone(), loaded.extra_vars.clone()]),
+            )
+            .unwrap_or_else(|_| play.hosts.clone());
+        let hosts: Vec<String> = loaded
+            .inventory
+            .select(&pattern)
+            .map(|s| s.hosts)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| limit.is_none_or(|l| l.contains(h)))
+            .collect();
+        println!("\n  play #{} ({}): {}", 1, play.hosts, play.name);
+        if args.list_hosts {
+            println!("    pattern: ['{}']", play.hosts);
+            println!("    hosts ({}):", hosts.len());
+            for host in &hosts {
+                println!("      {host}");
+            }
+        }
+        if args.list_tasks {
+            println!("    tasks:");
+            for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                print_tasks(section, tags);
+            }
+        }
+    }
+}
+
+fn print_tasks(nodes: &[TaskNode], tags: &TagFilter) {
+    for node in nodes {
+        match node {
+            TaskNode::Task(task) => {
+                if !tags.should_run(&task.settings.tags) {
+                    continue;
+                }
+                let tag_list: Vec<&str> = task.settings.tags.iter().map(String::as_str).collect();
+                println!(
+                    "      {}\tTAGS: [{}]",
+                    task.display_name(),
+                    tag_list.join(", ")
+                );
+                if let Action::Include { tasks, .. } = &task.action {
+                    print_tasks(tasks, tags);
+                }
+            }
+            TaskNode::Block(block) => {
+                print_tasks(&block.block, tags);
+                print_tasks(&block.rescue, tags);
+                print_tasks(&block.always, tags);
+            }
+        }
+    }
+}
+
+/// Reads the become password: without echo on a terminal, one line from stdin otherwise.
+fn read_password() -> Result<String, CliError> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("BECOME password: ").map_err(CliError::Password);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(CliError::Password)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

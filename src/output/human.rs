@@ -1,0 +1,233 @@
+//! Ansible-like text output: `PLAY`/`TASK` banners, per-host lines, the recap, and a progress
+//! bar on standard error while hosts are in flight (only when it is a terminal).
+
+use std::io::{IsTerminal, Write};
+
+use console::Style;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::recap::recap_lines;
+use super::Renderer;
+use crate::runner::{Event, HostResult, Status};
+
+/// Renders events as text for people.
+pub struct HumanRenderer {
+    verbosity: u8,
+    diff: bool,
+    color: bool,
+    progress: Option<ProgressBar>,
+    show_progress: bool,
+}
+
+impl HumanRenderer {
+    /// A renderer for this `-v` level; colors and progress only on terminals.
+    pub fn new(verbosity: u8, diff: bool) -> Self {
+        Self {
+            verbosity,
+            diff,
+            color: std::io::stdout().is_terminal(),
+            progress: None,
+            show_progress: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn line(&self, text: &str, style: Option<&Style>) {
+        let text = match (style, self.color) {
+            (Some(style), true) => style.apply_to(text).to_string(),
+            _ => text.to_string(),
+        };
+        let print = || {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+        };
+        match &self.progress {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
+    fn start_progress(&mut self, name: &str, hosts: usize) {
+        self.end_progress();
+        if !self.show_progress || hosts < 2 {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(hosts as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} hosts ({elapsed})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(name.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        self.progress = Some(bar);
+    }
+
+    fn end_progress(&mut self) {
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn host_result(&self, result: &HostResult) {
+        if let (Some(bar), false) = (&self.progress, result.item.is_some()) {
+            bar.inc(1);
+        }
+        if result.loop_summary
+            && result.status != Status::Failed
+            && result.status != Status::Unreachable
+        {
+            return;
+        }
+        if result.verbosity > self.verbosity {
+            self.line(
+                &format!("skipping: [{}]", result.host),
+                Some(&Style::new().cyan()),
+            );
+            return;
+        }
+        let (word, style) = match result.status {
+            Status::Ok => ("ok", Style::new().green()),
+            Status::Changed => ("changed", Style::new().yellow()),
+            Status::Failed => ("failed", Style::new().red()),
+            Status::Skipped => ("skipping", Style::new().cyan()),
+            Status::Unreachable => ("unreachable", Style::new().red()),
+        };
+        let host = match &result.delegated_to {
+            Some(delegate) => format!("[{} -> {delegate}]", result.host),
+            None => format!("[{}]", result.host),
+        };
+        let show = result.show_result || self.verbosity > 0;
+        let text = match (&result.item, show) {
+            (Some(item), false) => format!("{word}: {host} => (item={item})"),
+            (Some(item), true) => format!(
+                "{word}: {host} (item={item}) => {}",
+                body(result, self.verbosity)
+            ),
+            (None, false) => format!("{word}: {host}"),
+            (None, true) => format!("{word}: {host} => {}", body(result, self.verbosity)),
+        };
+        self.line(&text, Some(&style));
+        if result.ignored {
+            self.line("...ignoring", Some(&Style::new().cyan()));
+        }
+        if self.diff {
+            if let Some(diff) = &result.diff {
+                for line in unified_diff(&diff.before, &diff.after, &diff.header).lines() {
+                    self.line(line, None);
+                }
+            }
+        }
+    }
+}
+
+/// The JSON shown after `=>`: pretty for debug output, one line for everything else.
+fn body(result: &HostResult, verbosity: u8) -> String {
+    let mut shown = result.result.clone();
+    if let Some(object) = shown.as_object_mut() {
+        if result.status != Status::Failed && verbosity == 0 {
+            object.retain(|key, _| key != "changed" && key != "failed");
+        }
+    }
+    if result.show_result && result.status != Status::Failed && result.status != Status::Unreachable
+    {
+        pretty(&shown)
+    } else {
+        shown.to_string()
+    }
+}
+
+/// JSON indented by four spaces, as Ansible prints results.
+fn pretty(value: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    match serde::Serialize::serialize(value, &mut serializer) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(_) => value.to_string(),
+    }
+}
+
+/// A unified diff of two texts.
+pub fn unified_diff(before: &str, after: &str, header: &str) -> String {
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .header(&format!("before: {header}"), &format!("after: {header}"))
+        .to_string()
+}
+
+/// `TITLE ****...` padded to 80 columns, as Ansible prints banners.
+pub fn banner(title: &str) -> String {
+    let stars = 79usize.saturating_sub(title.chars().count() + 1).max(3);
+    format!("{title} {}", "*".repeat(stars))
+}
+
+impl Renderer for HumanRenderer {
+    fn render(&mut self, event: &Event) {
+        match event {
+            Event::PlayStart { name, .. } => {
+                self.end_progress();
+                self.line("", None);
+                self.line(&banner(&format!("PLAY [{name}]")), None);
+            }
+            Event::TaskStart {
+                name,
+                hosts,
+                handler,
+            } => {
+                let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
+                self.line("", None);
+                self.line(&banner(&format!("{kind} [{name}]")), None);
+                self.start_progress(name, *hosts);
+            }
+            Event::HostResult(result) => self.host_result(result),
+            Event::Warning { message, .. } => {
+                if message.starts_with("FAILED - RETRYING") {
+                    self.line(message, Some(&Style::new().red()));
+                } else {
+                    self.line(
+                        &format!("[WARNING]: {message}"),
+                        Some(&Style::new().magenta()),
+                    );
+                }
+            }
+            Event::Interrupted => {
+                self.end_progress();
+                self.line("", None);
+                self.line(
+                    "[ERROR]: User interrupted execution",
+                    Some(&Style::new().red()),
+                );
+            }
+            Event::Recap { hosts } => {
+                self.end_progress();
+                self.line("", None);
+                for line in recap_lines(hosts) {
+                    self.line(&line, None);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.end_progress();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banners_pad_to_eighty_columns() {
+        let line = banner("TASK [x]");
+        assert_eq!(line.len(), 80);
+        assert!(line.starts_with("TASK [x] ***"));
+    }
+
+    #[test]
+    fn diffs_are_unified() {
+        let text = unified_diff("a\nb\n", "a\nc\n", "/etc/x");
+        assert!(text.contains("-b"), "{text}");
+        assert!(text.contains("+c"), "{text}");
+    }
+}

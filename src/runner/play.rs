@@ -1,0 +1,495 @@
+//! Running one play: host selection, fact gathering, the linear task loop and handlers.
+//!
+//! Every host walks the task list with its own [`Cursor`]; the play advances by running the
+//! earliest pending task on every host waiting for it, concurrently (bounded by `--forks`),
+//! so hosts in a `rescue` branch and hosts going on stay in step, as Ansible's linear
+//! strategy does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use tokio::task::JoinSet;
+
+use super::cursor::{Cursor, FailOutcome, Step};
+use super::events::{Event, Status};
+use super::execute::{execute, Outcome};
+use super::host::{HostState, Standing};
+use super::scope::{HostVars, HostView, PlayScope, OMIT};
+use super::Runner;
+use crate::modules::{self, ModuleContext, ModuleKind};
+use crate::playbook::{Action, MetaAction, Play, Task, TaskNode};
+use crate::vars::{Value, Vars};
+
+/// How a task's failure is handled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Through the host's cursor (block/rescue/always).
+    Cursor,
+    /// Directly: a failure ends the host (handlers, fact gathering).
+    Direct,
+}
+
+impl Runner {
+    /// Runs one play on its hosts.
+    pub(super) async fn run_play(&mut self, play: &Play, hosts: Vec<String>) {
+        self.send(Event::PlayStart {
+            name: play.name.clone(),
+            hosts: hosts.clone(),
+        })
+        .await;
+        let hosts: Vec<String> = hosts
+            .into_iter()
+            .filter(|name| self.hosts.get(name).is_some_and(HostState::is_active))
+            .collect();
+        if hosts.is_empty() {
+            self.send(Event::Warning {
+                host: None,
+                message: "no hosts matched (or all have failed); skipping this play".into(),
+            })
+            .await;
+            return;
+        }
+        for name in &hosts {
+            self.reconnect_for_play(name, play);
+        }
+        if play.gather_facts {
+            self.gather_facts(play, &hosts).await;
+        }
+        let sections = [&play.pre_tasks, &play.tasks, &play.post_tasks];
+        for section in sections {
+            if self.interrupted() {
+                break;
+            }
+            self.run_section(play, &hosts, Arc::new(section.clone()))
+                .await;
+            self.flush_handlers(play, &hosts).await;
+        }
+        for name in &hosts {
+            if let Some(host) = self.hosts.get_mut(name) {
+                if host.standing == Standing::Ended {
+                    host.standing = Standing::Active;
+                }
+                host.notified.clear();
+                host.cursor = None;
+                host.pending = None;
+            }
+        }
+    }
+
+    /// Re-opens the transport when the play sets `connection:`.
+    fn reconnect_for_play(&mut self, name: &str, play: &Play) {
+        let Some(connection) = play.connection.as_deref() else {
+            return;
+        };
+        let Some(context) = self.hosts.get(name).map(|host| host.context.clone()) else {
+            return;
+        };
+        let scope = super::scope::host_scope(&self.play_scope(play, &[]), &context);
+        let transport =
+            super::connection::transport_for(&scope, &self.shared.templar, Some(connection))
+                .unwrap_or_else(|error| Arc::new(super::FailedTransport(error.to_string())));
+        if let Some(host) = self.hosts.get_mut(name) {
+            host.context.transport = transport;
+        }
+    }
+
+    /// Variables shared by every host of the play, with a fresh `hostvars` snapshot.
+    pub(super) fn play_scope(&self, play: &Play, hosts: &[String]) -> PlayScope {
+        let mut magic = (*self.base_magic).clone();
+        let names: Vec<Value> = hosts.iter().map(|h| Value::from(h.as_str())).collect();
+        magic.insert("play_hosts".into(), Value::from(names.clone()));
+        magic.insert("ansible_play_hosts".into(), Value::from(names.clone()));
+        magic.insert("ansible_play_hosts_all".into(), Value::from(names.clone()));
+        magic.insert("ansible_play_batch".into(), Value::from(names));
+        magic.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
+        magic.insert("omit".into(), Value::from(OMIT));
+        let views: IndexMap<String, HostView> = self
+            .hosts
+            .iter()
+            .map(|(name, host)| (name.clone(), HostView::of(&host.context)))
+            .collect();
+        magic.insert("hostvars".into(), HostVars::value(views));
+        PlayScope {
+            play_vars: play.vars.clone(),
+            extra_vars: self.extra_vars.clone(),
+            magic: Arc::new(magic),
+        }
+    }
+
+    async fn gather_facts(&mut self, play: &Play, hosts: &[String]) {
+        let members: Vec<String> = hosts
+            .iter()
+            .filter(|name| self.hosts.get(*name).is_some_and(HostState::is_active))
+            .cloned()
+            .collect();
+        self.send(Event::TaskStart {
+            name: "Gathering Facts".into(),
+            hosts: members.len(),
+            handler: false,
+        })
+        .await;
+        let mut joins = JoinSet::new();
+        let mut names = HashMap::new();
+        for name in &members {
+            let Some(host) = self.hosts.get(name) else {
+                continue;
+            };
+            let context = host.context.clone();
+            let shared = self.shared.clone();
+            let permits = self.forks.clone();
+            let handle = joins.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let scope = Value::from(());
+                let ctx = ModuleContext {
+                    host: &context.name,
+                    transport: context.transport.as_ref(),
+                    check_mode: false,
+                    diff: false,
+                    escalation: None,
+                    env: Vec::new(),
+                    timeout: shared.options.command_timeout,
+                    templar: &shared.templar,
+                    scope: &scope,
+                };
+                match ModuleKind::lookup("setup") {
+                    Some(setup) => modules::run(setup, &Value::from(()), &ctx).await,
+                    None => crate::modules::ModuleResult::ok(),
+                }
+            });
+            names.insert(handle.id(), name.clone());
+        }
+        while let Some(joined) = joins.join_next_with_id().await {
+            let (name, result) = match joined {
+                Ok((id, result)) => (names.remove(&id), result),
+                Err(error) => (
+                    names.remove(&error.id()),
+                    crate::modules::ModuleResult::failed(format!(
+                        "fact gathering crashed: {error}"
+                    )),
+                ),
+            };
+            let Some(name) = name else { continue };
+            let status = if result.unreachable {
+                Status::Unreachable
+            } else if result.failed {
+                Status::Failed
+            } else {
+                Status::Ok
+            };
+            if let Some(host) = self.hosts.get_mut(&name) {
+                if let Some(facts) = result.facts.clone() {
+                    host.set_gathered_facts(facts);
+                }
+            }
+            self.report_plain(&name, "Gathering Facts", status, &result)
+                .await;
+            let outcome = Outcome::from_status(status, result.to_value());
+            self.apply(&name, None, outcome, Flow::Direct, play);
+        }
+    }
+
+    /// Runs one task list on the play's hosts until every host is done with it.
+    async fn run_section(&mut self, play: &Play, hosts: &[String], tasks: Arc<Vec<TaskNode>>) {
+        for name in hosts {
+            if let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) {
+                host.cursor = Some(Cursor::new(tasks.clone()));
+                host.pending = None;
+            }
+        }
+        loop {
+            if self.interrupted() {
+                return;
+            }
+            let mut next: Option<usize> = None;
+            for name in hosts {
+                let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
+                    continue;
+                };
+                if host.pending.is_none() {
+                    host.pending = host.cursor.as_mut().map(Cursor::next_step);
+                }
+                match &host.pending {
+                    Some(Step::Run(task, _)) => {
+                        next = Some(next.map_or(task.id, |n: usize| n.min(task.id)))
+                    }
+                    Some(Step::Failed) => {
+                        host.standing = Standing::Failed;
+                        host.pending = None;
+                    }
+                    Some(Step::Done) | None => {}
+                }
+            }
+            let Some(task_id) = next else { return };
+            let mut task: Option<Arc<Task>> = None;
+            let mut members = Vec::new();
+            for name in hosts {
+                let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
+                    continue;
+                };
+                if matches!(&host.pending, Some(Step::Run(t, _)) if t.id == task_id) {
+                    if let Some(Step::Run(t, include_vars)) = host.pending.take() {
+                        task = Some(t);
+                        members.push((name.clone(), include_vars));
+                    }
+                }
+            }
+            let Some(task) = task else { return };
+            if !self.shared.options.tags.should_run(&task.settings.tags) {
+                continue;
+            }
+            self.run_task(play, hosts, &task, members, Flow::Cursor)
+                .await;
+        }
+    }
+
+    /// Runs one task on a group of hosts and applies the outcomes.
+    async fn run_task(
+        &mut self,
+        play: &Play,
+        play_hosts: &[String],
+        task: &Arc<Task>,
+        members: Vec<(String, Vec<Arc<Vars>>)>,
+        flow: Flow,
+    ) {
+        if let Action::Meta(meta) = &task.action {
+            self.run_meta(*meta, play, play_hosts, &members).await;
+            return;
+        }
+        self.run_on_hosts(play, play_hosts, task, members, flow)
+            .await;
+    }
+
+    /// Runs a (non-meta) task on a group of hosts concurrently and applies the outcomes.
+    async fn run_on_hosts(
+        &mut self,
+        play: &Play,
+        play_hosts: &[String],
+        task: &Arc<Task>,
+        mut members: Vec<(String, Vec<Arc<Vars>>)>,
+        flow: Flow,
+    ) {
+        if task.settings.run_once == Some(true) {
+            members.truncate(1);
+        }
+        self.send(Event::TaskStart {
+            name: task.display_name(),
+            hosts: members.len(),
+            handler: task.is_handler,
+        })
+        .await;
+        let scope = Arc::new(self.play_scope(play, play_hosts));
+        let mut joins = JoinSet::new();
+        let mut names = HashMap::new();
+        for (name, include_vars) in members {
+            let Some(host) = self.hosts.get(&name) else {
+                continue;
+            };
+            let context = host.context.clone();
+            let (shared, scope, task, permits) = (
+                self.shared.clone(),
+                scope.clone(),
+                task.clone(),
+                self.forks.clone(),
+            );
+            let handle = joins.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                execute(&shared, &scope, &context, &task, &include_vars).await
+            });
+            names.insert(handle.id(), name);
+        }
+        let mut any_failed = false;
+        while let Some(joined) = joins.join_next_with_id().await {
+            let (name, outcome) = match joined {
+                Ok((id, outcome)) => (names.remove(&id), outcome),
+                Err(error) => {
+                    let name = names.remove(&error.id());
+                    let msg = format!("internal error while running the task: {error}");
+                    if let Some(name) = &name {
+                        self.report_plain(
+                            name,
+                            &task.display_name(),
+                            Status::Failed,
+                            &crate::modules::ModuleResult::failed(msg.clone()),
+                        )
+                        .await;
+                    }
+                    (name, Outcome::from_status(Status::Failed, Value::from(msg)))
+                }
+            };
+            let Some(name) = name else { continue };
+            any_failed |= self.apply(&name, Some(task), outcome, flow, play);
+        }
+        let fatal = task
+            .settings
+            .any_errors_fatal
+            .unwrap_or(play.any_errors_fatal);
+        if any_failed && fatal {
+            for name in play_hosts {
+                if let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) {
+                    host.standing = Standing::Failed;
+                }
+            }
+        }
+    }
+
+    /// Updates a host after a task; returns true when the host failed for good.
+    fn apply(
+        &mut self,
+        name: &str,
+        task: Option<&Arc<Task>>,
+        outcome: Outcome,
+        flow: Flow,
+        play: &Play,
+    ) -> bool {
+        let handler_index = |topic: &str| -> Vec<usize> {
+            play.handlers
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| {
+                    h.name.as_deref() == Some(topic) || h.listen.iter().any(|l| l == topic)
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let Some(host) = self.hosts.get_mut(name) else {
+            return false;
+        };
+        if let Some(task) = task {
+            if let Some(register) = &task.register {
+                host.set_fact(register.clone(), outcome.registered.clone());
+            }
+            if let Some(facts) = outcome.facts.clone() {
+                for (fact, value) in facts {
+                    host.set_fact(fact, value);
+                }
+            }
+        }
+        let mut failed_for_good = false;
+        match outcome.status {
+            Status::Ok => host.stats.ok += 1,
+            Status::Changed => {
+                host.stats.ok += 1;
+                host.stats.changed += 1;
+                if let Some(task) = task {
+                    for topic in &task.notify {
+                        host.notified.extend(handler_index(topic));
+                    }
+                }
+            }
+            Status::Skipped => host.stats.skipped += 1,
+            Status::Unreachable => {
+                host.stats.unreachable += 1;
+                let ignore = task
+                    .and_then(|t| t.settings.ignore_unreachable)
+                    .unwrap_or(false);
+                if !ignore {
+                    host.standing = Standing::Unreachable;
+                    failed_for_good = true;
+                }
+            }
+            Status::Failed if outcome.ignored => {
+                host.stats.ok += 1;
+                host.stats.ignored += 1;
+            }
+            Status::Failed => match (flow, host.cursor.as_mut()) {
+                (Flow::Cursor, Some(cursor)) => match cursor.task_failed() {
+                    FailOutcome::Rescued => host.stats.rescued += 1,
+                    FailOutcome::AlwaysThenFail => host.stats.failed += 1,
+                    FailOutcome::HostFailed => {
+                        host.stats.failed += 1;
+                        host.standing = Standing::Failed;
+                        failed_for_good = true;
+                    }
+                },
+                _ => {
+                    host.stats.failed += 1;
+                    host.standing = Standing::Failed;
+                    failed_for_good = true;
+                }
+            },
+        }
+        if let (Some(task), Some(cursor)) = (task, host.cursor.as_mut()) {
+            if let Action::Include { tasks, .. } = &task.action {
+                if matches!(outcome.status, Status::Ok | Status::Changed) {
+                    let items = if task.loop_spec.is_some() {
+                        outcome.includes
+                    } else {
+                        vec![Arc::new(Vars::new())]
+                    };
+                    for vars in items.into_iter().rev() {
+                        cursor.enter_include(tasks.clone(), vars);
+                    }
+                }
+            }
+        }
+        failed_for_good
+    }
+
+    async fn run_meta(
+        &mut self,
+        meta: MetaAction,
+        play: &Play,
+        play_hosts: &[String],
+        members: &[(String, Vec<Arc<Vars>>)],
+    ) {
+        match meta {
+            MetaAction::FlushHandlers => {
+                let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
+                self.flush_handlers(play, &names).await;
+            }
+            MetaAction::EndPlay => {
+                for name in play_hosts {
+                    if let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) {
+                        host.standing = Standing::Ended;
+                    }
+                }
+            }
+            MetaAction::EndHost => {
+                for (name, _) in members {
+                    if let Some(host) = self.hosts.get_mut(name) {
+                        host.standing = Standing::Ended;
+                    }
+                }
+            }
+            MetaAction::ClearHostErrors | MetaAction::Noop => {}
+        }
+    }
+
+    /// Runs notified handlers, in the order they are defined, on the hosts that notified them.
+    async fn flush_handlers(&mut self, play: &Play, hosts: &[String]) {
+        for (index, handler) in play.handlers.iter().enumerate() {
+            if self.interrupted() {
+                return;
+            }
+            let mut members = Vec::new();
+            for name in hosts {
+                let Some(host) = self.hosts.get_mut(name) else {
+                    continue;
+                };
+                let eligible =
+                    host.is_active() || (play.force_handlers && host.standing == Standing::Failed);
+                if host.notified.remove(&index) && eligible {
+                    members.push((name.clone(), Vec::new()));
+                }
+            }
+            if !members.is_empty() && !matches!(handler.action, Action::Meta(_)) {
+                self.run_on_hosts(play, hosts, handler, members, Flow::Direct)
+                    .await;
+            }
+        }
+    }
+}
+
+impl Outcome {
+    /// An outcome with just a status and a registered value.
+    pub fn from_status(status: Status, registered: Value) -> Self {
+        Self {
+            status,
+            ignored: false,
+            registered,
+            facts: None,
+            includes: Vec::new(),
+        }
+    }
+}
