@@ -1,0 +1,167 @@
+//! Test harness: a throwaway project directory (inventory, playbooks, roles) and a builder
+//! that runs the real `rpatch` binary in it and parses what it printed.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// A project directory with an inventory, where `rpatch` runs.
+pub struct Project {
+    dir: TempDir,
+}
+
+impl Project {
+    /// A project whose default inventory is the controller over the local connection.
+    pub fn new() -> Self {
+        let project = Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        project.file(
+            "inventory/local.yml",
+            "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n",
+        )
+    }
+
+    /// Writes a file (creating directories); `{dir}` in the text becomes the project path.
+    pub fn file(self, relative: &str, text: &str) -> Self {
+        let path = self.dir.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dir");
+        }
+        std::fs::write(&path, text.replace("{dir}", &self.path().display().to_string())).expect("write file");
+        self
+    }
+
+    /// Writes `site.yml`.
+    pub fn playbook(self, text: &str) -> Self {
+        self.file("site.yml", text)
+    }
+
+    /// The project directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the project.
+    pub fn join(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Reads a file of the project.
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.join(relative)).unwrap_or_else(|e| panic!("read {relative}: {e}"))
+    }
+
+    /// True if the project has this file.
+    pub fn exists(&self, relative: &str) -> bool {
+        self.join(relative).exists()
+    }
+
+    /// `rpatch ARGS...` in the project directory.
+    pub fn rpatch(&self, args: &[&str]) -> Output {
+        let mut command = Command::cargo_bin("rpatch").expect("rpatch binary");
+        command
+            .current_dir(self.path())
+            .env_remove("RPATCH_INVENTORY")
+            .env("NO_COLOR", "1")
+            .args(args);
+        let output = command.output().expect("run rpatch");
+        Output {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code().unwrap_or(-1),
+            dir: self.path().display().to_string(),
+        }
+    }
+
+    /// `rpatch run site.yml ARGS...`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut all = vec!["run", "site.yml"];
+        all.extend_from_slice(args);
+        self.rpatch(&all)
+    }
+}
+
+/// One host's PLAY RECAP line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recap {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// What a run printed and how it exited.
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+    dir: String,
+}
+
+impl Output {
+    /// Fails the test with everything printed unless the exit code is `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// The PLAY RECAP, per host.
+    pub fn recap(&self) -> BTreeMap<String, Recap> {
+        let mut hosts = BTreeMap::new();
+        let Some(start) = self.stdout.find("PLAY RECAP") else {
+            panic!("no PLAY RECAP in output:\n{}", self.stdout);
+        };
+        for line in self.stdout[start..].lines().skip(1) {
+            let Some((host, counts)) = line.split_once(" : ") else { continue };
+            let mut recap = Recap::default();
+            for pair in counts.split_whitespace() {
+                let (key, value) = pair.split_once('=').expect("key=value");
+                let value: u32 = value.parse().expect("number");
+                match key {
+                    "ok" => recap.ok = value,
+                    "changed" => recap.changed = value,
+                    "unreachable" => recap.unreachable = value,
+                    "failed" => recap.failed = value,
+                    "skipped" => recap.skipped = value,
+                    "rescued" => recap.rescued = value,
+                    "ignored" => recap.ignored = value,
+                    other => panic!("unknown recap key {other}"),
+                }
+            }
+            hosts.insert(host.trim().to_string(), recap);
+        }
+        hosts
+    }
+
+    /// The recap of one host.
+    pub fn recap_of(&self, host: &str) -> Recap {
+        *self.recap().get(host).unwrap_or_else(|| panic!("{host} not in recap:\n{}", self.stdout))
+    }
+
+    /// `--json` events.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+            .collect()
+    }
+
+    /// Standard error with the project path replaced by `[DIR]`, for snapshots.
+    pub fn stderr_redacted(&self) -> String {
+        self.stderr.replace(&self.dir, "[DIR]")
+    }
+
+    /// Standard output with the project path replaced by `[DIR]`, for snapshots.
+    pub fn stdout_redacted(&self) -> String {
+        self.stdout.replace(&self.dir, "[DIR]")
+    }
+}
