@@ -10,6 +10,7 @@ mod assert_fail;
 mod command;
 mod context;
 mod debug;
+mod ping;
 mod registry;
 mod result;
 mod set_fact;
@@ -31,6 +32,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::SetFact => set_fact::run(args),
         ModuleKind::Assert => assert_fail::run_assert(args, ctx),
         ModuleKind::Fail => assert_fail::run_fail(args),
+        ModuleKind::Ping => ping::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

@@ -1,7 +1,7 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, debug};
+use super::{assert_fail, command, debug, ping};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -21,6 +21,8 @@ pub enum ModuleKind {
     Assert,
     /// `fail`: fail with a message.
     Fail,
+    /// `ping`: check the host answers.
+    Ping,
 }
 
 impl ModuleKind {
@@ -33,6 +35,7 @@ impl ModuleKind {
         Self::SetFact,
         Self::Assert,
         Self::Fail,
+        Self::Ping,
     ];
 
     /// The module's short name.
@@ -45,6 +48,7 @@ impl ModuleKind {
             Self::SetFact => "set_fact",
             Self::Assert => "assert",
             Self::Fail => "fail",
+            Self::Ping => "ping",
         }
     }
 
@@ -79,12 +83,16 @@ impl ModuleKind {
             Self::Assert => check::<assert_fail::AssertArgs>(args, templated),
             Self::Fail => check::<assert_fail::FailArgs>(args, templated),
             Self::SetFact => Ok(()),
+            Self::Ping => check::<ping::PingArgs>(args, templated),
         }
     }
 
     /// True when the module changes nothing on the host (and so runs the same in check mode).
     pub fn is_read_only(self) -> bool {
-        matches!(self, Self::Debug | Self::SetFact | Self::Assert | Self::Fail)
+        matches!(
+            self,
+            Self::Debug | Self::SetFact | Self::Assert | Self::Fail | Self::Ping
+        )
     }
 }
 
