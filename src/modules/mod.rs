@@ -14,6 +14,7 @@ mod ping;
 mod registry;
 mod result;
 mod set_fact;
+mod stat;
 
 pub use args::{ArgError, FreeForm};
 pub use context::ModuleContext;
@@ -33,6 +34,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::Assert => assert_fail::run_assert(args, ctx),
         ModuleKind::Fail => assert_fail::run_fail(args),
         ModuleKind::Ping => ping::run(args, ctx).await,
+        ModuleKind::Stat => stat::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

@@ -1,7 +1,7 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, debug, ping};
+use super::{assert_fail, command, debug, ping, stat};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -23,6 +23,8 @@ pub enum ModuleKind {
     Fail,
     /// `ping`: check the host answers.
     Ping,
+    /// `stat`: report facts about a path.
+    Stat,
 }
 
 impl ModuleKind {
@@ -36,6 +38,7 @@ impl ModuleKind {
         Self::Assert,
         Self::Fail,
         Self::Ping,
+        Self::Stat,
     ];
 
     /// The module's short name.
@@ -49,6 +52,7 @@ impl ModuleKind {
             Self::Assert => "assert",
             Self::Fail => "fail",
             Self::Ping => "ping",
+            Self::Stat => "stat",
         }
     }
 
@@ -84,6 +88,7 @@ impl ModuleKind {
             Self::Fail => check::<assert_fail::FailArgs>(args, templated),
             Self::SetFact => Ok(()),
             Self::Ping => check::<ping::PingArgs>(args, templated),
+            Self::Stat => check::<stat::StatArgs>(args, templated),
         }
     }
 
@@ -91,7 +96,7 @@ impl ModuleKind {
     pub fn is_read_only(self) -> bool {
         matches!(
             self,
-            Self::Debug | Self::SetFact | Self::Assert | Self::Fail | Self::Ping
+            Self::Debug | Self::SetFact | Self::Assert | Self::Fail | Self::Ping | Self::Stat
         )
     }
 }
