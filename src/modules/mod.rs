@@ -10,6 +10,7 @@ mod assert_fail;
 mod command;
 mod context;
 mod debug;
+mod pause;
 mod ping;
 mod registry;
 mod result;
@@ -35,6 +36,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::Fail => assert_fail::run_fail(args),
         ModuleKind::Ping => ping::run(args, ctx).await,
         ModuleKind::Stat => stat::run(args, ctx).await,
+        ModuleKind::Pause => pause::run(args).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

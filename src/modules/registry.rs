@@ -1,7 +1,7 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, debug, ping, stat};
+use super::{assert_fail, command, debug, pause, ping, stat};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -25,6 +25,8 @@ pub enum ModuleKind {
     Ping,
     /// `stat`: report facts about a path.
     Stat,
+    /// `pause`: wait on the controller.
+    Pause,
 }
 
 impl ModuleKind {
@@ -39,6 +41,7 @@ impl ModuleKind {
         Self::Fail,
         Self::Ping,
         Self::Stat,
+        Self::Pause,
     ];
 
     /// The module's short name.
@@ -53,6 +56,7 @@ impl ModuleKind {
             Self::Fail => "fail",
             Self::Ping => "ping",
             Self::Stat => "stat",
+            Self::Pause => "pause",
         }
     }
 
@@ -89,6 +93,7 @@ impl ModuleKind {
             Self::SetFact => Ok(()),
             Self::Ping => check::<ping::PingArgs>(args, templated),
             Self::Stat => check::<stat::StatArgs>(args, templated),
+            Self::Pause => check::<pause::PauseArgs>(args, templated),
         }
     }
 
@@ -96,7 +101,13 @@ impl ModuleKind {
     pub fn is_read_only(self) -> bool {
         matches!(
             self,
-            Self::Debug | Self::SetFact | Self::Assert | Self::Fail | Self::Ping | Self::Stat
+            Self::Debug
+                | Self::SetFact
+                | Self::Assert
+                | Self::Fail
+                | Self::Ping
+                | Self::Stat
+                | Self::Pause
         )
     }
 }

@@ -293,6 +293,7 @@ pub(super) mod lenient {
     enum Loose {
         Bool(bool),
         Int(i64),
+        Float(f64),
         Text(String),
     }
 
@@ -310,6 +311,18 @@ pub(super) mod lenient {
         }
     }
 
+    fn to_number<E: Error>(value: Loose) -> Result<f64, E> {
+        match value {
+            Loose::Int(n) => Ok(n as f64),
+            Loose::Float(n) => Ok(n),
+            Loose::Text(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| E::custom(format!("`{text}` is not a number"))),
+            Loose::Bool(_) => Err(E::custom("expected a number")),
+        }
+    }
+
     /// A boolean, also from `yes`/`no`/`true`/`false`/`on`/`off`/`1`/`0` strings.
     pub fn bool<'de, D: Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
         to_bool(Loose::deserialize(de)?)
@@ -318,6 +331,23 @@ pub(super) mod lenient {
     /// An optional boolean, read like [`bool`].
     pub fn opt_bool<'de, D: Deserializer<'de>>(de: D) -> Result<Option<bool>, D::Error> {
         Option::<Loose>::deserialize(de)?.map(to_bool).transpose()
+    }
+
+    /// An optional non-negative number, also from a numeric string.
+    pub fn opt_seconds<'de, D: Deserializer<'de>>(de: D) -> Result<Option<f64>, D::Error> {
+        let Some(value) = Option::<Loose>::deserialize(de)?
+            .map(to_number)
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        if value.is_finite() && value >= 0.0 {
+            Ok(Some(value))
+        } else {
+            Err(D::Error::custom(format!(
+                "{value} is not a non-negative number"
+            )))
+        }
     }
 }
 
