@@ -16,6 +16,7 @@ mod registry;
 mod result;
 mod set_fact;
 mod stat;
+mod wait_for;
 
 pub use args::{ArgError, FreeForm};
 pub use context::ModuleContext;
@@ -37,6 +38,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::Ping => ping::run(args, ctx).await,
         ModuleKind::Stat => stat::run(args, ctx).await,
         ModuleKind::Pause => pause::run(args).await,
+        ModuleKind::WaitFor => wait_for::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

@@ -1,7 +1,7 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, debug, pause, ping, stat};
+use super::{assert_fail, command, debug, pause, ping, stat, wait_for};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -27,6 +27,8 @@ pub enum ModuleKind {
     Stat,
     /// `pause`: wait on the controller.
     Pause,
+    /// `wait_for`: wait on the host for a port or path.
+    WaitFor,
 }
 
 impl ModuleKind {
@@ -42,6 +44,7 @@ impl ModuleKind {
         Self::Ping,
         Self::Stat,
         Self::Pause,
+        Self::WaitFor,
     ];
 
     /// The module's short name.
@@ -57,6 +60,7 @@ impl ModuleKind {
             Self::Ping => "ping",
             Self::Stat => "stat",
             Self::Pause => "pause",
+            Self::WaitFor => "wait_for",
         }
     }
 
@@ -94,6 +98,7 @@ impl ModuleKind {
             Self::Ping => check::<ping::PingArgs>(args, templated),
             Self::Stat => check::<stat::StatArgs>(args, templated),
             Self::Pause => check::<pause::PauseArgs>(args, templated),
+            Self::WaitFor => check::<wait_for::WaitForArgs>(args, templated),
         }
     }
 
@@ -108,6 +113,7 @@ impl ModuleKind {
                 | Self::Ping
                 | Self::Stat
                 | Self::Pause
+                | Self::WaitFor
         )
     }
 }

@@ -349,6 +349,32 @@ pub(super) mod lenient {
             )))
         }
     }
+
+    /// A non-negative whole number, also from a numeric string.
+    pub fn whole<'de, D: Deserializer<'de>>(de: D) -> Result<u64, D::Error> {
+        let value = to_number(Loose::deserialize(de)?)?;
+        if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= f64::from(u32::MAX)
+        {
+            Ok(value as u64)
+        } else {
+            Err(D::Error::custom(format!("{value} is not a whole number")))
+        }
+    }
+
+    /// An optional TCP port, also from a numeric string.
+    pub fn opt_port<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u16>, D::Error> {
+        let Some(value) = Option::<Loose>::deserialize(de)?
+            .map(to_number)
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        if value.fract() == 0.0 && (1.0..=65535.0).contains(&value) {
+            Ok(Some(value as u16))
+        } else {
+            Err(D::Error::custom(format!("{value} is not a TCP port")))
+        }
+    }
 }
 
 #[cfg(test)]
