@@ -15,6 +15,7 @@ mod ping;
 mod registry;
 mod result;
 mod set_fact;
+mod setup;
 mod stat;
 mod wait_for;
 
@@ -39,6 +40,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::Stat => stat::run(args, ctx).await,
         ModuleKind::Pause => pause::run(args).await,
         ModuleKind::WaitFor => wait_for::run(args, ctx).await,
+        ModuleKind::Setup => setup::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

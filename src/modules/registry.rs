@@ -1,7 +1,7 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, debug, pause, ping, stat, wait_for};
+use super::{assert_fail, command, debug, pause, ping, setup, stat, wait_for};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -29,6 +29,8 @@ pub enum ModuleKind {
     Pause,
     /// `wait_for`: wait on the host for a port or path.
     WaitFor,
+    /// `setup`: gather facts about the host.
+    Setup,
 }
 
 impl ModuleKind {
@@ -45,6 +47,7 @@ impl ModuleKind {
         Self::Stat,
         Self::Pause,
         Self::WaitFor,
+        Self::Setup,
     ];
 
     /// The module's short name.
@@ -61,6 +64,7 @@ impl ModuleKind {
             Self::Stat => "stat",
             Self::Pause => "pause",
             Self::WaitFor => "wait_for",
+            Self::Setup => "setup",
         }
     }
 
@@ -99,6 +103,7 @@ impl ModuleKind {
             Self::Stat => check::<stat::StatArgs>(args, templated),
             Self::Pause => check::<pause::PauseArgs>(args, templated),
             Self::WaitFor => check::<wait_for::WaitForArgs>(args, templated),
+            Self::Setup => check::<setup::SetupArgs>(args, templated),
         }
     }
 
@@ -114,6 +119,7 @@ impl ModuleKind {
                 | Self::Stat
                 | Self::Pause
                 | Self::WaitFor
+                | Self::Setup
         )
     }
 }
