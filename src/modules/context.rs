@@ -1,7 +1,9 @@
 //! Everything a module may use while it runs on one host.
 
 use crate::template::Templar;
-use crate::transport::{Become, ExecOutput, ExecRequest, Transport, TransportError};
+use crate::transport::{
+    Become, ExecOutput, ExecRequest, LocalTransport, Transport, TransportError,
+};
 use crate::vars::Value;
 
 /// The host, connection and settings a module runs with.
@@ -26,7 +28,22 @@ pub struct ModuleContext<'a> {
     pub scope: &'a Value,
 }
 
-impl ModuleContext<'_> {
+impl<'a> ModuleContext<'a> {
+    /// A context for the controller itself with default settings.
+    pub fn local(templar: &'a Templar, scope: &'a Value) -> Self {
+        Self {
+            host: "localhost",
+            transport: &LocalTransport,
+            check_mode: false,
+            diff: false,
+            escalation: None,
+            env: Vec::new(),
+            timeout: None,
+            templar,
+            scope,
+        }
+    }
+
     /// Runs a shell command line on the host with the task's environment and escalation.
     pub async fn exec(&self, command: impl Into<String>) -> Result<ExecOutput, TransportError> {
         self.exec_request(ExecRequest::new(command)).await

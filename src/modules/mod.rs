@@ -10,9 +10,14 @@ mod assert_fail;
 mod command;
 mod context;
 mod debug;
+mod pause;
+mod ping;
 mod registry;
 mod result;
 mod set_fact;
+mod setup;
+mod stat;
+mod wait_for;
 
 pub use args::{ArgError, FreeForm};
 pub use context::ModuleContext;
@@ -31,6 +36,11 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::SetFact => set_fact::run(args),
         ModuleKind::Assert => assert_fail::run_assert(args, ctx),
         ModuleKind::Fail => assert_fail::run_fail(args),
+        ModuleKind::Ping => ping::run(args, ctx).await,
+        ModuleKind::Stat => stat::run(args, ctx).await,
+        ModuleKind::Pause => pause::run(args).await,
+        ModuleKind::WaitFor => wait_for::run(args, ctx).await,
+        ModuleKind::Setup => setup::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

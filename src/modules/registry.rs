@@ -1,7 +1,7 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, debug};
+use super::{assert_fail, command, debug, pause, ping, setup, stat, wait_for};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -21,6 +21,16 @@ pub enum ModuleKind {
     Assert,
     /// `fail`: fail with a message.
     Fail,
+    /// `ping`: check the host answers.
+    Ping,
+    /// `stat`: report facts about a path.
+    Stat,
+    /// `pause`: wait on the controller.
+    Pause,
+    /// `wait_for`: wait on the host for a port or path.
+    WaitFor,
+    /// `setup`: gather facts about the host.
+    Setup,
 }
 
 impl ModuleKind {
@@ -33,6 +43,11 @@ impl ModuleKind {
         Self::SetFact,
         Self::Assert,
         Self::Fail,
+        Self::Ping,
+        Self::Stat,
+        Self::Pause,
+        Self::WaitFor,
+        Self::Setup,
     ];
 
     /// The module's short name.
@@ -45,6 +60,11 @@ impl ModuleKind {
             Self::SetFact => "set_fact",
             Self::Assert => "assert",
             Self::Fail => "fail",
+            Self::Ping => "ping",
+            Self::Stat => "stat",
+            Self::Pause => "pause",
+            Self::WaitFor => "wait_for",
+            Self::Setup => "setup",
         }
     }
 
@@ -81,6 +101,11 @@ impl ModuleKind {
             Self::Assert => check::<assert_fail::AssertArgs>(args, templated),
             Self::Fail => check::<assert_fail::FailArgs>(args, templated),
             Self::SetFact => Ok(()),
+            Self::Ping => check::<ping::PingArgs>(args, templated),
+            Self::Stat => check::<stat::StatArgs>(args, templated),
+            Self::Pause => check::<pause::PauseArgs>(args, templated),
+            Self::WaitFor => check::<wait_for::WaitForArgs>(args, templated),
+            Self::Setup => check::<setup::SetupArgs>(args, templated),
         }
     }
 
@@ -88,7 +113,15 @@ impl ModuleKind {
     pub fn is_read_only(self) -> bool {
         matches!(
             self,
-            Self::Debug | Self::SetFact | Self::Assert | Self::Fail
+            Self::Debug
+                | Self::SetFact
+                | Self::Assert
+                | Self::Fail
+                | Self::Ping
+                | Self::Stat
+                | Self::Pause
+                | Self::WaitFor
+                | Self::Setup
         )
     }
 }

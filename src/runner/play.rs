@@ -152,10 +152,7 @@ impl Runner {
                     templar: &shared.templar,
                     scope: &scope,
                 };
-                match ModuleKind::lookup("setup") {
-                    Some(setup) => modules::run(setup, &Value::from(()), &ctx).await,
-                    None => crate::modules::ModuleResult::ok(),
-                }
+                modules::run(ModuleKind::Setup, &Value::from(()), &ctx).await
             });
             names.insert(handle.id(), name.clone());
         }
