@@ -4,5 +4,6 @@
 //! [`modules`] → [`transport`]; the runner emits events that [`output`] renders.
 
 pub mod diagnostic;
+pub mod template;
 pub mod vars;
 pub mod yaml;
