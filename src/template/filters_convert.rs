@@ -259,4 +259,105 @@ mod tests {
         let text = json_string(&value, 4, true).expect("json");
         assert_eq!(text, "{\n    \"a\": [\n        1\n    ],\n    \"b\": 1\n}");
     }
+
+    use crate::template::testing::{eval, eval_err, render};
+    use serde_json::json;
+
+    #[test]
+    fn bool_filter_accepts_ansible_spellings() {
+        assert_eq!(eval("'yes' | bool"), json!(true));
+        assert_eq!(eval("'off' | bool"), json!(false));
+        assert_eq!(eval("1 | bool"), json!(true));
+        assert_eq!(eval("'false' | bool"), json!(false));
+    }
+
+    #[test]
+    fn int_and_float_filters() {
+        assert_eq!(eval("'42' | int"), json!(42));
+        assert_eq!(eval("'3.7' | int"), json!(3));
+        assert_eq!(eval("'abc' | int"), json!(0));
+        assert_eq!(eval("'abc' | int(7)"), json!(7));
+        assert_eq!(eval("'0x1A' | int(base=16)"), json!(26));
+        assert_eq!(eval("true | int"), json!(1));
+        assert_eq!(eval("'1.5' | float"), json!(1.5));
+        assert_eq!(eval("-3 | abs"), json!(3));
+        assert_eq!(eval("2.567 | round(2)"), json!(2.57));
+        assert_eq!(eval("3.5 | round"), json!(4.0));
+        assert_eq!(
+            eval("2.5 | round"),
+            json!(2.0),
+            "Python rounds half to even"
+        );
+    }
+
+    #[test]
+    fn string_filter_and_printing_use_python_spelling() {
+        assert_eq!(eval("true | string"), json!("True"));
+        assert_eq!(eval("none | string"), json!("None"));
+        assert_eq!(eval("5 | string"), json!("5"));
+        assert_eq!(
+            render("{{ true }} {{ none }} {{ ['a', 1] }} {{ {'k': false} }}"),
+            "True None ['a', 1] {'k': False}"
+        );
+    }
+
+    #[test]
+    fn type_debug_names_python_types() {
+        assert_eq!(eval("'a' | type_debug"), json!("str"));
+        assert_eq!(eval("1 | type_debug"), json!("int"));
+        assert_eq!(eval("1.0 | type_debug"), json!("float"));
+        assert_eq!(eval("[] | type_debug"), json!("list"));
+        assert_eq!(eval("{} | type_debug"), json!("dict"));
+        assert_eq!(eval("none | type_debug"), json!("NoneType"));
+        assert_eq!(eval("true | type_debug"), json!("bool"));
+    }
+
+    #[test]
+    fn json_filters() {
+        assert_eq!(
+            eval("{'b': 1, 'a': [1, 2]} | to_json"),
+            json!(r#"{"b":1,"a":[1,2]}"#)
+        );
+        assert_eq!(
+            eval("{'b': 1, 'a': 2} | to_json(sort_keys=true)"),
+            json!(r#"{"a":2,"b":1}"#)
+        );
+        assert_eq!(
+            eval("{'b': 1, 'a': 2} | to_nice_json"),
+            json!("{\n    \"a\": 2,\n    \"b\": 1\n}")
+        );
+        assert_eq!(eval("[1] | to_nice_json(indent=2)"), json!("[\n  1\n]"));
+        assert_eq!(
+            eval("'{\"a\": [1, null]}' | from_json"),
+            json!({"a": [1, null]})
+        );
+        assert!(eval_err("'{' | from_json").contains("invalid JSON"));
+    }
+
+    #[test]
+    fn yaml_filters() {
+        assert_eq!(eval("{'a': [1, 'x']} | to_yaml"), json!("a:\n- 1\n- x\n"));
+        assert_eq!(eval("{'a': 1} | to_nice_yaml"), json!("a: 1\n"));
+        assert_eq!(
+            eval("'a: [1, b]\nc: yes' | from_yaml"),
+            json!({"a": [1, "b"], "c": "yes"})
+        );
+        assert!(eval_err("'a: [' | from_yaml").contains("invalid YAML"));
+    }
+
+    #[test]
+    fn mandatory_fails_only_when_undefined() {
+        assert_eq!(eval("1 | mandatory"), json!(1));
+        let err = eval_err("nope | mandatory");
+        assert!(err.contains("nope"), "{err}");
+        assert!(eval_err("nope | mandatory('set nope')").contains("nope"));
+    }
+
+    #[test]
+    fn ternary_picks_by_truthiness_and_none() {
+        assert_eq!(eval("true | ternary('y', 'n')"), json!("y"));
+        assert_eq!(eval("'' | ternary('y', 'n')"), json!("n"));
+        assert_eq!(eval("none | ternary('y', 'n', 'null')"), json!("null"));
+        assert_eq!(eval("none | ternary('y', 'n')"), json!("n"));
+    }
 }

@@ -252,3 +252,147 @@ pub fn flatten(value: &Value, levels: Option<usize>, kwargs: Kwargs) -> Result<V
     flatten_into(&mut out, value, levels, skip_nulls);
     Ok(Value::from(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::template::testing::{eval, eval_err};
+    use serde_json::json;
+
+    #[test]
+    fn combine_merges_left_to_right() {
+        assert_eq!(
+            eval("{'a': 1, 'b': {'x': 1}} | combine({'b': {'y': 2}}, {'c': 3})"),
+            json!({"a": 1, "b": {"y": 2}, "c": 3})
+        );
+        assert_eq!(
+            eval("{'a': 1, 'b': {'x': 1}} | combine({'b': {'y': 2}}, recursive=true)"),
+            json!({"a": 1, "b": {"x": 1, "y": 2}})
+        );
+        assert_eq!(eval("[{'a': 1}, {'a': 2}] | combine"), json!({"a": 2}));
+    }
+
+    #[test]
+    fn combine_list_merge_modes() {
+        let base = "{'l': [1, 2]} | combine({'l': [2, 3]}, list_merge=";
+        assert_eq!(eval(&format!("{base}'replace')")), json!({"l": [2, 3]}));
+        assert_eq!(eval(&format!("{base}'keep')")), json!({"l": [1, 2]}));
+        assert_eq!(
+            eval(&format!("{base}'append')")),
+            json!({"l": [1, 2, 2, 3]})
+        );
+        assert_eq!(
+            eval(&format!("{base}'prepend')")),
+            json!({"l": [2, 3, 1, 2]})
+        );
+        assert_eq!(
+            eval(&format!("{base}'append_rp')")),
+            json!({"l": [1, 2, 3]})
+        );
+        assert_eq!(
+            eval(&format!("{base}'prepend_rp')")),
+            json!({"l": [2, 3, 1]})
+        );
+        assert!(eval_err(&format!("{base}'bogus')")).contains("list_merge"));
+        assert!(eval_err("[1] | combine({})").contains("dictionary"));
+    }
+
+    #[test]
+    fn dict2items_and_items2dict_round_trip() {
+        assert_eq!(
+            eval("{'a': 1} | dict2items"),
+            json!([{"key": "a", "value": 1}])
+        );
+        assert_eq!(
+            eval("{'a': 1} | dict2items(key_name='k', value_name='v')"),
+            json!([{"k": "a", "v": 1}])
+        );
+        assert_eq!(
+            eval("[{'key': 'a', 'value': 1}] | items2dict"),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            eval("[{'n': 'a', 'v': 1}] | items2dict(key_name='n', value_name='v')"),
+            json!({"a": 1})
+        );
+        assert!(eval_err("[{'x': 1}] | items2dict").contains("items2dict"));
+    }
+
+    #[test]
+    fn dict_and_list_conversions() {
+        assert_eq!(eval("[['a', 1], ['b', 2]] | dict"), json!({"a": 1, "b": 2}));
+        assert_eq!(eval("{'a': 1} | list"), json!(["a"]));
+        assert_eq!(eval("'ab' | list"), json!(["a", "b"]));
+    }
+
+    #[test]
+    fn set_filters_keep_order_and_uniqueness() {
+        assert_eq!(eval("[1, 2, 2, 3] | difference([2])"), json!([1, 3]));
+        assert_eq!(eval("[1, 2, 2, 3] | intersect([3, 2])"), json!([2, 3]));
+        assert_eq!(eval("[1, 2] | union([2, 3])"), json!([1, 2, 3]));
+        assert_eq!(eval("[1, 2] | symmetric_difference([2, 3])"), json!([1, 3]));
+    }
+
+    #[test]
+    fn flatten_levels_and_nulls() {
+        assert_eq!(eval("[1, [2, [3, none]]] | flatten"), json!([1, 2, 3]));
+        assert_eq!(eval("[1, [2, [3]]] | flatten(1)"), json!([1, 2, [3]]));
+        assert_eq!(
+            eval("[1, [none]] | flatten(skip_nulls=false)"),
+            json!([1, null])
+        );
+    }
+
+    #[test]
+    fn builtin_list_filters_behave_like_jinja() {
+        assert_eq!(eval("[3, 1, 2] | length"), json!(3));
+        assert_eq!(eval("'abc' | count"), json!(3));
+        assert_eq!(eval("[3, 1] | first"), json!(3));
+        assert_eq!(eval("[3, 1] | last"), json!(1));
+        assert_eq!(eval("['a', 'b', 'a'] | unique"), json!(["a", "b"]));
+        assert_eq!(eval("[3, 1, 2] | sort"), json!([1, 2, 3]));
+        assert_eq!(eval("[3, 1, 2] | sort(reverse=true)"), json!([3, 2, 1]));
+        assert_eq!(
+            eval("[{'n': 2}, {'n': 1}] | sort(attribute='n') | map(attribute='n') | list"),
+            json!([1, 2])
+        );
+        assert_eq!(eval("[3, 1, 2] | min"), json!(1));
+        assert_eq!(eval("[3, 1, 2] | max"), json!(3));
+        assert_eq!(eval("[3, 1, 2] | sum"), json!(6));
+        assert_eq!(
+            eval("[{'n': 2}, {'n': 5}] | max(attribute='n')"),
+            json!({"n": 5})
+        );
+    }
+
+    #[test]
+    fn select_reject_and_map_forms() {
+        assert_eq!(eval("[1, 0, 2] | select | list"), json!([1, 2]));
+        assert_eq!(eval("[1, 2, 3, 4] | select('even') | list"), json!([2, 4]));
+        assert_eq!(
+            eval("['ab', 'cd'] | select('match', 'a') | list"),
+            json!(["ab"])
+        );
+        assert_eq!(eval("[1, 2, 3] | reject('odd') | list"), json!([2]));
+        let hosts = "[{'n': 'a', 'up': true}, {'n': 'b', 'up': false}, {'n': 'c'}]";
+        assert_eq!(
+            eval(&format!(
+                "{hosts} | selectattr('up') | map(attribute='n') | list"
+            )),
+            json!(["a"])
+        );
+        assert_eq!(
+            eval(&format!(
+                "{hosts} | rejectattr('up') | map(attribute='n') | list"
+            )),
+            json!(["b", "c"])
+        );
+        assert_eq!(
+            eval(&format!(
+                "{hosts} | selectattr('up', 'defined') | map(attribute='n') | list"
+            )),
+            json!(["a", "b"])
+        );
+        assert_eq!(eval("['a', 'b'] | map('upper') | list"), json!(["A", "B"]));
+        assert_eq!(eval("['1', '2'] | map('int') | list"), json!([1, 2]));
+    }
+}

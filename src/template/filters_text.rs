@@ -272,4 +272,103 @@ mod tests {
     fn invalid_patterns_are_errors_not_panics() {
         assert!(regex("(", false, false).is_err());
     }
+
+    use crate::template::testing::{eval, eval_err, render};
+    use serde_json::json;
+
+    #[test]
+    fn regex_search_returns_the_match_or_none() {
+        assert_eq!(
+            eval("'linux-5.15.0' | regex_search('[0-9.]+')"),
+            json!("5.15.0")
+        );
+        assert_eq!(eval("'abc' | regex_search('[0-9]+')"), json!(null));
+        assert_eq!(
+            eval(
+                r"'user=bob id=7' | regex_search('user=(\\w+) id=(?P<id>\\d+)', '\\1', '\\g<id>')"
+            ),
+            json!(["bob", "7"])
+        );
+        assert_eq!(
+            eval("'ABC' | regex_search('b', ignorecase=true)"),
+            json!("B")
+        );
+    }
+
+    #[test]
+    fn regex_replace_uses_python_backreferences() {
+        assert_eq!(
+            eval(r"'host-01.example' | regex_replace('^host-(\\d+)\\..*$', 'node\\1')"),
+            json!("node01")
+        );
+        assert_eq!(
+            eval("'a.b.c' | regex_replace('\\\\.', '-')"),
+            json!("a-b-c")
+        );
+        assert_eq!(
+            eval("'aaa' | regex_replace('a', 'b', count=2)"),
+            json!("bba")
+        );
+        assert_eq!(eval("'x' | regex_replace('x')"), json!(""));
+    }
+
+    #[test]
+    fn regex_findall_lists_matches_or_groups() {
+        assert_eq!(
+            eval("'a1b22c333' | regex_findall('[0-9]+')"),
+            json!(["1", "22", "333"])
+        );
+        assert_eq!(
+            eval("'k=v x=y' | regex_findall('(\\\\w)=(\\\\w)')"),
+            json!([["k", "v"], ["x", "y"]])
+        );
+    }
+
+    #[test]
+    fn invalid_regex_is_a_render_error() {
+        assert!(eval_err("'a' | regex_search('(')").contains("invalid regular expression"));
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        assert_eq!(eval("'hello' | b64encode"), json!("aGVsbG8="));
+        assert_eq!(eval("'aGVsbG8=' | b64decode"), json!("hello"));
+        assert!(eval_err("'!!' | b64decode").contains("b64decode"));
+    }
+
+    #[test]
+    fn path_and_quote_filters() {
+        assert_eq!(
+            eval("'/etc/ssh/sshd_config' | basename"),
+            json!("sshd_config")
+        );
+        assert_eq!(eval("'/etc/ssh/sshd_config' | dirname"), json!("/etc/ssh"));
+        assert_eq!(
+            render("echo {{ \"it's here\" | quote }}"),
+            "echo 'it'\"'\"'s here'"
+        );
+        assert_eq!(eval("'plain' | quote"), json!("plain"));
+    }
+
+    #[test]
+    fn builtin_string_filters_behave_like_jinja() {
+        assert_eq!(eval("'AbC' | lower"), json!("abc"));
+        assert_eq!(eval("'AbC' | upper"), json!("ABC"));
+        assert_eq!(eval("'  x  ' | trim"), json!("x"));
+        assert_eq!(eval("'a-b-a' | replace('a', 'z')"), json!("z-b-z"));
+        assert_eq!(eval("['a', 'b'] | join(',')"), json!("a,b"));
+        assert_eq!(eval("[1, 2] | join"), json!("12"));
+        assert_eq!(eval("' a  b\tc ' | split"), json!(["a", "b", "c"]));
+        assert_eq!(eval("'a,,b' | split(',')"), json!(["a", "", "b"]));
+        assert_eq!(eval("'a b c' | split(' ', 1)"), json!(["a", "b c"]));
+    }
+
+    #[test]
+    fn python_string_methods_work() {
+        assert_eq!(eval("'a b'.split()"), json!(["a", "b"]));
+        assert_eq!(eval("'abc'.startswith('ab')"), json!(true));
+        assert_eq!(eval("'abc'.upper()"), json!("ABC"));
+        assert_eq!(eval("{'a': 1}.keys() | list"), json!(["a"]));
+        assert_eq!(eval("{'a': 1}.items() | list"), json!([["a", 1]]));
+    }
 }

@@ -219,4 +219,83 @@ mod tests {
         assert_eq!(compare_versions("2.0", "2.0"), Ordering::Equal);
         assert_eq!(compare_versions("1.0rc1", "1.0.1"), Ordering::Less);
     }
+
+    use crate::template::testing::{eval, eval_err, eval_with};
+    use serde_json::json;
+
+    #[test]
+    fn result_tests_read_registered_results() {
+        let vars = json!({
+            "ok": {"changed": false, "failed": false},
+            "bad": {"failed": true, "msg": "x"},
+            "chg": {"changed": true},
+            "skip": {"skipped": true, "changed": false},
+            "looped": {"results": [{"changed": false}, {"changed": true}]},
+        });
+        let check = |expr: &str| eval_with(expr, vars.clone()).expect(expr);
+        assert_eq!(check("ok is succeeded"), json!(true));
+        assert_eq!(check("ok is success"), json!(true));
+        assert_eq!(check("bad is failed"), json!(true));
+        assert_eq!(check("bad is failure"), json!(true));
+        assert_eq!(check("bad is succeeded"), json!(false));
+        assert_eq!(check("chg is changed"), json!(true));
+        assert_eq!(check("ok is change"), json!(false));
+        assert_eq!(check("looped is changed"), json!(true));
+        assert_eq!(check("skip is skipped"), json!(true));
+        assert_eq!(check("ok is skip"), json!(false));
+        assert_eq!(check("ok is not failed"), json!(true));
+        assert!(eval_err("'text' is failed").contains("dictionary"));
+    }
+
+    #[test]
+    fn regex_tests() {
+        assert_eq!(eval("'foobar' is match('foo')"), json!(true));
+        assert_eq!(eval("'foobar' is match('bar')"), json!(false));
+        assert_eq!(eval("'foobar' is search('bar')"), json!(true));
+        assert_eq!(eval("'FOO' is search('foo', ignorecase=true)"), json!(true));
+        assert_eq!(eval("'foobar' is regex('bar')"), json!(true));
+        assert_eq!(
+            eval("'foobar' is regex('bar', match_type='match')"),
+            json!(false)
+        );
+    }
+
+    #[test]
+    fn builtin_type_and_membership_tests() {
+        assert_eq!(eval("2 is in [1, 2]"), json!(true));
+        assert_eq!(eval("'a' is string"), json!(true));
+        assert_eq!(eval("1.5 is number"), json!(true));
+        assert_eq!(eval("{} is mapping"), json!(true));
+        assert_eq!(eval("[] is sequence"), json!(true));
+        assert_eq!(eval("none is none"), json!(true));
+    }
+
+    #[test]
+    fn truthy_and_falsy() {
+        assert_eq!(eval("'x' is truthy"), json!(true));
+        assert_eq!(eval("[] is falsy"), json!(true));
+        assert_eq!(eval("'no' is truthy"), json!(true));
+        assert_eq!(eval("'no' is truthy(convert_bool=true)"), json!(false));
+    }
+
+    #[test]
+    fn version_test_compares_like_ansible() {
+        let vars = json!({"ansible_kernel": "5.4.0-150-generic"});
+        let check = |expr: &str| eval_with(expr, vars.clone()).expect(expr);
+        assert_eq!(check("ansible_kernel is version('5.15', '<')"), json!(true));
+        assert_eq!(check("ansible_kernel is version('5.4', '>=')"), json!(true));
+        assert_eq!(check("'2.0' is version('2.0')"), json!(true));
+        assert_eq!(check("'1.10' is version('1.9', 'gt')"), json!(true));
+        assert_eq!(
+            check("'1.2.3' is version('1.2.3', operator='ne')"),
+            json!(false)
+        );
+        assert_eq!(check("'1.2' is version_compare('1.3', '<')"), json!(true));
+        assert_eq!(
+            check("'1.2.3' is version('1.2.4', '<', strict=true)"),
+            json!(true)
+        );
+        assert!(eval_err("'1.2-x' is version('1.2', '<', strict=true)").contains("strict version"));
+        assert!(eval_err("'1' is version('2', '~')").contains("operator"));
+    }
 }

@@ -19,3 +19,60 @@ mod templar;
 pub use error::TemplateError;
 pub use scope::Scope;
 pub use templar::Templar;
+
+/// Helpers shared by this module's tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::{Arc, OnceLock};
+
+    use super::{Scope, Templar, TemplateError};
+    use crate::vars::Value;
+
+    /// One templar for all tests, as the runner shares one.
+    pub fn templar() -> &'static Templar {
+        static TEMPLAR: OnceLock<Templar> = OnceLock::new();
+        TEMPLAR.get_or_init(Templar::new)
+    }
+
+    /// A one-layer scope from a JSON object.
+    pub fn scope(vars: serde_json::Value) -> Value {
+        let layer = match vars {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::vars::from_json(v)))
+                .collect(),
+            _ => Default::default(),
+        };
+        Scope::new(vec![Arc::new(layer)])
+    }
+
+    /// Evaluates a bare expression with `vars`, as JSON.
+    pub fn eval_with(
+        expr: &str,
+        vars: serde_json::Value,
+    ) -> Result<serde_json::Value, TemplateError> {
+        templar()
+            .eval_expression(expr, &scope(vars))
+            .map(|v| crate::vars::to_json(&v))
+    }
+
+    /// Evaluates a bare expression without variables, as JSON; panics on error.
+    pub fn eval(expr: &str) -> serde_json::Value {
+        eval_with(expr, serde_json::json!({})).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// Renders a template to text without variables; panics on error.
+    pub fn render(text: &str) -> String {
+        templar()
+            .render_to_string(text, &scope(serde_json::json!({})))
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// The error message of evaluating `expr` without variables.
+    pub fn eval_err(expr: &str) -> String {
+        match eval_with(expr, serde_json::json!({})) {
+            Ok(v) => panic!("{expr}: expected an error, got {v}"),
+            Err(e) => e.to_string(),
+        }
+    }
+}

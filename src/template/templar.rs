@@ -30,6 +30,13 @@ impl std::fmt::Debug for Templar {
     }
 }
 
+/// Whether a text being reported on is a template or a bare expression.
+#[derive(Clone, Copy)]
+enum Source {
+    Template,
+    Expression,
+}
+
 /// Whether `text` contains any Jinja markup at all.
 fn has_jinja(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
@@ -152,7 +159,7 @@ impl Templar {
                         return Ok(out);
                     }
                 }
-                Err(self.convert(&err, text, scope))
+                Err(self.convert(&err, text, Source::Template, scope))
             }
         }
     }
@@ -238,13 +245,19 @@ impl Templar {
                         return Ok(value);
                     }
                 }
-                Err(self.convert(&err, expr, scope))
+                Err(self.convert(&err, expr, Source::Expression, scope))
             }
         }
     }
 
     /// Turns a minijinja error into a [`TemplateError`], naming the undefined variable.
-    fn convert(&self, err: &minijinja::Error, text: &str, scope: &Value) -> TemplateError {
+    fn convert(
+        &self,
+        err: &minijinja::Error,
+        text: &str,
+        source: Source,
+        scope: &Value,
+    ) -> TemplateError {
         match err.kind() {
             ErrorKind::SyntaxError | ErrorKind::BadEscape => syntax_error(err, text),
             ErrorKind::UnknownFilter | ErrorKind::UnknownTest => {
@@ -262,14 +275,20 @@ impl Templar {
                     .err()
                     .unwrap_or_else(|| render_error(err))
             }
-            ErrorKind::UndefinedError => self.undefined_error(err, text, scope),
+            ErrorKind::UndefinedError => self.undefined_error(err, text, source, scope),
             _ => render_error(err),
         }
     }
 
     /// Names what is undefined: the expression minijinja blames, or else the first variable
     /// the template uses that the scope lacks.
-    fn undefined_error(&self, err: &minijinja::Error, text: &str, scope: &Value) -> TemplateError {
+    fn undefined_error(
+        &self,
+        err: &minijinja::Error,
+        text: &str,
+        source: Source,
+        scope: &Value,
+    ) -> TemplateError {
         let detail = err.detail().unwrap_or("");
         if let Some(end) = detail.rfind("` is undefined") {
             if let Some(start) = detail[..end].rfind('`') {
@@ -280,10 +299,17 @@ impl Templar {
             }
         }
         let env = self.strict.env();
-        let mut names: Vec<String> = match env.template_from_str(text) {
-            Ok(template) => template.undeclared_variables(false).into_iter().collect(),
-            Err(_) => Vec::new(),
+        let undeclared = match source {
+            Source::Template => env
+                .template_from_str(text)
+                .map(|t| t.undeclared_variables(false)),
+            Source::Expression => env
+                .compile_expression(text)
+                .map(|e| e.undeclared_variables(false)),
         };
+        let mut names: Vec<String> = undeclared
+            .map(|n| n.into_iter().collect())
+            .unwrap_or_default();
         names.sort_by_key(|name| text.find(name.as_str()).unwrap_or(usize::MAX));
         let global_names: Vec<String> = env.globals().map(|(name, _)| name.to_string()).collect();
         let missing = names.into_iter().find(|name| {
