@@ -78,6 +78,28 @@ fn is_path(expr: &str) -> bool {
             .all(|c| c.is_alphanumeric() || "_.[]'\"".contains(c))
 }
 
+/// Every variable path (`a`, `a.b`, `a['b'][0]`) written in `text`, in order of appearance.
+fn variable_paths(text: &str) -> Vec<String> {
+    static PATH: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = PATH.get_or_init(|| {
+        regex::Regex::new(
+            r#"[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*|\[\s*(?:'[^']*'|"[^"]*"|\d+)\s*\])*"#,
+        )
+        .ok()
+    }) else {
+        return Vec::new();
+    };
+    re.find_iter(text)
+        .map(|m| m.as_str().split_whitespace().collect())
+        .collect()
+}
+
+/// The variable a path starts from.
+fn path_root(path: &str) -> &str {
+    let end = path.find(['.', '[']).unwrap_or(path.len());
+    &path[..end]
+}
+
 /// Splits `a.b.c` into (`a.b`, `c`) and `a['b']` into (`a`, `b`).
 fn split_path(path: &str) -> Option<(&str, String)> {
     if let Some(stripped) = path.strip_suffix(']') {
@@ -307,16 +329,19 @@ impl Templar {
                 .compile_expression(text)
                 .map(|e| e.undeclared_variables(false)),
         };
-        let mut names: Vec<String> = undeclared
-            .map(|n| n.into_iter().collect())
-            .unwrap_or_default();
-        names.sort_by_key(|name| text.find(name.as_str()).unwrap_or(usize::MAX));
-        let global_names: Vec<String> = env.globals().map(|(name, _)| name.to_string()).collect();
-        let missing = names.into_iter().find(|name| {
-            !global_names.contains(name) && scope.get_attr(name).map_or(true, |v| v.is_undefined())
-        });
+        let roots = undeclared.unwrap_or_default();
+        // Every variable path written in the text (`foo`, `foo.bar`, `foo['bar'][0]`) whose root
+        // the template reads from the scope, in order: the first undefined one is to blame.
+        let missing = variable_paths(text)
+            .into_iter()
+            .filter(|path| roots.contains(path_root(path)))
+            .find(|path| {
+                self.chainable
+                    .eval(path, scope)
+                    .map_or(true, |v| v.is_undefined())
+            });
         match missing {
-            Some(name) => TemplateError::undefined(name),
+            Some(path) => self.blame_path(&path, scope),
             None => render_error(err),
         }
     }
@@ -389,4 +414,376 @@ fn check_names(used: Vec<Used>) -> Result<(), TemplateError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::template::testing::{eval_with, scope, templar};
+    use crate::template::Scope;
+    use crate::vars::{to_json, Vars};
+
+    fn render(text: &str, vars: serde_json::Value) -> Result<serde_json::Value, TemplateError> {
+        templar()
+            .render_str(text, &scope(vars))
+            .map(|v| to_json(&v))
+    }
+
+    fn cond(expr: &str, vars: serde_json::Value) -> Result<bool, TemplateError> {
+        templar().eval_condition(expr, &scope(vars))
+    }
+
+    fn undefined_name(result: Result<impl std::fmt::Debug, TemplateError>) -> String {
+        match result {
+            Err(TemplateError::UndefinedVariable { name, .. }) => name,
+            other => panic!("expected an undefined variable error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn templar_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Templar>();
+    }
+
+    #[test]
+    fn lone_expression_renders_to_native_value() {
+        assert_eq!(render("{{ [1, 2] }}", json!({})).unwrap(), json!([1, 2]));
+        assert_eq!(render("{{ 5 }}", json!({})).unwrap(), json!(5));
+        assert_eq!(
+            render("  {{ flag }} ", json!({"flag": true})).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            render("{{ d }}", json!({"d": {"a": [1]}})).unwrap(),
+            json!({"a": [1]})
+        );
+        assert_eq!(render("{{- 5 -}}", json!({})).unwrap(), json!(5));
+        assert_eq!(
+            render("{{ '[1, 2]' }}", json!({})).unwrap(),
+            json!("[1, 2]")
+        );
+    }
+
+    #[test]
+    fn mixed_text_renders_to_string() {
+        assert_eq!(render("a{{ 1 }}", json!({})).unwrap(), json!("a1"));
+        assert_eq!(render("{{ 1 }}{{ 2 }}", json!({})).unwrap(), json!("12"));
+        assert_eq!(
+            render("{% if true %}yes{% endif %}", json!({})).unwrap(),
+            json!("yes")
+        );
+        assert_eq!(render("{{ 'x' if false }}", json!({})).unwrap(), json!(""));
+    }
+
+    #[test]
+    fn literals_pass_through_untouched() {
+        assert_eq!(
+            render("plain { text } %", json!({})).unwrap(),
+            json!("plain { text } %")
+        );
+        assert_eq!(render("", json!({})).unwrap(), json!(""));
+    }
+
+    #[test]
+    fn html_like_text_is_never_escaped() {
+        assert_eq!(
+            render("<{{ x }}>.html", json!({"x": "&"})).unwrap(),
+            json!("<&>.html")
+        );
+    }
+
+    #[test]
+    fn render_value_renders_nested_strings_and_keys() {
+        let value = crate::vars::from_json(&json!({
+            "{{ k }}": ["{{ n }}", "lit", {"deep": "v={{ n }}"}],
+            "num": 3,
+        }));
+        let out = templar()
+            .render_value(&value, &scope(json!({"k": "key", "n": 7})))
+            .unwrap();
+        assert_eq!(
+            to_json(&out),
+            json!({"key": [7, "lit", {"deep": "v=7"}], "num": 3})
+        );
+    }
+
+    #[test]
+    fn render_value_without_templates_returns_the_same_value() {
+        let value = crate::vars::from_json(&json!({"a": ["b"]}));
+        let out = templar().render_value(&value, &scope(json!({}))).unwrap();
+        assert_eq!(out, value);
+    }
+
+    #[test]
+    fn undefined_variable_is_an_error_naming_it() {
+        let err = render("install {{ pkgs }}", json!({})).unwrap_err();
+        assert_eq!(err.to_string(), "'pkgs' is undefined");
+        assert_eq!(undefined_name(render("{{ pkgs }}", json!({}))), "pkgs");
+        assert_eq!(
+            undefined_name(render("{{ pkgs | join(' ') }}", json!({}))),
+            "pkgs"
+        );
+        assert_eq!(
+            undefined_name(render("{% for p in pkgs %}{{ p }}{% endfor %}", json!({}))),
+            "pkgs"
+        );
+        assert_eq!(undefined_name(eval_with("pkgs", json!({}))), "pkgs");
+        assert_eq!(
+            undefined_name(eval_with("pkgs | length", json!({}))),
+            "pkgs"
+        );
+    }
+
+    #[test]
+    fn missing_attribute_names_parent_and_attribute() {
+        let vars = json!({"foo": {"a": 1}});
+        let err = render("x={{ foo.bar }}", vars.clone()).unwrap_err();
+        assert_eq!(err.to_string(), "'foo' has no attribute 'bar'");
+        let err = render("{{ foo.bar }}", vars.clone()).unwrap_err();
+        assert_eq!(err.to_string(), "'foo' has no attribute 'bar'");
+        let err = render("{{ foo['bar'] }}", vars.clone()).unwrap_err();
+        assert_eq!(err.to_string(), "'foo' has no attribute 'bar'");
+        let err = eval_with("foo.bar.baz", vars).unwrap_err();
+        assert_eq!(err.to_string(), "'foo' has no attribute 'bar'");
+        let err = eval_with("nothere.bar", json!({})).unwrap_err();
+        assert_eq!(err.to_string(), "'nothere' is undefined");
+    }
+
+    #[test]
+    fn default_and_defined_handle_undefined_like_ansible() {
+        let vars = json!({"foo": {"a": 1}, "empty": ""});
+        let check =
+            |text: &str| render(text, vars.clone()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(check("{{ x | default('d') }}"), json!("d"));
+        assert_eq!(check("{{ x | d('d') }}"), json!("d"));
+        assert_eq!(check("{{ empty | default('d') }}"), json!(""));
+        assert_eq!(check("{{ empty | default('d', true) }}"), json!("d"));
+        assert_eq!(check("{{ x is defined }}"), json!(false));
+        assert_eq!(check("{{ x is undefined }}"), json!(true));
+        assert_eq!(check("{{ foo.bar | default(1) }}"), json!(1));
+        assert_eq!(check("{{ nofoo.bar | default(1) }}"), json!(1));
+        assert_eq!(check("{{ nofoo.bar.baz | default(1) }}"), json!(1));
+        assert_eq!(check("{{ nofoo.bar is defined }}"), json!(false));
+        assert_eq!(check("v={{ nofoo.bar | default(1) }}"), json!("v=1"));
+        assert_eq!(check("{{ foo.a | default(2) }}"), json!(1));
+    }
+
+    #[test]
+    fn conditions_use_python_truthiness() {
+        let vars = json!({"s": "", "l": [], "d": {}, "z": 0, "n": null, "t": "false", "one": [1]});
+        for falsy in ["s", "l", "d", "z", "n", "false", "False", "not one"] {
+            assert!(!cond(falsy, vars.clone()).unwrap(), "{falsy}");
+        }
+        for truthy in ["t", "one", "true", "True", "1 < 2", "'x' in 'xy'", ""] {
+            assert!(cond(truthy, vars.clone()).unwrap(), "{truthy}");
+        }
+        assert!(
+            cond("{{ one }}", vars.clone()).unwrap(),
+            "wrapped in braces"
+        );
+        assert!(
+            cond("{{ t }}", vars).unwrap(),
+            "strings are not re-evaluated"
+        );
+    }
+
+    #[test]
+    fn condition_on_undefined_variable_is_an_error_naming_it() {
+        assert_eq!(undefined_name(cond("x", json!({}))), "x");
+        assert_eq!(undefined_name(cond("not x", json!({}))), "x");
+        assert_eq!(undefined_name(cond("x and true", json!({}))), "x");
+        assert_eq!(undefined_name(cond("x == 1", json!({}))), "x");
+        assert!(cond("x is defined and x", json!({})).is_ok_and(|b| !b));
+        assert!(cond("x | default(true)", json!({})).is_ok_and(|b| b));
+    }
+
+    #[test]
+    fn condition_values_accept_bools_lists_and_null() {
+        let s = scope(json!({"a": true, "b": false}));
+        let t = templar();
+        let v = |j: serde_json::Value| crate::vars::from_json(&j);
+        assert!(t.eval_condition_value(&v(json!(true)), &s).unwrap());
+        assert!(!t.eval_condition_value(&v(json!(false)), &s).unwrap());
+        assert!(t.eval_condition_value(&v(json!(null)), &s).unwrap());
+        assert!(t.eval_condition_value(&v(json!(["a", true])), &s).unwrap());
+        assert!(!t.eval_condition_value(&v(json!(["a", "b"])), &s).unwrap());
+        assert!(!t.eval_condition_value(&v(json!("b")), &s).unwrap());
+    }
+
+    #[test]
+    fn layered_scope_precedence_reaches_templates() {
+        let low: Arc<Vars> = Arc::new(
+            [("x", 1), ("y", 1)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::from(v)))
+                .collect(),
+        );
+        let high: Arc<Vars> = Arc::new([("x".to_string(), Value::from(2))].into_iter().collect());
+        let s = Scope::new(vec![low, high]);
+        let t = templar();
+        assert_eq!(t.render_to_string("{{ x }}{{ y }}", &s).unwrap(), "21");
+        let s2 = scope(json!({"hostvars": {"h1": {"ip": "10.0.0.1"}}}));
+        assert_eq!(
+            t.render_to_string("{{ hostvars['h1'].ip }}", &s2).unwrap(),
+            "10.0.0.1"
+        );
+        let s3 = scope(json!({"a": 1, "b": 2}));
+        assert_eq!(
+            t.render_to_string("{% for k in vars_map %}{{ k }}{% endfor %}", &{
+                let inner = s3.clone();
+                let layer: Vars = [("vars_map".to_string(), inner)].into_iter().collect();
+                Scope::new(vec![Arc::new(layer)])
+            })
+            .unwrap(),
+            "ab"
+        );
+    }
+
+    #[test]
+    fn unterminated_expression_is_a_syntax_error_naming_the_text() {
+        let err = render("hello {{ foo", json!({"foo": 1})).unwrap_err();
+        match &err {
+            TemplateError::Syntax { text, .. } => assert_eq!(text, "hello {{ foo"),
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+        assert!(err.to_string().contains("hello {{ foo"), "{err}");
+        assert!(matches!(
+            templar().check_template("{% if x %}"),
+            Err(TemplateError::Syntax { .. })
+        ));
+        assert!(matches!(
+            templar().check_expression("x ==="),
+            Err(TemplateError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn check_finds_unknown_filters_and_tests_with_suggestions() {
+        let t = templar();
+        assert_eq!(
+            t.check_template("{{ x | to_jsn }}"),
+            Err(TemplateError::UnknownFilter {
+                name: "to_jsn".into(),
+                suggestion: Some("to_json".into())
+            })
+        );
+        assert_eq!(
+            t.check_expression("r is sucess"),
+            Err(TemplateError::UnknownTest {
+                name: "sucess".into(),
+                suggestion: Some("success".into())
+            })
+        );
+        assert!(matches!(
+            t.check_expression("xs | map('uper')"),
+            Err(TemplateError::UnknownFilter { .. })
+        ));
+        assert!(t
+            .check_template("{{ x | default('a') | ansible.builtin.to_json }} {% if y is version('1', '<') %}{% endif %}")
+            .is_ok());
+        assert!(t.check_expression("{{ r is changed }}").is_ok());
+        assert!(t.check_template("no templates here").is_ok());
+    }
+
+    #[test]
+    fn unknown_filter_at_render_time_is_reported_with_suggestion() {
+        let err = render("{{ 1 | to_jsn }}", json!({})).unwrap_err();
+        assert!(
+            matches!(err, TemplateError::UnknownFilter { ref suggestion, .. } if suggestion.as_deref() == Some("to_json")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn every_known_name_is_registered() {
+        let engines = engines();
+        let s = scope(json!({}));
+        for name in &engines.filters {
+            let err = templar()
+                .strict
+                .render(&format!("{{{{ none | {name} }}}}"), &s)
+                .err();
+            assert!(
+                err.is_none_or(|e| e.kind() != ErrorKind::UnknownFilter),
+                "filter {name}"
+            );
+        }
+        for name in &engines.tests {
+            if !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            {
+                continue;
+            }
+            let err = templar().strict.eval(&format!("none is {name}"), &s).err();
+            assert!(
+                err.is_none_or(|e| e.kind() != ErrorKind::UnknownTest),
+                "test {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_env_and_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("motd");
+        std::fs::write(&path, "hello\n").expect("write");
+        let vars = json!({"p": path.to_string_lossy()});
+        assert_eq!(
+            eval_with("lookup('file', p)", vars.clone()).unwrap(),
+            json!("hello")
+        );
+        assert_eq!(
+            eval_with("lookup('env', 'RPATCH_SURELY_UNSET_VAR')", vars.clone()).unwrap(),
+            json!("")
+        );
+        assert_eq!(
+            eval_with("lookup('env', 'PATH') == ''", vars.clone()).unwrap(),
+            json!(std::env::var("PATH").unwrap_or_default().is_empty())
+        );
+        assert_eq!(
+            eval_with("query('file', p)", vars).unwrap(),
+            json!(["hello"])
+        );
+        assert!(eval_with("lookup('nope', 'x')", json!({})).is_err());
+        assert_eq!(
+            eval_with("range(3) | list", json!({})).unwrap(),
+            json!([0, 1, 2])
+        );
+    }
+
+    #[test]
+    fn rendering_speed_report() {
+        // Not an assertion: prints rough per-call costs for the report (`--nocapture`).
+        let t = templar();
+        let s = scope(json!({"pkgs": ["a", "b"], "host": {"name": "h1"}, "flag": true}));
+        let n = 20_000;
+        let time = |label: &str, f: &dyn Fn()| {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            println!("{label}: {:?}/call", start.elapsed() / n);
+        };
+        time("literal", &|| {
+            let _ = t.render_str("apt-get install -y", &s);
+        });
+        time("native {{ pkgs }}", &|| {
+            let _ = t.render_str("{{ pkgs }}", &s);
+        });
+        time("mixed text", &|| {
+            let _ = t.render_str("host {{ host.name }} has {{ pkgs | join(',') }}", &s);
+        });
+        time("condition", &|| {
+            let _ = t.eval_condition("flag and pkgs | length > 1", &s);
+        });
+        time("default fallback", &|| {
+            let _ = t.render_str("{{ nope.x | default(1) }}", &s);
+        });
+    }
 }
