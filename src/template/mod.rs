@@ -1,121 +1,78 @@
-//! TEMPORARY stand-in for the templating layer (replaced by the template branch).
-#![allow(missing_docs)]
-use std::sync::Arc;
+//! Templating: Jinja rendering with Ansible's semantics on top of minijinja.
+//!
+//! [`Templar`] renders playbook strings (native values for a lone `{{ expr }}`), evaluates
+//! conditions and checks templates statically; [`Scope`] layers variables without merging them.
 
-use crate::vars::{Value, Vars};
+mod cache;
+mod check;
+mod environment;
+mod error;
+mod filters_convert;
+mod filters_data;
+mod filters_text;
+mod functions;
+mod jinja_tests;
+mod repr;
+mod scope;
+mod templar;
 
-#[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
-    #[error("template syntax error: {message}")]
-    Syntax { message: String },
-    #[error("'{name}' is undefined")]
-    UndefinedVariable { name: String },
-    #[error("{message}")]
-    Render { message: String },
-}
-impl crate::diagnostic::Diagnose for TemplateError {}
+pub use error::TemplateError;
+pub use scope::Scope;
+pub use templar::Templar;
 
-pub struct Templar {
-    env: minijinja::Environment<'static>,
-}
+/// Helpers shared by this module's tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::{Arc, OnceLock};
 
-impl Default for Templar {
-    fn default() -> Self {
-        Self::new()
+    use super::{Scope, Templar, TemplateError};
+    use crate::vars::Value;
+
+    /// One templar for all tests, as the runner shares one.
+    pub fn templar() -> &'static Templar {
+        static TEMPLAR: OnceLock<Templar> = OnceLock::new();
+        TEMPLAR.get_or_init(Templar::new)
     }
-}
 
-fn conv(e: minijinja::Error) -> TemplateError {
-    match e.kind() {
-        minijinja::ErrorKind::UndefinedError => TemplateError::UndefinedVariable {
-            name: e.to_string(),
-        },
-        minijinja::ErrorKind::SyntaxError => TemplateError::Syntax {
-            message: e.to_string(),
-        },
-        _ => TemplateError::Render {
-            message: e.to_string(),
-        },
+    /// A one-layer scope from a JSON object.
+    pub fn scope(vars: serde_json::Value) -> Value {
+        let layer = match vars {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::vars::from_json(v)))
+                .collect(),
+            _ => Default::default(),
+        };
+        Scope::new(vec![Arc::new(layer)])
     }
-}
 
-impl Templar {
-    pub fn new() -> Self {
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        Self { env }
+    /// Evaluates a bare expression with `vars`, as JSON.
+    pub fn eval_with(
+        expr: &str,
+        vars: serde_json::Value,
+    ) -> Result<serde_json::Value, TemplateError> {
+        templar()
+            .eval_expression(expr, &scope(vars))
+            .map(|v| crate::vars::to_json(&v))
     }
-    pub fn render_str(&self, text: &str, scope: &Value) -> Result<Value, TemplateError> {
-        if !text.contains("{{") && !text.contains("{%") {
-            return Ok(Value::from(text));
+
+    /// Evaluates a bare expression without variables, as JSON; panics on error.
+    pub fn eval(expr: &str) -> serde_json::Value {
+        eval_with(expr, serde_json::json!({})).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// Renders a template to text without variables; panics on error.
+    pub fn render(text: &str) -> String {
+        templar()
+            .render_to_string(text, &scope(serde_json::json!({})))
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// The error message of evaluating `expr` without variables.
+    pub fn eval_err(expr: &str) -> String {
+        match eval_with(expr, serde_json::json!({})) {
+            Ok(v) => panic!("{expr}: expected an error, got {v}"),
+            Err(e) => e.to_string(),
         }
-        let t = text.trim();
-        if t.starts_with("{{") && t.ends_with("}}") && t[2..].find("{{").is_none() {
-            return self.eval_expression(&t[2..t.len() - 2], scope);
-        }
-        self.render_to_string(text, scope).map(Value::from)
-    }
-    pub fn render_value(&self, value: &Value, scope: &Value) -> Result<Value, TemplateError> {
-        if let Some(s) = value.as_str() {
-            return self.render_str(s, scope);
-        }
-        match value.kind() {
-            minijinja::value::ValueKind::Seq => {
-                let mut out = Vec::new();
-                for item in value.try_iter().map_err(conv)? {
-                    out.push(self.render_value(&item, scope)?);
-                }
-                Ok(Value::from(out))
-            }
-            minijinja::value::ValueKind::Map => {
-                let mut out = Vars::new();
-                for key in value.try_iter().map_err(conv)? {
-                    let item = value.get_item(&key).map_err(conv)?;
-                    out.insert(key.to_string(), self.render_value(&item, scope)?);
-                }
-                Ok(crate::vars::to_value(out))
-            }
-            _ => Ok(value.clone()),
-        }
-    }
-    pub fn render_to_string(&self, text: &str, scope: &Value) -> Result<String, TemplateError> {
-        self.env.render_str(text, scope).map_err(conv)
-    }
-    pub fn eval_condition(&self, expr: &str, scope: &Value) -> Result<bool, TemplateError> {
-        let e = expr.trim();
-        let e = e
-            .strip_prefix("{{")
-            .and_then(|e| e.strip_suffix("}}"))
-            .unwrap_or(e);
-        Ok(self.eval_expression(e, scope)?.is_true())
-    }
-    pub fn eval_condition_value(&self, cond: &Value, scope: &Value) -> Result<bool, TemplateError> {
-        match cond.as_str() {
-            Some(s) => self.eval_condition(s, scope),
-            None => Ok(cond.is_true()),
-        }
-    }
-    pub fn eval_expression(&self, expr: &str, scope: &Value) -> Result<Value, TemplateError> {
-        let e = self.env.compile_expression(expr).map_err(conv)?;
-        e.eval(scope).map_err(conv)
-    }
-    pub fn check_template(&self, text: &str) -> Result<(), TemplateError> {
-        self.env.template_from_str(text).map(|_| ()).map_err(conv)
-    }
-    pub fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
-        self.env.compile_expression(expr).map(|_| ()).map_err(conv)
-    }
-}
-
-pub struct Scope;
-impl Scope {
-    pub fn new(layers: Vec<Arc<Vars>>) -> Value {
-        let mut merged = Vars::new();
-        for layer in layers {
-            for (k, v) in layer.iter() {
-                merged.insert(k.clone(), v.clone());
-            }
-        }
-        crate::vars::to_value(merged)
     }
 }
