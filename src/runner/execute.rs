@@ -32,6 +32,8 @@ pub struct Outcome {
     pub status: Status,
     /// A failure let pass by `ignore_errors`.
     pub ignored: bool,
+    /// The result reported a change (also counted for ignored failures, as Ansible does).
+    pub changed: bool,
     /// The value `register:` stores.
     pub registered: Value,
     /// Facts to set on the host.
@@ -441,6 +443,7 @@ impl TaskRun<'_> {
         Outcome {
             status,
             ignored,
+            changed: result.changed,
             registered: result.to_value(),
             facts: result.facts,
             includes: Vec::new(),

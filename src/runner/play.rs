@@ -388,6 +388,7 @@ impl Runner {
             Status::Failed if outcome.ignored => {
                 host.stats.ok += 1;
                 host.stats.ignored += 1;
+                host.stats.changed += u32::from(outcome.changed);
             }
             Status::Failed => match (flow, host.cursor.as_mut()) {
                 (Flow::Cursor, Some(cursor)) => match cursor.task_failed() {
@@ -484,6 +485,7 @@ impl Outcome {
         Self {
             status,
             ignored: false,
+            changed: status == Status::Changed,
             registered,
             facts: None,
             includes: Vec::new(),

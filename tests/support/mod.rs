@@ -32,7 +32,11 @@ impl Project {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create dir");
         }
-        std::fs::write(&path, text.replace("{dir}", &self.path().display().to_string())).expect("write file");
+        std::fs::write(
+            &path,
+            text.replace("{dir}", &self.path().display().to_string()),
+        )
+        .expect("write file");
         self
     }
 
@@ -53,7 +57,8 @@ impl Project {
 
     /// Reads a file of the project.
     pub fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.join(relative)).unwrap_or_else(|e| panic!("read {relative}: {e}"))
+        std::fs::read_to_string(self.join(relative))
+            .unwrap_or_else(|e| panic!("read {relative}: {e}"))
     }
 
     /// True if the project has this file.
@@ -110,7 +115,11 @@ pub struct Output {
 impl Output {
     /// Fails the test with everything printed unless the exit code is `code`.
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -121,7 +130,9 @@ impl Output {
             panic!("no PLAY RECAP in output:\n{}", self.stdout);
         };
         for line in self.stdout[start..].lines().skip(1) {
-            let Some((host, counts)) = line.split_once(" : ") else { continue };
+            let Some((host, counts)) = line.split_once(" : ") else {
+                continue;
+            };
             let mut recap = Recap::default();
             for pair in counts.split_whitespace() {
                 let (key, value) = pair.split_once('=').expect("key=value");
@@ -144,14 +155,19 @@ impl Output {
 
     /// The recap of one host.
     pub fn recap_of(&self, host: &str) -> Recap {
-        *self.recap().get(host).unwrap_or_else(|| panic!("{host} not in recap:\n{}", self.stdout))
+        *self
+            .recap()
+            .get(host)
+            .unwrap_or_else(|| panic!("{host} not in recap:\n{}", self.stdout))
     }
 
     /// `--json` events.
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+            })
             .collect()
     }
 

@@ -1,0 +1,3 @@
+//! Integration tests: the real `rpatch` binary on real playbooks in throwaway projects.
+
+mod support;
