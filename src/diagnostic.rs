@@ -140,12 +140,11 @@ pub fn render(error: &dyn Diagnose) -> String {
     let path = location.source.path.display().to_string();
     let line_text = location.source.line(location.span.line).unwrap_or("");
     let range = char_range_to_bytes(line_text, location.span);
-    let label = location.snippet();
     let mut report = vec![Level::ERROR.primary_title(&title).element(
         Snippet::source(line_text)
             .line_start(location.span.line as usize)
             .path(&path)
-            .annotation(AnnotationKind::Primary.span(range).label(&label)),
+            .annotation(AnnotationKind::Primary.span(range)),
     )];
     if let Some(help) = &help {
         report.push(Group::with_title(Level::HELP.secondary_title(help)));

@@ -337,6 +337,8 @@ impl MarkedEventReceiver for TreeBuilder {
                         anchor,
                         ..
                     }) => {
+                        // Point a mapping at its first key: that is where readers look.
+                        let span = entries.first().map_or(span, |(key, _)| key.span);
                         let node = Node {
                             kind: NodeKind::Map(entries),
                             span,

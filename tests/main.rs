@@ -1,3 +1,7 @@
 //! Integration tests: the real `rpatch` binary on real playbooks in throwaway projects.
 
+mod bad_input;
+mod cli;
+mod parity;
+mod playbook_features;
 mod support;

@@ -27,7 +27,11 @@ pub fn load(
     templar: &Templar,
     options: &LoadOptions,
 ) -> Result<Playbook, PlaybookError> {
-    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let parent = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let base_dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
     let mut loader = Loader {
         templar,
         options,
@@ -164,6 +168,9 @@ impl Loader<'_> {
         }
         let mut inherited = Inherited::default();
         self.apply_inherited(file, node, &mut inherited)?;
+        // Play vars are their own precedence level (below vars_files and role vars), not a
+        // block-level layer on every task.
+        inherited.vars.clear();
         self.next_id = 0;
         let pre_tasks = self.section(file, node, "pre_tasks", &inherited)?;
         let mut tasks = Vec::new();

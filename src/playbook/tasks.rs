@@ -12,7 +12,7 @@ use super::nodes::{
     as_bool, expect_map, expect_seq, expect_str, string_list, wrong_type, FileNode,
 };
 use crate::diagnostic::did_you_mean;
-use crate::modules::{args::split_key_values, FreeForm, ModuleKind};
+use crate::modules::{args::split_key_values, ArgError, FreeForm, ModuleKind};
 use crate::vars::{self, Value, Vars};
 use crate::yaml::{Key, Node, NodeKind};
 
@@ -257,12 +257,20 @@ impl Loader<'_> {
         let args = vars::to_value(args);
         let templated = vars::to_json(&args).to_string().contains("{{")
             || vars::to_json(&args).to_string().contains("{%");
-        kind.validate(&args, templated)
-            .map_err(|source| PlaybookError::ModuleArgs {
+        kind.validate(&args, templated).map_err(|source| {
+            let at = match &source {
+                ArgError::Unknown { name, .. } => value
+                    .as_map()
+                    .and_then(|entries| entries.iter().find(|(key, _)| &key.name == name))
+                    .map_or_else(|| file.at(value), |(key, _)| file.key_at(key)),
+                ArgError::Invalid(_) => file.at(value),
+            };
+            PlaybookError::ModuleArgs {
                 module: kind.name(),
                 source,
-                at: file.at(value),
-            })?;
+                at,
+            }
+        })?;
         Ok(Action::Module { kind, args })
     }
 

@@ -1,0 +1,151 @@
+//! Bad input: a one-paragraph error naming file, line and column, the right exit code, and no
+//! host touched (every playbook here would create `touched` if it ran at all).
+
+use crate::support::Project;
+
+/// A play whose first task would leave a mark if anything ran.
+const MARK: &str = "    - shell: touch {dir}/touched\n";
+
+fn rejected(project: &Project, args: &[&str], code: i32) -> String {
+    let output = project.run(args);
+    output.expect_code(code);
+    assert!(
+        !project.exists("touched"),
+        "a host was touched despite bad input"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "nothing may run: {}",
+        output.stdout
+    );
+    output.stderr_redacted()
+}
+
+fn play(tasks: &str) -> String {
+    format!("- hosts: all\n  gather_facts: false\n  tasks:\n{MARK}{tasks}")
+}
+
+#[test]
+fn unknown_module_with_suggestion() {
+    let project = Project::new().playbook(&play("    - name: typo\n      shel: echo hi\n"));
+    insta::assert_snapshot!(rejected(&project, &[], 4));
+}
+
+#[test]
+fn unknown_task_key_with_suggestion() {
+    let project = Project::new().playbook(&play("    - nmae: typo\n      debug: msg=x\n"));
+    insta::assert_snapshot!(rejected(&project, &[], 4));
+}
+
+#[test]
+fn unknown_play_key_with_suggestion() {
+    let project = Project::new().playbook(
+        "- hosts: all\n  gather_fatcs: false\n  tasks:\n    - shell: touch {dir}/touched\n",
+    );
+    insta::assert_snapshot!(rejected(&project, &[], 4));
+}
+
+#[test]
+fn wrong_argument_type() {
+    let project = Project::new().playbook(&play("    - debug:\n        verbosity: loud\n"));
+    insta::assert_snapshot!(rejected(&project, &[], 4));
+}
+
+#[test]
+fn unknown_module_argument_with_suggestion() {
+    let project = Project::new().playbook(&play(
+        "    - command:\n        cmd: uptime\n        chdri: /tmp\n",
+    ));
+    insta::assert_snapshot!(rejected(&project, &[], 4));
+}
+
+#[test]
+fn yaml_syntax_error() {
+    let project = Project::new().playbook(&play("    - debug: msg=[unclosed\n      when: [a\n"));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("site.yml:"), "{error}");
+    assert!(error.contains("YAML syntax error"), "{error}");
+}
+
+#[test]
+fn missing_role() {
+    let project = Project::new().playbook("- hosts: all\n  gather_facts: false\n  roles:\n    - nosuchrole\n  tasks:\n    - shell: touch {dir}/touched\n");
+    insta::assert_snapshot!(rejected(&project, &[], 4));
+}
+
+#[test]
+fn missing_vars_file() {
+    let project = Project::new().playbook("- hosts: all\n  gather_facts: false\n  vars_files:\n    - vars/missing.yml\n  tasks:\n    - shell: touch {dir}/touched\n");
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("vars/missing.yml"), "{error}");
+    assert!(error.contains("site.yml:4:7"), "{error}");
+}
+
+#[test]
+fn unterminated_template() {
+    let project = Project::new().playbook(&play(
+        "    - debug:\n        msg: \"{{ inventory_hostname \"\n",
+    ));
+    insta::assert_snapshot!(rejected(&project, &[], 4));
+}
+
+#[test]
+fn unknown_filter_is_caught_before_running() {
+    let project = Project::new().playbook(&play(
+        "    - debug:\n        msg: \"{{ inventory_hostname | uper }}\"\n",
+    ));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("site.yml:6:14"), "{error}");
+    assert!(error.contains("upper"), "{error}");
+}
+
+#[test]
+fn cyclic_include() {
+    let project = Project::new()
+        .file("a.yml", "- import_tasks: b.yml\n")
+        .file("b.yml", "- import_tasks: a.yml\n")
+        .playbook(&play("    - import_tasks: a.yml\n"));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("include cycle"), "{error}");
+    assert!(error.contains("b.yml:1:3"), "{error}");
+}
+
+#[test]
+fn duplicate_host_in_a_range() {
+    let project = Project::new()
+        .file("hosts.ini", "[web]\nweb[1:3] web2\n")
+        .playbook(&play(""));
+    let error = rejected(&project, &["-i", "hosts.ini"], 4);
+    assert!(error.contains("hosts.ini:2:"), "{error}");
+    assert!(error.contains("web2"), "{error}");
+}
+
+#[test]
+fn unknown_limit_pattern() {
+    let project = Project::new().playbook(&play(""));
+    insta::assert_snapshot!(rejected(&project, &["--limit", "localhots"], 4));
+}
+
+#[test]
+fn undefined_handler() {
+    let project = Project::new().playbook(&play("    - shell: echo\n      notify: restart libvrt\n  handlers:\n    - name: restart libvirt\n      debug: msg=x\n"));
+    insta::assert_snapshot!(rejected(&project, &[], 4));
+}
+
+#[test]
+fn negative_retries() {
+    let project = Project::new().playbook(&play(
+        "    - shell: echo\n      register: r\n      until: r is success\n      retries: -1\n",
+    ));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("site.yml:8:16"), "{error}");
+}
+
+#[test]
+fn bad_command_line_options_exit_5() {
+    let project = Project::new().playbook(&play(""));
+    rejected(&project, &["--forks", "0"], 5);
+    rejected(&project, &["--no-such-flag"], 5);
+    let error = rejected(&project, &["-e", "notkeyvalue"], 5);
+    assert!(error.contains("--extra-vars"), "{error}");
+}

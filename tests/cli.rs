@@ -1,0 +1,96 @@
+//! The command line itself: help, listing, check, inventory views.
+
+use crate::support::Project;
+
+#[test]
+fn help_lists_the_subcommands() {
+    let output = Project::new().rpatch(&["--help"]);
+    output.expect_code(0);
+    insta::assert_snapshot!(output.stdout);
+}
+
+#[test]
+fn run_help_documents_every_option() {
+    let output = Project::new().rpatch(&["run", "--help"]);
+    output.expect_code(0);
+    insta::assert_snapshot!(output.stdout);
+}
+
+#[test]
+fn list_hosts_and_tasks_touch_nothing() {
+    let project = Project::new()
+        .file("hosts.ini", "[kvm]\nkvm[01:03] ansible_connection=local\n")
+        .playbook("- name: patch\n  hosts: kvm\n  gather_facts: false\n  tasks:\n    - name: upgrade\n      shell: touch {dir}/touched\n      tags: [patch]\n    - name: report\n      debug: msg=x\n");
+    let output = project.rpatch(&[
+        "run",
+        "site.yml",
+        "-i",
+        "hosts.ini",
+        "--list-hosts",
+        "--list-tasks",
+        "-l",
+        "kvm01:kvm02",
+    ]);
+    output.expect_code(0);
+    assert!(!project.exists("touched"));
+    insta::assert_snapshot!(output.stdout);
+}
+
+#[test]
+fn check_validates_without_running() {
+    let project =
+        Project::new().playbook("- hosts: all\n  tasks:\n    - shell: touch {dir}/touched\n");
+    let output = project.rpatch(&["check", "site.yml"]);
+    output.expect_code(0);
+    assert!(
+        output
+            .stdout
+            .contains("OK (1 play, 1 task, 1 inventory host)"),
+        "{}",
+        output.stdout
+    );
+    assert!(!project.exists("touched"));
+}
+
+#[test]
+fn inventory_views_match_ansible_inventory() {
+    let project = Project::new().file(
+        "hosts.ini",
+        "[kvm]\nkvm01 ansible_host=10.0.0.1\n[kvm:vars]\nrpatch_role=hypervisor\n[guests]\nweb01\n",
+    );
+    let list = project.rpatch(&["inventory", "-i", "hosts.ini", "--list"]);
+    list.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(json["kvm"]["hosts"][0], "kvm01");
+    assert_eq!(
+        json["_meta"]["hostvars"]["kvm01"]["rpatch_role"],
+        "hypervisor"
+    );
+    let graph = project.rpatch(&["inventory", "-i", "hosts.ini", "--graph"]);
+    graph.expect_code(0);
+    insta::assert_snapshot!(graph.stdout);
+    let host = project.rpatch(&["inventory", "-i", "hosts.ini", "--host", "kvm01"]);
+    host.expect_code(0);
+    assert!(host.stdout.contains("10.0.0.1"), "{}", host.stdout);
+    project
+        .rpatch(&["inventory", "-i", "hosts.ini", "--host", "nope"])
+        .expect_code(5);
+}
+
+#[test]
+fn default_inventory_comes_from_the_environment_or_inventory_dir() {
+    let project = Project::new().file(
+        "elsewhere.yml",
+        "all:\n  hosts:\n    fromenv:\n      ansible_connection: local\n",
+    );
+    let output = project.rpatch(&["inventory", "--graph"]);
+    assert!(output.stdout.contains("localhost"), "{}", output.stdout);
+    let mut command = assert_cmd::Command::cargo_bin("rpatch").expect("binary");
+    let env_output = command
+        .current_dir(project.path())
+        .env("RPATCH_INVENTORY", project.join("elsewhere.yml"))
+        .args(["inventory", "--graph"])
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&env_output.stdout).contains("fromenv"));
+}
