@@ -94,3 +94,41 @@ fn default_inventory_comes_from_the_environment_or_inventory_dir() {
         .expect("run");
     assert!(String::from_utf8_lossy(&env_output.stdout).contains("fromenv"));
 }
+
+#[test]
+fn the_shipped_monthly_playbook_reports_and_changes_nothing_by_default() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = assert_cmd::Command::cargo_bin("rpatch").expect("binary");
+    let output = command
+        .current_dir(repo)
+        .env_remove("RPATCH_INVENTORY")
+        .args(["run", "playbooks/monthly.yml", "--json"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let recap = &events.last().expect("events")["hosts"]["localhost"];
+    assert_eq!(
+        recap["changed"], 0,
+        "report-only run changed something: {stdout}"
+    );
+    assert_eq!(recap["failed"], 0);
+    let summary = events
+        .iter()
+        .find(|e| e["event"] == "host_result" && e["task"] == "Summary")
+        .expect("summary task");
+    let msg = summary["result"]["msg"].as_str().expect("msg");
+    assert!(
+        msg.contains("update(s) pending") && msg.contains("report only"),
+        "{msg}"
+    );
+}

@@ -10,6 +10,7 @@ mod assert_fail;
 mod command;
 mod context;
 mod debug;
+mod lenient;
 mod pause;
 mod ping;
 mod registry;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
-use super::stat::lenient;
+use super::lenient;
 use super::ModuleResult;
 use crate::vars::Value;
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
 use super::args::{self, ArgError};
-use super::stat::lenient;
+use super::lenient;
 use super::{ModuleContext, ModuleResult};
 use crate::transport::{ExecRequest, ExitStatus};
 use crate::vars::{self, Value};

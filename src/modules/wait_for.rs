@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
-use super::stat::lenient;
+use super::lenient;
 use super::{ModuleContext, ModuleResult};
 use crate::transport::{quote, ExecRequest, ExitStatus};
 use crate::vars::Value;

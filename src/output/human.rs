@@ -157,7 +157,7 @@ pub fn unified_diff(before: &str, after: &str, header: &str) -> String {
 
 /// `TITLE ****...` padded to 80 columns, as Ansible prints banners.
 pub fn banner(title: &str) -> String {
-    let stars = 79usize.saturating_sub(title.chars().count() + 1).max(3);
+    let stars = 80usize.saturating_sub(title.chars().count() + 1).max(3);
     format!("{title} {}", "*".repeat(stars))
 }
 
