@@ -81,7 +81,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
 /// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.
 fn list(loaded: &Loaded, args: &RunArgs, limit: Option<&[String]>, tags: &TagFilter) {
     println!("\nplaybook: {}", args.playbook.display());
-    for play in &loaded.playbook.plays {
+    for (number, play) in loaded.playbook.plays.iter().enumerate() {
         let pattern = loaded
             .templar
             .render_to_string(
@@ -97,7 +97,7 @@ fn list(loaded: &Loaded, args: &RunArgs, limit: Option<&[String]>, tags: &TagFil
             .into_iter()
             .filter(|h| limit.is_none_or(|l| l.contains(h)))
             .collect();
-        println!("\n  play #{} ({}): {}", 1, play.hosts, play.name);
+        println!("\n  play #{} ({}): {}", number + 1, play.hosts, play.name);
         if args.list_hosts {
             println!("    pattern: ['{}']", play.hosts);
             println!("    hosts ({}):", hosts.len());

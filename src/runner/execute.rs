@@ -42,6 +42,20 @@ pub struct Outcome {
     pub includes: Vec<Arc<Vars>>,
 }
 
+impl Outcome {
+    /// An outcome with just a status and a registered value.
+    pub fn from_status(status: Status, registered: Value) -> Self {
+        Self {
+            status,
+            ignored: false,
+            changed: status == Status::Changed,
+            registered,
+            facts: None,
+            includes: Vec::new(),
+        }
+    }
+}
+
 /// Runs a task (module or include) on one host and reports its results.
 pub async fn execute(
     shared: &Shared,

@@ -16,7 +16,6 @@ mod stats;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use indexmap::IndexMap;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -29,7 +28,7 @@ use crate::inventory::Inventory;
 use crate::modules::ModuleResult;
 use crate::playbook::Playbook;
 use crate::template::Templar;
-use crate::transport::{ExecOutput, ExecRequest, Transport, TransportError};
+use crate::transport::{Transport, UnavailableTransport};
 use crate::vars::{Value, Vars};
 use execute::Shared;
 use host::{HostContext, HostState};
@@ -189,7 +188,7 @@ impl Runner {
             ]);
             let transport = connection::transport_for(&scope, &self.shared.templar, None)
                 .unwrap_or_else(|error| {
-                    Arc::new(FailedTransport(error.to_string())) as Arc<dyn Transport>
+                    Arc::new(UnavailableTransport::new(error)) as Arc<dyn Transport>
                 });
             let context = HostContext {
                 name: name.clone(),
@@ -228,15 +227,5 @@ impl Runner {
             loop_summary: false,
         }))
         .await;
-    }
-}
-
-/// A transport for a host whose connection could not be set up: every command reports why.
-struct FailedTransport(String);
-
-#[async_trait]
-impl Transport for FailedTransport {
-    async fn exec(&self, _request: &ExecRequest) -> Result<ExecOutput, TransportError> {
-        Err(TransportError::Connect(self.0.clone()))
     }
 }

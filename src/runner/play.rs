@@ -88,7 +88,9 @@ impl Runner {
         let scope = super::scope::host_scope(&self.play_scope(play, &[]), &context);
         let transport =
             super::connection::transport_for(&scope, &self.shared.templar, Some(connection))
-                .unwrap_or_else(|error| Arc::new(super::FailedTransport(error.to_string())));
+                .unwrap_or_else(|error| {
+                    Arc::new(crate::transport::UnavailableTransport::new(error))
+                });
         if let Some(host) = self.hosts.get_mut(name) {
             host.context.transport = transport;
         }
@@ -475,20 +477,6 @@ impl Runner {
                 self.run_on_hosts(play, hosts, handler, members, Flow::Direct)
                     .await;
             }
-        }
-    }
-}
-
-impl Outcome {
-    /// An outcome with just a status and a registered value.
-    pub fn from_status(status: Status, registered: Value) -> Self {
-        Self {
-            status,
-            ignored: false,
-            changed: status == Status::Changed,
-            registered,
-            facts: None,
-            includes: Vec::new(),
         }
     }
 }

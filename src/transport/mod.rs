@@ -6,6 +6,7 @@
 mod become_wrap;
 mod local;
 mod output;
+mod unavailable;
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 pub use become_wrap::{Become, BecomeMethod};
 pub use local::LocalTransport;
 pub use output::{ExecOutput, ExitStatus, OUTPUT_CAP};
+pub use unavailable::UnavailableTransport;
 
 /// One command to run on a host.
 #[derive(Debug, Clone, Default)]
