@@ -9,10 +9,13 @@ pub mod args;
 mod assert_fail;
 mod command;
 mod context;
+mod copy;
 mod debug;
+mod file;
 mod pause;
 mod ping;
 mod registry;
+mod remote_file;
 mod result;
 mod set_fact;
 mod setup;
@@ -41,6 +44,8 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::Pause => pause::run(args).await,
         ModuleKind::WaitFor => wait_for::run(args, ctx).await,
         ModuleKind::Setup => setup::run(args, ctx).await,
+        ModuleKind::Copy => copy::run(args, ctx).await,
+        ModuleKind::File => file::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

@@ -1,7 +1,7 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, debug, pause, ping, setup, stat, wait_for};
+use super::{assert_fail, command, copy, debug, file, pause, ping, setup, stat, wait_for};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -31,6 +31,10 @@ pub enum ModuleKind {
     WaitFor,
     /// `setup`: gather facts about the host.
     Setup,
+    /// `copy`: put content or a controller file on the host.
+    Copy,
+    /// `file`: manage a path's kind, mode and owner.
+    File,
 }
 
 impl ModuleKind {
@@ -48,6 +52,8 @@ impl ModuleKind {
         Self::Pause,
         Self::WaitFor,
         Self::Setup,
+        Self::Copy,
+        Self::File,
     ];
 
     /// The module's short name.
@@ -65,6 +71,8 @@ impl ModuleKind {
             Self::Pause => "pause",
             Self::WaitFor => "wait_for",
             Self::Setup => "setup",
+            Self::Copy => "copy",
+            Self::File => "file",
         }
     }
 
@@ -106,6 +114,8 @@ impl ModuleKind {
             Self::Pause => check::<pause::PauseArgs>(args, templated),
             Self::WaitFor => check::<wait_for::WaitForArgs>(args, templated),
             Self::Setup => check::<setup::SetupArgs>(args, templated),
+            Self::Copy => check::<copy::CopyArgs>(args, templated),
+            Self::File => check::<file::FileArgs>(args, templated),
         }
     }
 

@@ -1,0 +1,548 @@
+//! `file`: make a path a file, directory, symbolic or hard link, or nothing, with the wanted
+//! mode/owner/group; idempotent and check-mode aware.
+
+use serde::{Deserialize, Serialize};
+
+use super::args::{self, ArgError};
+use super::remote_file::{
+    self, attr_changes, finish, shell_path, Attrs, FileError, Kind, ModeArg, Principal, Probe,
+    RemoteFile,
+};
+use super::stat::lenient;
+use super::{Diff, ModuleContext, ModuleResult};
+use crate::transport::quote;
+use crate::vars::Value;
+
+/// Arguments of `file`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileArgs {
+    /// The path to manage.
+    path: Option<String>,
+    /// Alias of `path`.
+    dest: Option<String>,
+    /// Alias of `path`.
+    name: Option<String>,
+    /// What the path should be.
+    state: Option<State>,
+    /// Permission bits, octal or symbolic.
+    mode: Option<ModeArg>,
+    /// Owner to set.
+    owner: Option<Principal>,
+    /// Group to set.
+    group: Option<Principal>,
+    /// The link target (`link`, `hard`).
+    src: Option<String>,
+    /// Apply mode/owner/group to everything under a directory.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    recurse: bool,
+    /// Replace a file or empty directory with a link; link to a missing target.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    force: bool,
+    /// Work on what a symbolic link points to, not the link.
+    #[serde(default = "yes", deserialize_with = "lenient::bool")]
+    follow: bool,
+    /// `touch`: `preserve` keeps the access time (`now` is the default).
+    access_time: Option<String>,
+    /// `touch`: `preserve` keeps the modification time (`now` is the default).
+    modification_time: Option<String>,
+    /// Accepted for compatibility; the time formats are not used.
+    access_time_format: Option<String>,
+    /// Accepted for compatibility.
+    modification_time_format: Option<String>,
+    /// Accepted for compatibility.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    unsafe_writes: Option<bool>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The states `file` manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum State {
+    File,
+    Directory,
+    Absent,
+    Touch,
+    Link,
+    Hard,
+}
+
+/// What `file` registers.
+#[derive(Debug, Serialize)]
+struct FileOutcome {
+    path: String,
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+}
+
+/// Runs `file`.
+pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
+    let args: FileArgs = args::parse(args)?;
+    finish(file(&args, ctx).await)
+}
+
+/// A decided change: the shell commands that make it (run with the path in `$p`).
+struct Plan {
+    script: String,
+    changed: bool,
+}
+
+async fn file(args: &FileArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, FileError> {
+    let _accepted = (
+        &args.access_time_format,
+        &args.modification_time_format,
+        args.unsafe_writes,
+    );
+    let path = match (&args.path, &args.dest, &args.name) {
+        (Some(path), None, None) | (None, Some(path), None) | (None, None, Some(path)) => path,
+        (None, None, None) => Err(ArgError::Invalid("path is required".into()))?,
+        _ => Err(ArgError::Invalid(
+            "path, dest and name are aliases; give only one".into(),
+        ))?,
+    };
+    let attrs = Attrs::new(args.mode.as_ref(), args.owner.as_ref(), args.group.as_ref())?;
+    if attrs.mode == Some(remote_file::Mode::Preserve) {
+        Err(ArgError::Invalid(
+            "mode=preserve is only valid for copy and template".into(),
+        ))?;
+    }
+    if matches!(args.state, Some(State::Link | State::Hard)) && args.src.is_none() {
+        Err(ArgError::Invalid(
+            "src is required for state=link and state=hard".into(),
+        ))?;
+    }
+    if args.recurse && !matches!(args.state, None | Some(State::Directory)) {
+        Err(ArgError::Invalid(
+            "recurse is only valid with state=directory".into(),
+        ))?;
+    }
+    let (before, extra) = probe_for(ctx, path, args).await?;
+    let state = match args.state {
+        Some(state) => state,
+        None if args.recurse => State::Directory,
+        None => match before.kind {
+            Kind::Directory => State::Directory,
+            Kind::Link => State::Link,
+            _ => State::File,
+        },
+    };
+    let plan = plan(state, path, &before, &extra, &attrs, args)?;
+    let after_state = |kind: Kind| match (state, kind) {
+        (_, Kind::Absent) => "absent",
+        (State::Hard, _) => "hard",
+        (State::Touch | State::File, _) => "file",
+        _ => kind.state(),
+    };
+    let predicted = if plan.changed {
+        let mut after = remote_file::predicted(&before, &attrs, state == State::Directory);
+        after.kind = match state {
+            State::Absent => Kind::Absent,
+            State::Directory => Kind::Directory,
+            State::Link => Kind::Link,
+            State::File | State::Hard => before.kind,
+            State::Touch if before.exists() => before.kind,
+            State::Touch => Kind::File,
+        };
+        after
+    } else {
+        before.clone()
+    };
+    let diff = ctx.diff.then(|| Diff {
+        before: describe_state(&before, before.kind.state()),
+        after: describe_state(&predicted, after_state(predicted.kind)),
+        header: path.to_string(),
+    });
+    let after = if plan.changed && !ctx.check_mode {
+        run_and_describe(ctx, path, &plan.script, args.follow && state != State::Link).await?
+    } else {
+        predicted
+    };
+    let outcome = FileOutcome {
+        path: path.clone(),
+        state: after_state(after.kind),
+        src: args.src.clone(),
+        mode: after.exists().then(|| after.mode_text()),
+        owner: after.exists().then(|| after.owner.clone()),
+        group: after.exists().then(|| after.group.clone()),
+        uid: after.exists().then_some(after.uid),
+        gid: after.exists().then_some(after.gid),
+        size: after.exists().then_some(after.size),
+    };
+    let base = if plan.changed {
+        ModuleResult::changed()
+    } else {
+        ModuleResult::ok()
+    };
+    Ok(ModuleResult { diff, ..base }.with_data(&outcome))
+}
+
+/// Facts beyond the path's own description: whether `src` exists, its inode, whether a
+/// directory is empty, whether anything under it differs from the wanted attributes.
+#[derive(Debug, Default)]
+struct Extra {
+    src_exists: bool,
+    src_inode: Option<String>,
+    dir_empty: bool,
+    tree_differs: bool,
+    inode: String,
+}
+
+async fn probe_for(
+    ctx: &ModuleContext<'_>,
+    path: &str,
+    args: &FileArgs,
+) -> Result<(RemoteFile, Extra), FileError> {
+    let linkish = matches!(args.state, Some(State::Link | State::Hard));
+    let mut script = format!(
+        "p={}\n{}",
+        shell_path(path),
+        remote_file::describe_script(Probe {
+            follow: args.follow && !linkish,
+            checksum: false,
+            content_up_to: None,
+        })
+    );
+    if let Some(src) = &args.src {
+        // A relative link target is relative to the link's directory.
+        script.push_str(&format!(
+            "s={src}; case $s in /*) ;; *) s=\"$(dirname -- \"$p\")/$s\";; esac\n\
+             if [ -e \"$s\" ]; then echo src_exists=1; \
+             printf 'src_inode=%s\\n' \"$(stat -L -c '%i:%d' -- \"$s\")\"; fi\n",
+            src = shell_path(src)
+        ));
+    }
+    script.push_str(
+        "if [ -e \"$p\" ]; then printf 'inode=%s\\n' \"$(stat -c '%i:%d' -- \"$p\")\"; fi\n\
+         if [ -d \"$p\" ] && [ -z \"$(ls -A -- \"$p\")\" ]; then echo dir_empty=1; fi\n",
+    );
+    if args.recurse {
+        let attrs = Attrs::new(args.mode.as_ref(), args.owner.as_ref(), args.group.as_ref())?;
+        let mut tests = Vec::new();
+        if let Some(remote_file::Mode::Octal(bits)) = attrs.mode {
+            tests.push(format!("! -perm {bits:04o}"));
+        }
+        if let Some(owner) = &args.owner {
+            tests.push(format!("! -user {}", quote(&principal_text(owner))));
+        }
+        if let Some(group) = &args.group {
+            tests.push(format!("! -group {}", quote(&principal_text(group))));
+        }
+        if !tests.is_empty() {
+            script.push_str(&format!(
+                "if [ -d \"$p\" ] && [ -n \"$(find \"$p\" \\( {} \\) -print 2>/dev/null | head -n 1)\" ]; \
+                 then echo tree_differs=1; fi\n",
+                tests.join(" -o ")
+            ));
+        }
+    }
+    let output = ctx.exec(script).await?;
+    let before = remote_file::parse_description(&output, path)?;
+    let text = output.stdout_text();
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let extra = Extra {
+        src_exists: field("src_exists").is_some(),
+        src_inode: field("src_inode"),
+        dir_empty: field("dir_empty").is_some(),
+        tree_differs: field("tree_differs").is_some(),
+        inode: field("inode").unwrap_or_default(),
+    };
+    Ok((before, extra))
+}
+
+fn principal_text(principal: &Principal) -> String {
+    match principal {
+        Principal::Id(id) => id.to_string(),
+        Principal::Name(name) => name.clone(),
+    }
+}
+
+/// Decides what to do: errors for impossible requests, a script otherwise.
+fn plan(
+    state: State,
+    path: &str,
+    before: &RemoteFile,
+    extra: &Extra,
+    attrs: &Attrs,
+    args: &FileArgs,
+) -> Result<Plan, FileError> {
+    let mut script = String::new();
+    let mut changed = false;
+    let is_dir = state == State::Directory;
+    let attributes = |script: &mut String, changed: &mut bool, current: &RemoteFile| {
+        let (mode, chown) = attr_changes(attrs, current, is_dir);
+        if let Some(mode) = mode {
+            script.push_str(&format!("chmod {mode:04o} \"$p\"\n"));
+            *changed = true;
+        }
+        if let Some(chown) = chown {
+            script.push_str(&format!("chown {chown} \"$p\"\n"));
+            *changed = true;
+        }
+    };
+    match state {
+        State::Absent => {
+            if before.exists() {
+                script.push_str("rm -rf -- \"$p\"\n");
+                changed = true;
+            }
+        }
+        State::File => match before.kind {
+            Kind::Absent => {
+                return Err(FileError::Failed(format!(
+                    "file ({path}) is absent, cannot continue"
+                )))
+            }
+            Kind::Directory => {
+                return Err(FileError::Failed(format!(
+                    "{path} is a directory, not a file"
+                )))
+            }
+            _ => attributes(&mut script, &mut changed, before),
+        },
+        State::Touch => {
+            let preserve = |value: &Option<String>| value.as_deref() == Some("preserve");
+            let keep_times = preserve(&args.access_time) && preserve(&args.modification_time);
+            match before.kind {
+                Kind::Absent => {
+                    script.push_str(": >> \"$p\"\n");
+                    changed = true;
+                }
+                _ if keep_times => {}
+                _ => {
+                    let which = match (
+                        preserve(&args.access_time),
+                        preserve(&args.modification_time),
+                    ) {
+                        (true, false) => "-m ",
+                        (false, true) => "-a ",
+                        _ => "",
+                    };
+                    script.push_str(&format!("touch {which}-- \"$p\"\n"));
+                    changed = true;
+                }
+            }
+            let mut current = before.clone();
+            if !before.exists() {
+                current.kind = Kind::File;
+                current.mode = 0o666 & !before.umask;
+            }
+            attributes(&mut script, &mut changed, &current);
+        }
+        State::Directory => {
+            match before.kind {
+                Kind::Absent => {
+                    script.push_str("mkdir -p -- \"$p\"\n");
+                    changed = true;
+                }
+                Kind::Directory => {}
+                _ => {
+                    return Err(FileError::Failed(format!(
+                        "{path} already exists as a {}",
+                        before.kind.state()
+                    )))
+                }
+            }
+            if args.recurse && before.exists() {
+                let mut recursive = String::new();
+                if let Some(mode) = &attrs.mode {
+                    let word = match mode {
+                        remote_file::Mode::Octal(bits) => format!("{bits:04o}"),
+                        _ => quote(&mode_text(args)),
+                    };
+                    recursive.push_str(&format!("chmod -R {word} \"$p\"\n"));
+                }
+                let (_, chown) = attr_changes(
+                    &Attrs {
+                        mode: None,
+                        ..attrs.clone()
+                    },
+                    &RemoteFile {
+                        kind: Kind::Absent,
+                        ..before.clone()
+                    },
+                    true,
+                );
+                if let Some(chown) = chown {
+                    recursive.push_str(&format!("chown -R {chown} \"$p\"\n"));
+                }
+                let symbolic = matches!(attrs.mode, Some(remote_file::Mode::Symbolic(_)));
+                if extra.tree_differs || (symbolic && !recursive.is_empty()) {
+                    // Symbolic modes are not checked under the directory: they are applied.
+                    script.push_str(&recursive);
+                    changed = true;
+                }
+            }
+            let mut current = before.clone();
+            if !before.exists() {
+                current.kind = Kind::Directory;
+                current.mode = 0o777 & !before.umask;
+            }
+            attributes(&mut script, &mut changed, &current);
+        }
+        State::Link => {
+            let src = args.src.as_deref().unwrap_or_default();
+            let same = before.kind == Kind::Link && before.link_target.as_deref() == Some(src);
+            if !same {
+                if !extra.src_exists && !args.force {
+                    return Err(FileError::Failed(format!(
+                        "src file does not exist, use \"force=yes\" if you really want to \
+                         create the link: {src}"
+                    )));
+                }
+                match before.kind {
+                    Kind::Absent | Kind::Link => {}
+                    Kind::Directory if args.force && extra.dir_empty => {}
+                    Kind::Directory => {
+                        return Err(FileError::Failed(format!(
+                            "the directory {path} is not empty, refusing to convert it"
+                        )))
+                    }
+                    _ if args.force => {}
+                    kind => {
+                        return Err(FileError::Failed(format!(
+                            "refusing to convert from {} to symlink for {path}",
+                            kind.state()
+                        )))
+                    }
+                }
+                script.push_str(&format!(
+                    "rm -f -- \"$p\" 2>/dev/null || rmdir -- \"$p\"\nln -s -- {} \"$p\"\n",
+                    quote(src)
+                ));
+                changed = true;
+            }
+            let (_, chown) = attr_changes(
+                &Attrs {
+                    mode: None,
+                    ..attrs.clone()
+                },
+                before,
+                false,
+            );
+            if let Some(chown) = chown {
+                script.push_str(&format!("chown -h {chown} \"$p\"\n"));
+                changed = true;
+            }
+        }
+        State::Hard => {
+            let src = args.src.as_deref().unwrap_or_default();
+            let Some(src_inode) = &extra.src_inode else {
+                return Err(FileError::Failed(format!("src does not exist: {src}")));
+            };
+            let blocked =
+                before.kind == Kind::Directory || (!args.force && before.kind != Kind::Link);
+            if before.exists() && &extra.inode != src_inode && blocked {
+                return Err(FileError::Failed(format!(
+                    "refusing to convert from {} to hard link for {path}",
+                    before.kind.state()
+                )));
+            }
+            if &extra.inode != src_inode {
+                script.push_str(&format!("ln -f -- {} \"$p\"\n", shell_path(src)));
+                changed = true;
+            }
+            attributes(&mut script, &mut changed, before);
+        }
+    }
+    Ok(Plan { script, changed })
+}
+
+fn mode_text(args: &FileArgs) -> String {
+    match &args.mode {
+        Some(ModeArg::Text(text)) => text.clone(),
+        Some(ModeArg::Number(n)) => format!("{n:04o}"),
+        None => String::new(),
+    }
+}
+
+/// Runs the plan's commands and describes the path afterwards, in one round trip.
+async fn run_and_describe(
+    ctx: &ModuleContext<'_>,
+    path: &str,
+    script: &str,
+    follow: bool,
+) -> Result<RemoteFile, FileError> {
+    let full = format!(
+        "set -e\np={}\n{script}set +e\n{}",
+        shell_path(path),
+        remote_file::describe_script(Probe {
+            follow,
+            ..Probe::default()
+        })
+    );
+    let output = ctx.exec(full).await?;
+    if !output.status.success() {
+        return Err(remote_file::host_failure(
+            &format!("cannot change {path}"),
+            &output,
+        ));
+    }
+    remote_file::parse_description(&output, path)
+}
+
+fn describe_state(file: &RemoteFile, state: &str) -> String {
+    if !file.exists() {
+        return "state: absent\n".into();
+    }
+    format!(
+        "state: {state}\nmode: {}\nowner: {}\ngroup: {}\n",
+        file.mode_text(),
+        file.owner,
+        file.group
+    )
+}
+
+/// Makes `path` a directory with `attrs` (for `copy` of a directory tree); true if it changed.
+pub(super) async fn ensure_directory(
+    ctx: &ModuleContext<'_>,
+    path: &str,
+    attrs: &Attrs,
+) -> Result<bool, FileError> {
+    let before = remote_file::probe(ctx, path, Probe::default()).await?;
+    let mut script = String::new();
+    match before.kind {
+        Kind::Absent => script.push_str("mkdir -p -- \"$p\"\n"),
+        Kind::Directory => {}
+        kind => {
+            return Err(FileError::Failed(format!(
+                "{path} already exists as a {}",
+                kind.state()
+            )))
+        }
+    }
+    let (mode, chown) = attr_changes(attrs, &before, true);
+    if let Some(mode) = mode {
+        script.push_str(&format!("chmod {mode:04o} \"$p\"\n"));
+    }
+    if let Some(chown) = chown {
+        script.push_str(&format!("chown {chown} \"$p\"\n"));
+    }
+    if script.is_empty() {
+        return Ok(false);
+    }
+    if !ctx.check_mode {
+        run_and_describe(ctx, path, &script, true).await?;
+    }
+    Ok(true)
+}
