@@ -546,3 +546,219 @@ pub(super) async fn ensure_directory(
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::remote_file::testing::{
+        assert_changed, assert_failed, assert_ok, field, mode_of, run, CHECK, DIFF, RUN,
+    };
+    use super::super::ModuleKind::File;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_directory_is_created_once_with_its_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a/b/c");
+        let args = json!({"path": path, "state": "directory", "mode": "0750"});
+        let first = run(File, args.clone(), RUN).await;
+        assert_changed(&first);
+        assert!(path.is_dir());
+        assert_eq!(mode_of(&path), 0o750);
+        assert_eq!(field(&first, "state"), "directory");
+        assert_eq!(field(&first, "mode"), "0750");
+        assert!(field(&first, "uid").is_number());
+        assert_ok(&run(File, args, RUN).await);
+        let other_mode = json!({"path": path, "state": "directory", "mode": "0700"});
+        assert_changed(&run(File, other_mode, RUN).await);
+        assert_eq!(mode_of(&path), 0o700);
+    }
+
+    #[tokio::test]
+    async fn check_mode_creates_and_removes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("d");
+        let result = run(File, json!({"path": path, "state": "directory"}), CHECK).await;
+        assert_changed(&result);
+        assert!(!path.exists());
+        std::fs::write(&path, "x").expect("write");
+        let result = run(File, json!({"path": path, "state": "absent"}), CHECK).await;
+        assert_changed(&result);
+        assert!(path.exists());
+        let result = run(File, json!({"path": path, "mode": "0600"}), CHECK).await;
+        assert_changed(&result);
+        assert_ne!(mode_of(&path), 0o600);
+    }
+
+    #[tokio::test]
+    async fn absent_removes_trees_and_is_then_ok() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tree");
+        std::fs::create_dir_all(path.join("x/y")).expect("mkdir");
+        std::fs::write(path.join("x/y/f"), "x").expect("write");
+        let args = json!({"path": path, "state": "absent"});
+        let result = run(File, args.clone(), RUN).await;
+        assert_changed(&result);
+        assert_eq!(field(&result, "state"), "absent");
+        assert!(!path.exists());
+        assert_ok(&run(File, args, RUN).await);
+    }
+
+    #[tokio::test]
+    async fn touch_creates_then_updates_times_unless_preserved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("stamp");
+        let touch = json!({"path": path, "state": "touch", "mode": "0600"});
+        assert_changed(&run(File, touch.clone(), RUN).await);
+        assert!(path.is_file());
+        assert_eq!(mode_of(&path), 0o600);
+        // As in Ansible, touching an existing file changes its times: changed again.
+        assert_changed(&run(File, touch, RUN).await);
+        let keep = json!({"path": path, "state": "touch", "mode": "0600",
+            "access_time": "preserve", "modification_time": "preserve"});
+        assert_ok(&run(File, keep, RUN).await);
+    }
+
+    #[tokio::test]
+    async fn a_symlink_is_made_retargeted_and_then_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("target");
+        let other = dir.path().join("other");
+        std::fs::write(&target, "t").expect("write");
+        std::fs::write(&other, "o").expect("write");
+        let link = dir.path().join("link");
+        let args = json!({"path": link, "src": target, "state": "link"});
+        let first = run(File, args.clone(), RUN).await;
+        assert_changed(&first);
+        assert_eq!(field(&first, "state"), "link");
+        assert_eq!(std::fs::read_link(&link).expect("readlink"), target);
+        assert_ok(&run(File, args, RUN).await);
+        let retarget = json!({"path": link, "src": other, "state": "link"});
+        assert_changed(&run(File, retarget.clone(), RUN).await);
+        assert_eq!(std::fs::read_link(&link).expect("readlink"), other);
+        assert_ok(&run(File, retarget, RUN).await);
+    }
+
+    #[tokio::test]
+    async fn a_file_is_not_turned_into_a_link_without_force() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "t").expect("write");
+        let path = dir.path().join("plain");
+        std::fs::write(&path, "p").expect("write");
+        let args = json!({"path": path, "src": target, "state": "link"});
+        assert_failed(&run(File, args, RUN).await, "refusing to convert from file");
+        let forced = json!({"path": path, "src": target, "state": "link", "force": true});
+        assert_changed(&run(File, forced, RUN).await);
+        assert!(std::fs::symlink_metadata(&path)
+            .expect("lstat")
+            .file_type()
+            .is_symlink());
+        let dangling =
+            json!({"path": dir.path().join("l2"), "src": "/nonexistent/x", "state": "link"});
+        assert_failed(&run(File, dangling, RUN).await, "src file does not exist");
+    }
+
+    #[tokio::test]
+    async fn a_hard_link_shares_the_inode_and_is_idempotent() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "t").expect("write");
+        let path = dir.path().join("hard");
+        let args = json!({"path": path, "src": target, "state": "hard"});
+        let result = run(File, args.clone(), RUN).await;
+        assert_changed(&result);
+        assert_eq!(field(&result, "state"), "hard");
+        let ino = |p: &std::path::Path| std::fs::metadata(p).expect("stat").ino();
+        assert_eq!(ino(&path), ino(&target));
+        assert_ok(&run(File, args, RUN).await);
+    }
+
+    #[tokio::test]
+    async fn state_file_needs_an_existing_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("missing");
+        assert_failed(
+            &run(File, json!({"path": path, "state": "file"}), RUN).await,
+            "is absent, cannot continue",
+        );
+        assert_failed(
+            &run(File, json!({"path": dir.path(), "state": "file"}), RUN).await,
+            "is a directory",
+        );
+    }
+
+    #[tokio::test]
+    async fn owner_and_group_differences_are_detected() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, "x").expect("write");
+        let meta = std::fs::metadata(&path).expect("stat");
+        let same = json!({"path": path, "owner": meta.uid().to_string(), "group": meta.gid()});
+        assert_ok(&run(File, same, RUN).await);
+        let other = if meta.uid() == 0 { 65534 } else { 0 };
+        let result = run(File, json!({"path": path, "owner": other}), CHECK).await;
+        assert_changed(&result);
+        assert_eq!(std::fs::metadata(&path).expect("stat").uid(), meta.uid());
+    }
+
+    #[tokio::test]
+    async fn recurse_applies_the_mode_below_and_is_then_ok() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("r");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        std::fs::write(root.join("sub/f"), "x").expect("write");
+        let args = json!({"path": root, "state": "directory", "mode": "0750", "recurse": true});
+        assert_changed(&run(File, args.clone(), RUN).await);
+        assert_eq!(mode_of(&root.join("sub/f")), 0o750);
+        assert_eq!(mode_of(&root.join("sub")), 0o750);
+        assert_ok(&run(File, args, RUN).await);
+    }
+
+    #[tokio::test]
+    async fn diff_shows_the_state_before_and_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("d");
+        let result = run(
+            File,
+            json!({"path": path, "state": "directory", "mode": "0755"}),
+            DIFF,
+        )
+        .await;
+        let diff = result.diff.expect("diff");
+        assert_eq!(diff.before, "state: absent\n");
+        assert!(
+            diff.after.starts_with("state: directory\nmode: 0755\n"),
+            "{diff:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn argument_mistakes_are_named() {
+        assert_failed(
+            &run(File, json!({"state": "directory"}), RUN).await,
+            "path is required",
+        );
+        assert_failed(
+            &run(File, json!({"path": "/tmp/x", "state": "link"}), RUN).await,
+            "src is required",
+        );
+        assert_failed(
+            &run(File, json!({"path": "/tmp/x", "name": "/tmp/y"}), RUN).await,
+            "aliases",
+        );
+        assert_failed(
+            &run(File, json!({"path": "/tmp/x", "state": "folder"}), RUN).await,
+            "unknown variant",
+        );
+    }
+
+    #[tokio::test]
+    async fn dest_and_name_are_aliases_of_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("n");
+        assert_changed(&run(File, json!({"name": path, "state": "directory"}), RUN).await);
+        assert_ok(&run(File, json!({"dest": path, "state": "directory"}), RUN).await);
+    }
+}
