@@ -20,6 +20,7 @@ mod result;
 mod set_fact;
 mod setup;
 mod stat;
+mod template_module;
 mod wait_for;
 
 pub use args::{ArgError, FreeForm};
@@ -45,6 +46,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::WaitFor => wait_for::run(args, ctx).await,
         ModuleKind::Setup => setup::run(args, ctx).await,
         ModuleKind::Copy => copy::run(args, ctx).await,
+        ModuleKind::Template => template_module::run(args, ctx).await,
         ModuleKind::File => file::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))

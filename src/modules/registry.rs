@@ -1,7 +1,9 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, copy, debug, file, pause, ping, setup, stat, wait_for};
+use super::{
+    assert_fail, command, copy, debug, file, pause, ping, setup, stat, template_module, wait_for,
+};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -33,6 +35,8 @@ pub enum ModuleKind {
     Setup,
     /// `copy`: put content or a controller file on the host.
     Copy,
+    /// `template`: render a controller template and put it on the host.
+    Template,
     /// `file`: manage a path's kind, mode and owner.
     File,
 }
@@ -53,6 +57,7 @@ impl ModuleKind {
         Self::WaitFor,
         Self::Setup,
         Self::Copy,
+        Self::Template,
         Self::File,
     ];
 
@@ -72,6 +77,7 @@ impl ModuleKind {
             Self::WaitFor => "wait_for",
             Self::Setup => "setup",
             Self::Copy => "copy",
+            Self::Template => "template",
             Self::File => "file",
         }
     }
@@ -115,6 +121,7 @@ impl ModuleKind {
             Self::WaitFor => check::<wait_for::WaitForArgs>(args, templated),
             Self::Setup => check::<setup::SetupArgs>(args, templated),
             Self::Copy => check::<copy::CopyArgs>(args, templated),
+            Self::Template => check::<template_module::TemplateArgs>(args, templated),
             Self::File => check::<file::FileArgs>(args, templated),
         }
     }
