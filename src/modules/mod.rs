@@ -11,6 +11,7 @@ mod command;
 mod context;
 mod copy;
 mod debug;
+mod fetch;
 mod file;
 mod pause;
 mod ping;
@@ -48,6 +49,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::Copy => copy::run(args, ctx).await,
         ModuleKind::Template => template_module::run(args, ctx).await,
         ModuleKind::File => file::run(args, ctx).await,
+        ModuleKind::Fetch => fetch::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

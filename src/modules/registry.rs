@@ -2,7 +2,8 @@
 
 use super::args::{self, ArgError, FreeForm};
 use super::{
-    assert_fail, command, copy, debug, file, pause, ping, setup, stat, template_module, wait_for,
+    assert_fail, command, copy, debug, fetch, file, pause, ping, setup, stat, template_module,
+    wait_for,
 };
 use crate::vars::Value;
 
@@ -39,6 +40,8 @@ pub enum ModuleKind {
     Template,
     /// `file`: manage a path's kind, mode and owner.
     File,
+    /// `fetch`: bring a host file back to the controller.
+    Fetch,
 }
 
 impl ModuleKind {
@@ -59,6 +62,7 @@ impl ModuleKind {
         Self::Copy,
         Self::Template,
         Self::File,
+        Self::Fetch,
     ];
 
     /// The module's short name.
@@ -79,6 +83,7 @@ impl ModuleKind {
             Self::Copy => "copy",
             Self::Template => "template",
             Self::File => "file",
+            Self::Fetch => "fetch",
         }
     }
 
@@ -123,6 +128,7 @@ impl ModuleKind {
             Self::Copy => check::<copy::CopyArgs>(args, templated),
             Self::Template => check::<template_module::TemplateArgs>(args, templated),
             Self::File => check::<file::FileArgs>(args, templated),
+            Self::Fetch => check::<fetch::FetchArgs>(args, templated),
         }
     }
 
