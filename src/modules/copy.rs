@@ -134,6 +134,8 @@ pub(super) struct InstallOptions<'a> {
     pub force: bool,
     /// A command that must accept the new file first.
     pub validate: Option<&'a str>,
+    /// Create missing parent directories of a new file.
+    pub make_parents: bool,
 }
 
 /// Probes `dest` for [`install`]: checksum always, content when a diff is wanted.
@@ -236,6 +238,7 @@ pub(super) async fn install(
             backup: options.backup && write && before.kind == Kind::File,
             copy_from: None,
             validate: options.validate,
+            make_parents: options.make_parents,
         },
     )
     .await?;
@@ -294,6 +297,7 @@ async fn copy(args: &CopyArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
         backup: args.backup,
         force: args.force,
         validate: args.validate.as_deref(),
+        make_parents: false,
     };
     match (&args.content, &args.src) {
         (Some(_), Some(_)) => Err(ArgError::Invalid(
@@ -419,6 +423,7 @@ async fn copy_remote(
                 backup: args.backup && write && before.kind == Kind::File,
                 copy_from: write.then_some(src),
                 validate: args.validate.as_deref(),
+                make_parents: false,
             },
         )
         .await?;
@@ -491,6 +496,7 @@ async fn copy_tree(
             backup: args.backup,
             force: args.force,
             validate: args.validate.as_deref(),
+            make_parents: false,
         };
         changed |= install(ctx, &path, &before, &bytes, &options)
             .await?

@@ -13,6 +13,7 @@ mod copy;
 mod debug;
 mod fetch;
 mod file;
+mod lineinfile;
 mod pause;
 mod ping;
 mod registry;
@@ -50,6 +51,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::Template => template_module::run(args, ctx).await,
         ModuleKind::File => file::run(args, ctx).await,
         ModuleKind::Fetch => fetch::run(args, ctx).await,
+        ModuleKind::Lineinfile => lineinfile::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

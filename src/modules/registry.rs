@@ -2,8 +2,8 @@
 
 use super::args::{self, ArgError, FreeForm};
 use super::{
-    assert_fail, command, copy, debug, fetch, file, pause, ping, setup, stat, template_module,
-    wait_for,
+    assert_fail, command, copy, debug, fetch, file, lineinfile, pause, ping, setup, stat,
+    template_module, wait_for,
 };
 use crate::vars::Value;
 
@@ -42,6 +42,8 @@ pub enum ModuleKind {
     File,
     /// `fetch`: bring a host file back to the controller.
     Fetch,
+    /// `lineinfile`: make sure a line is (or is not) in a file.
+    Lineinfile,
 }
 
 impl ModuleKind {
@@ -63,6 +65,7 @@ impl ModuleKind {
         Self::Template,
         Self::File,
         Self::Fetch,
+        Self::Lineinfile,
     ];
 
     /// The module's short name.
@@ -84,6 +87,7 @@ impl ModuleKind {
             Self::Template => "template",
             Self::File => "file",
             Self::Fetch => "fetch",
+            Self::Lineinfile => "lineinfile",
         }
     }
 
@@ -129,6 +133,7 @@ impl ModuleKind {
             Self::Template => check::<template_module::TemplateArgs>(args, templated),
             Self::File => check::<file::FileArgs>(args, templated),
             Self::Fetch => check::<fetch::FetchArgs>(args, templated),
+            Self::Lineinfile => check::<lineinfile::LineinfileArgs>(args, templated),
         }
     }
 

@@ -476,6 +476,8 @@ pub(super) struct Change<'a> {
     pub copy_from: Option<&'a str>,
     /// A command that must accept the new file (`%s` is its path) before it is moved in.
     pub validate: Option<&'a str>,
+    /// Create missing parent directories first (`lineinfile create=yes`).
+    pub make_parents: bool,
 }
 
 /// The path after [`apply`], and the backup it made.
@@ -497,7 +499,11 @@ pub(super) async fn apply(
     path: &str,
     change: &Change<'_>,
 ) -> Result<Applied, FileError> {
-    let mut script = format!("set -e\np={}\n", shell_path(path));
+    let mut script = format!(
+        "set -e\np={}\nmk={}\n",
+        shell_path(path),
+        u8::from(change.make_parents)
+    );
     if change.backup {
         script.push_str(
             "if [ -f \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; \
@@ -508,6 +514,7 @@ pub(super) async fn apply(
     let target = if replacing {
         script.push_str(
             "d=$(dirname -- \"$p\")\n\
+             if [ \"$mk\" = 1 ]; then mkdir -p -- \"$d\"; fi\n\
              t=$(mktemp \"$d/.rpatch-tmp.XXXXXX\" 2>/dev/null) || { t=\"$p.rpatch-tmp.$$\"; : > \"$t\"; }\n\
              trap 'rm -f -- \"$t\"' EXIT\n",
         );

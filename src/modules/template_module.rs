@@ -114,6 +114,7 @@ async fn template(args: &TemplateArgs, ctx: &ModuleContext<'_>) -> Result<Module
         backup: args.backup,
         force: args.force,
         validate: args.validate.as_deref(),
+        make_parents: false,
     };
     let installed = install(ctx, &dest, &before, rendered.as_bytes(), &options).await?;
     Ok(installed.result(&dest, Some(local.display().to_string())))
