@@ -890,28 +890,56 @@ mod tests {
         );
     }
 
-    /// Not an assertion: throughput of the stdin-to-file transfer, for the build notes.
-    /// Run with `--nocapture` to see the numbers.
+    /// Not an assertion: how fast the stdin-to-file transfer is, for the build notes (run
+    /// with `--nocapture`). Times the write command alone, the same bytes base64-encoded
+    /// (what a transport that is not binary safe would need), and the local SHA-1.
     #[tokio::test]
     async fn stdin_transfer_throughput_is_measured() {
+        use base64::Engine;
+        use std::time::Instant;
+        let templar = crate::template::Templar::new();
+        let scope = Value::from(());
+        let ctx = ModuleContext::local(&templar, &scope);
         let dir = tempfile::tempdir().expect("tempdir");
         for (label, size) in [("1 KB", 1024usize), ("10 MB", 10 * 1024 * 1024)] {
-            let src = dir.path().join(format!("src-{size}"));
             let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-            std::fs::write(&src, &bytes).expect("write");
-            let dest = dir.path().join(format!("dest-{size}"));
-            let started = std::time::Instant::now();
-            let result = run(Copy, json!({"src": src, "dest": dest}), RUN).await;
-            let elapsed = started.elapsed();
-            assert_changed(&result);
-            assert_eq!(std::fs::read(&dest).expect("read").len(), size);
-            let started = std::time::Instant::now();
-            assert_ok(&run(Copy, json!({"src": src, "dest": dest}), RUN).await);
-            let unchanged = started.elapsed();
+            let dest = dir.path().join(format!("raw-{size}"));
+            let dest = dest.to_string_lossy();
+            let change = Change {
+                content: Some(&bytes),
+                mode: Some(0o644),
+                ..Change::default()
+            };
+            let started = Instant::now();
+            let applied = remote_file::apply(&ctx, &dest, &change)
+                .await
+                .expect("write");
+            let raw = started.elapsed();
+            assert_eq!(applied.after.size, size as u64);
+            assert_eq!(std::fs::read(&*dest).expect("read"), bytes);
+
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            let b64_dest = dir.path().join(format!("b64-{size}"));
+            let mut request = crate::transport::ExecRequest::new(format!(
+                "base64 -d > {}",
+                crate::transport::quote(&b64_dest.to_string_lossy())
+            ));
+            request.stdin = Some(encoded.into_bytes());
+            let started = Instant::now();
+            let output = ctx.exec_request(request).await.expect("exec");
+            let b64 = started.elapsed();
+            assert!(output.status.success());
+            assert_eq!(std::fs::read(&b64_dest).expect("read"), bytes);
+
+            let started = Instant::now();
+            let _ = remote_file::sha1_hex(&bytes);
+            let sha1 = started.elapsed();
+            let rate = |d: std::time::Duration| size as f64 / 1e6 / d.as_secs_f64();
             println!(
-                "copy {label} over stdin (local transport): {elapsed:?} ({:.1} MB/s); \
-                 unchanged re-run {unchanged:?}",
-                size as f64 / 1e6 / elapsed.as_secs_f64()
+                "{label}: stdin write+stat {raw:?} ({:.0} MB/s); base64 on stdin {b64:?} \
+                 ({:.0} MB/s); local sha1 {sha1:?}",
+                rate(raw),
+                rate(b64)
             );
         }
     }
