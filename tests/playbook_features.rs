@@ -455,3 +455,48 @@ fn ctrl_c_lets_running_tasks_finish_prints_the_recap_and_exits_99() {
     assert!(!project.exists("next"), "no new task may start");
     assert!(stdout.contains("PLAY RECAP"), "{stdout}");
 }
+
+#[test]
+fn file_modules_are_idempotent_and_show_diffs() {
+    let project = Project::new()
+        .file("templates/motd.j2", "patched by {{ who }} on {{ inventory_hostname }}\n")
+        .playbook(
+            "- hosts: all\n  gather_facts: false\n  vars:\n    who: rpatch\n  tasks:\n    - file: path={dir}/etc state=directory mode=0755\n    - copy:\n        content: \"PermitRootLogin no\\n\"\n        dest: \"{dir}/etc/sshd_config\"\n        mode: \"0600\"\n    - template: src=motd.j2 dest={dir}/etc/motd\n    - lineinfile:\n        path: \"{dir}/etc/ssh_banner\"\n        create: true\n        regexp: '^PasswordAuthentication'\n        line: PasswordAuthentication no\n    - fetch: src={dir}/etc/motd dest={dir}/fetched\n",
+        );
+    let first = project.run(&["--diff"]);
+    first.expect_code(0);
+    assert_eq!(
+        first.recap_of("localhost"),
+        Recap {
+            ok: 5,
+            changed: 5,
+            ..Recap::default()
+        }
+    );
+    assert!(
+        first.stdout.contains("+PasswordAuthentication no"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(project.read("etc/motd"), "patched by rpatch on localhost\n");
+    assert_eq!(project.read("etc/sshd_config"), "PermitRootLogin no\n");
+    assert_eq!(
+        project.read("etc/ssh_banner"),
+        "PasswordAuthentication no\n"
+    );
+    assert!(project.exists(&format!(
+        "fetched/localhost{}/etc/motd",
+        project.path().display()
+    )));
+    let second = project.run(&[]);
+    second.expect_code(0);
+    assert_eq!(
+        second.recap_of("localhost"),
+        Recap {
+            ok: 5,
+            ..Recap::default()
+        },
+        "second run must change nothing\n{}",
+        second.stdout
+    );
+}

@@ -9,15 +9,21 @@ pub mod args;
 mod assert_fail;
 mod command;
 mod context;
+mod copy;
 mod debug;
+mod fetch;
+mod file;
 mod lenient;
+mod lineinfile;
 mod pause;
 mod ping;
 mod registry;
+mod remote_file;
 mod result;
 mod set_fact;
 mod setup;
 mod stat;
+mod template_module;
 mod wait_for;
 
 pub use args::{ArgError, FreeForm};
@@ -42,6 +48,11 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::Pause => pause::run(args).await,
         ModuleKind::WaitFor => wait_for::run(args, ctx).await,
         ModuleKind::Setup => setup::run(args, ctx).await,
+        ModuleKind::Copy => copy::run(args, ctx).await,
+        ModuleKind::Template => template_module::run(args, ctx).await,
+        ModuleKind::File => file::run(args, ctx).await,
+        ModuleKind::Fetch => fetch::run(args, ctx).await,
+        ModuleKind::Lineinfile => lineinfile::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

@@ -1,7 +1,10 @@
 //! The table of built-in modules: names users write, free-form syntax, argument checks.
 
 use super::args::{self, ArgError, FreeForm};
-use super::{assert_fail, command, debug, pause, ping, setup, stat, wait_for};
+use super::{
+    assert_fail, command, copy, debug, fetch, file, lineinfile, pause, ping, setup, stat,
+    template_module, wait_for,
+};
 use crate::vars::Value;
 
 /// A built-in module.
@@ -31,6 +34,16 @@ pub enum ModuleKind {
     WaitFor,
     /// `setup`: gather facts about the host.
     Setup,
+    /// `copy`: put content or a controller file on the host.
+    Copy,
+    /// `template`: render a controller template and put it on the host.
+    Template,
+    /// `file`: manage a path's kind, mode and owner.
+    File,
+    /// `fetch`: bring a host file back to the controller.
+    Fetch,
+    /// `lineinfile`: make sure a line is (or is not) in a file.
+    Lineinfile,
 }
 
 impl ModuleKind {
@@ -48,6 +61,11 @@ impl ModuleKind {
         Self::Pause,
         Self::WaitFor,
         Self::Setup,
+        Self::Copy,
+        Self::Template,
+        Self::File,
+        Self::Fetch,
+        Self::Lineinfile,
     ];
 
     /// The module's short name.
@@ -65,6 +83,11 @@ impl ModuleKind {
             Self::Pause => "pause",
             Self::WaitFor => "wait_for",
             Self::Setup => "setup",
+            Self::Copy => "copy",
+            Self::Template => "template",
+            Self::File => "file",
+            Self::Fetch => "fetch",
+            Self::Lineinfile => "lineinfile",
         }
     }
 
@@ -106,6 +129,11 @@ impl ModuleKind {
             Self::Pause => check::<pause::PauseArgs>(args, templated),
             Self::WaitFor => check::<wait_for::WaitForArgs>(args, templated),
             Self::Setup => check::<setup::SetupArgs>(args, templated),
+            Self::Copy => check::<copy::CopyArgs>(args, templated),
+            Self::Template => check::<template_module::TemplateArgs>(args, templated),
+            Self::File => check::<file::FileArgs>(args, templated),
+            Self::Fetch => check::<fetch::FetchArgs>(args, templated),
+            Self::Lineinfile => check::<lineinfile::LineinfileArgs>(args, templated),
         }
     }
 
