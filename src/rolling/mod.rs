@@ -1,0 +1,10 @@
+//! The rolling engine's pure building blocks: how hosts are split into batches and ordered,
+//! when a batch's failures halt the run, when maintenance windows are open, and the durable
+//! journal and lock that let a run be resumed and never overlap another.
+//!
+//! Nothing here talks to a host: the runner (`crate::runner`) drives these pieces.
+
+pub mod error;
+pub mod serial;
+
+pub use error::SpecError;
