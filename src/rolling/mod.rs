@@ -5,6 +5,7 @@
 //! Nothing here talks to a host: the runner (`crate::runner`) drives these pieces.
 
 pub mod error;
+pub mod failure;
 pub mod serial;
 
 pub use error::SpecError;
