@@ -8,5 +8,6 @@ pub mod error;
 pub mod failure;
 pub mod order;
 pub mod serial;
+pub mod window;
 
 pub use error::SpecError;
