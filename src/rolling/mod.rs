@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod failure;
+pub mod journal;
 pub mod order;
 pub mod serial;
 pub mod window;
