@@ -7,6 +7,7 @@
 pub mod error;
 pub mod failure;
 pub mod journal;
+pub mod lock;
 pub mod order;
 pub mod serial;
 pub mod window;
