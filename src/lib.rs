@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod modules;
 pub mod output;
 pub mod playbook;
+pub mod rolling;
 pub mod runner;
 pub mod template;
 pub mod transport;
