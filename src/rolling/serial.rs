@@ -594,7 +594,7 @@ mod tests {
             ("many", "neither a number", 1, 9),
             ("\"{{ n }}\"", "is a template", 1, 9),
             ("yes", "found a boolean", 1, 9),
-            ("{a: 1}", "found a mapping", 1, 9),
+            ("{a: 1}", "found a mapping", 1, 10),
             ("[1, \"25%\", 0]", "at least 1 host", 1, 20),
         ];
         for (text, message, line, col) in cases {
