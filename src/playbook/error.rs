@@ -128,6 +128,9 @@ pub enum PlaybookError {
         /// Where it is notified.
         at: Location,
     },
+    /// A rolling setting (`serial`, `window`, `order`, ...) that is not valid.
+    #[error(transparent)]
+    Rollout(Box<crate::rolling::SpecError>),
     /// A value that is the right type but not allowed.
     #[error("invalid `{key}`: {reason}")]
     Invalid {
@@ -145,6 +148,7 @@ impl Diagnose for PlaybookError {
         match self {
             Self::Read { at, .. } => at.as_ref(),
             Self::Yaml(error) => error.location(),
+            Self::Rollout(error) => error.location(),
             Self::UnknownKey { at, .. }
             | Self::UnknownModule { at, .. }
             | Self::NoAction { at }
@@ -164,6 +168,7 @@ impl Diagnose for PlaybookError {
         let suggestion = |s: &Option<String>| s.as_ref().map(|s| format!("did you mean `{s}`?"));
         match self {
             Self::Yaml(error) => error.help(),
+            Self::Rollout(error) => error.help(),
             Self::UnknownKey { suggestion: s, .. }
             | Self::UnknownModule { suggestion: s, .. }
             | Self::UnknownHandler { suggestion: s, .. } => suggestion(s),

@@ -27,6 +27,13 @@ pub const PLAY_KEYS: &[&str] = &[
     "diff",
     "connection",
     "remote_user",
+    "serial",
+    "max_fail_percentage",
+    "max_unreachable_percentage",
+    "order",
+    "shuffle_seed",
+    "max_unavailable",
+    "window",
 ];
 
 /// Keywords shared by tasks and blocks (everything that is inherited).

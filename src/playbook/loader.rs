@@ -187,6 +187,12 @@ impl Loader<'_> {
         if let Some(list) = node.get("handlers") {
             handlers.extend(self.handler_list(file, list, &inherited)?);
         }
+        let any_errors_fatal = node
+            .get("any_errors_fatal")
+            .map(|v| as_bool(file, v, "any_errors_fatal"))
+            .transpose()?
+            .unwrap_or(false);
+        let rollout = super::rollout::rollout(file, node, any_errors_fatal)?;
         let play = Play {
             name,
             hosts,
@@ -197,11 +203,7 @@ impl Loader<'_> {
                 .map(|v| as_bool(file, v, "gather_facts"))
                 .transpose()?
                 .unwrap_or(true),
-            any_errors_fatal: node
-                .get("any_errors_fatal")
-                .map(|v| as_bool(file, v, "any_errors_fatal"))
-                .transpose()?
-                .unwrap_or(false),
+            any_errors_fatal,
             force_handlers: node
                 .get("force_handlers")
                 .map(|v| as_bool(file, v, "force_handlers"))
@@ -216,6 +218,7 @@ impl Loader<'_> {
                 .get("connection")
                 .map(|v| expect_str(file, v, "connection").map(str::to_string))
                 .transpose()?,
+            rollout,
             remote_user: node
                 .get("remote_user")
                 .map(|v| expect_str(file, v, "remote_user").map(str::to_string))

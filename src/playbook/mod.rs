@@ -5,6 +5,7 @@ mod keys;
 mod loader;
 mod model;
 mod nodes;
+mod rollout;
 mod tags;
 mod tasks;
 mod validate;
@@ -15,4 +16,5 @@ pub use model::{
     Action, Block, Condition, Inherited, LoopSpec, MetaAction, Play, Playbook, Retry, Role, Task,
     TaskNode,
 };
+pub use rollout::Rollout;
 pub use tags::TagFilter;

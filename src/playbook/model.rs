@@ -52,6 +52,8 @@ pub struct Play {
     pub connection: Option<String>,
     /// `remote_user:` for every host of the play.
     pub remote_user: Option<String>,
+    /// How the play rolls through its hosts (batches, budgets, order, windows).
+    pub rollout: super::rollout::Rollout,
 }
 
 /// An entry of a task list.

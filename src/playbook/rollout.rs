@@ -1,0 +1,133 @@
+//! Reading a play's rolling-patch settings: `serial`, failure budgets, `order`,
+//! `max_unavailable` and maintenance `window`s.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+
+use super::error::PlaybookError;
+use super::nodes::FileNode;
+use crate::rolling::failure::{percentage_from_node, FailurePolicy};
+use crate::rolling::order::{MaxUnavailable, Order, TopologyConfig};
+use crate::rolling::serial::Serial;
+use crate::rolling::window::Windows;
+use crate::rolling::SpecError;
+use crate::yaml::{Node, NodeKind};
+
+/// How a play rolls through its hosts.
+#[derive(Debug, Clone, Default)]
+pub struct Rollout {
+    /// Batch sizes; `None` runs every host in one batch.
+    pub serial: Option<Serial>,
+    /// When a batch's failures halt the run.
+    pub failure: FailurePolicy,
+    /// The order hosts are taken in.
+    pub order: Order,
+    /// Seed for `order: shuffle`.
+    pub shuffle_seed: Option<u64>,
+    /// Service limits for `order: topology`.
+    pub topology: TopologyConfig,
+    /// When new batches may start; `None` is always.
+    pub windows: Option<Windows>,
+}
+
+/// Reads the rolling keys of a play node.
+pub fn rollout(
+    file: &FileNode,
+    play: &Node,
+    any_errors_fatal: bool,
+) -> Result<Rollout, PlaybookError> {
+    let located = |error: SpecError| PlaybookError::Rollout(Box::new(error));
+    let mut rollout = Rollout {
+        failure: FailurePolicy {
+            any_errors_fatal,
+            ..FailurePolicy::default()
+        },
+        ..Rollout::default()
+    };
+    if let Some(node) = play.get("serial") {
+        rollout.serial = Some(Serial::from_node(node, &file.source).map_err(located)?);
+    }
+    if let Some(node) = play.get("max_fail_percentage") {
+        rollout.failure.max_fail_percentage =
+            Some(percentage_from_node("max_fail_percentage", node, &file.source).map_err(located)?);
+    }
+    if let Some(node) = play.get("max_unreachable_percentage") {
+        rollout.failure.max_unreachable_percentage = Some(
+            percentage_from_node("max_unreachable_percentage", node, &file.source)
+                .map_err(located)?,
+        );
+    }
+    if let Some(node) = play.get("order") {
+        rollout.order = Order::from_node(node, &file.source).map_err(located)?;
+    }
+    if let Some(node) = play.get("shuffle_seed") {
+        match node.kind {
+            NodeKind::Int(seed) if seed >= 0 => rollout.shuffle_seed = u64::try_from(seed).ok(),
+            _ => {
+                return Err(located(SpecError::at_node(
+                    "shuffle_seed",
+                    "must be a non-negative integer",
+                    &file.source,
+                    node,
+                )))
+            }
+        }
+    }
+    if let Some(node) = play.get("max_unavailable") {
+        rollout.topology = topology_config(file, node).map_err(located)?;
+    }
+    if let Some(node) = play.get("window") {
+        rollout.windows = Some(Windows::from_node(node, &file.source).map_err(located)?);
+    }
+    Ok(rollout)
+}
+
+/// `max_unavailable: 1`, `"25%"`, or a mapping of service name to either.
+fn topology_config(file: &FileNode, node: &Node) -> Result<TopologyConfig, SpecError> {
+    let mut config = TopologyConfig::default();
+    match &node.kind {
+        NodeKind::Map(entries) => {
+            let mut limits = BTreeMap::new();
+            for (key, value) in entries {
+                let limit = max_unavailable(file, value)?;
+                if key.name == "default" {
+                    config.default_max_unavailable = limit;
+                } else {
+                    limits.insert(key.name.clone(), limit);
+                }
+            }
+            config.max_unavailable = limits;
+        }
+        _ => config.default_max_unavailable = max_unavailable(file, node)?,
+    }
+    Ok(config)
+}
+
+fn max_unavailable(file: &FileNode, node: &Node) -> Result<MaxUnavailable, SpecError> {
+    let bad = || {
+        SpecError::at_node(
+            "max_unavailable",
+            format!(
+                "expected a host count (1 or more) or a percentage like \"50%\", found {}",
+                node.type_name()
+            ),
+            &file.source,
+            node,
+        )
+    };
+    match &node.kind {
+        NodeKind::Int(count) => usize::try_from(*count)
+            .ok()
+            .and_then(NonZeroUsize::new)
+            .map(MaxUnavailable::Hosts)
+            .ok_or_else(bad),
+        NodeKind::Str(text) => text
+            .trim()
+            .strip_suffix('%')
+            .and_then(|pct| pct.trim().parse::<u8>().ok())
+            .filter(|pct| (1..=100).contains(pct))
+            .map(MaxUnavailable::Percent)
+            .ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
