@@ -40,6 +40,15 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// `text` with every occurrence of `url` (as given) replaced by its redacted form, for error
+/// messages from libraries that quote the URL they were handed.
+pub(crate) fn redact_in(text: &str, url: &str) -> String {
+    if url.is_empty() {
+        return text.to_string();
+    }
+    text.replace(url, &redact_url(url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +79,14 @@ mod tests {
     #[test]
     fn at_sign_in_path_is_not_userinfo() {
         assert_eq!(redact_url("https://h/users/@me"), "https://h/users/@me");
+    }
+
+    #[test]
+    fn redact_in_rewrites_quoted_urls() {
+        let url = "http://u:p@h/x";
+        assert_eq!(
+            redact_in(&format!("bad url {url}"), url),
+            "bad url http://h/x"
+        );
     }
 }
