@@ -5,10 +5,11 @@
 //! trusted) or says `validate_certs: false`. Messages show URLs without userinfo or query
 //! values, and never header values.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use regex::Regex;
-use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig, TlsProvider};
+use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 use ureq::Agent;
 
 use super::check::Attempt;
@@ -210,6 +211,28 @@ fn describe_error(error: &ureq::Error) -> String {
     }
 }
 
+/// The system's CA certificates (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`), read once.
+fn system_roots() -> Result<RootCerts, String> {
+    static ROOTS: OnceLock<Result<RootCerts, String>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            if found.certs.is_empty() {
+                let why = found.errors.first().map(ToString::to_string);
+                return Err(format!(
+                    "TLS setup: no CA certificates in the system store{}; install them or set ca_file",
+                    why.map(|why| format!(" ({why})")).unwrap_or_default()
+                ));
+            }
+            Ok(found
+                .certs
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+                .into())
+        })
+        .clone()
+}
+
 /// rustls reports handshake failures as I/O errors wrapping its own error.
 fn is_tls(error: &std::io::Error) -> bool {
     error
@@ -224,7 +247,7 @@ fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, String> {
         return Ok(builder.disable_verification(true).build());
     }
     let Some(path) = &tls.ca_file else {
-        return Ok(builder.root_certs(RootCerts::PlatformVerifier).build());
+        return Ok(builder.root_certs(system_roots()?).build());
     };
     let pem = std::fs::read(path)
         .map_err(|error| format!("cannot read ca_file {}: {error}", path.display()))?;
