@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod gates;
 pub mod inventory;
 pub mod modules;
 pub mod output;

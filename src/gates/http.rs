@@ -1,0 +1,476 @@
+//! The `http` gate, and the HTTP client setup it shares with the `prometheus` gate.
+//!
+//! Requests go through ureq (blocking, rustls) on tokio's blocking pool. Certificates are checked
+//! against the system's trust store unless the gate names a `ca_file` (then only its CAs are
+//! trusted) or says `validate_certs: false`. Messages show URLs without userinfo or query
+//! values, and never header values.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use regex::Regex;
+use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+use ureq::Agent;
+
+use super::check::Attempt;
+use super::context::GateContext;
+use super::redact::{redact_in, redact_url};
+use super::spec::{HttpCheck, HttpMethod, TlsOptions};
+
+/// The most of a response body that is read (for `body_regex` and Prometheus answers).
+pub(crate) const BODY_LIMIT: u64 = 10 * 1024 * 1024;
+
+/// An `http` gate ready to attempt: strings rendered, client configured.
+pub(crate) struct HttpProbe {
+    request: Request,
+    status: Vec<u16>,
+    body_regex: Option<Regex>,
+}
+
+impl HttpProbe {
+    /// Renders the URL and header values and builds the client.
+    pub(crate) fn new(
+        check: &HttpCheck,
+        ctx: &GateContext<'_>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let body_regex = check
+            .body_regex
+            .as_deref()
+            .map(Regex::new)
+            .transpose()
+            .map_err(|error| format!("invalid body_regex: {error}"))?;
+        Ok(Self {
+            request: Request::new(
+                check.method,
+                ctx.render("url", &check.url)?,
+                render_headers(&check.headers, ctx)?,
+                &check.tls,
+                timeout,
+            )?,
+            status: check.status.clone(),
+            body_regex,
+        })
+    }
+
+    /// One request: the status must be listed and the body must match `body_regex`.
+    pub(crate) async fn attempt(&self) -> Attempt {
+        let what = self.request.describe();
+        let response = match self.request.send(self.body_regex.is_some()).await {
+            Ok(response) => response,
+            Err(why) => return Attempt::Fail(format!("{what}: {why}")),
+        };
+        if !self.status.contains(&response.status) {
+            return Attempt::Fail(format!(
+                "{what}: status {}, expected {}",
+                response.status,
+                list(&self.status)
+            ));
+        }
+        if let Some(regex) = &self.body_regex {
+            if !regex.is_match(&response.body) {
+                return Attempt::Fail(format!(
+                    "{what}: status {} but the body does not match /{regex}/",
+                    response.status
+                ));
+            }
+        }
+        Attempt::Pass(format!("{what}: status {}", response.status))
+    }
+}
+
+/// Renders header values (they may hold tokens from vaulted variables).
+pub(crate) fn render_headers(
+    headers: &indexmap::IndexMap<String, String>,
+    ctx: &GateContext<'_>,
+) -> Result<Vec<(String, String)>, String> {
+    headers
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), ctx.render(&format!("header {name}"), value)?)))
+        .collect()
+}
+
+fn list(codes: &[u16]) -> String {
+    let codes: Vec<String> = codes.iter().map(u16::to_string).collect();
+    codes.join(" or ")
+}
+
+/// One configured request that can be sent repeatedly.
+pub(crate) struct Request {
+    agent: Agent,
+    method: HttpMethod,
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+/// What came back.
+pub(crate) struct Response {
+    pub status: u16,
+    /// The body (lossy UTF-8), or empty when it was not asked for.
+    pub body: String,
+}
+
+impl Request {
+    /// A request with a client honouring `tls` and giving up after `timeout`.
+    pub(crate) fn new(
+        method: HttpMethod,
+        url: String,
+        headers: Vec<(String, String)>,
+        tls: &TlsOptions,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let config = Agent::config_builder()
+            .tls_config(tls_config(tls)?)
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .user_agent(concat!("rpatch/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Self {
+            agent: Agent::new_with_config(config),
+            method,
+            url,
+            headers,
+        })
+    }
+
+    /// "GET https://host/path", safe to print.
+    pub(crate) fn describe(&self) -> String {
+        format!("{} {}", self.method.as_str(), redact_url(&self.url))
+    }
+
+    /// The URL without its query, safe to print.
+    pub(crate) fn describe_base(&self) -> String {
+        let url = redact_url(&self.url);
+        url.split_once('?')
+            .map_or(url.clone(), |(base, _)| base.to_string())
+    }
+
+    /// Sends the request on the blocking pool; reads the body when `read_body`.
+    pub(crate) async fn send(&self, read_body: bool) -> Result<Response, String> {
+        let (agent, method, url, headers) = (
+            self.agent.clone(),
+            self.method,
+            self.url.clone(),
+            self.headers.clone(),
+        );
+        let task = tokio::task::spawn_blocking(move || {
+            send_blocking(&agent, method, &url, &headers, read_body)
+        });
+        match task.await {
+            Ok(result) => result.map_err(|why| redact_in(&why, &self.url)),
+            Err(error) => Err(format!("the request task failed: {error}")),
+        }
+    }
+}
+
+fn send_blocking(
+    agent: &Agent,
+    method: HttpMethod,
+    url: &str,
+    headers: &[(String, String)],
+    read_body: bool,
+) -> Result<Response, String> {
+    let mut builder = ureq::http::Request::builder()
+        .method(method.as_str())
+        .uri(url);
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    // http's errors name the part that is wrong, never the header value itself.
+    let request = builder
+        .body(())
+        .map_err(|error| format!("invalid request: {error}"))?;
+    let mut response = agent.run(request).map_err(|error| describe_error(&error))?;
+    let status = response.status().as_u16();
+    let body = if read_body {
+        response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .lossy_utf8(true)
+            .read_to_string()
+            .map_err(|error| format!("cannot read the body: {}", describe_error(&error)))?
+    } else {
+        String::new()
+    };
+    Ok(Response { status, body })
+}
+
+/// A ureq error as an operator reads it.
+fn describe_error(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::Tls(why) => format!("TLS error: {why}"),
+        ureq::Error::Rustls(why) => format!("TLS error: {why}"),
+        ureq::Error::Pem(why) => format!("TLS error: {why}"),
+        ureq::Error::Io(why) if is_tls(why) => format!("TLS error: {why}"),
+        ureq::Error::Io(why) => why.to_string(),
+        ureq::Error::Timeout(which) => format!("timed out ({which})"),
+        ureq::Error::HostNotFound => "host not found".to_string(),
+        ureq::Error::ConnectionFailed => "connection failed".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The system's CA certificates (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`), read once.
+fn system_roots() -> Result<RootCerts, String> {
+    static ROOTS: OnceLock<Result<RootCerts, String>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            if found.certs.is_empty() {
+                let why = found.errors.first().map(ToString::to_string);
+                return Err(format!(
+                    "TLS setup: no CA certificates in the system store{}; install them or set ca_file",
+                    why.map(|why| format!(" ({why})")).unwrap_or_default()
+                ));
+            }
+            Ok(found
+                .certs
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+                .into())
+        })
+        .clone()
+}
+
+/// rustls reports handshake failures as I/O errors wrapping its own error.
+fn is_tls(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+}
+
+/// The TLS settings for a gate: system roots, a CA file, or no verification at all.
+fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, String> {
+    let builder = TlsConfig::builder().provider(TlsProvider::Rustls);
+    if !tls.validate_certs {
+        return Ok(builder.disable_verification(true).build());
+    }
+    let Some(path) = &tls.ca_file else {
+        return Ok(builder.root_certs(system_roots()?).build());
+    };
+    let pem = std::fs::read(path)
+        .map_err(|error| format!("cannot read ca_file {}: {error}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(error) => {
+                return Err(format!(
+                    "ca_file {} is not valid PEM: {error}",
+                    path.display()
+                ))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!("ca_file {} holds no certificates", path.display()));
+    }
+    Ok(builder
+        .root_certs(RootCerts::new_with_certs(&certs))
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_util::sync::CancellationToken;
+
+    use super::super::test_support::{gate, http_check, Reply, TestServer};
+    use super::super::{run_gate, GateKind, GateOutcome};
+    use super::*;
+    use crate::template::testing::{scope, templar};
+
+    async fn run(check: HttpCheck, retries: u32, vars: serde_json::Value) -> GateOutcome {
+        let scope = scope(vars);
+        let ctx = GateContext::new(templar(), &scope, CancellationToken::new());
+        run_gate(&gate(GateKind::Http(check), retries), &ctx).await
+    }
+
+    #[tokio::test]
+    async fn passes_on_200() {
+        let server = TestServer::always(200, "ok");
+        let outcome = run(
+            http_check(&server.url("/healthz")),
+            0,
+            serde_json::json!({}),
+        )
+        .await;
+        assert!(outcome.passed, "{outcome:?}");
+        assert_eq!(outcome.attempts, 1);
+        assert_eq!(
+            outcome.message,
+            format!("GET {}: status 200", server.url("/healthz"))
+        );
+        assert_eq!(server.hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn fails_on_503_naming_the_status() {
+        let server = TestServer::always(503, "down");
+        let outcome = run(http_check(&server.url("/")), 0, serde_json::json!({})).await;
+        assert!(!outcome.passed);
+        assert!(
+            outcome.message.ends_with(": status 503, expected 200"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn passes_after_retries_when_the_server_recovers() {
+        let server = TestServer::start(|n, _| Reply::text(if n < 3 { 503 } else { 200 }, "x"));
+        let outcome = run(http_check(&server.url("/")), 5, serde_json::json!({})).await;
+        assert!(outcome.passed, "{outcome:?}");
+        assert_eq!(outcome.attempts, 3);
+        assert_eq!(server.hits(), 3, "no request after the passing one");
+        assert!(
+            outcome.message.ends_with("(attempt 3 of 6)"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_last_retry() {
+        let server = TestServer::always(500, "");
+        let outcome = run(http_check(&server.url("/")), 2, serde_json::json!({})).await;
+        assert!(!outcome.passed);
+        assert_eq!((outcome.attempts, server.hits()), (3, 3));
+        assert!(
+            outcome
+                .message
+                .ends_with("status 500, expected 200 (after 3 attempts)"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_status_list_accepts_any_listed_code() {
+        let server = TestServer::always(204, "");
+        let mut check = http_check(&server.url("/"));
+        check.status = vec![200, 204];
+        assert!(run(check, 0, serde_json::json!({})).await.passed);
+    }
+
+    #[tokio::test]
+    async fn body_regex_must_match() {
+        let server = TestServer::always(200, r#"{"status": "green"}"#);
+        let mut check = http_check(&server.url("/"));
+        check.body_regex = Some(r#""status":\s*"green""#.into());
+        assert!(run(check.clone(), 0, serde_json::json!({})).await.passed);
+
+        check.body_regex = Some("red".into());
+        let outcome = run(check, 0, serde_json::json!({})).await;
+        assert!(!outcome.passed);
+        assert!(
+            outcome
+                .message
+                .ends_with("status 200 but the body does not match /red/"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn headers_are_sent_templated_but_never_printed() {
+        let server = TestServer::always(401, "");
+        let mut check = http_check(&server.url("/"));
+        check
+            .headers
+            .insert("Authorization".into(), "Bearer {{ token }}".into());
+        check.method = HttpMethod::Head;
+        let outcome = run(check, 0, serde_json::json!({"token": "s3cret"})).await;
+        let head = server.heads().join("").to_ascii_lowercase();
+        assert!(head.starts_with("head / http/1.1"), "{head}");
+        assert!(head.contains("authorization: bearer s3cret"), "{head}");
+        assert!(!outcome.message.contains("s3cret"), "{}", outcome.message);
+        assert!(
+            outcome.message.contains("status 401"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn url_credentials_are_used_but_never_printed() {
+        let server = TestServer::always(503, "");
+        let url = format!(
+            "http://admin:hunter2@127.0.0.1:{}/x?token=abc",
+            server.port()
+        );
+        let outcome = run(http_check(&url), 0, serde_json::json!({})).await;
+        let head = server.heads().join("").to_ascii_lowercase();
+        assert!(head.contains("authorization: basic"), "{head}");
+        assert!(!outcome.message.contains("hunter2"), "{}", outcome.message);
+        assert!(!outcome.message.contains("abc"), "{}", outcome.message);
+        assert!(
+            outcome.message.starts_with(&format!(
+                "GET http://127.0.0.1:{}/x?token=***",
+                server.port()
+            )),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn the_url_is_templated() {
+        let server = TestServer::always(200, "");
+        let check = http_check("http://127.0.0.1:{{ port }}/healthz");
+        let outcome = run(check, 0, serde_json::json!({"port": server.port()})).await;
+        assert!(outcome.passed, "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn https_against_a_plain_http_port_fails_with_a_tls_error() {
+        let server = TestServer::always(200, "");
+        let url = format!("https://127.0.0.1:{}/", server.port());
+        for validate_certs in [true, false] {
+            let mut check = http_check(&url);
+            check.tls.validate_certs = validate_certs;
+            let outcome = run(check, 0, serde_json::json!({})).await;
+            assert!(!outcome.passed);
+            assert!(outcome.message.contains("TLS"), "{}", outcome.message);
+        }
+        assert_eq!(server.hits(), 0, "no plain HTTP request was made");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_fails_cleanly() {
+        let port = TestServer::always(200, "").port(); // dropped: the port is closed again
+        let outcome = run(
+            http_check(&format!("http://127.0.0.1:{port}/")),
+            0,
+            serde_json::json!({}),
+        )
+        .await;
+        assert!(!outcome.passed);
+        assert!(
+            outcome.message.starts_with("GET http://127.0.0.1"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_or_empty_ca_file_stops_the_gate_before_any_request() {
+        let server = TestServer::always(200, "");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").expect("write");
+        for (path, says) in [
+            (dir.path().join("missing.pem"), "cannot read ca_file"),
+            (empty, "holds no certificates"),
+        ] {
+            let mut check = http_check(&server.url("/"));
+            check.tls.ca_file = Some(path);
+            let outcome = run(check, 3, serde_json::json!({})).await;
+            assert!(!outcome.passed);
+            assert_eq!(outcome.attempts, 0, "retrying cannot help");
+            assert!(outcome.message.contains(says), "{}", outcome.message);
+        }
+        assert_eq!(server.hits(), 0);
+    }
+}
