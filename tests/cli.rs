@@ -98,10 +98,12 @@ fn default_inventory_comes_from_the_environment_or_inventory_dir() {
 #[test]
 fn the_shipped_monthly_playbook_reports_and_changes_nothing_by_default() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let runs = tempfile::tempdir().expect("runs dir");
     let mut command = assert_cmd::Command::cargo_bin("rpatch").expect("binary");
     let output = command
         .current_dir(repo)
         .env_remove("RPATCH_INVENTORY")
+        .env("RPATCH_RUNS_DIR", runs.path())
         .args(["run", "playbooks/monthly.yml", "--json"])
         .output()
         .expect("run");

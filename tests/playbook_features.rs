@@ -267,6 +267,7 @@ fn json_events_describe_the_run() {
         kinds,
         [
             "play_start",
+            "batch_start",
             "task_start",
             "host_result",
             "task_start",
@@ -275,10 +276,12 @@ fn json_events_describe_the_run() {
         ]
     );
     assert_eq!(events[0]["name"], "json play");
-    assert_eq!(events[2]["status"], "ok");
-    assert_eq!(events[2]["result"]["msg"], "hello");
-    assert_eq!(events[4]["status"], "changed");
-    assert_eq!(events[5]["hosts"]["localhost"]["changed"], 1);
+    assert_eq!(events[1]["hosts"], serde_json::json!(["localhost"]));
+    assert_eq!(events[3]["status"], "ok");
+    assert_eq!(events[3]["result"]["msg"], "hello");
+    assert_eq!(events[5]["status"], "changed");
+    assert_eq!(events[6]["hosts"]["localhost"]["changed"], 1);
+    assert_eq!(events[6]["not_started"], serde_json::json!([]));
     assert!(
         !output.stdout.contains("s3cr3t-value"),
         "no_log output leaked:\n{}",

@@ -26,6 +26,25 @@ pub enum Command {
     Check(CheckArgs),
     /// Show the inventory, like ansible-inventory.
     Inventory(InventoryArgs),
+    /// Show each play's batches, order, gates and window without contacting any host.
+    Plan(PlanArgs),
+    /// List past runs, or show one run's recap from its journal.
+    Runs(RunsArgs),
+    /// Continue an interrupted, halted or paused run from its journal.
+    Resume(ResumeArgs),
+}
+
+/// Where run journals and locks live.
+#[derive(Debug, Args)]
+pub struct RunsDir {
+    /// Directory for run journals and locks.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "RPATCH_RUNS_DIR",
+        default_value = ".rpatch/runs"
+    )]
+    pub runs_dir: PathBuf,
 }
 
 /// Where hosts come from, and extra variables.
@@ -85,6 +104,17 @@ pub struct RunArgs {
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,
 
+    /// Batch sizes for every play, overriding `serial:` (e.g. `1,10%,50%`).
+    #[arg(long, value_name = "SIZES")]
+    pub serial: Option<String>,
+
+    /// Ignore maintenance windows (recorded in the journal as an emergency run).
+    #[arg(long)]
+    pub emergency: bool,
+
+    #[command(flatten)]
+    pub runs: RunsDir,
+
     /// Kill any single command that runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
@@ -96,6 +126,67 @@ pub struct RunArgs {
     /// List the tasks each play would run, then exit.
     #[arg(long)]
     pub list_tasks: bool,
+
+    /// Print one JSON object per event on standard output instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rpatch plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The playbook to plan.
+    pub playbook: PathBuf,
+
+    #[command(flatten)]
+    pub sources: Sources,
+
+    /// Only plan for hosts matching this pattern.
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// Batch sizes for every play, overriding `serial:`.
+    #[arg(long, value_name = "SIZES")]
+    pub serial: Option<String>,
+}
+
+/// `rpatch runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    pub runs: RunsDir,
+
+    /// What to show.
+    #[command(subcommand)]
+    pub action: Option<RunsAction>,
+}
+
+/// `rpatch runs show`.
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// Print a run's recap and progress from its journal.
+    Show {
+        /// The run id (as `rpatch runs` lists it).
+        id: String,
+    },
+}
+
+/// `rpatch resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run id (as `rpatch runs` lists it).
+    pub id: String,
+
+    #[command(flatten)]
+    pub runs: RunsDir,
+
+    /// The run's extra variables again (their values are never journaled).
+    #[arg(short, long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// Ignore maintenance windows from now on.
+    #[arg(long)]
+    pub emergency: bool,
 
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]

@@ -51,21 +51,52 @@ pub enum CliError {
     /// Reading the become password failed.
     #[error("cannot read the become password: {0}")]
     Password(std::io::Error),
+    /// `--serial` is malformed.
+    #[error(transparent)]
+    Serial(#[from] crate::rolling::SpecError),
+    /// The plays cannot be planned.
+    #[error(transparent)]
+    Plan(#[from] crate::runner::plan::PlanError),
+    /// The run journal cannot be written or read.
+    #[error(transparent)]
+    Journal(#[from] crate::rolling::journal::JournalError),
+    /// The run lock cannot be taken (other than being held).
+    #[error(transparent)]
+    Lock(crate::rolling::lock::LockError),
+    /// `resume`/`runs show` of a run id with no journal.
+    #[error("no run `{0}` in the runs directory")]
+    UnknownRun(String),
+    /// `resume` of a run that already ended.
+    #[error("run `{0}` already finished; there is nothing to resume")]
+    RunFinished(String),
+    /// `resume` without the extra variables the run was started with.
+    #[error("the run was started with extra variables that were not given again: {}", .0.join(", "))]
+    MissingExtraVars(Vec<String>),
 }
 
 impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
+        use crate::rolling::journal::JournalError;
         match self {
-            Self::Inventory(_) | Self::Playbook(_) | Self::Pattern(_) | Self::Yaml(_) => {
+            Self::Inventory(_)
+            | Self::Playbook(_)
+            | Self::Pattern(_)
+            | Self::Yaml(_)
+            | Self::Plan(_)
+            | Self::Journal(JournalError::Corrupt { .. } | JournalError::Inconsistent { .. }) => {
                 exit::PARSE_ERROR
             }
             Self::ExtraVars { .. }
             | Self::NoInventory
             | Self::Read { .. }
             | Self::UnknownHost(_)
-            | Self::UnknownGroup(_) => exit::BAD_OPTIONS,
-            Self::Password(_) => exit::ERROR,
+            | Self::UnknownGroup(_)
+            | Self::Serial(_)
+            | Self::UnknownRun(_)
+            | Self::RunFinished(_)
+            | Self::MissingExtraVars(_) => exit::BAD_OPTIONS,
+            Self::Password(_) | Self::Journal(_) | Self::Lock(_) => exit::ERROR,
         }
     }
 }
@@ -77,6 +108,7 @@ impl Diagnose for CliError {
             Self::Playbook(error) => error.location(),
             Self::Pattern(error) => error.location(),
             Self::Yaml(error) => error.location(),
+            Self::Serial(error) => error.location(),
             _ => None,
         }
     }

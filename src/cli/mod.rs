@@ -5,8 +5,12 @@ mod check;
 mod error;
 mod extra_vars;
 mod inventory_cmd;
+mod journal;
 mod load;
+mod plan_cmd;
+mod resume;
 mod run;
+mod runs;
 
 pub use args::{Cli, Command};
 pub use error::CliError;
@@ -45,6 +49,9 @@ pub fn main() -> i32 {
             Command::Run(args) => run::run(args, cli.verbose).await,
             Command::Check(args) => check::check(args),
             Command::Inventory(args) => inventory_cmd::inventory(args),
+            Command::Plan(args) => plan_cmd::plan(args),
+            Command::Runs(args) => runs::runs(args),
+            Command::Resume(args) => resume::resume(args, cli.verbose).await,
         }
     });
     match result {

@@ -1,6 +1,7 @@
-//! `rpatch run`: load, resolve hosts, run with output, map the outcome to an exit code.
+//! `rpatch run`: load, plan, lock, journal, run with output, map the outcome to an exit code.
 
 use std::io::IsTerminal;
+
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -8,10 +9,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
 use super::error::CliError;
-use super::load::{load_all, Loaded};
+use super::journal::{lock_run, start_journal, Locked};
+use super::load::{inventory_paths, load_all, Loaded};
 use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::{Action, TagFilter, TaskNode};
-use crate::runner::{self, exit, RunOptions};
+use crate::rolling::journal::RunSettings;
+use crate::rolling::serial::Serial;
+use crate::runner::plan::{plan_playbook, PlanInputs, PlayPlan};
+use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
 
 /// Runs a playbook and returns the exit code.
 pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
@@ -28,6 +33,18 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         list(&loaded, &args, limit.as_deref(), &tags);
         return Ok(exit::OK);
     }
+    let serial_override = args.serial.as_deref().map(Serial::parse_cli).transpose()?;
+    let inputs = PlanInputs {
+        limit: limit.clone(),
+        serial_override,
+        extra_vars: loaded.extra_vars.clone(),
+    };
+    let plan = plan_playbook(
+        &loaded.playbook,
+        &loaded.inventory,
+        &loaded.templar,
+        &inputs,
+    )?;
     let become_password = if args.ask_become_pass {
         Some(read_password()?)
     } else {
@@ -45,11 +62,58 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         verbosity,
         command_timeout: args.timeout.map(Duration::from_secs),
     };
+    let inventory = inventory_paths(&args.sources)?;
+    let _lock = match lock_run(&args.runs.runs_dir, &inventory, &args.playbook)? {
+        Locked::Acquired(lock) => lock,
+        Locked::Held(message) => {
+            eprintln!("rpatch: {message}");
+            return Ok(exit::LOCKED);
+        }
+    };
+    let settings = RunSettings {
+        inventory: inventory.iter().map(|p| p.display().to_string()).collect(),
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        check: args.check,
+        diff: args.diff,
+        forks: args.forks as usize,
+        become_all: args.escalate,
+        user: args.user.clone(),
+        extra_var_names: loaded.extra_vars.keys().cloned().collect(),
+    };
+    let journal = start_journal(
+        &args.runs.runs_dir,
+        &args.playbook,
+        &plan,
+        settings,
+        args.emergency,
+    )?;
+    let control = RunControl {
+        journal: Some(journal),
+        emergency: args.emergency,
+        done: Vec::new(),
+    };
+    Ok(execute(
+        &loaded, &plan, options, control, args.json, verbosity, args.diff,
+    )
+    .await)
+}
+
+/// Runs a loaded, planned playbook with output and Ctrl-C handling; returns the exit code.
+pub(super) async fn execute(
+    loaded: &Loaded,
+    plan: &[PlayPlan],
+    options: RunOptions,
+    control: RunControl,
+    json: bool,
+    verbosity: u8,
+    diff: bool,
+) -> i32 {
     let (sender, receiver) = mpsc::channel(1024);
-    let renderer: Box<dyn Renderer> = if args.json {
+    let renderer: Box<dyn Renderer> = if json {
         Box::new(JsonRenderer)
     } else {
-        Box::new(HumanRenderer::new(verbosity, args.diff))
+        Box::new(HumanRenderer::new(verbosity, diff))
     };
     let printer = output::spawn(renderer, receiver);
     let cancel = CancellationToken::new();
@@ -63,19 +127,18 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
             }
         }
     });
-    let summary = runner::run(
-        &loaded.playbook,
-        &loaded.inventory,
-        loaded.extra_vars.clone(),
+    let input = RunInput {
+        playbook: &loaded.playbook,
+        inventory: &loaded.inventory,
+        plan,
+        extra_vars: loaded.extra_vars.clone(),
         options,
-        loaded.templar.clone(),
-        sender,
-        cancel,
-    )
-    .await;
+        templar: loaded.templar.clone(),
+    };
+    let summary = runner::run(input, control, sender, cancel).await;
     // The runner dropped its sender: the printer drains what is left and stops.
     let _ = printer.await;
-    Ok(summary.exit_code())
+    summary.exit_code()
 }
 
 /// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.

@@ -198,12 +198,67 @@ impl Renderer for HumanRenderer {
                     Some(&Style::new().red()),
                 );
             }
-            Event::Recap { hosts } => {
+            Event::Recap { hosts, not_started } => {
                 self.end_progress();
                 self.line("", None);
                 for line in recap_lines(hosts) {
                     self.line(&line, None);
                 }
+                for host in not_started {
+                    self.line(
+                        &format!("{host:<26} : not started"),
+                        Some(&Style::new().cyan()),
+                    );
+                }
+            }
+            Event::BatchStart {
+                batch,
+                batches,
+                hosts,
+                ..
+            } => {
+                self.line("", None);
+                self.line(
+                    &banner(&format!("BATCH {batch}/{batches} [{}]", hosts.join(", "))),
+                    None,
+                );
+            }
+            Event::GateResult(gate) => {
+                let when = gate.batch.map_or_else(
+                    || "before the first batch".to_string(),
+                    |b| format!("after batch {b}"),
+                );
+                let (word, style) = if gate.passed {
+                    ("passed", Style::new().green())
+                } else {
+                    ("FAILED", Style::new().red())
+                };
+                self.line("", None);
+                self.line(&banner(&format!("GATE [{}]", gate.name)), None);
+                self.line(
+                    &format!(
+                        "{word}: {when}, {} attempt(s): {}",
+                        gate.attempts, gate.message
+                    ),
+                    Some(&style),
+                );
+            }
+            Event::Halted { reason } => {
+                self.line("", None);
+                self.line(
+                    &format!("[HALTED]: {reason}; later batches are not started"),
+                    Some(&Style::new().red()),
+                );
+            }
+            Event::WindowClosed { batch, next_open } => {
+                let when = next_open
+                    .as_deref()
+                    .unwrap_or("never (no window opens again)");
+                self.line("", None);
+                self.line(
+                    &format!("[PAUSED]: the maintenance window is closed; batch {batch} did not start. The window opens next at {when}; resume the run then."),
+                    Some(&Style::new().yellow()),
+                );
             }
         }
     }

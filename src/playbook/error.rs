@@ -131,6 +131,9 @@ pub enum PlaybookError {
     /// A rolling setting (`serial`, `window`, `order`, ...) that is not valid.
     #[error(transparent)]
     Rollout(Box<crate::rolling::SpecError>),
+    /// A health-check gate that is not valid.
+    #[error(transparent)]
+    Gate(Box<crate::gates::GateSpecError>),
     /// A value that is the right type but not allowed.
     #[error("invalid `{key}`: {reason}")]
     Invalid {
@@ -149,6 +152,7 @@ impl Diagnose for PlaybookError {
             Self::Read { at, .. } => at.as_ref(),
             Self::Yaml(error) => error.location(),
             Self::Rollout(error) => error.location(),
+            Self::Gate(error) => error.location(),
             Self::UnknownKey { at, .. }
             | Self::UnknownModule { at, .. }
             | Self::NoAction { at }
@@ -169,6 +173,7 @@ impl Diagnose for PlaybookError {
         match self {
             Self::Yaml(error) => error.help(),
             Self::Rollout(error) => error.help(),
+            Self::Gate(error) => error.help(),
             Self::UnknownKey { suggestion: s, .. }
             | Self::UnknownModule { suggestion: s, .. }
             | Self::UnknownHandler { suggestion: s, .. } => suggestion(s),

@@ -34,6 +34,10 @@ pub const PLAY_KEYS: &[&str] = &[
     "shuffle_seed",
     "max_unavailable",
     "window",
+    "gates",
+    "preflight_gates",
+    "on_gate_failure",
+    "rollback",
 ];
 
 /// Keywords shared by tasks and blocks (everything that is inherited).

@@ -184,6 +184,7 @@ impl Loader<'_> {
         }
         tasks.extend(self.section(file, node, "tasks", &inherited)?);
         let post_tasks = self.section(file, node, "post_tasks", &inherited)?;
+        let rollback = self.section(file, node, "rollback", &inherited)?;
         if let Some(list) = node.get("handlers") {
             handlers.extend(self.handler_list(file, list, &inherited)?);
         }
@@ -212,6 +213,7 @@ impl Loader<'_> {
             pre_tasks,
             tasks,
             post_tasks,
+            rollback,
             handlers,
             task_count: self.next_id,
             connection: node

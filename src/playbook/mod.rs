@@ -16,5 +16,5 @@ pub use model::{
     Action, Block, Condition, Inherited, LoopSpec, MetaAction, Play, Playbook, Retry, Role, Task,
     TaskNode,
 };
-pub use rollout::Rollout;
+pub use rollout::{GateFailure, Rollout};
 pub use tags::TagFilter;

@@ -44,6 +44,8 @@ pub struct Play {
     pub tasks: Vec<TaskNode>,
     /// Tasks run after `tasks:`.
     pub post_tasks: Vec<TaskNode>,
+    /// Tasks run on a batch's hosts when a gate fails and `on_gate_failure: rollback`.
+    pub rollback: Vec<TaskNode>,
     /// Handlers in definition order (role handlers first, then the play's).
     pub handlers: Vec<Arc<Task>>,
     /// How many tasks the play has in all (task ids are below this).

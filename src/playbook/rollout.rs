@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 
 use super::error::PlaybookError;
 use super::nodes::FileNode;
+use crate::gates::{parse_gates, GateSpec, GateSpecError};
 use crate::rolling::failure::{percentage_from_node, FailurePolicy};
 use crate::rolling::order::{MaxUnavailable, Order, TopologyConfig};
 use crate::rolling::serial::Serial;
@@ -28,6 +29,22 @@ pub struct Rollout {
     pub topology: TopologyConfig,
     /// When new batches may start; `None` is always.
     pub windows: Option<Windows>,
+    /// Health checks run before the first batch.
+    pub preflight_gates: Vec<GateSpec>,
+    /// Health checks run after every batch.
+    pub gates: Vec<GateSpec>,
+    /// What a failed gate leads to.
+    pub on_gate_failure: GateFailure,
+}
+
+/// What happens when a gate fails after a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GateFailure {
+    /// Stop: later batches do not start.
+    #[default]
+    Halt,
+    /// Run the play's `rollback` tasks on the batch's hosts, then stop.
+    Rollback,
 }
 
 /// Reads the rolling keys of a play node.
@@ -78,6 +95,27 @@ pub fn rollout(
     }
     if let Some(node) = play.get("window") {
         rollout.windows = Some(Windows::from_node(node, &file.source).map_err(located)?);
+    }
+    let gate_error = |error: GateSpecError| PlaybookError::Gate(Box::new(error));
+    if let Some(node) = play.get("gates") {
+        rollout.gates = parse_gates(node, &file.source).map_err(gate_error)?;
+    }
+    if let Some(node) = play.get("preflight_gates") {
+        rollout.preflight_gates = parse_gates(node, &file.source).map_err(gate_error)?;
+    }
+    if let Some(node) = play.get("on_gate_failure") {
+        rollout.on_gate_failure = match node.as_str() {
+            Some("halt") => GateFailure::Halt,
+            Some("rollback") => GateFailure::Rollback,
+            _ => {
+                return Err(located(SpecError::at_node(
+                    "on_gate_failure",
+                    "expected `halt` or `rollback`",
+                    &file.source,
+                    node,
+                )))
+            }
+        };
     }
     Ok(rollout)
 }

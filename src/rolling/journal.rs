@@ -120,6 +120,33 @@ pub struct PlannedPlay {
     pub batches: Vec<Vec<String>>,
 }
 
+/// The command-line settings a run was started with, so `rpatch resume` can repeat them.
+///
+/// Extra variables are recorded by name only: their values may be secrets, so a resumed run
+/// must be given them again.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// Inventory paths, as given.
+    pub inventory: Vec<String>,
+    /// `--tags`.
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
+    /// `--check`.
+    pub check: bool,
+    /// `--diff`.
+    pub diff: bool,
+    /// `--forks`.
+    pub forks: usize,
+    /// `--become`.
+    pub become_all: bool,
+    /// `--user`.
+    pub user: Option<String>,
+    /// Names of the `-e` variables (never their values).
+    pub extra_var_names: Vec<String>,
+}
+
 /// How one task ended on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -189,6 +216,9 @@ pub enum JournalEvent {
         emergency: bool,
         /// The resolved batches.
         plan: Plan,
+        /// The command-line settings to repeat on resume.
+        #[serde(default)]
+        settings: RunSettings,
     },
     /// A later process continues the run (`rpatch resume`).
     Resumed,
@@ -413,6 +443,9 @@ impl JournalWriter {
     }
 
     /// Moves the writer to a dedicated thread and returns a handle for async code.
+    ///
+    /// The thread commits in groups: it writes every event already queued, fsyncs once, then
+    /// answers all of them, so a thousand hosts finishing a task cost one fsync, not a thousand.
     pub fn spawn(self) -> Result<JournalHandle, JournalError> {
         let (sender, mut receiver) = mpsc::unbounded_channel::<Request>();
         let path = self.path.clone();
@@ -420,17 +453,62 @@ impl JournalWriter {
         std::thread::Builder::new()
             .name("rpatch-journal".into())
             .spawn(move || {
-                while let Some((event, reply)) = receiver.blocking_recv() {
-                    // The caller may have stopped waiting; the line is written all the same.
-                    let _ = reply.send(writer.append(event));
+                while let Some(first) = receiver.blocking_recv() {
+                    let mut group = vec![first];
+                    while let Ok(next) = receiver.try_recv() {
+                        group.push(next);
+                    }
+                    let records: Vec<JournalRecord> = group
+                        .iter()
+                        .map(|(event, _)| JournalRecord {
+                            at: Timestamp::now(),
+                            event: event.clone(),
+                        })
+                        .collect();
+                    let written = writer.append_records(&records);
+                    for (_, reply) in group {
+                        // The caller may have stopped waiting; the lines are written all the same.
+                        if let Some(reply) = reply {
+                            let _ = reply.send(match &written {
+                                Ok(()) => Ok(()),
+                                Err(_) => Err(JournalError::Poisoned),
+                            });
+                        }
+                    }
                 }
             })
             .map_err(io_error(&path))?;
         Ok(JournalHandle { sender })
     }
+
+    /// Appends several records and fsyncs once.
+    fn append_records(&mut self, records: &[JournalRecord]) -> Result<(), JournalError> {
+        if self.poisoned {
+            return Err(JournalError::Poisoned);
+        }
+        let mut lines = Vec::new();
+        for record in records {
+            serde_json::to_writer(&mut lines, record).map_err(|error| JournalError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other(error),
+            })?;
+            lines.push(b'\n');
+        }
+        let written = self
+            .file
+            .write_all(&lines)
+            .and_then(|()| self.file.sync_data());
+        if written.is_err() {
+            self.poisoned = true;
+        }
+        written.map_err(io_error(&self.path))
+    }
 }
 
-type Request = (JournalEvent, oneshot::Sender<Result<(), JournalError>>);
+type Request = (
+    JournalEvent,
+    Option<oneshot::Sender<Result<(), JournalError>>>,
+);
 
 /// A cloneable, async front of a [`JournalWriter`] running on its own thread.
 #[derive(Debug, Clone)]
@@ -443,9 +521,17 @@ impl JournalHandle {
     pub async fn append(&self, event: JournalEvent) -> Result<(), JournalError> {
         let (reply, done) = oneshot::channel();
         self.sender
-            .send((event, reply))
+            .send((event, Some(reply)))
             .map_err(|_| JournalError::Closed)?;
         done.await.map_err(|_| JournalError::Closed)?
+    }
+
+    /// Queues `event` without waiting for it: it reaches the disk with the next fsync, and
+    /// always before any event appended after it. For per-task summaries; state changes use
+    /// [`Self::append`].
+    pub fn record(&self, event: JournalEvent) {
+        // A closed journal is reported by the next `append`.
+        let _ = self.sender.send((event, None));
     }
 }
 
@@ -479,6 +565,8 @@ pub struct RunState {
     pub inventory: String,
     /// Whether windows were ignored.
     pub emergency: bool,
+    /// The command-line settings the run started with.
+    pub settings: RunSettings,
     /// The plan the run follows (and a resume keeps).
     pub plan: Plan,
     /// For each play, the hosts that finished it and how.
@@ -628,6 +716,7 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
             inventory,
             emergency,
             plan,
+            settings,
         } = event
         else {
             return Err("the first event must be run_start".into());
@@ -643,6 +732,7 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
             playbook,
             inventory,
             emergency,
+            settings,
             done: vec![BTreeMap::new(); plan.plays.len()],
             plan,
             running_batch: None,
@@ -759,6 +849,7 @@ mod tests {
             inventory: "hosts.ini".into(),
             emergency: false,
             plan: plan(),
+            settings: RunSettings::default(),
         }
     }
 
@@ -1108,6 +1199,17 @@ mod tests {
             "halted",
             "until",
             "reason",
+            // Command-line settings: paths, tag names, flags, a user name and the *names* of
+            // extra variables (their values are never journaled).
+            "settings",
+            "tags",
+            "skip_tags",
+            "check",
+            "diff",
+            "forks",
+            "become_all",
+            "user",
+            "extra_var_names",
         ];
         let events = [
             run_start(),

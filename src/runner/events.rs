@@ -55,6 +55,21 @@ pub struct HostResult {
     pub loop_summary: bool,
 }
 
+/// A health-check gate's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateReport {
+    /// The gate's name.
+    pub name: String,
+    /// The batch (1-based) it followed; `None` for a pre-flight gate.
+    pub batch: Option<usize>,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Attempts made.
+    pub attempts: u32,
+    /// What was seen.
+    pub message: String,
+}
+
 /// Something that happened during a run.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -65,6 +80,31 @@ pub enum Event {
         name: String,
         /// Its hosts, in order.
         hosts: Vec<String>,
+    },
+    /// A batch of a rolling play starts.
+    BatchStart {
+        /// The play's name.
+        play: String,
+        /// 1-based batch number.
+        batch: usize,
+        /// How many batches the play has.
+        batches: usize,
+        /// The batch's hosts.
+        hosts: Vec<String>,
+    },
+    /// A gate was checked.
+    GateResult(GateReport),
+    /// The run stops after this batch; later batches are not started.
+    Halted {
+        /// Why.
+        reason: String,
+    },
+    /// The maintenance window is closed: the run stops before this batch.
+    WindowClosed {
+        /// 1-based batch number that did not start.
+        batch: usize,
+        /// When the window opens next (RFC 3339), if ever.
+        next_open: Option<String>,
     },
     /// A task starts on some hosts.
     TaskStart {
@@ -91,5 +131,7 @@ pub enum Event {
     Recap {
         /// Per host, in inventory order.
         hosts: IndexMap<String, HostStats>,
+        /// Hosts of batches that never started (halt, window, interruption).
+        not_started: Vec<String>,
     },
 }

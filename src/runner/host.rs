@@ -21,6 +21,13 @@ pub enum Standing {
     Ended,
 }
 
+impl Standing {
+    /// True when the host left the run for good.
+    pub fn is_out(self) -> bool {
+        matches!(self, Self::Failed | Self::Unreachable)
+    }
+}
+
 /// What a task execution needs of a host: cheap to clone (shared layers and connection).
 #[derive(Clone)]
 pub struct HostContext {

@@ -1,8 +1,10 @@
-//! The runner: takes a loaded playbook and inventory and runs it, emitting [`Event`]s.
+//! The runner: takes a loaded playbook, inventory and plan and runs it, emitting [`Event`]s.
 //!
 //! One [`Runner`] owns every host's state for the whole run; task executions get cheap
 //! snapshots ([`host::HostContext`]) and return outcomes, so there are no locks on the hot
-//! path. Interruption is a [`CancellationToken`]: no new task starts, running ones finish.
+//! path. Plays roll through their planned batches; every state change is journaled (and on
+//! disk) before the next step. Interruption is a [`CancellationToken`]: no new task starts,
+//! running ones finish.
 
 mod connection;
 mod cursor;
@@ -10,84 +12,186 @@ mod events;
 mod execute;
 mod host;
 mod options;
+pub mod plan;
 mod play;
+mod rollout;
 mod scope;
 mod stats;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-pub use events::{Event, HostResult, Status};
+pub use events::{Event, GateReport, HostResult, Status};
 pub use options::RunOptions;
 pub use stats::{exit, exit_code, HostStats};
 
 use crate::inventory::Inventory;
 use crate::modules::ModuleResult;
 use crate::playbook::Playbook;
+use crate::rolling::journal::{HostStatus, JournalEvent, JournalHandle, RunEndStatus};
 use crate::template::Templar;
 use crate::transport::{Transport, UnavailableTransport};
 use crate::vars::{Value, Vars};
 use execute::Shared;
-use host::{HostContext, HostState};
+use host::{HostContext, HostState, Standing};
+use plan::PlayPlan;
+
+/// Why a run stopped before its last batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// A batch used up its failure budget.
+    Failures(String),
+    /// A health-check gate failed.
+    Gate(String),
+    /// The journal could not be written: rpatch will not go on without it.
+    Journal(String),
+}
+
+impl Halt {
+    /// The reason, for people.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Failures(reason) | Self::Gate(reason) | Self::Journal(reason) => reason,
+        }
+    }
+}
+
+/// What surrounds a run: its journal, plan and what a resumed run already did.
+#[derive(Default)]
+pub struct RunControl {
+    /// Where state changes are journaled.
+    pub journal: Option<JournalHandle>,
+    /// `--emergency`: maintenance windows are ignored.
+    pub emergency: bool,
+    /// Per play, hosts that already finished it (from the journal of a resumed run).
+    pub done: Vec<BTreeMap<String, HostStatus>>,
+}
 
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
-    /// Per-host counts, in inventory order.
+    /// Per-host counts, in run order.
     pub stats: IndexMap<String, HostStats>,
     /// True when the run was interrupted.
     pub interrupted: bool,
+    /// Why the run halted early, if it did.
+    pub halted: Option<Halt>,
+    /// When the maintenance window opens next, if a closed one stopped the run.
+    pub paused_until: Option<String>,
+    /// Hosts of batches that never started.
+    pub not_started: Vec<String>,
 }
 
 impl RunSummary {
     /// The process exit code for this run.
     pub fn exit_code(&self) -> i32 {
-        exit_code(&self.stats, self.interrupted)
+        if self.interrupted {
+            return exit::INTERRUPTED;
+        }
+        match &self.halted {
+            Some(Halt::Gate(_)) => return exit::HALTED_BY_GATE,
+            Some(Halt::Journal(_)) => return exit::ERROR,
+            _ => {}
+        }
+        match exit_code(&self.stats, false) {
+            exit::OK if self.paused_until.is_some() => exit::WINDOW_CLOSED,
+            code => code,
+        }
     }
+}
+
+/// Everything a run needs.
+pub struct RunInput<'a> {
+    /// The playbook.
+    pub playbook: &'a Playbook,
+    /// The inventory.
+    pub inventory: &'a Inventory,
+    /// Each play's hosts and batches.
+    pub plan: &'a [PlayPlan],
+    /// `-e` variables.
+    pub extra_vars: Arc<Vars>,
+    /// Command-line settings.
+    pub options: RunOptions,
+    /// The template engine.
+    pub templar: Arc<Templar>,
 }
 
 /// Runs a playbook; events go to `events` and the recap is the last event sent.
 pub async fn run(
-    playbook: &Playbook,
-    inventory: &Inventory,
-    extra_vars: Arc<Vars>,
-    options: RunOptions,
-    templar: Arc<Templar>,
+    input: RunInput<'_>,
+    control: RunControl,
     events: mpsc::Sender<Event>,
     cancel: CancellationToken,
 ) -> RunSummary {
-    let mut runner = Runner::new(
-        inventory, extra_vars, options, templar, events, cancel, playbook,
-    );
-    for play in &playbook.plays {
+    let mut runner = Runner::new(&input, control, events, cancel);
+    let mut stopped = false;
+    for (index, (play, plan)) in input.playbook.plays.iter().zip(input.plan).enumerate() {
         if runner.interrupted() {
             break;
         }
-        let hosts = runner.select_hosts(inventory, play);
-        runner.ensure_hosts(inventory, &hosts);
-        runner.run_play(play, hosts).await;
+        let hosts: Vec<String> = plan
+            .batches
+            .iter()
+            .flat_map(|b| b.hosts.iter().map(|(h, _)| h.clone()))
+            .collect();
+        runner.ensure_hosts(input.inventory, &hosts, index);
+        if !runner.run_rolling_play(index, play, plan).await {
+            stopped = true;
+            break;
+        }
     }
     let interrupted = runner.interrupted();
     if interrupted {
         runner.send(Event::Interrupted).await;
+    } else if !stopped || runner.halted.is_some() {
+        let status = if runner.halted.is_some() {
+            RunEndStatus::Halted
+        } else {
+            RunEndStatus::Completed
+        };
+        runner.journal(JournalEvent::RunEnd { status }).await;
     }
     for host in runner.hosts.values() {
         host.context.transport.close().await;
     }
+    let not_started: Vec<String> = input
+        .plan
+        .iter()
+        .flat_map(|plan| {
+            plan.batches
+                .iter()
+                .flat_map(|b| b.hosts.iter().map(|(h, _)| h.clone()))
+        })
+        .filter(|h| !runner.started.contains(h) && !runner.was_done_before(h))
+        .fold(Vec::new(), |mut unique, h| {
+            if !unique.contains(&h) {
+                unique.push(h);
+            }
+            unique
+        });
     let stats: IndexMap<String, HostStats> = runner
         .hosts
         .iter()
+        .filter(|(name, _)| runner.started.contains(*name))
         .map(|(name, host)| (name.clone(), host.stats))
         .collect();
     runner
         .send(Event::Recap {
             hosts: stats.clone(),
+            not_started: not_started.clone(),
         })
         .await;
-    RunSummary { stats, interrupted }
+    RunSummary {
+        stats,
+        interrupted,
+        halted: runner.halted.clone(),
+        paused_until: runner.paused_until.clone(),
+        not_started,
+    }
 }
 
 /// The state of one run.
@@ -99,20 +203,33 @@ pub(crate) struct Runner {
     base_magic: Arc<Vars>,
     forks: Arc<Semaphore>,
     cancel: CancellationToken,
+    control: RunControl,
+    /// The current play's hosts (all batches), for `ansible_play_hosts`.
+    play_hosts: Vec<String>,
+    /// The current play's index (for the journal).
+    play_index: usize,
+    /// Per play, hosts a resumed run already finished.
+    done: Vec<BTreeMap<String, HostStatus>>,
+    /// Per play, its maintenance windows.
+    window_specs: Vec<Option<crate::rolling::window::Windows>>,
+    /// Inventory groups and their hosts (for gates).
+    groups: IndexMap<String, Vec<String>>,
+    /// Hosts that ran at least one batch in this process.
+    started: std::collections::HashSet<String>,
+    halted: Option<Halt>,
+    paused_until: Option<String>,
 }
 
 impl Runner {
     fn new(
-        inventory: &Inventory,
-        extra_vars: Arc<Vars>,
-        options: RunOptions,
-        templar: Arc<Templar>,
+        input: &RunInput<'_>,
+        mut control: RunControl,
         events: mpsc::Sender<Event>,
         cancel: CancellationToken,
-        playbook: &Playbook,
     ) -> Self {
+        let options = &input.options;
         let mut base_magic = Vars::new();
-        let groups: IndexMap<String, Vec<String>> = inventory.groups_map();
+        let groups: IndexMap<String, Vec<String>> = input.inventory.groups_map();
         base_magic.insert(
             "groups".into(),
             Value::from(minijinja::value::Serde(&groups)),
@@ -121,7 +238,8 @@ impl Runner {
         base_magic.insert("ansible_diff_mode".into(), Value::from(options.diff));
         base_magic.insert("ansible_verbosity".into(), Value::from(options.verbosity));
         base_magic.insert("ansible_forks".into(), Value::from(options.forks));
-        let playbook_dir = playbook
+        let playbook_dir = input
+            .playbook
             .path
             .parent()
             .map(|dir| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()))
@@ -131,40 +249,43 @@ impl Runner {
             Value::from(playbook_dir.display().to_string()),
         );
         let forks = Arc::new(Semaphore::new(options.forks.max(1)));
+        let done = std::mem::take(&mut control.done);
         Self {
             shared: Arc::new(Shared {
-                templar,
-                options,
+                templar: input.templar.clone(),
+                options: options.clone(),
                 events,
             }),
             hosts: IndexMap::new(),
-            extra_vars,
+            extra_vars: input.extra_vars.clone(),
             base_magic: Arc::new(base_magic),
             forks,
             cancel,
+            control,
+            play_hosts: Vec::new(),
+            play_index: 0,
+            done,
+            window_specs: input
+                .playbook
+                .plays
+                .iter()
+                .map(|p| p.rollout.windows.clone())
+                .collect(),
+            groups,
+            started: std::collections::HashSet::new(),
+            halted: None,
+            paused_until: None,
         }
     }
 
-    /// The play's hosts: its pattern (templated with extra vars), narrowed by `--limit`.
-    fn select_hosts(&self, inventory: &Inventory, play: &crate::playbook::Play) -> Vec<String> {
-        let scope = crate::template::Scope::new(vec![play.vars.clone(), self.extra_vars.clone()]);
-        let pattern = self
-            .shared
-            .templar
-            .render_to_string(&play.hosts, &scope)
-            .unwrap_or_else(|_| play.hosts.clone());
-        let selected = inventory
-            .select(&pattern)
-            .map(|s| s.hosts)
-            .unwrap_or_default();
-        match &self.shared.options.limit {
-            Some(limit) => selected.into_iter().filter(|h| limit.contains(h)).collect(),
-            None => selected,
-        }
+    /// True when a resumed run's journal says this host finished some play already.
+    fn was_done_before(&self, host: &str) -> bool {
+        self.done.iter().any(|play| play.contains_key(host))
     }
 
-    /// Creates state (variables and connection) for hosts seen for the first time.
-    fn ensure_hosts(&mut self, inventory: &Inventory, names: &[String]) {
+    /// Creates state (variables and connection) for hosts seen for the first time; hosts a
+    /// resumed run's journal marks failed or unreachable in an earlier play stay out.
+    fn ensure_hosts(&mut self, inventory: &Inventory, names: &[String], play: usize) {
         for name in names {
             if self.hosts.contains_key(name) {
                 continue;
@@ -198,7 +319,17 @@ impl Runner {
                 magic: Arc::new(magic),
                 transport,
             };
-            self.hosts.insert(name.clone(), HostState::new(context));
+            let mut state = HostState::new(context);
+            let failed_earlier = self.done.iter().take(play).any(|done| {
+                matches!(
+                    done.get(name),
+                    Some(HostStatus::Failed | HostStatus::Unreachable)
+                )
+            });
+            if failed_earlier {
+                state.standing = Standing::Failed;
+            }
+            self.hosts.insert(name.clone(), state);
         }
     }
 
@@ -209,6 +340,25 @@ impl Runner {
     async fn send(&self, event: Event) {
         // The output task only goes away when the process is exiting; nothing to do then.
         let _ = self.shared.events.send(event).await;
+    }
+
+    /// Writes a state change to the journal and waits until it is on disk. A journal that
+    /// cannot be written halts the run: rpatch does not go on without a record.
+    async fn journal(&mut self, event: JournalEvent) {
+        let Some(journal) = &self.control.journal else {
+            return;
+        };
+        if let Err(error) = journal.append(event).await {
+            let message = format!("cannot write the run journal: {error}");
+            self.send(Event::Warning {
+                host: None,
+                message: message.clone(),
+            })
+            .await;
+            self.halted.get_or_insert(Halt::Journal(message));
+            self.control.journal = None;
+            self.cancel.cancel();
+        }
     }
 
     /// Reports a result that did not come from a task execution (fact gathering, crashes).

@@ -19,6 +19,7 @@ use super::scope::{HostVars, HostView, PlayScope, OMIT};
 use super::Runner;
 use crate::modules::{self, ModuleContext, ModuleKind};
 use crate::playbook::{Action, MetaAction, Play, Task, TaskNode};
+use crate::rolling::journal::{JournalEvent, TaskStatus};
 use crate::vars::{Value, Vars};
 
 /// How a task's failure is handled.
@@ -31,23 +32,10 @@ enum Flow {
 }
 
 impl Runner {
-    /// Runs one play on its hosts.
-    pub(super) async fn run_play(&mut self, play: &Play, hosts: Vec<String>) {
-        self.send(Event::PlayStart {
-            name: play.name.clone(),
-            hosts: hosts.clone(),
-        })
-        .await;
-        let hosts: Vec<String> = hosts
-            .into_iter()
-            .filter(|name| self.hosts.get(name).is_some_and(HostState::is_active))
-            .collect();
+    /// Runs one batch of a play: facts, the task sections and handlers, on these hosts.
+    pub(super) async fn run_batch(&mut self, play: &Play, hosts: Vec<String>) {
+        self.started.extend(hosts.iter().cloned());
         if hosts.is_empty() {
-            self.send(Event::Warning {
-                host: None,
-                message: "no hosts matched (or all have failed); skipping this play".into(),
-            })
-            .await;
             return;
         }
         for name in &hosts {
@@ -56,14 +44,12 @@ impl Runner {
         if play.gather_facts {
             self.gather_facts(play, &hosts).await;
         }
-        let sections = [&play.pre_tasks, &play.tasks, &play.post_tasks];
-        for section in sections {
+        for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
             if self.interrupted() {
                 break;
             }
-            self.run_section(play, &hosts, Arc::new(section.clone()))
+            self.run_section_on(play, &hosts, Arc::new(section.clone()))
                 .await;
-            self.flush_handlers(play, &hosts).await;
         }
         for name in &hosts {
             if let Some(host) = self.hosts.get_mut(name) {
@@ -75,6 +61,17 @@ impl Runner {
                 host.pending = None;
             }
         }
+    }
+
+    /// Runs a task list on hosts, then the handlers they notified.
+    pub(super) async fn run_section_on(
+        &mut self,
+        play: &Play,
+        hosts: &[String],
+        tasks: Arc<Vec<TaskNode>>,
+    ) {
+        self.run_section(play, hosts, tasks).await;
+        self.flush_handlers(play, hosts).await;
     }
 
     /// Re-opens the transport when the play sets `connection:`.
@@ -99,11 +96,23 @@ impl Runner {
     /// Variables shared by every host of the play, with a fresh `hostvars` snapshot.
     pub(super) fn play_scope(&self, play: &Play, hosts: &[String]) -> PlayScope {
         let mut magic = (*self.base_magic).clone();
-        let names: Vec<Value> = hosts.iter().map(|h| Value::from(h.as_str())).collect();
-        magic.insert("play_hosts".into(), Value::from(names.clone()));
-        magic.insert("ansible_play_hosts".into(), Value::from(names.clone()));
-        magic.insert("ansible_play_hosts_all".into(), Value::from(names.clone()));
-        magic.insert("ansible_play_batch".into(), Value::from(names));
+        let names = |list: &[String]| -> Value {
+            Value::from(
+                list.iter()
+                    .map(|h| Value::from(h.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let active: Vec<String> = self
+            .play_hosts
+            .iter()
+            .filter(|h| self.hosts.get(*h).is_none_or(|s| !s.standing.is_out()))
+            .cloned()
+            .collect();
+        magic.insert("play_hosts".into(), names(&active));
+        magic.insert("ansible_play_hosts".into(), names(&active));
+        magic.insert("ansible_play_hosts_all".into(), names(&self.play_hosts));
+        magic.insert("ansible_play_batch".into(), names(hosts));
         magic.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
         magic.insert("omit".into(), Value::from(OMIT));
         let views: IndexMap<String, HostView> = self
@@ -351,6 +360,7 @@ impl Runner {
                 .map(|(i, _)| i)
                 .collect()
         };
+        let mut journaled = journal_status(&outcome);
         let Some(host) = self.hosts.get_mut(name) else {
             return false;
         };
@@ -394,7 +404,10 @@ impl Runner {
             }
             Status::Failed => match (flow, host.cursor.as_mut()) {
                 (Flow::Cursor, Some(cursor)) => match cursor.task_failed() {
-                    FailOutcome::Rescued => host.stats.rescued += 1,
+                    FailOutcome::Rescued => {
+                        host.stats.rescued += 1;
+                        journaled = TaskStatus::Rescued;
+                    }
                     FailOutcome::AlwaysThenFail => host.stats.failed += 1,
                     FailOutcome::HostFailed => {
                         host.stats.failed += 1;
@@ -422,6 +435,14 @@ impl Runner {
                     }
                 }
             }
+        }
+        if let Some(journal) = &self.control.journal {
+            journal.record(JournalEvent::HostResult {
+                play: self.play_index,
+                host: name.to_string(),
+                task: task.map_or_else(|| "Gathering Facts".to_string(), |t| t.display_name()),
+                status: journaled,
+            });
         }
         failed_for_good
     }
@@ -478,5 +499,17 @@ impl Runner {
                     .await;
             }
         }
+    }
+}
+
+/// How the journal records a task's outcome.
+fn journal_status(outcome: &Outcome) -> TaskStatus {
+    match outcome.status {
+        Status::Ok => TaskStatus::Ok,
+        Status::Changed => TaskStatus::Changed,
+        Status::Skipped => TaskStatus::Skipped,
+        Status::Unreachable => TaskStatus::Unreachable,
+        Status::Failed if outcome.ignored => TaskStatus::Ignored,
+        Status::Failed => TaskStatus::Failed,
     }
 }

@@ -80,6 +80,15 @@ pub fn host_scope(play: &PlayScope, host: &HostContext) -> Value {
     ])
 }
 
+/// The scope of the play itself, outside any host (for gates).
+pub fn host_scope_for_play(play: &PlayScope) -> Value {
+    Scope::new(vec![
+        play.play_vars.clone(),
+        play.extra_vars.clone(),
+        play.magic.clone(),
+    ])
+}
+
 /// The variables of one host as `hostvars[name]` shows them.
 #[derive(Clone)]
 pub struct HostView {

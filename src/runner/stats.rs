@@ -49,6 +49,12 @@ pub mod exit {
     pub const PARSE_ERROR: i32 = 4;
     /// Bad command-line options.
     pub const BAD_OPTIONS: i32 = 5;
+    /// A health-check gate failed and the run halted before the next batch.
+    pub const HALTED_BY_GATE: i32 = 6;
+    /// The maintenance window is closed; the run stopped between batches and can be resumed.
+    pub const WINDOW_CLOSED: i32 = 7;
+    /// Another run of the same inventory and playbook holds the lock.
+    pub const LOCKED: i32 = 8;
     /// Interrupted by the user.
     pub const INTERRUPTED: i32 = 99;
 }
