@@ -4,4 +4,5 @@ mod bad_input;
 mod cli;
 mod parity;
 mod playbook_features;
+mod rolling;
 mod support;

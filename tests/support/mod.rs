@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -81,6 +83,42 @@ impl Project {
             code: output.status.code().unwrap_or(-1),
             dir: self.path().display().to_string(),
         }
+    }
+
+    /// Starts `rpatch ARGS...` in the background (output discarded).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("rpatch"))
+            .current_dir(self.path())
+            .env_remove("RPATCH_INVENTORY")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn rpatch")
+    }
+
+    /// Waits (up to a minute) until the project has this file.
+    pub fn wait_for_file(&self, relative: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self.exists(relative) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{relative} never appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The id of the only run in the project's runs directory.
+    pub fn only_run_id(&self) -> String {
+        let mut ids: Vec<String> = std::fs::read_dir(self.join(".rpatch/runs"))
+            .expect("runs dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        assert_eq!(ids.len(), 1, "expected one run: {ids:?}");
+        ids.remove(0)
     }
 
     /// `rpatch run site.yml ARGS...`.

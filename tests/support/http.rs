@@ -1,0 +1,48 @@
+//! A tiny HTTP server on 127.0.0.1 for gate tests: answers each request with the next status.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A server answering requests with scripted statuses (the last one repeats).
+pub struct StatusServer {
+    /// `http://127.0.0.1:PORT/health`.
+    pub url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl StatusServer {
+    /// Starts a server on a free loopback port.
+    pub fn start(statuses: &[u16]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("address").port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let statuses = statuses.to_vec();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer);
+                let index = counter.fetch_add(1, Ordering::SeqCst);
+                let status = statuses[index.min(statuses.len() - 1)];
+                let body = if status == 200 { "ok" } else { "down" };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Self {
+            url: format!("http://127.0.0.1:{port}/health"),
+            requests,
+        }
+    }
+
+    /// How many requests were answered.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
