@@ -1,7 +1,7 @@
 //! Rolling runs: batches, failure budgets, gates, windows, the lock, the journal and resume.
 
 use crate::support::http::StatusServer;
-use crate::support::{Project, Recap};
+use crate::support::Project;
 
 /// Six local hosts in two groups.
 const SIX_HOSTS: &str =
