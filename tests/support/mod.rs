@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +14,8 @@ use tempfile::TempDir;
 /// A project directory with an inventory, where `rpatch` runs.
 pub struct Project {
     dir: TempDir,
+    /// Environment changes for `rpatch` runs: `Some` sets, `None` removes.
+    envs: Vec<(String, Option<String>)>,
 }
 
 impl Project {
@@ -19,6 +23,7 @@ impl Project {
     pub fn new() -> Self {
         let project = Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            envs: Vec::new(),
         };
         project.file(
             "inventory/local.yml",
@@ -37,6 +42,18 @@ impl Project {
             text.replace("{dir}", &self.path().display().to_string()),
         )
         .expect("write file");
+        self
+    }
+
+    /// Sets an environment variable for every `rpatch` run of this project.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.to_string(), Some(value.to_string())));
+        self
+    }
+
+    /// Removes an environment variable from every `rpatch` run of this project.
+    pub fn env_remove(mut self, name: &str) -> Self {
+        self.envs.push((name.to_string(), None));
         self
     }
 
@@ -74,6 +91,12 @@ impl Project {
             .env_remove("RPATCH_INVENTORY")
             .env("NO_COLOR", "1")
             .args(args);
+        for (name, value) in &self.envs {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
         let output = command.output().expect("run rpatch");
         Output {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
