@@ -289,14 +289,24 @@ impl Drop for Fleet {
     }
 }
 
-/// SIGKILLs `pid` and its descendants (found through /proc parent links), children first.
+/// SIGKILLs `pid` and its descendants (found through /proc parent links) at once, sshd
+/// processes first: like a host that dies, the client gets no exit status, just a dead socket.
 fn kill_tree(pid: u32) {
-    for child in children(pid) {
-        kill_tree(child);
+    let mut tree = vec![pid];
+    let mut index = 0;
+    while index < tree.len() {
+        tree.extend(children(tree[index]));
+        index += 1;
     }
-    // SAFETY-free: plain kill(1) on a PID this harness started or whose parent it started.
+    let is_sshd = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("sshd"))
+    };
+    let (mut order, rest): (Vec<u32>, Vec<u32>) = tree.into_iter().partition(is_sshd);
+    order.extend(rest);
     let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
+        .arg("-KILL")
+        .args(order.iter().map(u32::to_string))
+        .stderr(Stdio::null())
         .status();
 }
 
