@@ -499,3 +499,180 @@ fn fifty_megabytes_of_output_is_truncated_not_buffered() {
     );
     assert!(peak_kb < 96 * 1024, "peak RSS {peak_kb} kB");
 }
+
+#[test]
+fn fifty_hosts_on_four_sshds_one_connection_each() {
+    let fleet = Fleet::new().hosts(50).hosts_per_sshd(16).start();
+    let mut play = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+    for n in 1..=5 {
+        play.push_str(&format!("    - command: echo step{n}\n"));
+    }
+    let out = fleet.project().playbook(&play).run(&[]);
+    out.expect_code(0);
+    for host in &fleet.hosts {
+        assert_eq!(out.recap_of(&host.name).ok, 5, "{}", out.stdout);
+    }
+    let logins: usize = ["node01", "node17", "node33", "node49"]
+        .iter()
+        .map(|h| fleet.log(h).matches("Accepted publickey").count())
+        .sum();
+    assert_eq!(logins, 50, "one connection per host");
+}
+
+/// The transport itself, driven through the library against a fleet host.
+fn transport_for(fleet: &Fleet, host: &str) -> rpatch::transport::SshTransport {
+    let host = fleet.host(host);
+    let options = rpatch::transport::SshOptions {
+        name: host.name.clone(),
+        host: Some("127.0.0.1".into()),
+        port: Some(host.port),
+        user: Some(USER.into()),
+        private_key_file: Some(fleet.user_key()),
+        config_file: Some(fleet.ssh_config()),
+        known_hosts_files: Some(vec![fleet.known_hosts()]),
+        host_key_policy: Some(rpatch::transport::HostKeyPolicy::Strict),
+        ..Default::default()
+    };
+    rpatch::transport::SshTransport::new(&options).expect("transport")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn concurrent_commands_share_one_connection_on_separate_channels() {
+    use rpatch::transport::{ExecRequest, ExitStatus, Transport};
+    let fleet = Fleet::new().start();
+    let transport = transport_for(&fleet, "node01");
+    runtime().block_on(async {
+        // More at once than sshd's MaxSessions (10): the transport queues the rest.
+        let runs = (0..15).map(|n| {
+            let transport = transport.clone();
+            async move {
+                transport
+                    .exec(&ExecRequest::new(format!("sleep 0.3; echo {n}")))
+                    .await
+            }
+        });
+        let started = Instant::now();
+        let results = futures_join_all(runs).await;
+        for (n, result) in results.into_iter().enumerate() {
+            let output = result.expect("exec");
+            assert_eq!(output.status, ExitStatus::Code(0));
+            assert_eq!(output.stdout_text(), format!("{n}\n"));
+        }
+        // Two waves of at most ten, not fifteen one after another.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+    assert_eq!(transport.connections_opened(), 1);
+    assert_eq!(transport.channels_opened(), 15);
+}
+
+/// Runs futures concurrently on the current task (no extra dependency for join_all).
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.expect("task"));
+    }
+    outputs
+}
+
+#[test]
+fn stdin_is_binary_safe_and_streams_signals_and_timeouts_are_reported() {
+    use rpatch::transport::{ExecRequest, ExitStatus, Transport};
+    let fleet = Fleet::new().start();
+    let transport = transport_for(&fleet, "node01");
+    runtime().block_on(async {
+        let data: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+        let mut request = ExecRequest::new("cat; echo oops >&2; exit 7");
+        request.stdin = Some(data.clone());
+        let output = transport.exec(&request).await.expect("exec");
+        assert_eq!(output.status, ExitStatus::Code(7));
+        assert!(
+            output.stdout == data,
+            "stdin did not come back byte for byte"
+        );
+        assert_eq!(output.stderr_text(), "oops\n");
+        assert!(!output.truncated);
+
+        let output = transport
+            .exec(&ExecRequest::new("kill -TERM $$"))
+            .await
+            .expect("exec");
+        assert_eq!(output.status, ExitStatus::Signal(15));
+
+        let mut request = ExecRequest::new("sleep 30");
+        request.timeout = Some(Duration::from_millis(500));
+        let started = Instant::now();
+        let output = transport.exec(&request).await.expect("exec");
+        assert_eq!(output.status, ExitStatus::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        // The connection is still good after all that.
+        let output = transport
+            .exec(&ExecRequest::new("echo fine"))
+            .await
+            .expect("exec");
+        assert_eq!(output.stdout_text(), "fine\n");
+    });
+    assert_eq!(transport.connections_opened(), 1);
+}
+
+#[test]
+fn a_dead_connection_is_lost_then_reconnect_waits_for_the_host() {
+    use rpatch::transport::{ExecRequest, Transport, TransportError};
+    let mut fleet = Fleet::new().start();
+    let transport = transport_for(&fleet, "node01");
+    let rt = runtime();
+    rt.block_on(async {
+        transport
+            .exec(&ExecRequest::new("true"))
+            .await
+            .expect("exec");
+    });
+    let running = {
+        let transport = transport.clone();
+        rt.spawn(async move { transport.exec(&ExecRequest::new("sleep 20")).await })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    fleet.kill("node01");
+    let result = rt.block_on(running).expect("task");
+    assert!(matches!(result, Err(TransportError::Lost(_))), "{result:?}");
+    // Down: the next command cannot connect and says why.
+    let refused = rt.block_on(transport.exec(&ExecRequest::new("true")));
+    match refused {
+        Err(TransportError::Connect(message)) => {
+            assert!(message.contains("connection refused"), "{message}")
+        }
+        other => panic!("expected a refused connection, got {other:?}"),
+    }
+    // Comes back while reconnect() retries.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(1500));
+            fleet.restart("node01");
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        rt.block_on(transport.reconnect(deadline))
+            .expect("reconnect");
+    });
+    let output = rt
+        .block_on(transport.exec(&ExecRequest::new("echo back")))
+        .expect("exec");
+    assert_eq!(output.stdout_text(), "back\n");
+    assert_eq!(transport.connections_opened(), 2);
+}

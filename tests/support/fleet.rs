@@ -49,6 +49,26 @@ struct Sshd {
     log: PathBuf,
 }
 
+fn spawn_sshd(config: &Path, log: &Path) -> Sshd {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("sshd log");
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("sshd log"))
+        .stderr(file)
+        .spawn()
+        .expect("start sshd");
+    Sshd {
+        child,
+        log: log.to_path_buf(),
+    }
+}
+
 /// Running sshd processes and the files that describe them.
 pub struct Fleet {
     dir: TempDir,
@@ -140,16 +160,7 @@ impl FleetBuilder {
             let config = d.join(format!("sshd_{index}.conf"));
             std::fs::write(&config, sshd_config(d, group, self.debug_log)).expect("sshd config");
             let log = d.join(format!("sshd_{index}.log"));
-            let file = std::fs::File::create(&log).expect("sshd log");
-            let child = Command::new("/usr/sbin/sshd")
-                .args(["-D", "-e", "-f"])
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().expect("sshd log"))
-                .stderr(file)
-                .spawn()
-                .expect("start sshd");
-            sshds.push(Some(Sshd { child, log }));
+            sshds.push(Some(spawn_sshd(&config, &log)));
         }
         let fleet = Fleet {
             dir,
@@ -276,6 +287,19 @@ impl Fleet {
             kill_tree(sshd.child.id());
             let _ = sshd.child.wait();
         }
+    }
+}
+
+impl Fleet {
+    /// Starts the sshd serving `host` again (after [`Fleet::kill`]) and waits until it accepts.
+    pub fn restart(&mut self, host: &str) {
+        let index = self.host(host).sshd;
+        if self.sshds[index].is_none() {
+            let config = self.dir().join(format!("sshd_{index}.conf"));
+            let log = self.dir().join(format!("sshd_{index}.log"));
+            self.sshds[index] = Some(spawn_sshd(&config, &log));
+        }
+        self.wait_listening();
     }
 }
 
@@ -448,7 +472,7 @@ fn prerequisites() {
         );
         let rules = format!(
             "{USER} ALL=(ALL) NOPASSWD: ALL\n\
-             Defaults:{PASSWORD_USER} timestamp_timeout=0, lecture=never, passwd_tries=1\n\
+             Defaults:{PASSWORD_USER} timestamp_timeout=0, lecture=never\n\
              {PASSWORD_USER} ALL=(ALL) ALL\n"
         );
         std::fs::write("/etc/sudoers.d/rpatch-test", rules).expect("write sudoers rule");
