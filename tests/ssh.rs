@@ -295,36 +295,49 @@ fn hashed_entries_and_other_key_types_are_understood() {
 }
 
 #[test]
-fn proxy_jump_through_two_other_sshds() {
-    let fleet = Fleet::new().hosts(3).debug_log().start();
+fn proxy_jump_through_two_other_sshds_shared_by_hosts_behind_them() {
+    let fleet = Fleet::new().hosts(4).debug_log().start();
     let key = fleet.user_key().display().to_string();
-    let [j1, j2, target] = [&fleet.hosts[0], &fleet.hosts[1], &fleet.hosts[2]];
+    let [j1, j2, t1, t2] = [0, 1, 2, 3].map(|i| &fleet.hosts[i]);
     let config = format!(
-        "Host jump1\n  HostName 127.0.0.1\n  Port {}\n  User {USER}\n  IdentityFile {key}\n\n\
-         Host jump2\n  HostName 127.0.0.1\n  Port {}\n  User {USER}\n  IdentityFile {key}\n\n\
-         Host inner\n  HostName 127.0.0.1\n  Port {}\n  User {USER}\n  IdentityFile {key}\n  \
-         ProxyJump jump1,jump2\n",
-        j1.port, j2.port, target.port
+        "Host jump1\n  Port {}\n\nHost jump2\n  Port {}\n\n\
+         Host inner1\n  Port {}\n\nHost inner2\n  Port {}\n\n\
+         Host inner*\n  ProxyJump jump1,jump2\n\n\
+         Host *\n  HostName 127.0.0.1\n  User {USER}\n  IdentityFile {key}\n",
+        j1.port, j2.port, t1.port, t2.port
     );
     std::fs::write(fleet.ssh_config(), config).expect("ssh config");
     let out = fleet
-        .project_with_inventory("all:\n  hosts:\n    inner:\n")
+        .project_with_inventory("all:\n  hosts:\n    inner1:\n    inner2:\n")
         .playbook(ID_PLAY)
         .run(&[]);
     out.expect_code(0);
-    assert_eq!(out.recap_of("inner").ok, 2);
-    let forward = format!("target 127.0.0.1 port {}", target.port);
-    assert!(
-        fleet.log(&j2.name).contains(&forward),
-        "jump2 did not forward to the target:\n{}",
-        fleet.log(&j2.name)
-    );
+    assert_eq!(out.recap_of("inner1").ok, 2);
+    assert_eq!(out.recap_of("inner2").ok, 2);
+    for target in [t1, t2] {
+        let forward = format!("target 127.0.0.1 port {}", target.port);
+        assert!(
+            fleet.log(&j2.name).contains(&forward),
+            "jump2 did not forward to {}:\n{}",
+            target.name,
+            fleet.log(&j2.name)
+        );
+    }
     let to_jump2 = format!("target 127.0.0.1 port {}", j2.port);
     assert!(
         fleet.log(&j1.name).contains(&to_jump2),
         "jump1 did not forward to jump2:\n{}",
         fleet.log(&j1.name)
     );
+    // Both hosts behind the bastions share one connection to each of them.
+    for jump in [j1, j2] {
+        assert_eq!(
+            fleet.log(&jump.name).matches("Accepted publickey").count(),
+            1,
+            "{} was logged into more than once",
+            jump.name
+        );
+    }
 }
 
 #[test]

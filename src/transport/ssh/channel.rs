@@ -52,17 +52,7 @@ pub(super) async fn run(
         .acquire()
         .await
         .map_err(|e| lost("session limit", &e))?;
-    let channel = connection
-        .handle
-        .channel_open_session()
-        .await
-        .map_err(|e| match e {
-            russh::Error::ChannelOpenFailure(reason) => TransportError::Connect(format!(
-                "{}: the server refused a new session channel ({reason:?})",
-                connection.label
-            )),
-            other => lost("cannot open a channel", &other),
-        })?;
+    let channel = open_session(connection).await?;
     let (mut read, write) = channel.split();
     let guard = CloseGuard(Some(write));
     let Some(half) = guard.half() else {
@@ -138,6 +128,37 @@ pub(super) async fn run(
             connection.label
         ))),
         End::Closed | End::Vanished => Ok(collected.finish()),
+    }
+}
+
+/// Opens a session channel. sshd frees a closed session only on its next housekeeping pass,
+/// so an open right after a close can briefly exceed `MaxSessions`: retry those refusals.
+async fn open_session(connection: &Connection) -> Result<russh::Channel<Msg>, TransportError> {
+    let mut pause = Duration::from_millis(5);
+    let mut waited = Duration::ZERO;
+    loop {
+        match connection.handle.channel_open_session().await {
+            Ok(channel) => return Ok(channel),
+            Err(russh::Error::ChannelOpenFailure(reason)) => {
+                if waited >= Duration::from_secs(3) {
+                    return Err(TransportError::Connect(format!(
+                        "{}: the server refused a new session channel ({reason:?}); is its \
+                         MaxSessions below {}?",
+                        connection.label,
+                        super::session::MAX_SESSIONS
+                    )));
+                }
+                tokio::time::sleep(pause).await;
+                waited += pause;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(other) => {
+                return Err(TransportError::Lost(format!(
+                    "{}: cannot open a channel: {other}",
+                    connection.label
+                )))
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use super::auth;
 use super::known_hosts::{self, HostKeyPolicy, Verdict};
 use super::target::{Hop, SshTarget};
+use super::transport::SshTransport;
 use crate::transport::TransportError;
 
 /// Channels open at once on one connection: OpenSSH's default `MaxSessions`.
@@ -27,24 +28,23 @@ pub(super) struct Connection {
     pub sessions: Semaphore,
     /// Who this is, for messages.
     pub label: String,
-    via: Option<Arc<Connection>>,
+    /// The jump host this connection is tunnelled through: its (shared) transport keeps the
+    /// jump connection pooled for other hosts behind it.
+    via: Option<(SshTransport, Arc<Connection>)>,
 }
 
 impl Connection {
     /// True once this connection, or one it runs through, has gone away.
     pub fn is_closed(&self) -> bool {
-        self.handle.is_closed() || self.via.as_ref().is_some_and(|via| via.is_closed())
+        self.handle.is_closed() || self.via.as_ref().is_some_and(|(_, via)| via.is_closed())
     }
 
-    /// Says goodbye to the server (and the jump hosts).
+    /// Says goodbye to the server (jump connections stay for the other hosts using them).
     pub async fn disconnect(&self) {
         let _ = self
             .handle
             .disconnect(russh::Disconnect::ByApplication, "", "en")
             .await;
-        if let Some(via) = &self.via {
-            Box::pin(via.disconnect()).await;
-        }
     }
 }
 
@@ -181,21 +181,24 @@ fn client_config(hop: &Hop, known: &[Algorithm]) -> client::Config {
     }
 }
 
-/// Connects and authenticates to the target through its jump hosts.
+/// Connects and authenticates to the target through its jump hosts. The connection to the
+/// last jump host is itself a pooled [`SshTransport`] connection, so every host behind one
+/// bastion shares a single connection to it (one tunnel channel each).
 pub(super) async fn connect(target: &SshTarget) -> Result<Arc<Connection>, TransportError> {
-    let mut via: Option<Arc<Connection>> = None;
-    let last = target.jumps.len();
-    for (index, hop) in target.jumps.iter().chain([&target.host]).enumerate() {
-        let connection = connect_hop(hop, via.take()).await.map_err(|error| {
-            if index < last {
-                through_jump(error, hop)
-            } else {
-                error
-            }
-        })?;
-        via = Some(Arc::new(connection));
-    }
-    via.ok_or_else(|| TransportError::Connect("no host to connect to".into()))
+    let via = match target.jumps.split_last() {
+        None => None,
+        Some((last, earlier)) => {
+            let jump = SshTransport::for_target(SshTarget {
+                jumps: earlier.to_vec(),
+                host: last.clone(),
+            });
+            let connection = Box::pin(jump.connection())
+                .await
+                .map_err(|error| through_jump(error, last))?;
+            Some((jump, connection))
+        }
+    };
+    Ok(Arc::new(connect_hop(&target.host, via).await?))
 }
 
 fn through_jump(error: TransportError, hop: &Hop) -> TransportError {
@@ -211,7 +214,7 @@ fn through_jump(error: TransportError, hop: &Hop) -> TransportError {
 
 async fn connect_hop(
     hop: &Hop,
-    via: Option<Arc<Connection>>,
+    via: Option<(SshTransport, Arc<Connection>)>,
 ) -> Result<Connection, TransportError> {
     let problem = Arc::new(Mutex::new(None));
     let client = Client {
@@ -235,7 +238,7 @@ async fn connect_hop(
                 let _ = stream.set_nodelay(true);
                 client::connect_stream(config, stream, client).await
             }
-            Some(jump) => {
+            Some((_, jump)) => {
                 let channel = jump
                     .handle
                     .channel_open_direct_tcpip(

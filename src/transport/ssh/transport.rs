@@ -86,7 +86,7 @@ impl SshTransport {
     }
 
     /// The live connection, opening one if there is none or the last one died.
-    async fn connection(&self) -> Result<Arc<Connection>, TransportError> {
+    pub(super) async fn connection(&self) -> Result<Arc<Connection>, TransportError> {
         let mut slot = self.endpoint.connection.lock().await;
         if let Some(connection) = slot.as_ref() {
             if !connection.is_closed() {
