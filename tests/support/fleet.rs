@@ -280,6 +280,19 @@ impl Fleet {
         std::fs::read_to_string(path).unwrap_or_default()
     }
 
+    /// Waits (up to 10 s) until the log of `host`'s sshd holds `count` lines with `text`
+    /// — sshd logs a session's end after the client has already gone — and returns the log.
+    pub fn wait_for_log(&self, host: &str, text: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log(host);
+            if log.matches(text).count() >= count || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Kills the sshd serving `host` and every session process it started.
     pub fn kill(&mut self, host: &str) {
         let index = self.host(host).sshd;
