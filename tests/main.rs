@@ -5,5 +5,5 @@ mod cli;
 mod parity;
 mod playbook_features;
 mod rolling;
-mod support;
 mod ssh;
+mod support;

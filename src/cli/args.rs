@@ -115,6 +115,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub runs: RunsDir,
 
+    #[command(flatten)]
+    pub ssh: SshArgs,
+
     /// Kill any single command that runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
@@ -130,6 +133,32 @@ pub struct RunArgs {
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How rpatch talks SSH (each falls back to its `RPATCH_*` environment variable).
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// Use this ssh_config file instead of ~/.ssh/config and /etc/ssh/ssh_config.
+    #[arg(
+        short = 'F',
+        long = "ssh-config",
+        value_name = "FILE",
+        env = "RPATCH_SSH_CONFIG"
+    )]
+    pub config_file: Option<PathBuf>,
+
+    /// Use this known_hosts file (repeatable) instead of ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts.
+    #[arg(long = "known-hosts", value_name = "FILE")]
+    pub known_hosts: Vec<PathBuf>,
+
+    /// Unknown host keys: `strict` refuses them (default), `accept-new` records them; a changed key is always refused.
+    #[arg(long, value_name = "POLICY", value_parser = parse_host_key_policy)]
+    pub host_key_checking: Option<crate::transport::HostKeyPolicy>,
+}
+
+fn parse_host_key_policy(text: &str) -> Result<crate::transport::HostKeyPolicy, String> {
+    crate::transport::HostKeyPolicy::parse(text)
+        .ok_or_else(|| format!("`{text}` is not one of strict, accept-new, off"))
 }
 
 /// `rpatch plan`.

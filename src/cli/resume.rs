@@ -72,6 +72,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         become_password: None,
         verbosity,
         command_timeout: None::<Duration>,
+        ssh: Default::default(),
     };
     let control = RunControl {
         journal: Some(writer.spawn()?),

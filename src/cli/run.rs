@@ -16,7 +16,7 @@ use crate::playbook::{Action, TagFilter, TaskNode};
 use crate::rolling::journal::RunSettings;
 use crate::rolling::serial::Serial;
 use crate::runner::plan::{plan_playbook, PlanInputs, PlayPlan};
-use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
+use crate::runner::{self, exit, RunControl, RunInput, RunOptions, SshSettings};
 
 /// Runs a playbook and returns the exit code.
 pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
@@ -61,6 +61,11 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         become_password,
         verbosity,
         command_timeout: args.timeout.map(Duration::from_secs),
+        ssh: SshSettings {
+            config_file: args.ssh.config_file.clone(),
+            known_hosts: (!args.ssh.known_hosts.is_empty()).then(|| args.ssh.known_hosts.clone()),
+            host_key_checking: args.ssh.host_key_checking,
+        },
     };
     let inventory = inventory_paths(&args.sources)?;
     let _lock = match lock_run(&args.runs.runs_dir, &inventory, &args.playbook)? {

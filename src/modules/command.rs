@@ -181,6 +181,7 @@ fn outcome(cmd: String, output: &ExecOutput, strip: bool) -> ModuleResult {
     let stdout = tidy(output.stdout_text());
     let stderr = tidy(output.stderr_text());
     let rc = output.status.rc();
+    let failure = crate::transport::escalation_failure(&stderr).unwrap_or("non-zero return code");
     let data = CommandOutcome {
         cmd,
         rc,
@@ -201,7 +202,7 @@ fn outcome(cmd: String, output: &ExecOutput, strip: bool) -> ModuleResult {
             failed: true,
             ..result
         }
-        .with_msg("non-zero return code"),
+        .with_msg(failure),
         _ => result,
     }
 }

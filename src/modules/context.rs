@@ -63,6 +63,11 @@ impl<'a> ModuleContext<'a> {
         let mut env = self.env.clone();
         env.append(&mut request.env);
         request.env = env;
-        self.transport.exec(&request).await
+        let escalates = request.escalation.is_some();
+        let mut output = self.transport.exec(&request).await?;
+        if escalates {
+            output.stderr = crate::transport::strip_prompt(&output.stderr);
+        }
+        Ok(output)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::options::RunOptions;
+use super::options::{RunOptions, SshSettings};
 use crate::template::Templar;
 use crate::transport::{
     Become, BecomeMethod, LocalTransport, SshOptions, SshTransport, Transport, TransportError,
@@ -28,6 +28,7 @@ pub fn transport_for(
     scope: &Value,
     templar: &Templar,
     play_connection: Option<&str>,
+    ssh: &SshSettings,
 ) -> Result<Arc<dyn Transport>, TransportError> {
     let connection = play_connection
         .map(str::to_string)
@@ -36,7 +37,13 @@ pub fn transport_for(
     match connection.as_str() {
         "local" => Ok(Arc::new(LocalTransport)),
         "ssh" | "smart" | "paramiko" => {
-            Ok(Arc::new(SshTransport::new(&ssh_options(scope, templar)?)?))
+            let options = SshOptions {
+                config_file: ssh.config_file.clone(),
+                known_hosts_files: ssh.known_hosts.clone(),
+                host_key_policy: ssh.host_key_checking,
+                ..ssh_options(scope, templar)?
+            };
+            Ok(Arc::new(SshTransport::new(&options)?))
         }
         other => Err(TransportError::Unsupported(other.to_string())),
     }

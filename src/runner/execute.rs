@@ -301,7 +301,12 @@ impl TaskRun<'_> {
             .and_then(|hv| hv.get_attr(target).ok())
             .filter(|v| !v.is_undefined());
         match hostvars {
-            Some(vars) => connection::transport_for(&vars, &self.shared.templar, None),
+            Some(vars) => connection::transport_for(
+                &vars,
+                &self.shared.templar,
+                None,
+                &self.shared.options.ssh,
+            ),
             None => Err(crate::transport::TransportError::Connect(format!(
                 "`{target}` is not in the inventory"
             ))),

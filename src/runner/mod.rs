@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 pub use events::{Event, GateReport, HostResult, Status};
-pub use options::RunOptions;
+pub use options::{RunOptions, SshSettings};
 pub use stats::{exit, exit_code, HostStats};
 
 use crate::inventory::Inventory;
@@ -307,10 +307,15 @@ impl Runner {
                 self.extra_vars.clone(),
                 Arc::new(magic.clone()),
             ]);
-            let transport = connection::transport_for(&scope, &self.shared.templar, None)
-                .unwrap_or_else(|error| {
-                    Arc::new(UnavailableTransport::new(error)) as Arc<dyn Transport>
-                });
+            let transport = connection::transport_for(
+                &scope,
+                &self.shared.templar,
+                None,
+                &self.shared.options.ssh,
+            )
+            .unwrap_or_else(|error| {
+                Arc::new(UnavailableTransport::new(error)) as Arc<dyn Transport>
+            });
             let context = HostContext {
                 name: name.clone(),
                 inventory_vars: Arc::new(inventory_vars),

@@ -1,6 +1,9 @@
 //! Settings of one run that come from the command line.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::transport::HostKeyPolicy;
 
 use crate::playbook::TagFilter;
 
@@ -27,6 +30,19 @@ pub struct RunOptions {
     pub verbosity: u8,
     /// Default per-command timeout.
     pub command_timeout: Option<Duration>,
+    /// SSH settings from the command line (each falls back to its `RPATCH_*` variable).
+    pub ssh: SshSettings,
+}
+
+/// SSH settings that apply to every host of a run.
+#[derive(Debug, Clone, Default)]
+pub struct SshSettings {
+    /// `-F`: an ssh_config file instead of the standard ones.
+    pub config_file: Option<PathBuf>,
+    /// `--known-hosts`: known_hosts files instead of the standard ones.
+    pub known_hosts: Option<Vec<PathBuf>>,
+    /// `--host-key-checking`.
+    pub host_key_checking: Option<HostKeyPolicy>,
 }
 
 impl Default for RunOptions {
@@ -42,6 +58,7 @@ impl Default for RunOptions {
             become_password: None,
             verbosity: 0,
             command_timeout: None,
+            ssh: SshSettings::default(),
         }
     }
 }

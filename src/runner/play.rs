@@ -83,11 +83,13 @@ impl Runner {
             return;
         };
         let scope = super::scope::host_scope(&self.play_scope(play, &[]), &context);
-        let transport =
-            super::connection::transport_for(&scope, &self.shared.templar, Some(connection))
-                .unwrap_or_else(|error| {
-                    Arc::new(crate::transport::UnavailableTransport::new(error))
-                });
+        let transport = super::connection::transport_for(
+            &scope,
+            &self.shared.templar,
+            Some(connection),
+            &self.shared.options.ssh,
+        )
+        .unwrap_or_else(|error| Arc::new(crate::transport::UnavailableTransport::new(error)));
         if let Some(host) = self.hosts.get_mut(name) {
             host.context.transport = transport;
         }

@@ -84,6 +84,30 @@ impl Become {
     }
 }
 
+/// Removes sudo's password prompts from a command's standard error.
+pub fn strip_prompt(stderr: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(stderr);
+    if !text.contains(SUDO_PROMPT) {
+        return stderr.to_vec();
+    }
+    text.replace(SUDO_PROMPT, "").into_bytes()
+}
+
+/// Why escalation failed, when standard error shows it did.
+pub fn escalation_failure(stderr: &str) -> Option<&'static str> {
+    if stderr.contains("a password is required") || stderr.contains("a terminal is required") {
+        Some("privilege escalation needs a password: set ansible_become_password or pass -K")
+    } else if stderr.contains("Sorry, try again") || stderr.contains("incorrect password attempt") {
+        Some("incorrect privilege escalation (sudo) password")
+    } else if stderr.contains("is not in the sudoers file")
+        || stderr.contains("is not allowed to execute")
+    {
+        Some("the login user may not use sudo for this")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +122,21 @@ mod tests {
             escalation.wrap("id -u"),
             "sudo -H -n -u root /bin/sh -c 'id -u'"
         );
+    }
+
+    #[test]
+    fn sudo_failures_are_explained_and_prompts_stripped() {
+        let stderr = format!("{SUDO_PROMPT}Sorry, try again.\n{SUDO_PROMPT}");
+        assert_eq!(
+            String::from_utf8_lossy(&strip_prompt(stderr.as_bytes())),
+            "Sorry, try again.\n"
+        );
+        assert_eq!(
+            escalation_failure(&stderr),
+            Some("incorrect privilege escalation (sudo) password")
+        );
+        assert!(escalation_failure("sudo: a password is required").is_some());
+        assert_eq!(escalation_failure("ls: cannot access"), None);
     }
 
     #[test]

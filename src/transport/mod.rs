@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use become_wrap::{Become, BecomeMethod};
+pub use become_wrap::{escalation_failure, strip_prompt, Become, BecomeMethod};
 pub use local::LocalTransport;
 pub use output::{ExecOutput, ExitStatus, OUTPUT_CAP};
 pub use ssh::{HostKeyPolicy, SshOptions, SshTarget, SshTransport};
