@@ -704,3 +704,62 @@ fn a_dead_connection_is_lost_then_reconnect_waits_for_the_host() {
     assert_eq!(output.stdout_text(), "back\n");
     assert_eq!(transport.connections_opened(), 2);
 }
+
+#[test]
+fn file_modules_over_ssh_are_idempotent_and_show_diffs() {
+    let fleet = Fleet::new().hosts(2).start();
+    // The test user writes under a directory it owns; both hosts are this machine, so each
+    // host gets its own directory.
+    let remote = format!("/tmp/rpatch-ssh-files-{}", std::process::id());
+    let _ = std::fs::remove_dir_all(&remote);
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  vars:\n    base: {remote}/{{{{ inventory_hostname }}}}\n  tasks:\n    - file: path={{{{ base }}}} state=directory mode=0755\n    - copy:\n        content: \"{{{{ payload }}}}\"\n        dest: \"{{{{ base }}}}/sshd_config\"\n        mode: \"0600\"\n    - template: src=motd.j2 dest={{{{ base }}}}/motd\n    - lineinfile:\n        path: \"{{{{ base }}}}/banner\"\n        create: true\n        regexp: '^PasswordAuthentication'\n        line: PasswordAuthentication no\n    - fetch: src={{{{ base }}}}/motd dest={{dir}}/fetched\n",
+    );
+    let project = fleet
+        .project()
+        .file(
+            "templates/motd.j2",
+            "patched on {{ inventory_hostname }} as {{ ansible_user }}\n",
+        )
+        .playbook(&play);
+    let first = project.run(&["--diff", "-e", r#"{"payload": "PermitRootLogin no"}"#]);
+    first.expect_code(0);
+    assert_eq!(first.recap_of("node01").changed, 5, "{}", first.stdout);
+    assert!(
+        first.stdout.contains("+PasswordAuthentication no"),
+        "{}",
+        first.stdout
+    );
+    let motd = std::fs::read_to_string(format!("{remote}/node02/motd")).expect("motd");
+    assert_eq!(motd, format!("patched on node02 as {USER}\n"));
+    let fetched = project.read(&format!("fetched/node01{remote}/node01/motd"));
+    assert_eq!(fetched, format!("patched on node01 as {USER}\n"));
+    let second = project.run(&["-e", r#"{"payload": "PermitRootLogin no"}"#]);
+    second.expect_code(0);
+    for host in ["node01", "node02"] {
+        let recap = second.recap_of(host);
+        assert_eq!(
+            (recap.ok, recap.changed),
+            (5, 0),
+            "second run must change nothing\n{}",
+            second.stdout
+        );
+    }
+    let third = project.run(&[
+        "--diff",
+        "--check",
+        "-e",
+        r#"{"payload": "PermitRootLogin prohibit-password"}"#,
+    ]);
+    third.expect_code(0);
+    assert!(
+        third.stdout.contains("-PermitRootLogin no")
+            && third.stdout.contains("+PermitRootLogin prohibit-password"),
+        "{}",
+        third.stdout
+    );
+    let unchanged =
+        std::fs::read_to_string(format!("{remote}/node01/sshd_config")).expect("config");
+    assert_eq!(unchanged, "PermitRootLogin no", "check mode must not write");
+    let _ = std::fs::remove_dir_all(&remote);
+}

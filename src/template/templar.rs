@@ -126,30 +126,61 @@ impl Templar {
     /// any other string containing `{{`/`{%`/`{#` renders to a string; a string without them is
     /// returned as-is without touching minijinja.
     pub fn render_str(&self, text: &str, scope: &Value) -> Result<Value, TemplateError> {
+        self.render_str_nested(text, scope, 0)
+    }
+
+    /// Renders `text`, then whatever templates the result still holds: a variable whose value
+    /// is itself a template (`base: "/srv/{{ inventory_hostname }}"`) renders to its final
+    /// value, as Ansible's lazy templating does. A variable that refers to itself is an error.
+    fn render_str_nested(
+        &self,
+        text: &str,
+        scope: &Value,
+        depth: usize,
+    ) -> Result<Value, TemplateError> {
+        const MAX_DEPTH: usize = 20;
         if !has_jinja(text) {
             return Ok(Value::from(text));
         }
-        if let Some(expr) = single_expression(text) {
-            let value = self.eval(expr, scope)?;
-            if !value.is_undefined() {
-                return Ok(value);
-            }
+        let rendered = match single_expression(text) {
             // Printing reports the undefined value by name (or prints a silent undefined, as
             // `'x' if false` gives, as an empty string).
+            Some(expr) => match self.eval(expr, scope)? {
+                value if value.is_undefined() => Value::from(self.render_to_string(text, scope)?),
+                value => value,
+            },
+            None => Value::from(self.render_to_string(text, scope)?),
+        };
+        if !needs_render(&rendered) || rendered.as_str() == Some(text) {
+            return Ok(rendered);
         }
-        self.render_to_string(text, scope).map(Value::from)
+        if depth >= MAX_DEPTH {
+            return Err(TemplateError::Render {
+                message: format!("recursive loop detected in template `{text}`"),
+            });
+        }
+        self.render_value_nested(&rendered, scope, depth + 1)
     }
 
     /// Renders every string inside a value recursively (lists, maps; map keys too).
     pub fn render_value(&self, value: &Value, scope: &Value) -> Result<Value, TemplateError> {
+        self.render_value_nested(value, scope, 0)
+    }
+
+    fn render_value_nested(
+        &self,
+        value: &Value,
+        scope: &Value,
+        depth: usize,
+    ) -> Result<Value, TemplateError> {
         if !needs_render(value) {
             return Ok(value.clone());
         }
         match value.kind() {
-            ValueKind::String => self.render_str(value.as_str().unwrap_or(""), scope),
+            ValueKind::String => self.render_str_nested(value.as_str().unwrap_or(""), scope, depth),
             ValueKind::Seq => {
                 let items = iter(value)?
-                    .map(|item| self.render_value(&item, scope))
+                    .map(|item| self.render_value_nested(&item, scope, depth))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Value::from(items))
             }
@@ -158,8 +189,8 @@ impl Templar {
                 for key in iter(value)? {
                     let item = value.get_item(&key).map_err(|e| render_error(&e))?;
                     entries.push((
-                        self.render_value(&key, scope)?,
-                        self.render_value(&item, scope)?,
+                        self.render_value_nested(&key, scope, depth)?,
+                        self.render_value_nested(&item, scope, depth)?,
                     ));
                 }
                 Ok(Value::from_pairs(entries))
@@ -418,6 +449,36 @@ fn check_names(used: Vec<Used>) -> Result<(), TemplateError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn variables_holding_templates_render_to_their_final_value() {
+        let templar = Templar::new();
+        let mut vars = crate::vars::Vars::new();
+        vars.insert("host".into(), Value::from("kvm01"));
+        vars.insert("base".into(), Value::from("/srv/{{ host }}"));
+        vars.insert(
+            "dirs".into(),
+            Value::from(vec![Value::from("{{ base }}/a")]),
+        );
+        vars.insert("me".into(), Value::from("{{ me }}x"));
+        let scope = crate::template::Scope::new(vec![std::sync::Arc::new(vars)]);
+        assert_eq!(
+            templar
+                .render_str("{{ base }}/etc", &scope)
+                .expect("render")
+                .as_str(),
+            Some("/srv/kvm01/etc")
+        );
+        let dirs = templar.render_str("{{ dirs }}", &scope).expect("render");
+        assert_eq!(
+            crate::vars::to_json(&dirs),
+            serde_json::json!(["/srv/kvm01/a"])
+        );
+        assert!(
+            templar.render_str("{{ me }}", &scope).is_err(),
+            "a self-reference must not loop forever"
+        );
+    }
+
     use std::sync::Arc;
 
     use serde_json::json;
