@@ -179,3 +179,80 @@ impl Cursor {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::{load, LoadOptions, Play};
+    use crate::template::Templar;
+
+    /// Loads a one-play playbook whose tasks are `debug` tasks named after their position.
+    fn play(tasks: &str) -> Play {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("p.yml");
+        std::fs::write(&path, format!("- hosts: all\n  tasks:\n{tasks}")).expect("write");
+        let mut playbook =
+            load(&path, &Templar::new(), &LoadOptions::default()).expect("valid playbook");
+        playbook.plays.remove(0)
+    }
+
+    /// Walks the cursor, failing the tasks named in `failing`; returns the names run and the end.
+    fn walk(play: &Play, failing: &[&str]) -> (Vec<String>, &'static str) {
+        let mut cursor = Cursor::new(Arc::new(play.tasks.clone()));
+        let mut ran = Vec::new();
+        loop {
+            match cursor.next_step() {
+                Step::Run(task, _) => {
+                    let name = task.name.clone().unwrap_or_default();
+                    ran.push(name.clone());
+                    if failing.contains(&name.as_str())
+                        && cursor.task_failed() == FailOutcome::HostFailed
+                    {
+                        return (ran, "host failed at once");
+                    }
+                }
+                Step::Failed => return (ran, "failed after always"),
+                Step::Done => return (ran, "done"),
+            }
+        }
+    }
+
+    const NESTED: &str = "    - block:\n        - name: a\n          debug: {}\n        - block:\n            - name: b\n              debug: {}\n          always:\n            - name: inner-always\n              debug: {}\n        - name: c\n          debug: {}\n      rescue:\n        - name: rescue\n          debug: {}\n      always:\n        - name: outer-always\n          debug: {}\n    - name: after\n      debug: {}\n";
+
+    #[test]
+    fn a_failure_in_a_nested_block_runs_inner_always_then_the_outer_rescue() {
+        let (ran, end) = walk(&play(NESTED), &["b"]);
+        assert_eq!(
+            ran,
+            ["a", "b", "inner-always", "rescue", "outer-always", "after"]
+        );
+        assert_eq!(end, "done");
+    }
+
+    #[test]
+    fn a_failing_rescue_runs_always_and_then_fails_the_host() {
+        let (ran, end) = walk(&play(NESTED), &["b", "rescue"]);
+        assert_eq!(ran, ["a", "b", "inner-always", "rescue", "outer-always"]);
+        assert_eq!(end, "failed after always");
+    }
+
+    #[test]
+    fn a_failure_outside_any_block_ends_the_host_immediately() {
+        let (ran, end) = walk(&play(NESTED), &["after"]);
+        assert_eq!(
+            ran,
+            ["a", "b", "inner-always", "c", "outer-always", "after"]
+        );
+        assert_eq!(end, "host failed at once");
+    }
+
+    #[test]
+    fn a_failure_in_always_propagates_to_the_enclosing_block() {
+        let (ran, end) = walk(&play(NESTED), &["inner-always"]);
+        assert_eq!(
+            ran,
+            ["a", "b", "inner-always", "rescue", "outer-always", "after"]
+        );
+        assert_eq!(end, "done");
+    }
+}
