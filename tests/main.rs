@@ -6,3 +6,4 @@ mod parity;
 mod playbook_features;
 mod rolling;
 mod support;
+mod ssh;

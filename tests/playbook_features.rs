@@ -397,7 +397,7 @@ fn delegate_to_localhost_and_run_once() {
 }
 
 #[test]
-fn environment_and_become_settings_reach_commands() {
+fn play_and_task_environment_reach_commands() {
     let project = Project::new().playbook(
         "- hosts: all\n  gather_facts: false\n  environment:\n    PATCH_WINDOW: sat\n  tasks:\n    - shell: echo $PATCH_WINDOW $EXTRA > {dir}/env\n      environment:\n        EXTRA: '{{ 1 + 1 }}'\n",
     );

@@ -424,22 +424,7 @@ impl JournalWriter {
 
     /// Appends a record as one line; returns once it is on disk.
     pub fn append_record(&mut self, record: &JournalRecord) -> Result<(), JournalError> {
-        if self.poisoned {
-            return Err(JournalError::Poisoned);
-        }
-        let mut line = serde_json::to_vec(record).map_err(|error| JournalError::Io {
-            path: self.path.clone(),
-            source: std::io::Error::other(error),
-        })?;
-        line.push(b'\n');
-        let written = self
-            .file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data());
-        if written.is_err() {
-            self.poisoned = true;
-        }
-        written.map_err(io_error(&self.path))
+        self.append_records(std::slice::from_ref(record))
     }
 
     /// Moves the writer to a dedicated thread and returns a handle for async code.

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use super::options::RunOptions;
 use crate::template::Templar;
-use crate::transport::{Become, BecomeMethod, LocalTransport, Transport, TransportError};
+use crate::transport::{
+    Become, BecomeMethod, LocalTransport, SshOptions, SshTransport, Transport, TransportError,
+};
 use crate::vars::Value;
 
 /// Reads a variable from a scope as a string, if set and not empty.
@@ -33,8 +35,45 @@ pub fn transport_for(
         .unwrap_or_else(|| "ssh".to_string());
     match connection.as_str() {
         "local" => Ok(Arc::new(LocalTransport)),
+        "ssh" | "smart" | "paramiko" => {
+            Ok(Arc::new(SshTransport::new(&ssh_options(scope, templar)?)?))
+        }
         other => Err(TransportError::Unsupported(other.to_string())),
     }
+}
+
+/// SSH settings from `ansible_host`, `ansible_port`, `ansible_user`,
+/// `ansible_ssh_private_key_file` and (only when set) `ansible_password`.
+/// `ansible_ssh_common_args` is ignored: ssh_config covers what it is used for.
+fn ssh_options(scope: &Value, templar: &Templar) -> Result<SshOptions, TransportError> {
+    let first = |names: &[&str]| names.iter().find_map(|n| var_string(scope, templar, n));
+    let name = first(&["inventory_hostname"]).unwrap_or_default();
+    let port = match first(&["ansible_port", "ansible_ssh_port"]) {
+        Some(text) => Some(text.trim().parse::<u16>().map_err(|_| {
+            TransportError::Connect(format!(
+                "{name}: ansible_port `{text}` is not a port number"
+            ))
+        })?),
+        None => None,
+    };
+    let timeout = first(&["ansible_timeout", "ansible_ssh_timeout"])
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
+    Ok(SshOptions {
+        host: first(&["ansible_host", "ansible_ssh_host"]),
+        port,
+        user: first(&["ansible_user", "ansible_ssh_user"]),
+        private_key_file: first(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
+            .map(std::path::PathBuf::from),
+        password: first(&[
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_ssh_password",
+        ]),
+        connect_timeout: timeout,
+        name,
+        ..SshOptions::default()
+    })
 }
 
 /// The task's escalation settings, if it escalates.

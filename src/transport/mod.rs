@@ -6,6 +6,7 @@
 mod become_wrap;
 mod local;
 mod output;
+pub mod ssh;
 mod unavailable;
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 pub use become_wrap::{Become, BecomeMethod};
 pub use local::LocalTransport;
 pub use output::{ExecOutput, ExitStatus, OUTPUT_CAP};
+pub use ssh::{HostKeyPolicy, SshOptions, SshTarget, SshTransport};
 pub use unavailable::UnavailableTransport;
 
 /// One command to run on a host.
@@ -109,6 +111,9 @@ pub enum TransportError {
     /// This connection type is not available.
     #[error("connection type `{0}` is not supported by this build")]
     Unsupported(String),
+    /// The host key is unknown, changed or revoked.
+    #[error("host key verification failed: {0}")]
+    HostKey(String),
     /// A local I/O error while talking to the host.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -122,6 +127,12 @@ pub trait Transport: Send + Sync {
 
     /// Closes the connection; later calls may reconnect.
     async fn close(&self) {}
+
+    /// Drops the current connection and connects again, retrying with backoff until
+    /// `deadline` (after a reboot, say). Transports without connections have nothing to do.
+    async fn reconnect(&self, _deadline: std::time::Instant) -> Result<(), TransportError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fleet;
 pub mod http;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,8 @@ use tempfile::TempDir;
 /// A project directory with an inventory, where `rpatch` runs.
 pub struct Project {
     dir: TempDir,
+    /// Environment changes for `rpatch` runs: `Some` sets, `None` removes.
+    envs: Vec<(String, Option<String>)>,
 }
 
 impl Project {
@@ -21,6 +24,7 @@ impl Project {
     pub fn new() -> Self {
         let project = Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            envs: Vec::new(),
         };
         project.file(
             "inventory/local.yml",
@@ -39,6 +43,18 @@ impl Project {
             text.replace("{dir}", &self.path().display().to_string()),
         )
         .expect("write file");
+        self
+    }
+
+    /// Sets an environment variable for every `rpatch` run of this project.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.to_string(), Some(value.to_string())));
+        self
+    }
+
+    /// Removes an environment variable from every `rpatch` run of this project.
+    pub fn env_remove(mut self, name: &str) -> Self {
+        self.envs.push((name.to_string(), None));
         self
     }
 
@@ -76,6 +92,12 @@ impl Project {
             .env_remove("RPATCH_INVENTORY")
             .env("NO_COLOR", "1")
             .args(args);
+        for (name, value) in &self.envs {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
         let output = command.output().expect("run rpatch");
         Output {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -1,0 +1,243 @@
+//! Running one command on its own session channel: stdin in, stdout/stderr out (capped),
+//! exit status or signal, timeout — and the channel always closed, even when the caller gives up.
+
+use std::time::Duration;
+
+use russh::client::Msg;
+use russh::{ChannelMsg, ChannelWriteHalf, Sig};
+use tokio::io::AsyncWriteExt;
+
+use super::session::Connection;
+use crate::transport::output::append_capped;
+use crate::transport::{ExecOutput, ExecRequest, ExitStatus, TransportError};
+
+/// Closes the channel when dropped, so a cancelled command cannot leak one (OpenSSH allows
+/// only `MaxSessions` per connection).
+struct CloseGuard(Option<ChannelWriteHalf<Msg>>);
+
+impl CloseGuard {
+    fn half(&self) -> Option<&ChannelWriteHalf<Msg>> {
+        self.0.as_ref()
+    }
+
+    async fn close(mut self) {
+        if let Some(half) = self.0.take() {
+            let _ = half.close().await;
+        }
+    }
+}
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        if let Some(half) = self.0.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = half.close().await;
+                });
+            }
+        }
+    }
+}
+
+/// Runs `request` on a new channel of `connection`.
+pub(super) async fn run(
+    connection: &Connection,
+    request: &ExecRequest,
+) -> Result<ExecOutput, TransportError> {
+    let lost = |what: &str, e: &dyn std::fmt::Display| {
+        TransportError::Lost(format!("{}: {what}: {e}", connection.label))
+    };
+    let _permit = connection
+        .sessions
+        .acquire()
+        .await
+        .map_err(|e| lost("session limit", &e))?;
+    let channel = open_session(connection).await?;
+    let (mut read, write) = channel.split();
+    let guard = CloseGuard(Some(write));
+    let Some(half) = guard.half() else {
+        return Err(lost("channel", &"already closed"));
+    };
+    half.exec(true, request.shell_line())
+        .await
+        .map_err(|e| lost("cannot start the command", &e))?;
+    let feeder = match request.stdin_bytes() {
+        Some(data) => {
+            let mut writer = half.make_writer();
+            Some(tokio::spawn(async move {
+                // The command may exit without reading its input; that is not our error.
+                if writer.write_all(&data).await.is_ok() {
+                    let _ = writer.flush().await;
+                    let _ = writer.shutdown().await;
+                }
+            }))
+        }
+        None => {
+            let _ = half.eof().await;
+            None
+        }
+    };
+
+    let deadline = request
+        .timeout
+        .map(|limit| tokio::time::Instant::now() + limit);
+    let mut collected = Collected::default();
+    let ended = loop {
+        let message = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, read.wait()).await {
+                Ok(message) => message,
+                Err(_) => break End::TimedOut,
+            },
+            None => read.wait().await,
+        };
+        match message {
+            Some(ChannelMsg::Data { data }) => collected.stdout(&data),
+            Some(ChannelMsg::ExtendedData { data, ext: 1 }) => collected.stderr(&data),
+            Some(ChannelMsg::ExitStatus { exit_status }) => {
+                collected.status = Some(ExitStatus::Code(exit_status as i32));
+            }
+            Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                collected.status = Some(ExitStatus::Signal(signal_number(&signal_name)));
+            }
+            Some(ChannelMsg::Failure) if collected.status.is_none() && !collected.any => {
+                break End::Refused;
+            }
+            Some(ChannelMsg::Close) => break End::Closed,
+            Some(_) => {}
+            None => break End::Vanished,
+        }
+    };
+    if let Some(feeder) = feeder {
+        feeder.abort();
+    }
+    if matches!(ended, End::TimedOut) {
+        if let Some(half) = guard.half() {
+            let _ = half.signal(Sig::KILL).await;
+        }
+    }
+    guard.close().await;
+
+    match ended {
+        End::TimedOut => Ok(timed_out(request.timeout.unwrap_or_default(), collected)),
+        End::Refused => Err(TransportError::Connect(format!(
+            "{}: the server refused to run the command",
+            connection.label
+        ))),
+        End::Vanished if collected.status.is_none() => Err(TransportError::Lost(format!(
+            "{}: the connection closed while the command ran",
+            connection.label
+        ))),
+        End::Closed | End::Vanished => Ok(collected.finish()),
+    }
+}
+
+/// Opens a session channel. sshd frees a closed session only on its next housekeeping pass,
+/// so an open right after a close can briefly exceed `MaxSessions`: retry those refusals.
+async fn open_session(connection: &Connection) -> Result<russh::Channel<Msg>, TransportError> {
+    let mut pause = Duration::from_millis(5);
+    let mut waited = Duration::ZERO;
+    loop {
+        match connection.handle.channel_open_session().await {
+            Ok(channel) => return Ok(channel),
+            Err(russh::Error::ChannelOpenFailure(reason)) => {
+                if waited >= Duration::from_secs(3) {
+                    return Err(TransportError::Connect(format!(
+                        "{}: the server refused a new session channel ({reason:?}); is its \
+                         MaxSessions below {}?",
+                        connection.label,
+                        super::session::MAX_SESSIONS
+                    )));
+                }
+                tokio::time::sleep(pause).await;
+                waited += pause;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(other) => {
+                return Err(TransportError::Lost(format!(
+                    "{}: cannot open a channel: {other}",
+                    connection.label
+                )))
+            }
+        }
+    }
+}
+
+enum End {
+    Closed,
+    Vanished,
+    TimedOut,
+    Refused,
+}
+
+#[derive(Default)]
+struct Collected {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    dropped: bool,
+    any: bool,
+    status: Option<ExitStatus>,
+}
+
+impl Collected {
+    fn stdout(&mut self, chunk: &[u8]) {
+        self.any = true;
+        self.dropped |= !append_capped(&mut self.stdout, chunk);
+    }
+
+    fn stderr(&mut self, chunk: &[u8]) {
+        self.any = true;
+        self.dropped |= !append_capped(&mut self.stderr, chunk);
+    }
+
+    fn finish(self) -> ExecOutput {
+        ExecOutput {
+            // The server closed the channel without a status: OpenSSH does that only when the
+            // command could not be reported, so call it a failure rather than a success.
+            status: self.status.unwrap_or(ExitStatus::Code(-1)),
+            stdout: self.stdout,
+            stderr: self.stderr,
+            truncated: self.dropped,
+        }
+    }
+}
+
+fn timed_out(limit: Duration, collected: Collected) -> ExecOutput {
+    let mut stderr = collected.stderr;
+    append_capped(
+        &mut stderr,
+        format!("command timed out after {limit:?}").as_bytes(),
+    );
+    ExecOutput {
+        status: ExitStatus::TimedOut,
+        stdout: collected.stdout,
+        stderr,
+        truncated: collected.dropped,
+    }
+}
+
+/// POSIX signal numbers for the names SSH reports.
+fn signal_number(signal: &Sig) -> i32 {
+    match signal {
+        Sig::HUP => 1,
+        Sig::INT => 2,
+        Sig::QUIT => 3,
+        Sig::ILL => 4,
+        Sig::ABRT => 6,
+        Sig::FPE => 8,
+        Sig::KILL => 9,
+        Sig::USR1 => 10,
+        Sig::SEGV => 11,
+        Sig::PIPE => 13,
+        Sig::ALRM => 14,
+        Sig::TERM => 15,
+        Sig::Custom(name) => match name.as_str() {
+            "BUS" => 7,
+            "USR2" => 12,
+            "CHLD" => 17,
+            "CONT" => 18,
+            "STOP" => 19,
+            "TSTP" => 20,
+            _ => 0,
+        },
+    }
+}

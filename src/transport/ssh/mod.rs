@@ -1,0 +1,16 @@
+//! The SSH transport, on russh: ssh_config, known_hosts, authentication, jump hosts, and one
+//! connection per host with a channel per command.
+
+mod auth;
+mod channel;
+mod config;
+mod known_hosts;
+mod session;
+mod target;
+mod transport;
+
+pub use config::{ConfigError, HostConfig, SshConfig};
+pub use known_hosts::{fingerprint, HostKeyPolicy, KnownHosts, Verdict};
+pub use session::MAX_SESSIONS;
+pub use target::{Hop, SshOptions, SshTarget, TargetError, DEFAULT_CONNECT_TIMEOUT};
+pub use transport::SshTransport;

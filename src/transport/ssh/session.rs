@@ -1,0 +1,306 @@
+//! Opening one authenticated SSH connection — directly or through jump hosts — and checking
+//! the server's host key on the way.
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+
+use russh::client::{self, Handle};
+use russh::keys::ssh_key::PublicKey;
+use russh::keys::{Algorithm, HashAlg, PublicKeyOrCertificate};
+use russh::Preferred;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+use super::auth;
+use super::known_hosts::{self, HostKeyPolicy, Verdict};
+use super::target::{Hop, SshTarget};
+use super::transport::SshTransport;
+use crate::transport::TransportError;
+
+/// Channels open at once on one connection: OpenSSH's default `MaxSessions`.
+pub const MAX_SESSIONS: usize = 10;
+
+/// An authenticated connection, keeping the jump host connections it runs through alive.
+pub(super) struct Connection {
+    /// The russh handle: opens channels.
+    pub handle: Handle<Client>,
+    /// Bounds concurrently open session channels to [`MAX_SESSIONS`].
+    pub sessions: Semaphore,
+    /// Who this is, for messages.
+    pub label: String,
+    /// The jump host this connection is tunnelled through: its (shared) transport keeps the
+    /// jump connection pooled for other hosts behind it.
+    via: Option<(SshTransport, Arc<Connection>)>,
+}
+
+impl Connection {
+    /// True once this connection, or one it runs through, has gone away.
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed() || self.via.as_ref().is_some_and(|(_, via)| via.is_closed())
+    }
+
+    /// Says goodbye to the server (jump connections stay for the other hosts using them).
+    pub async fn disconnect(&self) {
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
+
+/// russh's callback object: verifies the host key against known_hosts.
+pub(super) struct Client {
+    hop: Hop,
+    /// Why the host key was refused, for the error message.
+    problem: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        presented: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let key = match presented {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            PublicKeyOrCertificate::Certificate(cert) => {
+                PublicKey::new(cert.public_key().clone(), "")
+            }
+        };
+        let hop = self.hop.clone();
+        let decision = tokio::task::spawn_blocking(move || decide(&hop, &key))
+            .await
+            .unwrap_or_else(|e| Err(format!("host key check failed: {e}")));
+        match decision {
+            Ok(()) => Ok(true),
+            Err(problem) => {
+                *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(problem);
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Applies the host key policy; `Err` carries the message shown to the user.
+fn decide(hop: &Hop, key: &PublicKey) -> Result<(), String> {
+    if hop.policy == HostKeyPolicy::Off {
+        return Ok(());
+    }
+    let name = known_hosts::host_key_name(&hop.host, hop.port);
+    let shown = format!(
+        "{} key {}",
+        known_hosts::key_type(key),
+        known_hosts::fingerprint(key)
+    );
+    match hop.known_hosts.verify(&hop.host, hop.port, key) {
+        Verdict::Known => Ok(()),
+        Verdict::Unknown if hop.policy == HostKeyPolicy::AcceptNew => {
+            match hop.known_hosts.learn(&hop.host, hop.port, key) {
+                Ok(path) => {
+                    tracing::warn!("permanently added {name} ({shown}) to {}", path.display());
+                    Ok(())
+                }
+                Err(error) => Err(format!(
+                    "cannot record the host key of {name} ({shown}): {error}"
+                )),
+            }
+        }
+        Verdict::Unknown => Err(format!(
+            "host key of {name} is unknown ({shown}); if that fingerprint is right, accept it \
+             with `--host-key-checking accept-new` (RPATCH_HOST_KEY_CHECKING=accept-new) or add \
+             it to {}",
+            known_files(hop)
+        )),
+        Verdict::OtherTypesKnown(origins) => Err(format!(
+            "host key of {name} is of a type not recorded for it ({shown}), though other key \
+             types are recorded at {}; refusing to connect",
+            origins
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Verdict::Changed(origin) => Err(format!(
+            "HOST KEY CHANGED for {name}: the server presented {shown}, which differs from the \
+             key recorded at {origin}. Someone could be intercepting the connection, or the host \
+             was reinstalled. Refusing to connect; if the change is expected, remove the old \
+             entry with `ssh-keygen -R '{name}'`"
+        )),
+        Verdict::Revoked(origin) => Err(format!(
+            "host key of {name} ({shown}) is marked @revoked at {origin}; refusing to connect"
+        )),
+    }
+}
+
+fn known_files(hop: &Hop) -> String {
+    match hop.known_hosts.files.first() {
+        Some(path) => path.display().to_string(),
+        None => "a known_hosts file".to_string(),
+    }
+}
+
+/// russh client settings for one hop: keepalive, nodelay, and host key types we can verify
+/// asked for first.
+fn client_config(hop: &Hop, known: &[Algorithm]) -> client::Config {
+    let mut preferred = Preferred::default();
+    if !known.is_empty() {
+        let mut keys: Vec<Algorithm> = Vec::new();
+        for algorithm in known {
+            let wanted: Vec<Algorithm> = match algorithm {
+                Algorithm::Rsa { .. } => vec![
+                    Algorithm::Rsa {
+                        hash: Some(HashAlg::Sha512),
+                    },
+                    Algorithm::Rsa {
+                        hash: Some(HashAlg::Sha256),
+                    },
+                ],
+                other => vec![other.clone()],
+            };
+            for algorithm in wanted {
+                if !keys.contains(&algorithm) {
+                    keys.push(algorithm);
+                }
+            }
+        }
+        for algorithm in Preferred::DEFAULT.key.iter() {
+            if !keys.contains(algorithm) {
+                keys.push(algorithm.clone());
+            }
+        }
+        preferred.key = Cow::Owned(keys);
+    }
+    client::Config {
+        preferred,
+        keepalive_interval: hop.keepalive,
+        keepalive_max: hop.keepalive_max,
+        inactivity_timeout: None,
+        nodelay: true,
+        ..client::Config::default()
+    }
+}
+
+/// Connects and authenticates to the target through its jump hosts. The connection to the
+/// last jump host is itself a pooled [`SshTransport`] connection, so every host behind one
+/// bastion shares a single connection to it (one tunnel channel each).
+pub(super) async fn connect(target: &SshTarget) -> Result<Arc<Connection>, TransportError> {
+    let via = match target.jumps.split_last() {
+        None => None,
+        Some((last, earlier)) => {
+            let jump = SshTransport::for_target(SshTarget {
+                jumps: earlier.to_vec(),
+                host: last.clone(),
+            });
+            let connection = Box::pin(jump.connection())
+                .await
+                .map_err(|error| through_jump(error, last))?;
+            Some((jump, connection))
+        }
+    };
+    Ok(Arc::new(connect_hop(&target.host, via).await?))
+}
+
+fn through_jump(error: TransportError, hop: &Hop) -> TransportError {
+    let context = |m: String| format!("jump host {}: {m}", hop.alias);
+    match error {
+        TransportError::Connect(m) => TransportError::Connect(context(m)),
+        TransportError::Auth(m) => TransportError::Auth(context(m)),
+        TransportError::HostKey(m) => TransportError::HostKey(context(m)),
+        TransportError::Lost(m) => TransportError::Lost(context(m)),
+        other => other,
+    }
+}
+
+async fn connect_hop(
+    hop: &Hop,
+    via: Option<(SshTransport, Arc<Connection>)>,
+) -> Result<Connection, TransportError> {
+    let problem = Arc::new(Mutex::new(None));
+    let client = Client {
+        hop: hop.clone(),
+        problem: problem.clone(),
+    };
+    let known = {
+        let hop = hop.clone();
+        tokio::task::spawn_blocking(move || hop.known_hosts.known_algorithms(&hop.host, hop.port))
+            .await
+            .unwrap_or_default()
+    };
+    let config = Arc::new(client_config(hop, &known));
+    let attempt = async {
+        let handshake = match &via {
+            None => {
+                let stream = TcpStream::connect((hop.host.as_str(), hop.port))
+                    .await
+                    .map_err(|e| tcp_error(hop, &e))?;
+                // Small command round trips matter more than bulk throughput.
+                let _ = stream.set_nodelay(true);
+                client::connect_stream(config, stream, client).await
+            }
+            Some((_, jump)) => {
+                let channel = jump
+                    .handle
+                    .channel_open_direct_tcpip(
+                        hop.host.clone(),
+                        u32::from(hop.port),
+                        "127.0.0.1",
+                        0,
+                    )
+                    .await
+                    .map_err(|e| {
+                        TransportError::Connect(format!(
+                            "{}:{} (through {}): cannot open a tunnel: {e}",
+                            hop.host, hop.port, jump.label
+                        ))
+                    })?;
+                client::connect_stream(config, channel.into_stream(), client).await
+            }
+        };
+        let mut handle = handshake.map_err(|error| {
+            match problem.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                Some(message) => TransportError::HostKey(message),
+                None => handshake_error(hop, &error),
+            }
+        })?;
+        auth::authenticate(&mut handle, hop).await?;
+        Ok::<_, TransportError>(handle)
+    };
+    let handle = match tokio::time::timeout(hop.connect_timeout, attempt).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(TransportError::Connect(format!(
+                "{}:{}: timed out after {}s (ConnectTimeout)",
+                hop.host,
+                hop.port,
+                hop.connect_timeout.as_secs_f32()
+            )))
+        }
+    };
+    Ok(Connection {
+        handle,
+        sessions: Semaphore::new(MAX_SESSIONS),
+        label: hop.to_string(),
+        via,
+    })
+}
+
+fn tcp_error(hop: &Hop, error: &std::io::Error) -> TransportError {
+    let reason = match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::TimedOut => "connection timed out".to_string(),
+        _ => error.to_string(),
+    };
+    TransportError::Connect(format!("{}:{}: {reason}", hop.host, hop.port))
+}
+
+fn handshake_error(hop: &Hop, error: &russh::Error) -> TransportError {
+    let reason = match error {
+        russh::Error::HUP | russh::Error::Disconnect => {
+            "the server closed the connection during the handshake".to_string()
+        }
+        russh::Error::UnknownKey => "host key refused".to_string(),
+        other => format!("SSH handshake failed: {other}"),
+    };
+    TransportError::Connect(format!("{}:{}: {reason}", hop.host, hop.port))
+}

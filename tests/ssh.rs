@@ -1,0 +1,701 @@
+//! The SSH transport against real OpenSSH sshd processes (see `support::fleet`).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::fleet::{Fleet, PASSWORD, PASSWORD_USER, USER};
+
+const ID_PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      register: who\n    - debug: var=who.stdout\n";
+
+/// `ssh-keygen -lf` of a public key: the SHA256 fingerprint OpenSSH would show.
+fn fingerprint(public_key: &Path) -> String {
+    let output = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(public_key)
+        .output()
+        .expect("ssh-keygen -l");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.split_whitespace()
+        .nth(1)
+        .expect("fingerprint")
+        .to_string()
+}
+
+fn all_output(out: &crate::support::Output) -> String {
+    format!("{}\n{}", out.stdout, out.stderr)
+}
+
+#[test]
+fn key_auth_runs_commands_on_every_host() {
+    let fleet = Fleet::new().hosts(2).start();
+    let out = fleet.project().playbook(ID_PLAY).run(&[]);
+    out.expect_code(0);
+    for host in ["node01", "node02"] {
+        assert_eq!(out.recap_of(host).ok, 2, "{}", out.stdout);
+    }
+    assert!(out.stdout.contains(USER), "{}", out.stdout);
+}
+
+#[test]
+fn password_login_only_when_configured_and_never_printed() {
+    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let port = fleet.hosts[0].port;
+    let inventory = format!(
+        "all:\n  hosts:\n    pw01:\n      ansible_host: 127.0.0.1\n      ansible_port: {port}\n      \
+         ansible_user: {PASSWORD_USER}\n      ansible_password: {PASSWORD}\n"
+    );
+    let home = tempfile::tempdir().expect("home");
+    let out = fleet
+        .project_with_inventory(&inventory)
+        .env("HOME", &home.path().display().to_string())
+        .playbook(ID_PLAY)
+        .run(&["-vvv"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains(PASSWORD_USER), "{}", out.stdout);
+    assert!(!all_output(&out).contains(PASSWORD), "password leaked");
+
+    // Without ansible_password (and no keys, no agent) the host is unreachable: auth failed.
+    let inventory = inventory.replace(&format!("      ansible_password: {PASSWORD}\n"), "");
+    let out = fleet
+        .project_with_inventory(&inventory)
+        .env("HOME", &home.path().display().to_string())
+        .playbook(ID_PLAY)
+        .run(&[]);
+    out.expect_code(3);
+    assert!(
+        all_output(&out).contains("authentication failed"),
+        "{}",
+        all_output(&out)
+    );
+}
+
+struct Agent {
+    child: Child,
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    fn start(key: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("agent dir");
+        let socket = dir.path().join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh-agent (apt-get install openssh-client)");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "ssh-agent did not create its socket"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let status = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &socket)
+            .stderr(Stdio::null())
+            .status()
+            .expect("ssh-add");
+        assert!(status.success(), "ssh-add failed");
+        Self {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn agent_auth_without_a_key_file() {
+    let fleet = Fleet::new().start();
+    let agent = Agent::start(&fleet.user_key());
+    let inventory = fleet.inventory().replace(
+        &format!(
+            "      ansible_ssh_private_key_file: {}\n",
+            fleet.user_key().display()
+        ),
+        "",
+    );
+    assert!(!inventory.contains("private_key"));
+    let home = tempfile::tempdir().expect("home");
+    let project = fleet
+        .project_with_inventory(&inventory)
+        .env("HOME", &home.path().display().to_string())
+        .playbook(ID_PLAY);
+    let with_agent = project_with_agent(project, &agent);
+    let out = with_agent.run(&[]);
+    out.expect_code(0);
+    assert_eq!(out.recap_of("node01").ok, 2);
+
+    // The same run without the agent has nothing to offer.
+    let out = fleet
+        .project_with_inventory(&inventory)
+        .env("HOME", &home.path().display().to_string())
+        .playbook(ID_PLAY)
+        .run(&[]);
+    out.expect_code(3);
+    assert!(
+        all_output(&out).contains("permission denied"),
+        "{}",
+        all_output(&out)
+    );
+}
+
+fn project_with_agent(project: crate::support::Project, agent: &Agent) -> crate::support::Project {
+    project.env("SSH_AUTH_SOCK", &agent.socket.display().to_string())
+}
+
+#[test]
+fn passphrase_protected_key_from_environment() {
+    let fleet = Fleet::new().start();
+    let dir = tempfile::tempdir().expect("dir");
+    let key = dir.path().join("locked");
+    std::fs::copy(fleet.user_key(), &key).expect("copy key");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-p", "-N", "key-Pass-9", "-P", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen -p");
+    assert!(status.success());
+    let inventory = fleet.inventory().replace(
+        &fleet.user_key().display().to_string(),
+        &key.display().to_string(),
+    );
+    let out = fleet
+        .project_with_inventory(&inventory)
+        .env("RPATCH_KEY_PASSPHRASE", "key-Pass-9")
+        .playbook(ID_PLAY)
+        .run(&[]);
+    out.expect_code(0);
+    assert!(!all_output(&out).contains("key-Pass-9"));
+    // Without the passphrase (and no terminal to ask on) the key cannot be used.
+    let out = fleet
+        .project_with_inventory(&inventory)
+        .playbook(ID_PLAY)
+        .run(&[]);
+    out.expect_code(3);
+    assert!(
+        all_output(&out).contains("passphrase"),
+        "{}",
+        all_output(&out)
+    );
+}
+
+#[test]
+fn unknown_host_key_is_refused_with_its_fingerprint_then_accept_new_records_it() {
+    let fleet = Fleet::new().start();
+    std::fs::write(fleet.known_hosts(), "").expect("empty known_hosts");
+    let expected = fingerprint(&fleet.dir().join("host_ed25519.pub"));
+    let project = fleet.project().playbook(ID_PLAY);
+
+    let out = project.run(&[]);
+    out.expect_code(3);
+    let text = all_output(&out);
+    assert!(
+        text.contains(&expected),
+        "fingerprint {expected} missing:\n{text}"
+    );
+    assert!(
+        text.contains("accept-new"),
+        "no hint how to accept:\n{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fleet.known_hosts()).expect("read"),
+        ""
+    );
+
+    let accepting = fleet
+        .project()
+        .env("RPATCH_HOST_KEY_CHECKING", "accept-new")
+        .playbook(ID_PLAY);
+    accepting.run(&[]).expect_code(0);
+    let recorded = std::fs::read_to_string(fleet.known_hosts()).expect("read");
+    let port = fleet.hosts[0].port;
+    assert_eq!(
+        recorded.trim(),
+        format!("[127.0.0.1]:{port} {}", fleet.host_key())
+    );
+    // Now known: strict checking passes.
+    project.run(&[]).expect_code(0);
+}
+
+#[test]
+fn changed_host_key_is_refused_and_never_overwritten() {
+    let fleet = Fleet::new().start();
+    let other = tempfile::tempdir().expect("dir");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(other.path().join("k"))
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let other_key = std::fs::read_to_string(other.path().join("k.pub")).expect("read");
+    let other_key: Vec<&str> = other_key.split_whitespace().take(2).collect();
+    let port = fleet.hosts[0].port;
+    let planted = format!("[127.0.0.1]:{port} {}\n", other_key.join(" "));
+    std::fs::write(fleet.known_hosts(), &planted).expect("plant");
+
+    for policy in ["strict", "accept-new"] {
+        let out = fleet
+            .project()
+            .env("RPATCH_HOST_KEY_CHECKING", policy)
+            .playbook(ID_PLAY)
+            .run(&[]);
+        out.expect_code(3);
+        let text = all_output(&out);
+        assert!(text.contains("HOST KEY CHANGED"), "{text}");
+        assert!(
+            text.contains(&fingerprint(&fleet.dir().join("host_ed25519.pub"))),
+            "{text}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(fleet.known_hosts()).expect("read"),
+            planted
+        );
+    }
+}
+
+#[test]
+fn hashed_entries_and_other_key_types_are_understood() {
+    let fleet = Fleet::new().start();
+    let port = fleet.hosts[0].port;
+    // Only the ECDSA key is recorded, hashed: rpatch must ask the server for ECDSA.
+    let ecdsa = std::fs::read_to_string(fleet.dir().join("host_ecdsa.pub")).expect("read");
+    let ecdsa: Vec<&str> = ecdsa.split_whitespace().take(2).collect();
+    std::fs::write(
+        fleet.known_hosts(),
+        format!("[127.0.0.1]:{port} {}\n", ecdsa.join(" ")),
+    )
+    .expect("write");
+    let status = Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(fleet.known_hosts())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("ssh-keygen -H");
+    assert!(status.success());
+    let hashed = std::fs::read_to_string(fleet.known_hosts()).expect("read");
+    assert!(hashed.starts_with("|1|"), "{hashed}");
+    fleet.project().playbook(ID_PLAY).run(&[]).expect_code(0);
+}
+
+#[test]
+fn proxy_jump_through_two_other_sshds_shared_by_hosts_behind_them() {
+    let fleet = Fleet::new().hosts(4).debug_log().start();
+    let key = fleet.user_key().display().to_string();
+    let [j1, j2, t1, t2] = [0, 1, 2, 3].map(|i| &fleet.hosts[i]);
+    let config = format!(
+        "Host jump1\n  Port {}\n\nHost jump2\n  Port {}\n\n\
+         Host inner1\n  Port {}\n\nHost inner2\n  Port {}\n\n\
+         Host inner*\n  ProxyJump jump1,jump2\n\n\
+         Host *\n  HostName 127.0.0.1\n  User {USER}\n  IdentityFile {key}\n",
+        j1.port, j2.port, t1.port, t2.port
+    );
+    std::fs::write(fleet.ssh_config(), config).expect("ssh config");
+    let out = fleet
+        .project_with_inventory("all:\n  hosts:\n    inner1:\n    inner2:\n")
+        .playbook(ID_PLAY)
+        .run(&[]);
+    out.expect_code(0);
+    assert_eq!(out.recap_of("inner1").ok, 2);
+    assert_eq!(out.recap_of("inner2").ok, 2);
+    for target in [t1, t2] {
+        let forward = format!("target 127.0.0.1 port {}", target.port);
+        assert!(
+            fleet.log(&j2.name).contains(&forward),
+            "jump2 did not forward to {}:\n{}",
+            target.name,
+            fleet.log(&j2.name)
+        );
+    }
+    let to_jump2 = format!("target 127.0.0.1 port {}", j2.port);
+    assert!(
+        fleet.log(&j1.name).contains(&to_jump2),
+        "jump1 did not forward to jump2:\n{}",
+        fleet.log(&j1.name)
+    );
+    // Both hosts behind the bastions share one connection to each of them.
+    for jump in [j1, j2] {
+        assert_eq!(
+            fleet.log(&jump.name).matches("Accepted publickey").count(),
+            1,
+            "{} was logged into more than once",
+            jump.name
+        );
+    }
+}
+
+#[test]
+fn become_with_passwordless_sudo() {
+    let fleet = Fleet::new().start();
+    let out = fleet
+        .project()
+        .playbook(
+            "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    \
+             - command: id -u\n      register: uid\n    - assert:\n        that: uid.stdout == '0'\n",
+        )
+        .run(&[]);
+    out.expect_code(0);
+    assert_eq!(out.recap_of("node01").failed, 0);
+}
+
+const BECOME_PLAY: &str = "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -u\n      register: uid\n    - assert:\n        that: uid.stdout == '0'\n";
+
+fn password_user_inventory(fleet: &Fleet, become_password: &str) -> String {
+    fleet.inventory().replace(
+        &format!("ansible_user: {USER}"),
+        &format!("ansible_user: {PASSWORD_USER}"),
+    ) + &format!("  vars:\n    ansible_become_password: {become_password}\n")
+}
+
+#[test]
+fn become_with_a_password_never_shows_it() {
+    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let out = fleet
+        .project_with_inventory(&password_user_inventory(&fleet, PASSWORD))
+        .playbook(BECOME_PLAY)
+        .run(&["-vvv"]);
+    out.expect_code(0);
+    assert!(!all_output(&out).contains(PASSWORD), "password leaked");
+}
+
+#[test]
+fn wrong_become_password_fails_fast_and_quietly() {
+    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let wrong = "Not-the-Pw-5511";
+    let started = Instant::now();
+    let out = fleet
+        .project_with_inventory(&password_user_inventory(&fleet, wrong))
+        .playbook(BECOME_PLAY)
+        .run(&["-vvv", "--timeout", "60"]);
+    let took = started.elapsed();
+    out.expect_code(2);
+    assert_eq!(out.recap_of("node01").failed, 1);
+    assert!(
+        took < Duration::from_secs(15),
+        "took {took:?}: a hang, not a failure"
+    );
+    let text = all_output(&out);
+    assert!(!text.contains(wrong), "password leaked:\n{text}");
+    assert!(
+        text.contains("incorrect password") || text.contains("Sorry, try again"),
+        "no clear reason:\n{text}"
+    );
+}
+
+#[test]
+fn killed_host_becomes_unreachable_while_others_finish() {
+    let mut fleet = Fleet::new().hosts(3).start();
+    let shared = fleet.dir().join("shared");
+    std::fs::create_dir(&shared).expect("shared dir");
+    set_mode(&shared, 0o777);
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n    \
+         - shell: touch {}/started-{{{{ inventory_hostname }}}}; sleep 3\n    - command: 'true'\n",
+        shared.display()
+    );
+    let project = fleet.project().playbook(&play);
+    let out = std::thread::scope(|scope| {
+        let run = scope.spawn(|| project.run(&[]));
+        let marker = shared.join("started-node02");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !marker.exists() {
+            assert!(Instant::now() < deadline, "node02 never started its task");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        fleet.kill("node02");
+        run.join().expect("rpatch run")
+    });
+    out.expect_code(3);
+    let recap = out.recap_of("node02");
+    assert_eq!(recap.unreachable, 1, "{}", out.stdout);
+    for host in ["node01", "node03"] {
+        let recap = out.recap_of(host);
+        assert_eq!(
+            (recap.ok, recap.failed, recap.unreachable),
+            (3, 0, 0),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn twenty_tasks_share_one_connection_and_close_every_channel() {
+    // sshd allows 10 sessions per connection: a leaked channel per task would fail task 11.
+    let fleet = Fleet::new().debug_log().start();
+    let mut play = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+    for n in 1..=20 {
+        play.push_str(&format!("    - command: echo task{n}\n"));
+    }
+    let out = fleet.project().playbook(&play).run(&[]);
+    out.expect_code(0);
+    assert_eq!(out.recap_of("node01").ok, 20);
+    let log = fleet.wait_for_log("node01", "Close session: user", 20);
+    assert_eq!(
+        log.matches("Accepted publickey").count(),
+        1,
+        "more than one connection:\n{log}"
+    );
+    let opened = log.matches("ctype session").count();
+    assert_eq!(opened, 20, "session channels opened:\n{log}");
+    let closed = log.matches("Close session: user").count();
+    assert_eq!(closed, opened, "channels left open:\n{log}");
+}
+
+#[test]
+fn fifty_megabytes_of_output_is_truncated_not_buffered() {
+    let fleet = Fleet::new().start();
+    let project = fleet.project().playbook(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    \
+         - shell: head -c 52428800 /dev/zero | tr '\\0' x; echo done >&2\n      register: big\n    \
+         - debug:\n        msg: \"truncated={{ big.output_truncated }} kept={{ big.stdout | length }} err={{ big.stderr }}\"\n",
+    );
+    assert!(
+        Path::new("/usr/bin/time").exists(),
+        "/usr/bin/time is missing: apt-get install time"
+    );
+    let mut command = Command::new("/usr/bin/time");
+    command
+        .arg("-v")
+        .arg(assert_cmd::cargo::cargo_bin("rpatch"))
+        .args(["run", "site.yml"])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .env_remove("RPATCH_INVENTORY");
+    for (name, value) in fleet.env() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let output = command.output().expect("run rpatch under /usr/bin/time");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let peak_kb: u64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in:\n{stderr}"));
+    // Measured (debug build): ~26 MB for a tiny command, ~54 MB whether the command prints
+    // 8, 50 or 200 MB — what is kept is capped at 4 MB per stream, copied a few times into
+    // the result. Keeping all 50 MB (and its copies) would go far past this bound.
+    eprintln!("peak RSS with 50 MB of output: {peak_kb} kB");
+    let kept = rpatch::transport::OUTPUT_CAP;
+    assert!(
+        stdout.contains(&format!("truncated=True kept={kept} err=done")),
+        "{stdout}"
+    );
+    assert!(peak_kb < 96 * 1024, "peak RSS {peak_kb} kB");
+}
+
+#[test]
+fn fifty_hosts_on_four_sshds_one_connection_each() {
+    let fleet = Fleet::new().hosts(50).hosts_per_sshd(16).start();
+    let mut play = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+    for n in 1..=5 {
+        play.push_str(&format!("    - command: echo step{n}\n"));
+    }
+    let out = fleet.project().playbook(&play).run(&[]);
+    out.expect_code(0);
+    for host in &fleet.hosts {
+        assert_eq!(out.recap_of(&host.name).ok, 5, "{}", out.stdout);
+    }
+    let logins: Vec<usize> = [
+        ("node01", 16),
+        ("node17", 16),
+        ("node33", 16),
+        ("node49", 2),
+    ]
+    .iter()
+    .map(|(h, n)| {
+        fleet
+            .wait_for_log(h, "Accepted publickey", *n)
+            .matches("Accepted publickey")
+            .count()
+    })
+    .collect();
+    assert_eq!(logins, [16, 16, 16, 2], "one connection per host");
+}
+
+/// The transport itself, driven through the library against a fleet host.
+fn transport_for(fleet: &Fleet, host: &str) -> rpatch::transport::SshTransport {
+    let host = fleet.host(host);
+    let options = rpatch::transport::SshOptions {
+        name: host.name.clone(),
+        host: Some("127.0.0.1".into()),
+        port: Some(host.port),
+        user: Some(USER.into()),
+        private_key_file: Some(fleet.user_key()),
+        config_file: Some(fleet.ssh_config()),
+        known_hosts_files: Some(vec![fleet.known_hosts()]),
+        host_key_policy: Some(rpatch::transport::HostKeyPolicy::Strict),
+        ..Default::default()
+    };
+    rpatch::transport::SshTransport::new(&options).expect("transport")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn concurrent_commands_share_one_connection_on_separate_channels() {
+    use rpatch::transport::{ExecRequest, ExitStatus, Transport};
+    let fleet = Fleet::new().start();
+    let transport = transport_for(&fleet, "node01");
+    runtime().block_on(async {
+        // More at once than sshd's MaxSessions (10): the transport queues the rest.
+        let runs = (0..15).map(|n| {
+            let transport = transport.clone();
+            async move {
+                transport
+                    .exec(&ExecRequest::new(format!("sleep 0.3; echo {n}")))
+                    .await
+            }
+        });
+        let started = Instant::now();
+        let results = futures_join_all(runs).await;
+        for (n, result) in results.into_iter().enumerate() {
+            let output = result.expect("exec");
+            assert_eq!(output.status, ExitStatus::Code(0));
+            assert_eq!(output.stdout_text(), format!("{n}\n"));
+        }
+        // Two waves of at most ten, not fifteen one after another.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+    assert_eq!(transport.connections_opened(), 1);
+    assert_eq!(transport.channels_opened(), 15);
+}
+
+/// Runs futures concurrently on the current task (no extra dependency for join_all).
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.expect("task"));
+    }
+    outputs
+}
+
+#[test]
+fn stdin_is_binary_safe_and_streams_signals_and_timeouts_are_reported() {
+    use rpatch::transport::{ExecRequest, ExitStatus, Transport};
+    let fleet = Fleet::new().start();
+    let transport = transport_for(&fleet, "node01");
+    runtime().block_on(async {
+        let data: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+        let mut request = ExecRequest::new("cat; echo oops >&2; exit 7");
+        request.stdin = Some(data.clone());
+        let output = transport.exec(&request).await.expect("exec");
+        assert_eq!(output.status, ExitStatus::Code(7));
+        assert!(
+            output.stdout == data,
+            "stdin did not come back byte for byte"
+        );
+        assert_eq!(output.stderr_text(), "oops\n");
+        assert!(!output.truncated);
+
+        let output = transport
+            .exec(&ExecRequest::new("kill -TERM $$"))
+            .await
+            .expect("exec");
+        assert_eq!(output.status, ExitStatus::Signal(15));
+
+        let mut request = ExecRequest::new("sleep 30");
+        request.timeout = Some(Duration::from_millis(500));
+        let started = Instant::now();
+        let output = transport.exec(&request).await.expect("exec");
+        assert_eq!(output.status, ExitStatus::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        // The connection is still good after all that.
+        let output = transport
+            .exec(&ExecRequest::new("echo fine"))
+            .await
+            .expect("exec");
+        assert_eq!(output.stdout_text(), "fine\n");
+    });
+    assert_eq!(transport.connections_opened(), 1);
+}
+
+#[test]
+fn a_dead_connection_is_lost_then_reconnect_waits_for_the_host() {
+    use rpatch::transport::{ExecRequest, Transport, TransportError};
+    let mut fleet = Fleet::new().start();
+    let transport = transport_for(&fleet, "node01");
+    let rt = runtime();
+    rt.block_on(async {
+        transport
+            .exec(&ExecRequest::new("true"))
+            .await
+            .expect("exec");
+    });
+    let running = {
+        let transport = transport.clone();
+        rt.spawn(async move { transport.exec(&ExecRequest::new("sleep 20")).await })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    fleet.kill("node01");
+    let result = rt.block_on(running).expect("task");
+    assert!(matches!(result, Err(TransportError::Lost(_))), "{result:?}");
+    // Down: the next command cannot connect and says why.
+    let refused = rt.block_on(transport.exec(&ExecRequest::new("true")));
+    match refused {
+        Err(TransportError::Connect(message)) => {
+            assert!(message.contains("connection refused"), "{message}")
+        }
+        other => panic!("expected a refused connection, got {other:?}"),
+    }
+    // Comes back while reconnect() retries.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(1500));
+            fleet.restart("node01");
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        rt.block_on(transport.reconnect(deadline))
+            .expect("reconnect");
+    });
+    let output = rt
+        .block_on(transport.exec(&ExecRequest::new("echo back")))
+        .expect("exec");
+    assert_eq!(output.stdout_text(), "back\n");
+    assert_eq!(transport.connections_opened(), 2);
+}

@@ -1,0 +1,503 @@
+//! A fleet of private OpenSSH `sshd` processes on 127.0.0.1 for SSH tests: throwaway host and
+//! user keys, a known_hosts file and an ssh config in a temp dir, torn down by PID on drop.
+//!
+//! `Fleet::new().hosts(3).start()` gives one sshd per host (so a test can kill one);
+//! `.hosts_per_sshd(16)` puts many hosts (one port each) on one sshd for scale. The remote
+//! users are dedicated test accounts with plain start-up files: [`USER`] (passwordless sudo)
+//! and [`PASSWORD_USER`] (sudo asks for [`PASSWORD`]). Missing prerequisites fail the test with
+//! the package to install; nothing is skipped.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use super::Project;
+
+/// Login user with passwordless sudo.
+pub const USER: &str = "rpatch-test";
+/// Login user whose sudo asks for [`PASSWORD`].
+pub const PASSWORD_USER: &str = "rpatch-pw";
+/// [`PASSWORD_USER`]'s password (login and sudo).
+pub const PASSWORD: &str = "Rp-s3cret-Pw-71";
+
+/// How a fleet is laid out.
+pub struct FleetBuilder {
+    hosts: usize,
+    per_sshd: usize,
+    user: &'static str,
+    debug_log: bool,
+    prefix: String,
+}
+
+/// One simulated host.
+#[derive(Debug, Clone)]
+pub struct FleetHost {
+    /// Inventory name.
+    pub name: String,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Index of the sshd serving it.
+    pub sshd: usize,
+}
+
+struct Sshd {
+    child: Child,
+    log: PathBuf,
+}
+
+fn spawn_sshd(config: &Path, log: &Path) -> Sshd {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("sshd log");
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("sshd log"))
+        .stderr(file)
+        .spawn()
+        .expect("start sshd");
+    Sshd {
+        child,
+        log: log.to_path_buf(),
+    }
+}
+
+/// Running sshd processes and the files that describe them.
+pub struct Fleet {
+    dir: TempDir,
+    sshds: Vec<Option<Sshd>>,
+    /// The hosts, in inventory order.
+    pub hosts: Vec<FleetHost>,
+    user: &'static str,
+}
+
+impl Fleet {
+    /// A builder for a one-host fleet.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> FleetBuilder {
+        FleetBuilder {
+            hosts: 1,
+            per_sshd: 1,
+            user: USER,
+            debug_log: false,
+            prefix: "node".into(),
+        }
+    }
+}
+
+impl FleetBuilder {
+    /// How many hosts.
+    pub fn hosts(mut self, count: usize) -> Self {
+        self.hosts = count;
+        self
+    }
+
+    /// How many hosts share one sshd (each on its own port; sshd listens on at most 16).
+    pub fn hosts_per_sshd(mut self, count: usize) -> Self {
+        self.per_sshd = count.clamp(1, 16);
+        self
+    }
+
+    /// Log in as this user instead of [`USER`].
+    pub fn user(mut self, user: &'static str) -> Self {
+        self.user = user;
+        self
+    }
+
+    /// sshd `LogLevel DEBUG`, to count channels in its log.
+    pub fn debug_log(mut self) -> Self {
+        self.debug_log = true;
+        self
+    }
+
+    /// Host names are `PREFIX01`, `PREFIX02`, …
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_string();
+        self
+    }
+
+    /// Creates keys and files and starts the sshd processes; waits until they accept.
+    pub fn start(self) -> Fleet {
+        prerequisites();
+        let dir = tempfile::Builder::new()
+            .prefix("rpatch-fleet-")
+            .tempdir()
+            .expect("temp dir");
+        // sshd reads authorized_keys as the login user.
+        chmod(dir.path(), 0o755);
+        let d = dir.path();
+        keygen(&d.join("host_ed25519"), "ed25519");
+        keygen(&d.join("host_ecdsa"), "ecdsa");
+        keygen(&d.join("user_key"), "ed25519");
+        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).expect("authorized_keys");
+        chmod(&d.join("authorized_keys"), 0o644);
+
+        let ports: Vec<u16> = (0..self.hosts).map(|_| free_port()).collect();
+        let host_key = read_pub(&d.join("host_ed25519.pub"));
+        let mut known = String::new();
+        let mut hosts = Vec::new();
+        for (index, port) in ports.iter().enumerate() {
+            known.push_str(&format!("[127.0.0.1]:{port} {host_key}\n"));
+            hosts.push(FleetHost {
+                name: format!("{}{:02}", self.prefix, index + 1),
+                port: *port,
+                sshd: index / self.per_sshd,
+            });
+        }
+        std::fs::write(d.join("known_hosts"), known).expect("known_hosts");
+        std::fs::write(d.join("ssh_config"), "# rpatch test fleet: no options\n")
+            .expect("ssh_config");
+
+        let mut sshds = Vec::new();
+        for (index, group) in ports.chunks(self.per_sshd).enumerate() {
+            let config = d.join(format!("sshd_{index}.conf"));
+            std::fs::write(&config, sshd_config(d, group, self.debug_log)).expect("sshd config");
+            let log = d.join(format!("sshd_{index}.log"));
+            sshds.push(Some(spawn_sshd(&config, &log)));
+        }
+        let fleet = Fleet {
+            dir,
+            sshds,
+            hosts,
+            user: self.user,
+        };
+        fleet.wait_listening();
+        fleet
+    }
+}
+
+impl Fleet {
+    fn wait_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for host in &self.hosts {
+            while TcpStream::connect(("127.0.0.1", host.port)).is_err() {
+                if Instant::now() > deadline {
+                    let log =
+                        std::fs::read_to_string(&self.sshds[host.sshd].as_ref().expect("sshd").log)
+                            .unwrap_or_default();
+                    panic!("sshd for {} did not start listening:\n{log}", host.name);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// The fleet's temp directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The throwaway user private key.
+    pub fn user_key(&self) -> PathBuf {
+        self.dir().join("user_key")
+    }
+
+    /// The known_hosts file listing every host's ed25519 key.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir().join("known_hosts")
+    }
+
+    /// The (empty) ssh config used instead of ~/.ssh/config; tests may rewrite it.
+    pub fn ssh_config(&self) -> PathBuf {
+        self.dir().join("ssh_config")
+    }
+
+    /// The host's ed25519 public key line (`ssh-ed25519 AAAA…`).
+    pub fn host_key(&self) -> String {
+        read_pub(&self.dir().join("host_ed25519.pub"))
+    }
+
+    /// One host by name.
+    pub fn host(&self, name: &str) -> &FleetHost {
+        self.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .unwrap_or_else(|| panic!("no fleet host {name}"))
+    }
+
+    /// Inventory lines for every host (YAML), with the key file.
+    pub fn inventory(&self) -> String {
+        let mut text = String::from("all:\n  hosts:\n");
+        for host in &self.hosts {
+            text.push_str(&format!(
+                "    {}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n      \
+                 ansible_user: {}\n      ansible_ssh_private_key_file: {}\n",
+                host.name,
+                host.port,
+                self.user,
+                self.user_key().display()
+            ));
+        }
+        text
+    }
+
+    /// The environment that points rpatch at this fleet's known_hosts and ssh config and away
+    /// from the machine's own ~/.ssh and ssh-agent.
+    pub fn env(&self) -> Vec<(String, Option<String>)> {
+        vec![
+            (
+                "RPATCH_KNOWN_HOSTS".into(),
+                Some(self.known_hosts().display().to_string()),
+            ),
+            (
+                "RPATCH_SSH_CONFIG".into(),
+                Some(self.ssh_config().display().to_string()),
+            ),
+            ("RPATCH_HOST_KEY_CHECKING".into(), None),
+            ("RPATCH_KEY_PASSPHRASE".into(), None),
+            ("SSH_AUTH_SOCK".into(), None),
+        ]
+    }
+
+    /// A project whose inventory is this fleet, with [`Fleet::env`] applied.
+    pub fn project(&self) -> Project {
+        self.project_with_inventory(&self.inventory())
+    }
+
+    /// A project with this fleet's environment and the given inventory.
+    pub fn project_with_inventory(&self, inventory: &str) -> Project {
+        let mut project = Project::new().file("inventory/local.yml", inventory);
+        for (name, value) in self.env() {
+            project = match value {
+                Some(value) => project.env(&name, &value),
+                None => project.env_remove(&name),
+            };
+        }
+        project
+    }
+
+    /// What the sshd serving `host` has logged so far.
+    pub fn log(&self, host: &str) -> String {
+        let index = self.host(host).sshd;
+        let path = self.dir().join(format!("sshd_{index}.log"));
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Waits (up to 10 s) until the log of `host`'s sshd holds `count` lines with `text`
+    /// — sshd logs a session's end after the client has already gone — and returns the log.
+    pub fn wait_for_log(&self, host: &str, text: &str, count: usize) -> String {
+        // sshd writes its log asynchronously; on a loaded machine lines can lag for seconds.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log(host);
+            if log.matches(text).count() >= count || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the sshd serving `host` and every session process it started.
+    pub fn kill(&mut self, host: &str) {
+        let index = self.host(host).sshd;
+        if let Some(mut sshd) = self.sshds[index].take() {
+            kill_tree(sshd.child.id());
+            let _ = sshd.child.wait();
+        }
+    }
+}
+
+impl Fleet {
+    /// Starts the sshd serving `host` again (after [`Fleet::kill`]) and waits until it accepts.
+    pub fn restart(&mut self, host: &str) {
+        let index = self.host(host).sshd;
+        if self.sshds[index].is_none() {
+            let config = self.dir().join(format!("sshd_{index}.conf"));
+            let log = self.dir().join(format!("sshd_{index}.log"));
+            self.sshds[index] = Some(spawn_sshd(&config, &log));
+        }
+        self.wait_listening();
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for sshd in self.sshds.iter_mut().filter_map(Option::take) {
+            let mut sshd = sshd;
+            kill_tree(sshd.child.id());
+            let _ = sshd.child.wait();
+        }
+    }
+}
+
+/// SIGKILLs `pid` and its descendants (found through /proc parent links) at once, sshd
+/// processes first: like a host that dies, the client gets no exit status, just a dead socket.
+fn kill_tree(pid: u32) {
+    let mut tree = vec![pid];
+    let mut index = 0;
+    while index < tree.len() {
+        tree.extend(children(tree[index]));
+        index += 1;
+    }
+    let is_sshd = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("sshd"))
+    };
+    let (mut order, rest): (Vec<u32>, Vec<u32>) = tree.into_iter().partition(is_sshd);
+    order.extend(rest);
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .args(order.iter().map(u32::to_string))
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the `(comm)`: state, ppid, …
+        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        if rest.split_whitespace().nth(1) == Some(pid.to_string().as_str()) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+fn sshd_config(dir: &Path, ports: &[u16], debug: bool) -> String {
+    let mut text = String::new();
+    for port in ports {
+        text.push_str(&format!("ListenAddress 127.0.0.1:{port}\n"));
+    }
+    let d = dir.display();
+    text.push_str(&format!(
+        "HostKey {d}/host_ed25519\nHostKey {d}/host_ecdsa\nPidFile none\n\
+         AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+         PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin no\n\
+         AllowUsers {USER} {PASSWORD_USER}\nUseDNS no\nPrintMotd no\nPrintLastLog no\n\
+         MaxStartups 500\nMaxSessions 10\nSubsystem sftp internal-sftp\nLogLevel {}\n",
+        if debug { "DEBUG" } else { "INFO" }
+    ));
+    text
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn keygen(path: &Path, kind: &str) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-N", "", "-C", "rpatch-test", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success(), "ssh-keygen -t {kind} failed");
+}
+
+fn read_pub(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("public key");
+    let mut fields = text.split_whitespace();
+    format!(
+        "{} {}",
+        fields.next().expect("key type"),
+        fields.next().expect("key data")
+    )
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn run(program: &str, args: &[&str], input: Option<&str>) {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(text.as_bytes()).expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Checks the tools exist and sets up the test users once per test process.
+fn prerequisites() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        for (path, package) in [
+            ("/usr/sbin/sshd", "openssh-server"),
+            ("/usr/bin/ssh-keygen", "openssh-client"),
+            ("/usr/bin/sudo", "sudo"),
+            ("/usr/sbin/useradd", "passwd"),
+        ] {
+            assert!(
+                Path::new(path).exists(),
+                "{path} is missing: the SSH tests need it (apt-get install {package})"
+            );
+        }
+        assert!(
+            is_root(),
+            "the SSH test fleet must run as root: it creates the users {USER} and \
+             {PASSWORD_USER} and starts sshd"
+        );
+        // sshd's privilege separation directory.
+        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
+        for user in [USER, PASSWORD_USER] {
+            let exists = Command::new("id")
+                .arg(user)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !exists {
+                run("useradd", &["-m", "-s", "/bin/sh", user], None);
+            }
+        }
+        // `*`: no password, but not locked (sshd refuses key logins to locked accounts).
+        run("usermod", &["-p", "*", USER], None);
+        run(
+            "chpasswd",
+            &[],
+            Some(&format!("{PASSWORD_USER}:{PASSWORD}\n")),
+        );
+        let rules = format!(
+            "{USER} ALL=(ALL) NOPASSWD: ALL\n\
+             Defaults:{PASSWORD_USER} timestamp_timeout=0, lecture=never\n\
+             {PASSWORD_USER} ALL=(ALL) ALL\n"
+        );
+        std::fs::write("/etc/sudoers.d/rpatch-test", rules).expect("write sudoers rule");
+        chmod(Path::new("/etc/sudoers.d/rpatch-test"), 0o440);
+    });
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
