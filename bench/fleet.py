@@ -511,8 +511,12 @@ def measure(runner: Runner, tools: list[str], size: int, runs: int, budget: floa
     for tool in tools:
         warm = runner.run(tool, size, inv, "warmup")
         results[tool]["warmup"] = warm
-        # A tool slower than the budget allows gets fewer measured runs (reported as n).
-        planned[tool] = max(1, min(runs, int(budget // max(warm["wall_s"], 0.001))))
+        # A tool slower than the budget allows gets fewer measured runs (reported as n); one
+        # whose warm-up alone exceeds the budget gets none, and its warm-up is reported.
+        planned[tool] = min(runs, int(budget // max(warm["wall_s"], 0.001)))
+        if planned[tool] == 0:
+            results[tool]["warmup_counted"] = True
+            results[tool]["runs"].append(warm)
     for i in range(runs):
         for tool in tools:  # round-robin, so drift hits every tool alike
             if i < planned[tool]:
@@ -521,7 +525,7 @@ def measure(runner: Runner, tools: list[str], size: int, runs: int, budget: floa
         good = [x for x in r["runs"] if x["ok"]]
         r["n"] = len(r["runs"])
         r["ok"] = bool(r["runs"]) and len(good) == len(r["runs"])
-        r["failures"] = [x["note"] for x in r["runs"] + [r["warmup"]] if not x["ok"]]
+        r["failures"] = sorted({x["note"] for x in r["runs"] + [r["warmup"]] if not x["ok"]})
         runs_for_median = r["runs"]
         for key in ("wall_s", "cpu_s", "peak_rss_mb"):
             r[key] = median([x[key] for x in runs_for_median])
@@ -658,7 +662,9 @@ def report(data: dict) -> str:
     v = data["versions"]
     lines = [
         "# rpatch fleet benchmark — latest results", "",
-        f"Run {data['started']} with `{data['command']}`.", "",
+        f"Run {data['started']} with `{data['command']}`"
+        + (f" (sizes not measured by it: {data['earlier']['started']} with "
+           f"`{data['earlier']['command']}`)" if data.get("earlier") else "") + ".", "",
         f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, "
         f"kernel {m['kernel']}. The fleet (sshd, the remote commands) runs on the same "
         "machine as the controller.", "",
@@ -674,6 +680,8 @@ def report(data: dict) -> str:
                   "|---|---:|---:|---:|---:|---|"]
         for tool, r in res.items():
             status = "ok" if r["ok"] else "FAILED: " + "; ".join(sorted(set(r["failures"])))
+            if r.get("warmup_counted"):
+                status += " (warm-up only: it alone exceeded --budget)"
             def cell(x, fmt):
                 return fmt.format(x) if x is not None else "—"
             lines.append(f"| {tool} | {r['n']} | {cell(r['wall_s'], '{:.3f}')} | "
@@ -764,6 +772,17 @@ def bench(args) -> int:
     data = {"started": started, "command": "bench/run " + " ".join(args.argv),
             "machine": machine(), "versions": versions(rpatch, venv), "sizes": {},
             "ratios": {}}
+    previous = Path(args.out).with_suffix(".json")
+    previous = previous if previous.is_absolute() else REPO / previous
+    if args.merge and previous.exists():  # keep the sizes this run does not measure
+        old = json.loads(previous.read_text())
+        data["earlier"] = {"started": old.get("started"), "command": old.get("command")}
+        for size, res in old.get("sizes", {}).items():
+            if int(size) not in sizes:
+                data["sizes"][size] = res
+                if size in old.get("ratios", {}):
+                    data["ratios"][size] = old["ratios"][size]
+        data["check"] = old.get("check")
     fleet = Fleet(max(sizes), venv)
     runner = None
     signal.signal(signal.SIGINT, _on_signal)
@@ -778,6 +797,7 @@ def bench(args) -> int:
         for size in sizes:
             res = measure(runner, tools, size, args.runs, args.budget)
             data["sizes"][str(size)] = res
+            data["sizes"] = dict(sorted(data["sizes"].items(), key=lambda kv: int(kv[0])))
             rp = res.get("rpatch")
             if rp and rp["ok"]:
                 data["ratios"][str(size)] = {
@@ -969,6 +989,8 @@ def main() -> int:
                         help="venv for ansible-core and pyinfra (default bench/.venv)")
     parser.add_argument("--out", default="bench/results/latest",
                         help="results path without extension (default bench/results/latest)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other sizes' results already in --out's JSON")
     parser.add_argument("--keep", action="store_true", help="leave the fleet running at exit")
     parser.add_argument("--fleet", type=int, metavar="N", dest="hosts",
                         help="only start an N-host fleet, print its files and wait for Ctrl-C")
