@@ -442,6 +442,7 @@ class Runner:
         out_file = self.logs / f"{tool}-{size}-{label}.log"
         with open(out_file, "wb") as out:
             start = time.monotonic()
+            machine_start = machine_cpu_seconds()
             self.current = subprocess.Popen(
                 ["/usr/bin/time", "-v", "-o", str(time_file), *argv], env=env, cwd=run_dir,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -452,12 +453,14 @@ class Runner:
                 self.stop_current()
                 code = None
             wall = time.monotonic() - start
+            machine = machine_cpu_seconds() - machine_start
             self.current = None
         # Whatever the tool left (it should be nothing) is stopped before the next run.
         stray = [pid for pid, (_, cmd) in proc_table().items() if str(run_dir) in cmd]
         kill_pids(stray)
         output = out_file.read_text(errors="replace")
-        result = {"wall_s": round(wall, 3), "exit": code, **parse_time_v(
+        result = {"wall_s": round(wall, 3), "machine_cpu_s": round(machine, 2), "exit": code,
+                  **parse_time_v(
             time_file.read_text() if time_file.exists() else "")}
         names = [h["name"] for h in self.fleet.hosts[:size]]
         if code is None:
@@ -494,6 +497,13 @@ class Runner:
             proc.wait()
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time used by every process on the machine so far (/proc/stat, not idle/iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user..steal, less idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def _raise_nofile() -> None:
     import resource
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -527,7 +537,7 @@ def measure(runner: Runner, tools: list[str], size: int, runs: int, budget: floa
         r["ok"] = bool(r["runs"]) and len(good) == len(r["runs"])
         r["failures"] = sorted({x["note"] for x in r["runs"] + [r["warmup"]] if not x["ok"]})
         runs_for_median = r["runs"]
-        for key in ("wall_s", "cpu_s", "peak_rss_mb"):
+        for key in ("wall_s", "cpu_s", "peak_rss_mb", "machine_cpu_s"):
             r[key] = median([x[key] for x in runs_for_median])
     return results
 
@@ -672,12 +682,15 @@ def report(data: dict) -> str:
         f"{v['pyinfra']}; {v['openssh']}; {v['python']}.", "",
         "Median of the measured runs after one warm-up; `n` is the number of measured runs. "
         "CPU is the controller's user+sys time including its child processes (ansible's ssh "
-        "processes, the reference's ssh clients); peak RSS is the largest single process.", "",
+        "processes, the reference's ssh clients); peak RSS is the largest single process; "
+        "machine CPU is what every process on the machine used during the run (/proc/stat): "
+        "the controller plus sshd and the remote commands, i.e. what the tool costs the "
+        "hosts.", "",
     ]
     for size, res in data["sizes"].items():
         lines += [f"## N = {size} hosts", "",
-                  "| tool | n | wall s | CPU s | peak RSS MB | status |",
-                  "|---|---:|---:|---:|---:|---|"]
+                  "| tool | n | wall s | CPU s | peak RSS MB | machine CPU s | status |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
         for tool, r in res.items():
             status = "ok" if r["ok"] else "FAILED: " + "; ".join(sorted(set(r["failures"])))
             if r.get("warmup_counted"):
@@ -686,7 +699,7 @@ def report(data: dict) -> str:
                 return fmt.format(x) if x is not None else "—"
             lines.append(f"| {tool} | {r['n']} | {cell(r['wall_s'], '{:.3f}')} | "
                          f"{cell(r['cpu_s'], '{:.2f}')} | {cell(r['peak_rss_mb'], '{:.1f}')} "
-                         f"| {status} |")
+                         f"| {cell(r.get('machine_cpu_s'), '{:.1f}')} | {status} |")
         rr = data["ratios"].get(size, {})
         if rr:
             lines += ["", "| rpatch / … | wall | CPU | peak RSS |", "|---|---|---|---|"]
