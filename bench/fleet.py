@@ -621,7 +621,7 @@ def check_timing(rpatch: Path, fleet: Fleet, repeats: int = 15) -> dict:
             "median_ms": round(statistics.median(walls) * 1000, 1),
             "min_ms": round(min(walls) * 1000, 1), "max_ms": round(max(walls) * 1000, 1),
             "peak_rss_mb": parse_time_v(timed.stderr)["peak_rss_mb"],
-            "rpatch_says": (first or "").strip(),
+            "rpatch_says": (first or "").strip().replace(f"{root}/", ""),
             "target_ms": 100, "meets_target": statistics.median(walls) < 0.1}
 
 
@@ -705,7 +705,7 @@ def report(data: dict) -> str:
             lines += ["", "| rpatch / … | wall | CPU | peak RSS |", "|---|---|---|---|"]
             for other, q in rr.items():
                 lines.append(f"| {other} | {fmt_ratio(q['wall'])} | {fmt_ratio(q['cpu'])} | "
-                             f"{q['rss'] if q['rss'] is not None else '—'} |")
+                             f"{q['rss']:.2f} |" if q['rss'] is not None else "— |")
         lines.append("")
     c = data.get("check")
     if c:
