@@ -134,3 +134,27 @@ fn the_shipped_monthly_playbook_reports_and_changes_nothing_by_default() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_closed_output_pipe_is_not_a_crash() {
+    let mut play = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+    for n in 0..3000 {
+        play.push_str(&format!("    - name: a task with a long enough name to fill the pipe quickly {n:05}\n      debug: msg=x\n"));
+    }
+    let project = Project::new().playbook(&play);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rpatch"))
+        .args(["run", "site.yml", "--list-tasks"])
+        .current_dir(project.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().expect("stdout"), &mut first)
+        .expect("some output");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

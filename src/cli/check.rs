@@ -22,7 +22,7 @@ pub fn check(args: CheckArgs) -> Result<i32, CliError> {
         })
         .sum();
     let hosts = loaded.inventory.hosts().count();
-    println!(
+    outln!(
         "{}: OK ({plays} play{}, {tasks} task{}, {hosts} inventory host{})",
         args.playbook.display(),
         plural(plays),

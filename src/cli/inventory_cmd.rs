@@ -10,19 +10,19 @@ use crate::runner::exit;
 pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
     let inventory = Inventory::load(&inventory_paths(&args.sources)?)?;
     if args.list {
-        println!("{}", pretty(&inventory.to_list_json()));
+        outln!("{}", pretty(&inventory.to_list_json()));
     } else if let Some(name) = &args.host {
         let vars = inventory
             .host_json(name)
             .ok_or_else(|| CliError::UnknownHost(name.clone()))?;
-        println!("{}", pretty(&vars));
+        outln!("{}", pretty(&vars));
     } else if let Some(group) = &args.graph {
         let graph = inventory
             .graph(Some(group))
             .ok_or_else(|| CliError::UnknownGroup(group.clone()))?;
-        print!("{graph}");
+        out!("{graph}");
         if !graph.ends_with('\n') {
-            println!();
+            outln!();
         }
     }
     Ok(exit::OK)

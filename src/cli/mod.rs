@@ -1,5 +1,21 @@
 //! The command line: parse arguments, load inputs, dispatch to a subcommand, map to an exit code.
 
+/// Prints to standard output; a closed pipe (`rpatch ... | head`) ends nothing badly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Prints a line to standard output; a closed pipe (`rpatch ... | head`) ends nothing badly.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod args;
 mod check;
 mod error;

@@ -30,7 +30,7 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
     for (play, plan) in loaded.playbook.plays.iter().zip(&plans) {
         let rollout = &play.rollout;
         let hosts: usize = plan.batches.iter().map(|b| b.hosts.len()).sum();
-        println!(
+        outln!(
             "PLAY [{}] hosts: {} ({hosts} host{})",
             plan.name,
             plan.pattern,
@@ -40,7 +40,7 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
             .as_ref()
             .or(rollout.serial.as_ref())
             .map_or_else(|| "all at once".to_string(), ToString::to_string);
-        println!("  order: {}, serial: {serial}", rollout.order);
+        outln!("  order: {}, serial: {serial}", rollout.order);
         let mut budget = Vec::new();
         if let Some(pct) = rollout.failure.max_fail_percentage {
             budget.push(format!("max_fail_percentage {pct}"));
@@ -52,10 +52,10 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
             budget.push("any_errors_fatal".into());
         }
         if !budget.is_empty() {
-            println!("  halts when: {}", budget.join(", "));
+            outln!("  halts when: {}", budget.join(", "));
         }
         match &rollout.windows {
-            None => println!("  window: always open"),
+            None => outln!("  window: always open"),
             Some(windows) => {
                 let state = if windows.is_open(now) {
                     "open now".to_string()
@@ -65,26 +65,30 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
                         |next| format!("closed now, opens {next}"),
                     )
                 };
-                println!("  window: {windows} ({state})");
+                outln!("  window: {windows} ({state})");
             }
         }
         for gate in &rollout.preflight_gates {
-            println!(
+            outln!(
                 "  pre-flight gate: {} (retries {}, delay {:?})",
-                gate.name, gate.retries, gate.delay
+                gate.name,
+                gate.retries,
+                gate.delay
             );
         }
         for gate in &rollout.gates {
-            println!(
+            outln!(
                 "  gate after each batch: {} (retries {}, delay {:?})",
-                gate.name, gate.retries, gate.delay
+                gate.name,
+                gate.retries,
+                gate.delay
             );
         }
         if !rollout.gates.is_empty() {
-            println!("  on gate failure: {:?}", rollout.on_gate_failure);
+            outln!("  on gate failure: {:?}", rollout.on_gate_failure);
         }
         for (number, batch) in plan.batches.iter().enumerate() {
-            println!(
+            outln!(
                 "  batch {}/{} ({} host{}):",
                 number + 1,
                 plan.batches.len(),
@@ -92,13 +96,13 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
                 if batch.hosts.len() == 1 { "" } else { "s" }
             );
             for (host, reasons) in &batch.hosts {
-                println!("    {host:<24} {}", reasons.join("; "));
+                outln!("    {host:<24} {}", reasons.join("; "));
             }
             if let Some(shortfall) = &batch.shortfall {
-                println!("    ({shortfall})");
+                outln!("    ({shortfall})");
             }
         }
-        println!();
+        outln!();
     }
     Ok(exit::OK)
 }

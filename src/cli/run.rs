@@ -148,7 +148,7 @@ pub(super) async fn execute(
 
 /// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.
 fn list(loaded: &Loaded, args: &RunArgs, limit: Option<&[String]>, tags: &TagFilter) {
-    println!("\nplaybook: {}", args.playbook.display());
+    outln!("\nplaybook: {}", args.playbook.display());
     for (number, play) in loaded.playbook.plays.iter().enumerate() {
         let pattern = loaded
             .templar
@@ -165,16 +165,16 @@ fn list(loaded: &Loaded, args: &RunArgs, limit: Option<&[String]>, tags: &TagFil
             .into_iter()
             .filter(|h| limit.is_none_or(|l| l.contains(h)))
             .collect();
-        println!("\n  play #{} ({}): {}", number + 1, play.hosts, play.name);
+        outln!("\n  play #{} ({}): {}", number + 1, play.hosts, play.name);
         if args.list_hosts {
-            println!("    pattern: ['{}']", play.hosts);
-            println!("    hosts ({}):", hosts.len());
+            outln!("    pattern: ['{}']", play.hosts);
+            outln!("    hosts ({}):", hosts.len());
             for host in &hosts {
-                println!("      {host}");
+                outln!("      {host}");
             }
         }
         if args.list_tasks {
-            println!("    tasks:");
+            outln!("    tasks:");
             for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
                 print_tasks(section, tags);
             }
@@ -190,7 +190,7 @@ fn print_tasks(nodes: &[TaskNode], tags: &TagFilter) {
                     continue;
                 }
                 let tag_list: Vec<&str> = task.settings.tags.iter().map(String::as_str).collect();
-                println!(
+                outln!(
                     "      {}\tTAGS: [{}]",
                     task.display_name(),
                     tag_list.join(", ")

@@ -31,10 +31,10 @@ fn list(runs_dir: &Path) -> Result<i32, CliError> {
     };
     ids.sort();
     if ids.is_empty() {
-        println!("no runs in {}", runs_dir.display());
+        outln!("no runs in {}", runs_dir.display());
         return Ok(exit::OK);
     }
-    println!("{:<24} {:<12} {:<8} PLAYBOOK", "RUN", "STATUS", "HOSTS");
+    outln!("{:<24} {:<12} {:<8} PLAYBOOK", "RUN", "STATUS", "HOSTS");
     for id in ids {
         match open_run(runs_dir, &id) {
             Ok((_, state)) => {
@@ -45,14 +45,14 @@ fn list(runs_dir: &Path) -> Result<i32, CliError> {
                     .iter()
                     .map(|p| p.batches.iter().map(Vec::len).sum::<usize>())
                     .sum();
-                println!(
+                outln!(
                     "{id:<24} {:<12} {:<8} {}",
                     status(&state),
                     format!("{done}/{planned}"),
                     state.playbook
                 );
             }
-            Err(error) => println!("{id:<24} {:<12} {:<8} ({error})", "unreadable", "-"),
+            Err(error) => outln!("{id:<24} {:<12} {:<8} ({error})", "unreadable", "-"),
         }
     }
     Ok(exit::OK)
@@ -71,13 +71,13 @@ fn status(state: &RunState) -> &'static str {
 
 fn show(runs_dir: &Path, id: &str) -> Result<i32, CliError> {
     let (path, state) = open_run(runs_dir, id)?;
-    println!(
+    outln!(
         "run {}: {} ({})",
         state.run_id,
         status(&state),
         state.playbook
     );
-    println!(
+    outln!(
         "started {}{}",
         state.started_at,
         if state.emergency {
@@ -87,14 +87,14 @@ fn show(runs_dir: &Path, id: &str) -> Result<i32, CliError> {
         }
     );
     if let Some(until) = state.paused_until {
-        println!("paused: the maintenance window opens next at {until}");
+        outln!("paused: the maintenance window opens next at {until}");
     }
     for gate in &state.gates {
         let when = gate.batch.map_or_else(
             || "pre-flight".to_string(),
             |b| format!("after batch {}", b + 1),
         );
-        println!(
+        outln!(
             "gate {} ({when}): {} after {} attempt(s): {}",
             gate.name,
             if gate.passed { "passed" } else { "FAILED" },
@@ -103,14 +103,14 @@ fn show(runs_dir: &Path, id: &str) -> Result<i32, CliError> {
         );
     }
     let stats = stats_from_journal(&path);
-    println!();
+    outln!();
     for line in recap_lines(&stats) {
-        println!("{line}");
+        outln!("{line}");
     }
     for play in &state.plan.plays {
         for host in play.batches.iter().flatten() {
             if !stats.contains_key(host) {
-                println!("{host:<26} : not started");
+                outln!("{host:<26} : not started");
             }
         }
     }
