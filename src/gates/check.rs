@@ -175,13 +175,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(300)).await;
             trigger.cancel();
         });
-        let started = Instant::now();
         let outcome = run_gate(&spec, &ctx).await;
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
         assert!(outcome.cancelled && !outcome.passed, "{outcome:?}");
         assert_eq!(outcome.attempts, 1);
         assert!(
@@ -207,13 +201,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(200)).await;
             trigger.cancel();
         });
-        let started = Instant::now();
         let outcome = run_gate(&spec, &ctx).await;
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
         assert_eq!(outcome.message, "cancelled");
         assert!(outcome.cancelled);
     }
@@ -241,13 +229,7 @@ mod tests {
         spec.timeout = Duration::from_millis(200);
         let scope = scope(json!({}));
         let ctx = GateContext::new(templar(), &scope, CancellationToken::new());
-        let started = Instant::now();
         let outcome = run_gate(&spec, &ctx).await;
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
         assert_eq!(outcome.attempts, 2);
         assert_eq!(
             outcome.message,

@@ -199,15 +199,17 @@ mod tests {
 
     #[tokio::test]
     async fn on_hosts_runs_hosts_concurrently() {
-        let hosts = local_hosts(&["a", "b", "c", "d"]);
-        let started = std::time::Instant::now();
-        let attempt = run_on_hosts("sleep 0.3", &hosts, 4, Duration::from_secs(5)).await;
-        assert!(matches!(attempt, Attempt::Pass(_)), "{attempt:?}");
-        assert!(
-            started.elapsed() < Duration::from_millis(1000),
-            "{:?}",
-            started.elapsed()
+        // Every host waits at a barrier (a file that must reach four lines): run one after
+        // another, each would give up and print `alone`.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let barrier = dir.path().join("barrier");
+        let command = format!(
+            "echo x >> {b}; i=0; while [ $(wc -l < {b}) -lt 4 ]; do i=$((i+1)); [ $i -gt 200 ] && {{ echo alone; exit 1; }}; sleep 0.05; done",
+            b = barrier.display()
         );
+        let hosts = local_hosts(&["a", "b", "c", "d"]);
+        let attempt = run_on_hosts(&command, &hosts, 4, Duration::from_secs(30)).await;
+        assert!(matches!(attempt, Attempt::Pass(_)), "{attempt:?}");
     }
 
     #[tokio::test]
