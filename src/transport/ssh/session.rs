@@ -181,6 +181,23 @@ fn client_config(hop: &Hop, known: &[Algorithm]) -> client::Config {
     }
 }
 
+/// How many SSH handshakes may be in flight at once (`RPATCH_SSH_MAX_STARTUPS`, default 64),
+/// like OpenSSH's `MaxStartups` on the server side.
+fn handshake_slots() -> &'static Semaphore {
+    static SLOTS: std::sync::OnceLock<Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let slots = std::env::var("RPATCH_SSH_MAX_STARTUPS")
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(DEFAULT_MAX_STARTUPS);
+        Semaphore::new(slots)
+    })
+}
+
+/// Concurrent handshakes when `RPATCH_SSH_MAX_STARTUPS` is not set.
+const DEFAULT_MAX_STARTUPS: usize = 64;
+
 /// Connects and authenticates to the target through its jump hosts. The connection to the
 /// last jump host is itself a pooled [`SshTransport`] connection, so every host behind one
 /// bastion shares a single connection to it (one tunnel channel each).
@@ -266,6 +283,10 @@ async fn connect_hop(
         auth::authenticate(&mut handle, hop).await?;
         Ok::<_, TransportError>(handle)
     };
+    // Thousands of hosts must not all handshake at once: a saturated controller (or shared
+    // bastion) would time every one of them out. Waiting for a slot does not count against
+    // ConnectTimeout; the handshake itself does.
+    let _slot = handshake_slots().acquire().await;
     let handle = match tokio::time::timeout(hop.connect_timeout, attempt).await {
         Ok(result) => result?,
         Err(_) => {
