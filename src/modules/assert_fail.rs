@@ -6,19 +6,14 @@ use super::args::{self, ArgError};
 use super::{ModuleContext, ModuleResult};
 use crate::vars::{self, Value};
 
-/// One condition or a list of them.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Conditions {
-    One(serde_json::Value),
-    Many(Vec<serde_json::Value>),
-}
-
 /// Arguments of `assert`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssertArgs {
-    that: Conditions,
+    /// One condition, or a list of conditions that must all hold. Kept as raw JSON so that a
+    /// list is always read as a list: an untagged enum whose first variant takes any value
+    /// would swallow the list as one (truthy) condition.
+    that: serde_json::Value,
     fail_msg: Option<String>,
     msg: Option<String>,
     success_msg: Option<String>,
@@ -37,8 +32,8 @@ pub struct FailArgs {
 pub fn run_assert(raw: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
     let args: AssertArgs = args::parse(raw)?;
     let conditions = match args.that {
-        Conditions::Many(list) => list,
-        Conditions::One(single) => vec![single],
+        serde_json::Value::Array(list) => list,
+        single => vec![single],
     };
     for condition in &conditions {
         let holds = match condition {
