@@ -12,6 +12,7 @@ pub mod output;
 pub mod playbook;
 pub mod rolling;
 pub mod runner;
+pub mod shell;
 pub mod template;
 pub mod transport;
 pub mod vars;

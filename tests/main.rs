@@ -5,5 +5,6 @@ mod cli;
 mod parity;
 mod playbook_features;
 mod rolling;
+mod security;
 mod ssh;
 mod support;

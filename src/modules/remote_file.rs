@@ -26,7 +26,10 @@ pub(super) enum FileError {
 
 impl From<TransportError> for FileError {
     fn from(error: TransportError) -> Self {
-        Self::Unreachable(error.to_string())
+        match error {
+            TransportError::Command(refused) => Self::Failed(refused.to_string()),
+            other => Self::Unreachable(other.to_string()),
+        }
     }
 }
 

@@ -68,6 +68,15 @@ impl ModuleResult {
         }
     }
 
+    /// The result of a transport error: a command that cannot be run is this task's failure;
+    /// anything else means the host could not be reached.
+    pub fn from_transport(error: &crate::transport::TransportError) -> Self {
+        match error {
+            crate::transport::TransportError::Command(refused) => Self::failed(refused.to_string()),
+            other => Self::unreachable(other.to_string()),
+        }
+    }
+
     /// The module did not run, with the reason.
     pub fn skipped(msg: impl Into<String>) -> Self {
         Self {

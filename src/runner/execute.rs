@@ -492,11 +492,14 @@ impl TaskRun<'_> {
         let ignored = status == Status::Failed && self.ignores_errors(scope);
         let no_log = self.no_log(scope).unwrap_or(true);
         let mut shown = vars::to_json(&result.to_value());
+        let mut item = item;
         if no_log {
             shown = serde_json::json!({
                 "censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
                 "changed": result.changed,
             });
+            // As Ansible: the item (or its label) may be the secret itself.
+            item = item.map(|_| "None".to_string());
         }
         let verbosity = result
             .data

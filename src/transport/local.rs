@@ -17,10 +17,11 @@ pub struct LocalTransport;
 #[async_trait]
 impl Transport for LocalTransport {
     async fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, TransportError> {
+        let line = request.shell_line()?;
         let stdin = request.stdin_bytes();
         let mut child = Command::new("/bin/sh")
             .arg("-c")
-            .arg(request.shell_line())
+            .arg(line)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use crate::shell::quote;
+
 pub use become_wrap::{escalation_failure, strip_prompt, Become, BecomeMethod};
 pub use local::LocalTransport;
 pub use output::{ExecOutput, ExitStatus, OUTPUT_CAP};
@@ -46,28 +48,39 @@ impl ExecRequest {
     }
 
     /// The full shell line: environment, directory and privilege escalation applied.
-    pub fn shell_line(&self) -> String {
+    ///
+    /// Refuses what no POSIX command can receive: a NUL byte anywhere in the line (the kernel
+    /// ends every argument at the first NUL, so such a word could never arrive intact) and
+    /// environment variable names that are not shell identifiers.
+    pub fn shell_line(&self) -> Result<String, CommandError> {
         let mut line = String::new();
         if let Some(dir) = &self.chdir {
+            refuse_nul(dir, "the working directory")?;
             line.push_str("cd ");
             line.push_str(&quote(dir));
             line.push_str(" && ");
         }
         if !self.env.is_empty() {
-            let assignments: Vec<String> = self
-                .env
-                .iter()
-                .map(|(name, value)| format!("{name}={}", quote(value)))
-                .collect();
+            let mut assignments = Vec::with_capacity(self.env.len());
+            for (name, value) in &self.env {
+                if !is_env_name(name) {
+                    return Err(CommandError::EnvName(name.clone()));
+                }
+                refuse_nul(value, "an environment value")?;
+                assignments.push(format!("{name}={}", quote(value)));
+            }
             line.push_str("export ");
             line.push_str(&assignments.join(" "));
             line.push_str("; ");
         }
+        refuse_nul(&self.command, "the command line")?;
         line.push_str(&self.command);
-        match &self.escalation {
+        let line = match &self.escalation {
             Some(escalation) => escalation.wrap(&line),
             None => line,
-        }
+        };
+        refuse_nul(&line, "the command line")?;
+        Ok(line)
     }
 
     /// The standard input to send: a become password line first, when one is needed.
@@ -85,12 +98,34 @@ impl ExecRequest {
     }
 }
 
-/// Quotes a word for a POSIX shell.
-pub fn quote(word: &str) -> String {
-    shlex::try_quote(word).map_or_else(
-        |_| format!("'{}'", word.replace('\0', "")),
-        |q| q.into_owned(),
-    )
+/// True for a name a POSIX shell accepts in `export NAME=...`.
+fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn refuse_nul(text: &str, what: &'static str) -> Result<(), CommandError> {
+    if text.contains('\0') {
+        return Err(CommandError::NulByte { what });
+    }
+    Ok(())
+}
+
+/// A command rpatch refuses to send, because no shell could run it as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// A NUL byte: POSIX commands cannot receive one in an argument or variable.
+    #[error("{what} contains a NUL byte, which no command can receive; nothing was run")]
+    NulByte {
+        /// Which part of the command held it.
+        what: &'static str,
+    },
+    /// An environment variable name that is not a shell identifier.
+    #[error("`{0}` is not a valid environment variable name (letters, digits and `_`, not starting with a digit); nothing was run")]
+    EnvName(String),
 }
 
 /// Why a host could not be reached or a command could not be run on it.
@@ -114,6 +149,9 @@ pub enum TransportError {
     /// The host key is unknown, changed or revoked.
     #[error("host key verification failed: {0}")]
     HostKey(String),
+    /// The command itself cannot be run (the host is fine).
+    #[error(transparent)]
+    Command(#[from] CommandError),
     /// A local I/O error while talking to the host.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -144,7 +182,10 @@ mod tests {
         let mut request = ExecRequest::new("echo $A");
         request.env = vec![("A".into(), "x y".into())];
         request.chdir = Some("/tmp".into());
-        assert_eq!(request.shell_line(), "cd /tmp && export A='x y'; echo $A");
+        assert_eq!(
+            request.shell_line(),
+            Ok("cd /tmp && export A='x y'; echo $A".to_string())
+        );
     }
 
     #[test]

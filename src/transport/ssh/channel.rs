@@ -47,6 +47,7 @@ pub(super) async fn run(
     let lost = |what: &str, e: &dyn std::fmt::Display| {
         TransportError::Lost(format!("{}: {what}: {e}", connection.label))
     };
+    let line = request.shell_line()?;
     let _permit = connection
         .sessions
         .acquire()
@@ -58,7 +59,7 @@ pub(super) async fn run(
     let Some(half) = guard.half() else {
         return Err(lost("channel", &"already closed"));
     };
-    half.exec(true, request.shell_line())
+    half.exec(true, line)
         .await
         .map_err(|e| lost("cannot start the command", &e))?;
     let feeder = match request.stdin_bytes() {
