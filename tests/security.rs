@@ -284,3 +284,55 @@ fn assert_no_file_holds(project: &Project, secret: &str) {
         }
     }
 }
+
+#[test]
+fn every_condition_keyword_evaluates_each_item_of_a_list() {
+    let project = project(indoc! {"
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - name: failed_when with one false item
+              command: 'true'
+              failed_when: [1 == 1, 1 == 2]
+            - name: failed_when all true
+              command: 'true'
+              failed_when: [1 == 1, 2 == 2]
+              ignore_errors: true
+            - name: changed_when with one false item
+              command: 'true'
+              changed_when: [1 == 1, 1 == 2]
+            - name: when with one false item
+              debug: msg=x
+              when: [1 == 1, 1 == 2]
+            - name: until never true
+              command: 'true'
+              until: [1 == 1, 1 == 2]
+              retries: 1
+              delay: 0
+              ignore_errors: true
+    "});
+    let output = project.run(&["--json"]);
+    output.expect_code(0);
+    let status: Vec<(String, String)> = output
+        .events()
+        .into_iter()
+        .filter(|event| event["event"] == "host_result")
+        .map(|e| {
+            (
+                e["task"].as_str().unwrap_or("").into(),
+                e["status"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("failed_when with one false item", "changed"),
+        ("failed_when all true", "failed"),
+        ("changed_when with one false item", "ok"),
+        ("when with one false item", "skipped"),
+        ("until never true", "failed"),
+    ]
+    .iter()
+    .map(|(t, s)| (t.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(status, expected);
+}
