@@ -34,17 +34,14 @@ pub enum Command {
     Resume(ResumeArgs),
 }
 
-/// Where run journals and locks live.
+/// Where run journals live. Run locks are not affected: they always live in the state
+/// directory's `locks/`, so a different `--runs-dir` cannot start a second run of one rollout.
 #[derive(Debug, Args)]
 pub struct RunsDir {
-    /// Directory for run journals and locks.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "RPATCH_RUNS_DIR",
-        default_value = ".rpatch/runs"
-    )]
-    pub runs_dir: PathBuf,
+    /// Keep run journals here instead of the state directory's runs/ ($RPATCH_STATE_DIR, else
+    /// $XDG_STATE_HOME/rpatch, else ~/.local/state/rpatch); run locks always stay there.
+    #[arg(long, value_name = "DIR", env = "RPATCH_RUNS_DIR")]
+    pub runs_dir: Option<PathBuf>,
 }
 
 /// Where hosts come from, and extra variables.
