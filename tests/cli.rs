@@ -98,12 +98,13 @@ fn default_inventory_comes_from_the_environment_or_inventory_dir() {
 #[test]
 fn the_shipped_monthly_playbook_reports_and_changes_nothing_by_default() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let runs = tempfile::tempdir().expect("runs dir");
+    let state = tempfile::tempdir().expect("state dir");
     let mut command = assert_cmd::Command::cargo_bin("rpatch").expect("binary");
     let output = command
         .current_dir(repo)
         .env_remove("RPATCH_INVENTORY")
-        .env("RPATCH_RUNS_DIR", runs.path())
+        .env_remove("RPATCH_RUNS_DIR")
+        .env("RPATCH_STATE_DIR", state.path())
         .args(["run", "playbooks/monthly.yml", "--json"])
         .output()
         .expect("run");
@@ -142,9 +143,9 @@ fn a_closed_output_pipe_is_not_a_crash() {
         play.push_str(&format!("    - name: a task with a long enough name to fill the pipe quickly {n:05}\n      debug: msg=x\n"));
     }
     let project = Project::new().playbook(&play);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rpatch"))
+    let mut child = project
+        .command()
         .args(["run", "site.yml", "--list-tasks"])
-        .current_dir(project.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

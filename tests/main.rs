@@ -6,4 +6,5 @@ mod parity;
 mod playbook_features;
 mod rolling;
 mod ssh;
+mod state;
 mod support;

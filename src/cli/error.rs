@@ -107,12 +107,8 @@ impl CliError {
             | Self::UnknownRun { .. }
             | Self::RunFinished(_)
             | Self::MissingExtraVars(_) => exit::BAD_OPTIONS,
-            Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => {
-                exit::BAD_OPTIONS
-            }
-            Self::Password(_) | Self::Journal(_) | Self::Lock(_) | Self::StateDir(_) => {
-                exit::ERROR
-            }
+            Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
+            Self::Password(_) | Self::Journal(_) | Self::Lock(_) | Self::StateDir(_) => exit::ERROR,
         }
     }
 }

@@ -125,11 +125,7 @@ mod tests {
             .map(|(name, value)| (name.to_string(), OsString::from(value)))
             .collect();
         StateDir::resolve(
-            |name| {
-                vars.iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone())
-            },
+            |name| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
             || home.map(PathBuf::from),
         )
     }
@@ -196,7 +192,10 @@ mod tests {
         std::fs::create_dir(&shared).expect("mkdir");
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o750)).expect("chmod");
         create_private_dir(&shared).expect("exists");
-        let mode = std::fs::metadata(&shared).expect("stat").permissions().mode();
+        let mode = std::fs::metadata(&shared)
+            .expect("stat")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o750);
     }
 }
