@@ -53,6 +53,50 @@ fn check_validates_without_running() {
 }
 
 #[test]
+fn check_and_inventory_take_a_limit_like_run() {
+    let project = Project::new()
+        .file(
+            "hosts.ini",
+            "[kvm]\nkvm[01:03] ansible_connection=local\n[guests]\nweb01\n",
+        )
+        .file("retry.txt", "# failed hosts\nkvm02\n")
+        .playbook("- hosts: all\n  tasks:\n    - shell: touch {dir}/touched\n");
+    let check = project.rpatch(&["check", "site.yml", "-i", "hosts.ini", "-l", "kvm:!kvm01"]);
+    check.expect_code(0);
+    assert!(
+        check.stdout.contains("4 inventory hosts, 2 in the limit)"),
+        "{}",
+        check.stdout
+    );
+    let typo = project.rpatch(&["check", "site.yml", "-i", "hosts.ini", "-l", "kmv01"]);
+    typo.expect_code(4);
+    assert!(
+        typo.stderr.contains("did you mean `kvm01`?"),
+        "{}",
+        typo.stderr
+    );
+    let graph = project.rpatch(&[
+        "inventory",
+        "-i",
+        "hosts.ini",
+        "--graph",
+        "-l",
+        "@retry.txt",
+    ]);
+    graph.expect_code(0);
+    assert_eq!(
+        graph.stdout,
+        "@all:\n  |--@guests:\n  |--@kvm:\n  |  |--kvm02\n  |--@ungrouped:\n"
+    );
+    let list = project.rpatch(&["inventory", "-i", "hosts.ini", "--list", "-l", "web01"]);
+    list.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(json["guests"]["hosts"], serde_json::json!(["web01"]));
+    assert!(json.get("kvm").is_none(), "{json}");
+    assert!(!project.exists("touched"));
+}
+
+#[test]
 fn inventory_views_match_ansible_inventory() {
     let project = Project::new().file(
         "hosts.ini",

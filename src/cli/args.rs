@@ -167,7 +167,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub sources: Sources,
 
-    /// Only plan for hosts matching this pattern.
+    /// Only plan for hosts matching this pattern (`@file` with one per line).
     #[arg(short, long, value_name = "PATTERN")]
     pub limit: Option<String>,
 
@@ -227,6 +227,10 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub sources: Sources,
+
+    /// Also check this limit as `run -l` would: every element matches and some host is left.
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
 }
 
 /// `rpatch inventory`.
@@ -247,6 +251,10 @@ pub struct InventoryArgs {
     /// One host's variables, as JSON.
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+
+    /// Show only hosts matching this pattern in --list and --graph (`@file`: one per line).
+    #[arg(short, long, value_name = "PATTERN", conflicts_with = "host")]
+    pub limit: Option<String>,
 }
 
 #[cfg(test)]

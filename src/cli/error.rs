@@ -90,6 +90,8 @@ impl CliError {
         use crate::rolling::journal::JournalError;
         use crate::rolling::state_dir::StateDirError;
         match self {
+            // ansible-playbook's exit code for this error, which it raises as AnsibleError.
+            Self::Pattern(PatternError::NoHostsToTarget { .. }) => exit::ERROR,
             Self::Inventory(_)
             | Self::Playbook(_)
             | Self::Pattern(_)
