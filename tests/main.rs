@@ -7,4 +7,5 @@ mod playbook_features;
 mod rolling;
 mod security;
 mod ssh;
+mod state;
 mod support;

@@ -488,6 +488,7 @@ fn fifty_megabytes_of_output_is_truncated_not_buffered() {
         .args(["run", "site.yml"])
         .current_dir(project.path())
         .env("NO_COLOR", "1")
+        .env("RPATCH_STATE_DIR", project.state_dir())
         .env_remove("RPATCH_INVENTORY");
     for (name, value) in fleet.env() {
         match value {
