@@ -65,7 +65,11 @@ impl fmt::Debug for dyn Module {
 
 /// Runs a module with already-rendered arguments: skips it in check mode when it cannot
 /// honour that, and maps errors to results (transport errors to unreachable, others to failed).
-pub async fn run(module: &dyn Module, args: &Value, ctx: &ModuleContext<'_>) -> ModuleResult {
+pub(crate) async fn run(
+    module: &dyn Module,
+    args: &Value,
+    ctx: &ModuleContext<'_>,
+) -> ModuleResult {
     if ctx.check_mode && module.check_mode() == CheckMode::Unsupported {
         return ModuleResult::skipped(format!("{} does not support check mode", module.name()));
     }
