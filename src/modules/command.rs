@@ -106,7 +106,7 @@ async fn run(
     };
     match output {
         Ok(output) => Ok(outcome(line, &output, args.strip_empty_ends)),
-        Err(error) => Ok(ModuleResult::unreachable(error.to_string())),
+        Err(error) => Ok(ModuleResult::from_transport_error(&error)),
     }
 }
 

@@ -30,7 +30,7 @@ pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
     let args: PingArgs = args::parse(args)?;
     let output = match ctx.exec("echo pong").await {
         Ok(output) => output,
-        Err(error) => return Ok(ModuleResult::unreachable(error.to_string())),
+        Err(error) => return Ok(ModuleResult::from_transport_error(&error)),
     };
     if !output.status.success() || output.stdout_text().trim() != "pong" {
         let stderr = output.stderr_text();

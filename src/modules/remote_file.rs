@@ -26,7 +26,11 @@ pub(super) enum FileError {
 
 impl From<TransportError> for FileError {
     fn from(error: TransportError) -> Self {
-        Self::Unreachable(error.to_string())
+        if error.is_unreachable() {
+            Self::Unreachable(error.to_string())
+        } else {
+            Self::Failed(error.to_string())
+        }
     }
 }
 

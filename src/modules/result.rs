@@ -68,6 +68,16 @@ impl ModuleResult {
         }
     }
 
+    /// A command could not run: the host is unreachable, or (privilege escalation refused on a
+    /// host that answered) the task failed, as Ansible reports an incorrect sudo password.
+    pub fn from_transport_error(error: &crate::transport::TransportError) -> Self {
+        if error.is_unreachable() {
+            Self::unreachable(error.to_string())
+        } else {
+            Self::failed(error.to_string())
+        }
+    }
+
     /// The module did not run, with the reason.
     pub fn skipped(msg: impl Into<String>) -> Self {
         Self {

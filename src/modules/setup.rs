@@ -112,7 +112,7 @@ pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
     request.timeout = Some(Duration::from_secs(args.gather_timeout.max(1) + 10));
     let output = match ctx.exec_request(request).await {
         Ok(output) => output,
-        Err(error) => return Ok(ModuleResult::unreachable(error.to_string())),
+        Err(error) => return Ok(ModuleResult::from_transport_error(&error)),
     };
     if output.status == ExitStatus::TimedOut {
         return Ok(ModuleResult::failed(format!(

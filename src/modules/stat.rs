@@ -122,7 +122,7 @@ pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
     let _accepted = (args.get_mime, args.get_attributes);
     let output = match ctx.exec(script(&args)).await {
         Ok(output) => output,
-        Err(error) => return Ok(ModuleResult::unreachable(error.to_string())),
+        Err(error) => return Ok(ModuleResult::from_transport_error(&error)),
     };
     let stdout = output.stdout_text();
     Ok(match parse(&stdout, &args.path) {

@@ -274,7 +274,7 @@ pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
     request.timeout = Some(Duration::from_secs(args.timeout.saturating_add(slack)));
     let output = match ctx.exec_request(request).await {
         Ok(output) => output,
-        Err(error) => return Ok(ModuleResult::unreachable(error.to_string())),
+        Err(error) => return Ok(ModuleResult::from_transport_error(&error)),
     };
     let stdout = output.stdout_text();
     let field = |key: &str| {

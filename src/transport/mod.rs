@@ -3,17 +3,20 @@
 //! Modules never talk to a host directly; they hand an [`ExecRequest`] to the host's transport.
 //! `local` runs commands on the controller; the SSH transport implements the same trait.
 
+mod become_prompt;
 mod become_wrap;
 mod local;
 mod output;
 pub mod ssh;
+mod stdin_feed;
 mod unavailable;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use become_wrap::{escalation_failure, strip_prompt, Become, BecomeMethod};
+pub use become_prompt::BecomeError;
+pub use become_wrap::{escalation_failure, Become, BecomeMethod};
 pub use local::LocalTransport;
 pub use output::{ExecOutput, ExitStatus, OUTPUT_CAP};
 pub use ssh::{HostKeyPolicy, SshOptions, SshTarget, SshTransport};
@@ -45,8 +48,9 @@ impl ExecRequest {
         }
     }
 
-    /// The full shell line: environment, directory and privilege escalation applied.
-    pub fn shell_line(&self) -> String {
+    /// The shell line with the directory and environment applied, before privilege
+    /// escalation (which the transport adds when it runs the command, see [`Become`]).
+    pub fn command_line(&self) -> String {
         let mut line = String::new();
         if let Some(dir) = &self.chdir {
             line.push_str("cd ");
@@ -64,25 +68,29 @@ impl ExecRequest {
             line.push_str("; ");
         }
         line.push_str(&self.command);
-        match &self.escalation {
-            Some(escalation) => escalation.wrap(&line),
-            None => line,
-        }
+        line
     }
 
-    /// The standard input to send: a become password line first, when one is needed.
-    pub fn stdin_bytes(&self) -> Option<Vec<u8>> {
-        let password = self.escalation.as_ref().and_then(Become::password_line);
-        match (password, &self.stdin) {
-            (None, None) => None,
-            (Some(mut pw), Some(data)) => {
-                pw.extend_from_slice(data);
-                Some(pw)
-            }
-            (Some(pw), None) => Some(pw),
-            (None, Some(data)) => Some(data.clone()),
-        }
+    /// What a transport runs: the full shell line (escalation applied) and how to feed its
+    /// standard input. With a become password, every call makes a fresh sudo prompt.
+    pub(crate) fn prepare(&self) -> Result<Prepared, BecomeError> {
+        let line = self.command_line();
+        let data = self.stdin.clone();
+        let (line, input) = match &self.escalation {
+            Some(escalation) => escalation.prepare(&line, data)?,
+            None => (line, stdin_feed::Input::plain(data)),
+        };
+        Ok(Prepared { line, input })
     }
+}
+
+/// A request ready to run (see [`ExecRequest::prepare`]).
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The line for `/bin/sh -c`.
+    pub line: String,
+    /// What standard input receives, and when.
+    pub input: stdin_feed::Input,
 }
 
 /// Quotes a word for a POSIX shell.
@@ -117,6 +125,18 @@ pub enum TransportError {
     /// A local I/O error while talking to the host.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The host answered, but privilege escalation could not go ahead (wrong password, an
+    /// unsafe combination): a task failure, not an unreachable host.
+    #[error(transparent)]
+    Become(#[from] BecomeError),
+}
+
+impl TransportError {
+    /// True when the host itself could not be reached or the connection broke; false for
+    /// failures on a host that answered (privilege escalation).
+    pub fn is_unreachable(&self) -> bool {
+        !matches!(self, Self::Become(_))
+    }
 }
 
 /// A way to run commands on one host.
@@ -140,11 +160,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shell_line_applies_env_and_chdir() {
+    fn command_line_applies_env_and_chdir() {
         let mut request = ExecRequest::new("echo $A");
         request.env = vec![("A".into(), "x y".into())];
         request.chdir = Some("/tmp".into());
-        assert_eq!(request.shell_line(), "cd /tmp && export A='x y'; echo $A");
+        assert_eq!(request.command_line(), "cd /tmp && export A='x y'; echo $A");
     }
 
     #[test]
