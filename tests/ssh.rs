@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::fleet::{Fleet, PASSWORD, PASSWORD_USER, USER};
+use crate::support::fleet::{self, Fleet};
 
 const ID_PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      register: who\n    - debug: var=who.stdout\n";
 
@@ -34,16 +34,17 @@ fn key_auth_runs_commands_on_every_host() {
     for host in ["node01", "node02"] {
         assert_eq!(out.recap_of(host).ok, 2, "{}", out.stdout);
     }
-    assert!(out.stdout.contains(USER), "{}", out.stdout);
+    assert!(out.stdout.contains(fleet::user()), "{}", out.stdout);
 }
 
 #[test]
 fn password_login_only_when_configured_and_never_printed() {
-    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let (user, password) = (fleet::password_user(), fleet::password());
+    let fleet = Fleet::new().user(user).start();
     let port = fleet.hosts[0].port;
     let inventory = format!(
         "all:\n  hosts:\n    pw01:\n      ansible_host: 127.0.0.1\n      ansible_port: {port}\n      \
-         ansible_user: {PASSWORD_USER}\n      ansible_password: {PASSWORD}\n"
+         ansible_user: {user}\n      ansible_password: {password}\n"
     );
     let home = tempfile::tempdir().expect("home");
     let out = fleet
@@ -52,11 +53,11 @@ fn password_login_only_when_configured_and_never_printed() {
         .playbook(ID_PLAY)
         .run(&["-vvv"]);
     out.expect_code(0);
-    assert!(out.stdout.contains(PASSWORD_USER), "{}", out.stdout);
-    assert!(!all_output(&out).contains(PASSWORD), "password leaked");
+    assert!(out.stdout.contains(user), "{}", out.stdout);
+    assert!(!all_output(&out).contains(password), "password leaked");
 
     // Without ansible_password (and no keys, no agent) the host is unreachable: auth failed.
-    let inventory = inventory.replace(&format!("      ansible_password: {PASSWORD}\n"), "");
+    let inventory = inventory.replace(&format!("      ansible_password: {password}\n"), "");
     let out = fleet
         .project_with_inventory(&inventory)
         .env("HOME", &home.path().display().to_string())
@@ -303,8 +304,12 @@ fn proxy_jump_through_two_other_sshds_shared_by_hosts_behind_them() {
         "Host jump1\n  Port {}\n\nHost jump2\n  Port {}\n\n\
          Host inner1\n  Port {}\n\nHost inner2\n  Port {}\n\n\
          Host inner*\n  ProxyJump jump1,jump2\n\n\
-         Host *\n  HostName 127.0.0.1\n  User {USER}\n  IdentityFile {key}\n",
-        j1.port, j2.port, t1.port, t2.port
+         Host *\n  HostName 127.0.0.1\n  User {}\n  IdentityFile {key}\n",
+        j1.port,
+        j2.port,
+        t1.port,
+        t2.port,
+        fleet::user()
     );
     std::fs::write(fleet.ssh_config(), config).expect("ssh config");
     let out = fleet
@@ -357,26 +362,27 @@ fn become_with_passwordless_sudo() {
 const BECOME_PLAY: &str = "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -u\n      register: uid\n    - assert:\n        that: uid.stdout == '0'\n";
 
 fn password_user_inventory(fleet: &Fleet, become_password: &str) -> String {
-    fleet.inventory().replace(
-        &format!("ansible_user: {USER}"),
-        &format!("ansible_user: {PASSWORD_USER}"),
-    ) + &format!("  vars:\n    ansible_become_password: {become_password}\n")
+    // The fleet logs in as the password user already; only the become password is added.
+    fleet.inventory() + &format!("  vars:\n    ansible_become_password: {become_password}\n")
 }
 
 #[test]
 fn become_with_a_password_never_shows_it() {
-    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let fleet = Fleet::new().user(fleet::password_user()).start();
     let out = fleet
-        .project_with_inventory(&password_user_inventory(&fleet, PASSWORD))
+        .project_with_inventory(&password_user_inventory(&fleet, fleet::password()))
         .playbook(BECOME_PLAY)
         .run(&["-vvv"]);
     out.expect_code(0);
-    assert!(!all_output(&out).contains(PASSWORD), "password leaked");
+    assert!(
+        !all_output(&out).contains(fleet::password()),
+        "password leaked"
+    );
 }
 
 #[test]
 fn wrong_become_password_fails_fast_and_quietly() {
-    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let fleet = Fleet::new().user(fleet::password_user()).start();
     let wrong = "Not-the-Pw-5511";
     let out = fleet
         .project_with_inventory(&password_user_inventory(&fleet, wrong))
@@ -555,7 +561,7 @@ fn transport_for(fleet: &Fleet, host: &str) -> rpatch::transport::SshTransport {
         name: host.name.clone(),
         host: Some("127.0.0.1".into()),
         port: Some(host.port),
-        user: Some(USER.into()),
+        user: Some(fleet::user().into()),
         private_key_file: Some(fleet.user_key()),
         config_file: Some(fleet.ssh_config()),
         known_hosts_files: Some(vec![fleet.known_hosts()]),
@@ -731,9 +737,9 @@ fn file_modules_over_ssh_are_idempotent_and_show_diffs() {
         first.stdout
     );
     let motd = std::fs::read_to_string(format!("{remote}/node02/motd")).expect("motd");
-    assert_eq!(motd, format!("patched on node02 as {USER}\n"));
+    assert_eq!(motd, format!("patched on node02 as {}\n", fleet::user()));
     let fetched = project.read(&format!("fetched/node01{remote}/node01/motd"));
-    assert_eq!(fetched, format!("patched on node01 as {USER}\n"));
+    assert_eq!(fetched, format!("patched on node01 as {}\n", fleet::user()));
     let second = project.run(&["-e", r#"{"payload": "PermitRootLogin no"}"#]);
     second.expect_code(0);
     for host in ["node01", "node02"] {
