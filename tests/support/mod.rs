@@ -100,6 +100,45 @@ impl Project {
             };
         }
         let output = command.output().expect("run rpatch");
+        self.output(&output)
+    }
+
+    /// `rpatch run site.yml ARGS...` as another local `user` (through `runuser`), who is given
+    /// the project directory; the parent directory must let that user in.
+    pub fn run_as(&self, user: &str, args: &[&str]) -> Output {
+        let status = std::process::Command::new("chown")
+            .args(["-R", user])
+            .arg(self.path())
+            .status()
+            .expect("chown");
+        assert!(
+            status.success(),
+            "chown -R {user} {}",
+            self.path().display()
+        );
+        let mut command = std::process::Command::new("runuser");
+        command
+            .args(["-u", user, "--"])
+            .arg(assert_cmd::cargo::cargo_bin("rpatch"))
+            .args(["run", "site.yml"])
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("RPATCH_INVENTORY")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null());
+        for (name, value) in &self.envs {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let output = command
+            .output()
+            .expect("runuser (apt-get install util-linux)");
+        self.output(&output)
+    }
+
+    fn output(&self, output: &std::process::Output) -> Output {
         Output {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),

@@ -4,8 +4,9 @@
 //! Each test process picks a random id and creates, with `useradd`:
 //! - `rpt-ID`: passwordless sudo ([`user`]);
 //! - `rpt-ID-pw`: sudo asks for [`password`], a random password that is never in the source
-//!   ([`password_user`]); sudo's default timestamps are per parent process, and every command
-//!   runs under a new shell, so sudo asks every time;
+//!   ([`password_user`]); sudo's default timestamp is keyed on the terminal or, without one, on
+//!   the parent process and session, and each command on an SSH channel without a terminal is
+//!   a session of its own, so sudo asks every time;
 //! - `rpt-ID-ts`: the same password, but one sudo timestamp for all its sessions
 //!   (`timestamp_type=global`), so after one successful sudo the next ones do not ask
 //!   ([`cached_user`]).
