@@ -137,7 +137,7 @@ impl FleetBuilder {
         std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).expect("authorized_keys");
         chmod(&d.join("authorized_keys"), 0o644);
 
-        let ports: Vec<u16> = (0..self.hosts).map(|_| free_port()).collect();
+        let ports = free_ports(self.hosts);
         let host_key = read_pub(&d.join("host_ed25519.pub"));
         let mut known = String::new();
         let mut hosts = Vec::new();
@@ -389,11 +389,16 @@ fn sshd_config(dir: &Path, ports: &[u16], debug: bool) -> String {
     text
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+/// `count` distinct free ports. All are held until every one is picked: ports released one
+/// by one can come back twice, and two hosts on one port would silently share a connection.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound port").port())
+        .collect()
 }
 
 fn keygen(path: &Path, kind: &str) {
