@@ -5,6 +5,7 @@
 
 pub mod fleet;
 pub mod http;
+pub mod users;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -133,6 +134,35 @@ impl Project {
     /// `rpatch ARGS...` started from another directory, with this project's environment.
     pub fn rpatch_in(&self, cwd: &Path, args: &[&str]) -> Output {
         self.output(self.command_in(cwd).args(args))
+    }
+
+    /// `rpatch run site.yml ARGS...` as another local `user` (through `runuser`), who is given
+    /// the project and state directories; their parent directories must let that user in.
+    pub fn run_as(&self, user: &str, args: &[&str]) -> Output {
+        for dir in [self.path(), self.state_dir()] {
+            let status = std::process::Command::new("chown")
+                .args(["-R", user])
+                .arg(dir)
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown -R {user} {}", dir.display());
+        }
+        let template = self.command();
+        let mut command = std::process::Command::new("runuser");
+        command
+            .args(["-u", user, "--"])
+            .arg(template.get_program())
+            .args(["run", "site.yml"])
+            .args(args)
+            .current_dir(self.path())
+            .stdin(std::process::Stdio::null());
+        for (name, value) in template.get_envs() {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        self.output(&mut command)
     }
 
     /// Runs a command made by [`Project::command`] (and changed by the caller) to its end.
