@@ -16,6 +16,10 @@ pub struct LocalTransport;
 
 #[async_trait]
 impl Transport for LocalTransport {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     async fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, TransportError> {
         let line = request.shell_line()?;
         let stdin = request.stdin_bytes();
