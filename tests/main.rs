@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod parity;
 mod playbook_features;
+mod reboot;
 mod rolling;
 mod security;
 mod ssh;

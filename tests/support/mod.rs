@@ -5,6 +5,7 @@
 
 pub mod fleet;
 pub mod http;
+pub mod reboot_host;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
