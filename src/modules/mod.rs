@@ -72,4 +72,5 @@ module_table! {
     fetch: [Fetch],
     lineinfile: [Lineinfile],
     reboot: [Reboot],
+    service: [Service, Systemd],
 }
