@@ -7,6 +7,7 @@ mod playbook_features;
 mod reboot;
 mod rolling;
 mod security;
+mod service;
 mod ssh;
 mod state;
 mod support;
