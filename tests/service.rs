@@ -209,3 +209,57 @@ fn service_fails_clearly_on_a_missing_service() {
         "{msg}"
     );
 }
+
+/// Debian's needrestart, installed if missing (a test prerequisite, like sshd for the fleet).
+fn needrestart() -> &'static str {
+    let path = "/usr/sbin/needrestart";
+    if !std::path::Path::new(path).exists() {
+        let status = Command::new("apt-get")
+            .args(["install", "-y", "needrestart"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "needrestart is missing and `apt-get install -y needrestart` failed"
+        );
+    }
+    path
+}
+
+#[test]
+fn needrestart_reports_this_hosts_real_batch_output() {
+    let needrestart = needrestart();
+    let direct = Command::new(needrestart)
+        .args(["-b", "-r", "l"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("run needrestart");
+    let direct = String::from_utf8_lossy(&direct.stdout).into_owned();
+    let ksta: u64 = direct
+        .lines()
+        .find_map(|line| line.strip_prefix("NEEDRESTART-KSTA:"))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("a KSTA line");
+    let services = direct.matches("NEEDRESTART-SVC:").count();
+    let fleet = Fleet::new().start();
+    let play = "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    \
+                - name: list\n      needrestart:\n        exclude: ['*']\n    \
+                - name: check\n      needrestart: {}\n      check_mode: true\n";
+    let out = fleet.project().playbook(play).run(&["--json"]);
+    out.expect_code(0);
+    let r = results(&out);
+    let list = &r["list"]["result"];
+    assert_eq!(
+        r["list"]["status"], "ok",
+        "everything is excluded: {}",
+        r["list"]
+    );
+    assert_eq!(list["kernel_status"].as_u64(), Some(ksta), "{list}");
+    assert_eq!(list["reboot_required"], ksta >= 2);
+    assert_eq!(list["restarted"], serde_json::json!([]));
+    assert_eq!(list["excluded"].as_array().map(Vec::len), Some(services));
+    assert!(list["needrestart_version"].is_string(), "{list}");
+    let check = &r["check"]["result"];
+    assert_eq!(check["restarted"].as_array().map(Vec::len), Some(services));
+}

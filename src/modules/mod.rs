@@ -73,4 +73,5 @@ module_table! {
     lineinfile: [Lineinfile],
     reboot: [Reboot],
     service: [Service, Systemd],
+    needrestart: [Needrestart],
 }
