@@ -71,4 +71,7 @@ module_table! {
     file: [File],
     fetch: [Fetch],
     lineinfile: [Lineinfile],
+    reboot: [Reboot],
+    service: [Service, Systemd],
+    needrestart: [Needrestart],
 }

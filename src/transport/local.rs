@@ -17,6 +17,10 @@ pub struct LocalTransport;
 
 #[async_trait]
 impl Transport for LocalTransport {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     async fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, TransportError> {
         let prepared = request.prepare()?;
         let mut child = Command::new("/bin/sh")

@@ -185,6 +185,12 @@ pub trait Transport: Send + Sync {
     /// Closes the connection; later calls may reconnect.
     async fn close(&self) {}
 
+    /// True when commands run on the controller itself (the `local` connection), so that
+    /// modules which would take the machine down (`reboot`) can refuse.
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// Drops the current connection and connects again, retrying with backoff until
     /// `deadline` (after a reboot, say). Transports without connections have nothing to do.
     async fn reconnect(&self, _deadline: std::time::Instant) -> Result<(), TransportError> {

@@ -5,6 +5,7 @@
 
 pub mod fleet;
 pub mod http;
+pub mod reboot_host;
 pub mod users;
 
 use std::collections::BTreeMap;
