@@ -5,6 +5,7 @@
 
 pub mod fleet;
 pub mod http;
+pub mod rpm_repo;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

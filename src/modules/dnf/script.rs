@@ -25,6 +25,15 @@ pub(crate) fn script(args: &DnfArgs, request: &Request, check_mode: bool) -> Str
     if let Some(release) = &args.releasever {
         common.push(format!("--releasever={}", quote(release)));
     }
+    // Plugins matter to `needs-restarting` too: it is a plugin, and others hook every run.
+    for (flag, values) in [
+        ("--enableplugin", &args.enable_plugin),
+        ("--disableplugin", &args.disable_plugin),
+    ] {
+        for value in values {
+            common.push(format!("{flag}={}", quote(value)));
+        }
+    }
     let mut options = common.clone();
     if args.disable_gpg_check {
         options.push("--nogpgcheck".into());
@@ -36,8 +45,6 @@ pub(crate) fn script(args: &DnfArgs, request: &Request, check_mode: bool) -> Str
         ("--exclude", &args.exclude),
         ("--enablerepo", &args.enablerepo),
         ("--disablerepo", &args.disablerepo),
-        ("--enableplugin", &args.enable_plugin),
-        ("--disableplugin", &args.disable_plugin),
     ] {
         for value in values {
             options.push(format!("{flag}={}", quote(value)));
