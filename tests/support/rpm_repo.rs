@@ -55,8 +55,9 @@ fn run(command: &mut Command) {
 fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("rpm-repos-{}", std::process::id()));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_stale(tmp);
+        let base = tmp.join(format!("rpm-repos-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         let top = base.join("rpmbuild");
         let spec = base.join("pkg.spec");
@@ -105,6 +106,22 @@ fn built() -> &'static Built {
             .arg(advisories.join("repodata")));
         Built { advisories, plain }
     })
+}
+
+/// Removes the repositories of earlier test processes that are gone (statics are never
+/// dropped, so each process leaves its own behind until the next one starts).
+fn remove_stale(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("rpm-repos-") {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 /// `rpatch-testpkg-1.1-1` is a security update; `rpatch-other-1.1-1` is not in any advisory.
