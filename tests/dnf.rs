@@ -198,14 +198,20 @@ fn excluded_packages_stay_at_their_version() {
 fn latest_with_update_only_never_installs_a_missing_package() {
     let root = RpmRoot::new(Repo::WithAdvisories);
     install_old(&root, &["rpatch-testpkg"]);
-    let project = project(&[task(
-        "dnf",
-        &root,
-        "        name: rpatch-testpkg,rpatch-other\n        state: latest\n        update_only: true\n",
-    )]);
+    let project = project(&[
+        task("dnf", &root, "        update_cache: true\n"),
+        task(
+            "dnf",
+            &root,
+            "        name: rpatch-testpkg,rpatch-other\n        state: latest\n        \
+             update_only: true\n        update_cache: true\n",
+        ),
+    ]);
     let results = run(&project, &[], 0);
+    assert_eq!(results[0]["changed"], false, "{}", results[0]);
+    assert_eq!(results[0]["msg"], "metadata cache updated");
     assert_eq!(
-        results[0]["results"],
+        results[1]["results"],
         serde_json::json!(["Upgraded: rpatch-testpkg-1.1-1.noarch"])
     );
     assert_eq!(root.version_of("rpatch-other"), None);
@@ -239,15 +245,30 @@ fn absent_removes_and_yum_names_answer_too() {
 }
 
 #[test]
-fn a_package_no_repository_has_fails_with_dncs_complaint() {
+fn a_package_no_repository_has_fails_with_dnfs_complaint_as_does_a_disabled_repository() {
     let root = RpmRoot::new(Repo::WithAdvisories);
-    let project = project(&[task("dnf", &root, "        name: rpatch-nonesuch\n")]);
-    let results = run(&project, &[], 2);
+    let missing = project(&[task("dnf", &root, "        name: rpatch-nonesuch\n")]);
+    let results = run(&missing, &[], 2);
     assert_eq!(results[0]["failed"], true);
     let msg = results[0]["msg"].as_str().expect("msg");
     assert!(
         msg.starts_with("dnf install failed (rc 1)") && msg.contains("rpatch-nonesuch"),
         "{msg}"
+    );
+    assert!(root.installed().is_empty());
+
+    let disabled = project(&[task(
+        "dnf",
+        &root,
+        "        name: rpatch-testpkg\n        disablerepo: rpatch-test\n",
+    )]);
+    let results = run(&disabled, &[], 2);
+    assert!(
+        results[0]["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("There are no enabled repositories")),
+        "{}",
+        results[0]
     );
     assert!(root.installed().is_empty());
 }
