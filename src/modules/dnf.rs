@@ -212,3 +212,67 @@ fn failed_result(step: &parse::Step, manager: &str) -> ModuleResult {
         package_manager: manager,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> DnfArgs {
+        module_args::parse(&crate::vars::from_json(&serde_json::json!({"name": "a"})))
+            .expect("valid args")
+    }
+
+    fn outcome_of(stdout: &str, check_mode: bool) -> Result<ModuleResult, ModuleError> {
+        let report = parse::report(stdout).expect("well-formed report");
+        outcome(&report, &args(), check_mode)
+    }
+
+    #[test]
+    fn hosts_without_dnf_or_yum_and_held_locks_are_failures_that_say_so() {
+        let none = outcome_of("@@rpatch:start\n@@rpatch:nopm\n", false).expect_err("no pm");
+        assert_eq!(none.to_string(), "neither dnf nor yum is installed on this host");
+        let locked = outcome_of("@@rpatch:start\n@@rpatch:pm yum\n@@rpatch:locked 42 30\n", false)
+            .expect_err("locked");
+        assert_eq!(
+            locked.to_string(),
+            "yum is locked by process 42: still held after 30s (lock_timeout 30)"
+        );
+    }
+
+    #[test]
+    fn a_declined_plan_is_not_a_failure_but_an_error_is() {
+        let plan = "@@rpatch:start\n@@rpatch:pm dnf\n@@rpatch:before\n@@rpatch:end\n\
+                    @@rpatch:plan install 1\nInstalling:\n a noarch 1-1 repo 1 k\n\
+                    Transaction Summary\n@@rpatch:end\n@@rpatch:reboot 0 dnf\n";
+        let result = outcome_of(plan, true).expect("result");
+        assert!(result.changed && !result.failed, "{result:?}");
+        assert_eq!(result.msg.as_deref(), Some("1 package(s) would change"));
+
+        let error = "@@rpatch:start\n@@rpatch:pm dnf\n@@rpatch:before\n@@rpatch:end\n\
+                     @@rpatch:plan install 1\nNo match for argument: a\n\
+                     Error: Unable to find a match: a\n@@rpatch:end\n@@rpatch:reboot none\n";
+        let result = outcome_of(error, false).expect("result");
+        assert!(result.failed, "{result:?}");
+        assert_eq!(
+            result.msg.as_deref(),
+            Some("dnf install failed (rc 1): No match for argument: a; Error: Unable to find a match: a")
+        );
+    }
+
+    #[test]
+    fn without_needs_restarting_reboot_required_is_false_with_a_warning() {
+        let quiet = "@@rpatch:start\n@@rpatch:pm dnf\n@@rpatch:before\n@@rpatch:end\n\
+                     @@rpatch:plan install 0\nNothing to do.\n@@rpatch:end\n@@rpatch:reboot none\n";
+        let result = outcome_of(quiet, false).expect("result");
+        assert!(!result.changed && !result.failed, "{result:?}");
+        let value = crate::vars::to_json(&result.to_value());
+        assert_eq!(value["reboot_required"], false);
+        assert!(value["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("dnf-plugins-core")));
+        let needed = quiet.replace("reboot none", "reboot 1 needs-restarting");
+        let value = crate::vars::to_json(&outcome_of(&needed, false).expect("ok").to_value());
+        assert_eq!(value["reboot_required"], true);
+        assert!(value.get("warnings").is_none());
+    }
+}

@@ -153,3 +153,60 @@ fn latest(names: &[String], update_only: bool, filters: &[&str]) -> String {
     ));
     script
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::args;
+
+    fn built(json: serde_json::Value, check_mode: bool) -> String {
+        let args: DnfArgs = args::parse(&crate::vars::from_json(&json)).expect("valid args");
+        let request = args.request().expect("valid request");
+        script(&args, &request, check_mode)
+    }
+
+    #[test]
+    fn every_shape_of_script_is_valid_sh() {
+        let root = "/tmp/it's a root";
+        for (json, check_mode) in [
+            (serde_json::json!({"name": "a", "installroot": root}), false),
+            (serde_json::json!({"name": ["a", "b*"], "state": "latest"}), true),
+            (
+                serde_json::json!({"name": "*", "state": "latest", "security": true,
+                                   "bugfix": true, "exclude": ["k*", "x"]}),
+                false,
+            ),
+            (
+                serde_json::json!({"name": "a", "state": "latest", "update_only": true,
+                                   "update_cache": true, "enablerepo": "e", "disablerepo": "*",
+                                   "conf_file": "/etc/my dnf.conf", "releasever": "9"}),
+                false,
+            ),
+            (serde_json::json!({"name": "a", "state": "absent"}), true),
+            (serde_json::json!({"update_cache": true}), false),
+        ] {
+            let text = built(json.clone(), check_mode);
+            let status = std::process::Command::new("sh")
+                .args(["-n", "-c", &text])
+                .status()
+                .expect("run sh -n");
+            assert!(status.success(), "{json}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn options_are_quoted_once_for_eval_and_check_mode_never_applies() {
+        let text = built(
+            serde_json::json!({"name": "a", "installroot": "/r oot", "exclude": "k*"}),
+            true,
+        );
+        assert!(text.contains("root='/r oot'"), "{text}");
+        assert!(
+            text.contains(r#"opts='--installroot='"'"'/r oot'"'"' --exclude='"'"'k*'"'"''"#),
+            "{text}"
+        );
+        assert!(text.contains("[ 1 = 1 ] && return"), "{text}");
+        assert!(text.contains("txn install -- a\n"), "{text}");
+        assert!(!built(serde_json::json!({"name": "a"}), false).contains("[ 1 = 1 ]"));
+    }
+}
