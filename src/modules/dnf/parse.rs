@@ -41,11 +41,12 @@ impl Step {
         transaction(&self.output)
     }
 
-    /// True when dnf showed a transaction (and, under `--assumeno`, declined it).
+    /// True when dnf showed a transaction (and, under `--assumeno`, declined it); dnf5 writes
+    /// `Transaction Summary:` with a colon.
     pub(crate) fn has_transaction(&self) -> bool {
         self.output
             .iter()
-            .any(|line| line.trim() == "Transaction Summary")
+            .any(|line| line.trim().starts_with("Transaction Summary"))
     }
 
     /// The lines worth showing a user: dnf's errors, or its last words.
@@ -243,7 +244,7 @@ pub(crate) fn transaction(lines: &[String]) -> Vec<Planned> {
     let mut section: Option<Action> = None;
     let mut pending: Option<String> = None;
     for line in lines {
-        if line.trim() == "Transaction Summary" {
+        if line.trim().starts_with("Transaction Summary") {
             break;
         }
         if !line.starts_with(' ') {
