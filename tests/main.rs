@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod dnf;
 mod parity;
 mod playbook_features;
 mod reboot;

@@ -74,4 +74,5 @@ module_table! {
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
+    dnf: [Dnf, Yum],
 }

@@ -6,6 +6,7 @@
 pub mod fleet;
 pub mod http;
 pub mod reboot_host;
+pub mod rpm_repo;
 pub mod users;
 
 use std::collections::BTreeMap;
