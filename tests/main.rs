@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod parity;
+mod patch_facts;
 mod playbook_features;
 mod rolling;
 mod security;

@@ -71,4 +71,5 @@ module_table! {
     file: [File],
     fetch: [Fetch],
     lineinfile: [Lineinfile],
+    patch_facts: [PatchFactsModule],
 }
