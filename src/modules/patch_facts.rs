@@ -114,3 +114,37 @@ fn result(facts: &PatchFacts, refreshed: bool) -> ModuleResult {
     result.facts = Some(gathered);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::Templar;
+
+    async fn patch_facts(args: serde_json::Value, check_mode: bool) -> ModuleResult {
+        let templar = Templar::new();
+        let scope = Value::from(());
+        let ctx = ModuleContext {
+            check_mode,
+            ..ModuleContext::local(&templar, &scope)
+        };
+        super::super::run(&PatchFactsModule, &vars::from_json(&args), &ctx).await
+    }
+
+    #[tokio::test]
+    async fn check_mode_never_refreshes_and_reports_the_same_facts() {
+        let result = patch_facts(serde_json::json!({"pending": false, "refresh": true}), true).await;
+        assert!(!result.failed && !result.changed, "{result:?}");
+        let patch = vars::to_json(&result.data["patch"]);
+        assert_eq!(patch["pending"]["status"], "skipped");
+        assert_eq!(patch["complete"], true);
+        let facts = result.facts.expect("facts");
+        assert_eq!(vars::to_json(&facts["patch"]), patch);
+    }
+
+    #[tokio::test]
+    async fn unknown_arguments_are_refused() {
+        let result = patch_facts(serde_json::json!({"refesh": true}), false).await;
+        assert!(result.failed, "{result:?}");
+        assert!(result.msg.is_some_and(|m| m.contains("refesh")));
+    }
+}
