@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod dnf;
 mod parity;
+mod patch_facts;
 mod playbook_features;
 mod reboot;
 mod rolling;

@@ -75,4 +75,5 @@ module_table! {
     service: [Service, Systemd],
     needrestart: [Needrestart],
     dnf: [Dnf, Yum],
+    patch_facts: [PatchFactsModule],
 }

@@ -52,6 +52,13 @@ pub trait Module: Sync {
         false
     }
 
+    /// True when the facts the module returns are plain host variables (`set_fact`); false
+    /// when they are gathered facts, which also appear under `ansible_facts` (`setup`,
+    /// `patch_facts`), as Ansible keeps them.
+    fn sets_variables(&self) -> bool {
+        false
+    }
+
     /// Runs on one host with arguments already rendered for it.
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>)
         -> Result<ModuleResult, ModuleError>;

@@ -24,6 +24,10 @@ impl Module for SetFact {
         CheckMode::ReadOnly
     }
 
+    fn sets_variables(&self) -> bool {
+        true
+    }
+
     async fn run(&self, args: &Value, _: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
         Ok(run(args)?)
     }

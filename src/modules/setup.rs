@@ -256,7 +256,7 @@ fn facts_from_output(stdout: &str) -> Result<Map<String, Json>, String> {
 }
 
 /// An os-release value without its shell quoting.
-fn unquote(value: &str) -> String {
+pub(super) fn unquote(value: &str) -> String {
     let value = value.trim();
     if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
         return inner.to_string();
@@ -287,7 +287,7 @@ fn parenthesised(version: &str) -> String {
 }
 
 /// Ansible's spelling of an os-release `ID`.
-fn distribution_name(id: &str) -> String {
+pub(super) fn distribution_name(id: &str) -> String {
     let known = match id {
         "" => "OtherLinux",
         "debian" => "Debian",
@@ -327,7 +327,7 @@ fn distribution_name(id: &str) -> String {
 }
 
 /// Ansible's `ansible_os_family`, falling back on os-release `ID_LIKE`.
-fn os_family(distribution: &str, id_like: &str) -> String {
+pub(super) fn os_family(distribution: &str, id_like: &str) -> String {
     let family = match distribution {
         "RedHat" | "Fedora" | "CentOS" | "Rocky" | "AlmaLinux" | "OracleLinux" | "Amazon"
         | "CloudLinux" | "Scientific" | "XenServer" => "RedHat",

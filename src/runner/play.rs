@@ -371,8 +371,15 @@ impl Runner {
                 host.set_fact(register.clone(), outcome.registered.clone());
             }
             if let Some(facts) = outcome.facts.clone() {
-                for (fact, value) in facts {
-                    host.set_fact(fact, value);
+                match &task.action {
+                    Action::Module { module, .. } if !module.sets_variables() => {
+                        host.add_gathered_facts(facts);
+                    }
+                    _ => {
+                        for (fact, value) in facts {
+                            host.set_fact(fact, value);
+                        }
+                    }
                 }
             }
         }
