@@ -346,3 +346,55 @@ fn installing_a_core_package_makes_reboot_required_true() {
     assert_eq!(results[1]["changed"], true);
     assert_eq!(results[1]["reboot_required"], true, "{}", results[1]);
 }
+
+#[test]
+fn package_hands_the_task_to_dnf_named_by_use_or_by_the_pkg_mgr_fact() {
+    let root = RpmRoot::new(Repo::WithAdvisories);
+    let project = Project::new().playbook(&format!(
+        "- hosts: all\n  gather_facts: false\n  vars:\n    ansible_pkg_mgr: dnf\n  tasks:\n{}{}",
+        task(
+            "package",
+            &root,
+            "        name: rpatch-testpkg-1.0-1\n        use: dnf\n"
+        ),
+        task(
+            "ansible.builtin.package",
+            &root,
+            "        name: rpatch-testpkg\n        state: latest\n"
+        ),
+    ));
+    let results = run(&project, &[], 0);
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["package_module"], "dnf", "{}", results[0]);
+    assert_eq!(
+        results[0]["results"],
+        serde_json::json!(["Installed: rpatch-testpkg-1.0-1.noarch"])
+    );
+    assert_eq!(results[1]["package_module"], "dnf", "{}", results[1]);
+    assert_eq!(
+        results[1]["packages"][0]["after"], "1.1-1",
+        "{}",
+        results[1]
+    );
+    assert_eq!(root.version_of("rpatch-testpkg").as_deref(), Some("1.1-1"));
+}
+
+#[test]
+fn package_refuses_a_manager_it_does_not_have_before_anything_runs() {
+    let root = RpmRoot::new(Repo::WithAdvisories);
+    let project = project(&[task(
+        "package",
+        &root,
+        "        name: rpatch-testpkg\n        use: zypper\n",
+    )]);
+    let output = project.run(&[]);
+    output.expect_code(4);
+    assert!(
+        output
+            .stderr
+            .contains("`use: zypper` is not a package manager rpatch has"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(root.version_of("rpatch-testpkg"), None);
+}

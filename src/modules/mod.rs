@@ -75,5 +75,6 @@ module_table! {
     service: [Service, Systemd],
     needrestart: [Needrestart],
     dnf: [Dnf, Yum],
+    package: [Package],
     patch_facts: [PatchFactsModule],
 }
