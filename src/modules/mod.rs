@@ -5,6 +5,7 @@
 //! write (short or `ansible.builtin.`-qualified) to implementations. Modules never print: they
 //! return a [`ModuleResult`] and the runner turns it into events.
 
+mod apt;
 pub mod args;
 mod assert_fail;
 mod command;
@@ -53,6 +54,7 @@ pub async fn run(kind: ModuleKind, args: &Value, ctx: &ModuleContext<'_>) -> Mod
         ModuleKind::File => file::run(args, ctx).await,
         ModuleKind::Fetch => fetch::run(args, ctx).await,
         ModuleKind::Lineinfile => lineinfile::run(args, ctx).await,
+        ModuleKind::Apt => apt::run(args, ctx).await,
     };
     outcome.unwrap_or_else(|error| ModuleResult::failed(error.to_string()))
 }

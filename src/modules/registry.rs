@@ -2,7 +2,7 @@
 
 use super::args::{self, ArgError, FreeForm};
 use super::{
-    assert_fail, command, copy, debug, fetch, file, lineinfile, pause, ping, setup, stat,
+    apt, assert_fail, command, copy, debug, fetch, file, lineinfile, pause, ping, setup, stat,
     template_module, wait_for,
 };
 use crate::vars::Value;
@@ -44,6 +44,8 @@ pub enum ModuleKind {
     Fetch,
     /// `lineinfile`: make sure a line is (or is not) in a file.
     Lineinfile,
+    /// `apt`: install, upgrade and remove Debian/Ubuntu packages.
+    Apt,
 }
 
 impl ModuleKind {
@@ -66,6 +68,7 @@ impl ModuleKind {
         Self::File,
         Self::Fetch,
         Self::Lineinfile,
+        Self::Apt,
     ];
 
     /// The module's short name.
@@ -88,6 +91,7 @@ impl ModuleKind {
             Self::File => "file",
             Self::Fetch => "fetch",
             Self::Lineinfile => "lineinfile",
+            Self::Apt => "apt",
         }
     }
 
@@ -134,6 +138,7 @@ impl ModuleKind {
             Self::File => check::<file::FileArgs>(args, templated),
             Self::Fetch => check::<fetch::FetchArgs>(args, templated),
             Self::Lineinfile => check::<lineinfile::LineinfileArgs>(args, templated),
+            Self::Apt => check::<apt::Request>(args, templated),
         }
     }
 
