@@ -24,8 +24,9 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -41,6 +42,9 @@ const DEBS: [(&str, &str, &str); 6] = [
     ("rpatch-holdpkg", "1.0", "stable"),
     ("rpatch-holdpkg", "1.1", "stable"),
 ];
+
+/// How long the lab waits for an apt or dpkg run by someone else on the machine.
+const LOCK_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Serialises the tests that touch the system's dpkg within this process.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -73,6 +77,18 @@ impl AptLab {
         let flock = system_lock();
         prerequisites();
         purge_lab_packages();
+        for package in PACKAGES {
+            let leftover = Command::new("dpkg-query")
+                .args(["-W", package])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+            assert!(
+                !leftover,
+                "{package} is still known to dpkg and cannot be purged"
+            );
+        }
         let dir = tempfile::Builder::new()
             .prefix("rpatch-apt-")
             .tempdir()
@@ -185,8 +201,17 @@ impl AptLab {
             .truncate(false)
             .open(DPKG_FRONTEND_LOCK)
             .expect("open dpkg's lock-frontend");
-        rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-            .expect("take dpkg's frontend lock (is apt or dpkg running?)");
+        // Another apt or dpkg on the machine may hold it for a moment: wait, as apt would.
+        let deadline = Instant::now() + LOCK_PATIENCE;
+        while let Err(error) =
+            rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "cannot take dpkg's frontend lock: {error} (another apt or dpkg kept it)"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         DpkgLock { _file: file }
     }
 
@@ -377,27 +402,30 @@ fn system_lock() -> File {
         .write(true)
         .create(true)
         .truncate(false)
-        .open("/run/lock/rpatch-apt-tests.lock")
+        .open({
+            let _ = std::fs::create_dir_all("/run/lock");
+            "/run/lock/rpatch-apt-tests.lock"
+        })
         .expect("open /run/lock/rpatch-apt-tests.lock");
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
         .expect("lock /run/lock/rpatch-apt-tests.lock");
     file
 }
 
-/// Unholds and purges the lab's packages (ignoring ones that are not there).
+/// Unholds and purges the lab's packages that dpkg knows. Never panics (it runs in `drop`).
 fn purge_lab_packages() {
-    let _ = Command::new("apt-mark")
-        .arg("unhold")
-        .args(PACKAGES)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let _ = Command::new("dpkg")
-        .args(["--force-hold", "--purge"])
-        .args(PACKAGES)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    for package in PACKAGES {
+        let known = Command::new("dpkg-query")
+            .args(["-W", package])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if known {
+            let _ = attempt("apt-mark", &["unhold", package], &[]);
+            let _ = attempt("dpkg", &["--force-hold", "--purge", package], &[]);
+        }
+    }
 }
 
 fn sha256(path: &Path) -> String {
@@ -418,14 +446,28 @@ fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+/// Runs a command, tried again while another apt or dpkg holds dpkg's lock.
+fn attempt(program: &str, args: &[&str], env: &[(&str, &str)]) -> std::io::Result<Output> {
+    let deadline = Instant::now() + LOCK_PATIENCE;
+    loop {
+        let output = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()?;
+        let locked =
+            !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("lock");
+        if !locked || Instant::now() > deadline {
+            return Ok(output);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs a setup command that must succeed.
 fn run(program: &str, args: &[&str], env: &[(&str, &str)]) {
-    let output = Command::new(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let output = attempt(program, args, env).unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(
         output.status.success(),
         "{program} {args:?} failed:\n{}\n{}",

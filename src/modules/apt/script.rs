@@ -15,6 +15,9 @@
 //! - nothing changes in check mode: only `apt-get -s`, `apt-cache` and `dpkg-query` run;
 //! - apt and dpkg locks are waited for until `lock_timeout`, through apt's own
 //!   `DPkg::Lock::Timeout` (apt >= 1.9.11) and a retry loop for older apt and the lists lock;
+//! - a lost connection cannot interrupt dpkg half-way: while the step runs for real, the script
+//!   ignores SIGHUP and SIGPIPE (as do apt-get and dpkg, which inherit that) and apt-get writes
+//!   to a file, copied to the output once it is done;
 //! - held and excluded packages are pinned at their installed version (a temporary
 //!   preferences file passed with `-o Dir::Etc::Preferences`), so apt never changes them, not
 //!   even as a dependency; the host's own preferences are appended after the pins.
@@ -51,7 +54,8 @@ trap 'exit 143' TERM
 const HELPERS: &str = r#"eval "$(apt-config shell state_dir Dir::State/d lists Dir::State::Lists/d archives Dir::Cache::Archives/d prefs_main Dir::Etc::Preferences/f dpkg_status Dir::State::status/f 2>/dev/null)"
 : "${state_dir:=/var/lib/apt/}" "${lists:=/var/lib/apt/lists/}" "${archives:=/var/cache/apt/archives/}"
 : "${prefs_main:=/etc/apt/preferences}" "${dpkg_status:=/var/lib/dpkg/status}"
-deadline=$(( $(date +%s) + lock_timeout ))
+# One second more: `date +%s` counts whole seconds, and the wait must last lock_timeout at least.
+deadline=$(( $(date +%s) + lock_timeout + 1 ))
 locked=0
 # Who holds apt's and dpkg's locks, from /proc/locks (no fuser or lsof needed).
 lock_holders() {
@@ -207,8 +211,10 @@ fi
 if [ "$check" = 0 ] && grep -Eq '^(Inst|Remv|Purg) ' "$t/plan"; then
   need_root
   say begin apply
-  apt_do -y $step $sel
+  trap '' HUP PIPE
+  apt_do -y $step $sel > "$t/apply"
   rc=$?
+  cat "$t/apply"
   say end apply "$rc"
   say begin after
   for p in $(awk '$1 == "Inst" || $1 == "Remv" || $1 == "Purg" { print $2 }' "$t/plan"); do
