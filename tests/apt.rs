@@ -271,7 +271,8 @@ fn absent_with_purge_removes_the_package_and_a_second_run_changes_nothing() {
     let lab = AptLab::start();
     lab.install("rpatch-testpkg", "1.0");
     let tasks = format!(
-        "    - apt:\n        name: rpatch-testpkg\n        state: absent\n        purge: true\n      register: gone\n{}",
+        "    - ansible.builtin.apt:\n        name: rpatch-testpkg\n        state: absent\n        \
+         purge: true\n      register: gone\n{}",
         save("gone")
     );
     let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &tasks));
@@ -288,6 +289,30 @@ fn absent_with_purge_removes_the_package_and_a_second_run_changes_nothing() {
 
     run_ok(&project, &[]);
     assert_eq!(saved(&project, "gone")["changed"], false);
+}
+
+#[test]
+fn only_upgrade_upgrades_installed_packages_and_installs_nothing() {
+    let lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+    let tasks = format!(
+        "    - apt:\n        name: [rpatch-testpkg, rpatch-secpkg]\n        state: latest\n        \
+         only_upgrade: true\n      register: up\n{}",
+        save("up")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::WithSecurity, &tasks));
+
+    run_ok(&project, &[]);
+    assert_eq!(
+        packages(&saved(&project, "up")),
+        [change(
+            "rpatch-testpkg",
+            "upgrade",
+            Some("1.0"),
+            Some("1.1")
+        )]
+    );
+    assert_eq!(lab.installed("rpatch-secpkg"), None);
 }
 
 #[test]
@@ -464,12 +489,14 @@ fn an_unknown_upgrade_value_is_a_load_time_error() {
 }
 
 #[test]
-fn dist_upgrade_over_ssh_with_become() {
+fn dist_upgrade_over_ssh_with_become_and_a_clear_refusal_without() {
     let lab = AptLab::start();
     lab.install("rpatch-testpkg", "1.0");
     let fleet = Fleet::new().start();
     let tasks = format!(
-        "    - apt: upgrade=dist\n      register: up\n{}",
+        "    - apt: upgrade=dist\n      become: false\n      ignore_errors: true\n      \
+         register: plain\n{}    - apt: upgrade=dist\n      register: up\n{}",
+        save("plain"),
         save("up")
     );
     let playbook = play(&lab, Sources::StableOnly, &tasks).replacen(
@@ -481,7 +508,12 @@ fn dist_upgrade_over_ssh_with_become() {
 
     let output = project.run(&[]);
     output.expect_code(0);
-    assert_eq!(output.recap_of("node01").changed, 2, "{}", output.stdout);
+    let plain = saved(&project, "plain");
+    assert_eq!(
+        plain["msg"], "changing packages needs root: run the task with `become: true`",
+        "{plain}"
+    );
+    assert_eq!(output.recap_of("node01").ignored, 1, "{}", output.stdout);
     assert_eq!(
         packages(&saved(&project, "up")),
         [change(
