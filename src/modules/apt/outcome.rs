@@ -74,13 +74,15 @@ enum AptFailure {
     Unknown(String),
 }
 
-/// The `E:` lines of apt's standard error (or its last line), as `: …` for a message.
+/// The `E:` lines of apt's standard error (or its last line), as `: …` for a message; each
+/// once, as retried commands repeat them.
 fn detail(stderr: &str) -> String {
-    let errors: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|line| line.starts_with("E:"))
-        .collect();
+    let mut errors: Vec<&str> = Vec::new();
+    for line in stderr.lines().map(str::trim) {
+        if line.starts_with("E:") && !errors.contains(&line) {
+            errors.push(line);
+        }
+    }
     let text = if errors.is_empty() {
         stderr
             .lines()
@@ -431,7 +433,7 @@ rpatch-testpkg|ii |1.1
         let result = run(
             serde_json::json!({"name": "nosuchpkg"}),
             "::rpatch-apt:: fatal plan 100\n::rpatch-apt:: done\n",
-            "W: something\nE: Unable to locate package nosuchpkg\n",
+            "W: something\nE: Unable to locate package nosuchpkg\nE: Unable to locate package nosuchpkg\n",
             false,
         );
         assert!(result.failed);
