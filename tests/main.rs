@@ -3,9 +3,14 @@
 mod apt;
 mod bad_input;
 mod cli;
+mod dnf;
 mod parity;
+mod patch_facts;
 mod playbook_features;
+mod reboot;
 mod rolling;
 mod security;
+mod service;
 mod ssh;
+mod state;
 mod support;

@@ -1,8 +1,11 @@
 //! Security properties end to end: assertions that really assert, words that can never inject
 //! a command, and secrets that never reach any output.
 
+use std::path::Path;
+
 use indoc::indoc;
 
+use crate::support::fleet::{self, Fleet};
 use crate::support::{Output, Project};
 
 fn project(playbook: &str) -> Project {
@@ -265,74 +268,116 @@ fn no_log_hides_loop_items_in_every_output_mode() {
     assert_no_file_holds(&project, secret);
 }
 
-/// Fails when any file under the project (journal, runs, reports) holds `secret`.
+/// Fails when any file under the project (journal, runs, reports) holds `secret`; the
+/// playbook itself (`*.yml`) may name it.
 fn assert_no_file_holds(project: &Project, secret: &str) {
-    let mut stack = vec![project.path().to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e != "yml") {
-                let bytes = std::fs::read(&path).expect("read file");
-                assert!(
-                    !String::from_utf8_lossy(&bytes).contains(secret),
-                    "{} holds the secret",
-                    path.display()
-                );
-            }
+    walk(project.path(), &mut |path| {
+        if path.extension().is_some_and(|e| e != "yml") {
+            assert_file_lacks(path, secret);
+        }
+    });
+}
+
+/// Fails when any file under `dir` holds `secret`.
+fn assert_no_file_under(dir: &Path, secret: &str) {
+    walk(dir, &mut |path| assert_file_lacks(path, secret));
+}
+
+fn assert_file_lacks(path: &Path, secret: &str) {
+    let bytes = std::fs::read(path).expect("read file");
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains(secret),
+        "{} holds a secret",
+        path.display()
+    );
+}
+
+fn walk(dir: &Path, visit: &mut dyn FnMut(&Path)) {
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, visit);
+        } else {
+            visit(&path);
         }
     }
 }
 
+/// Every secret a run knows — the SSH password, the become password, an `-e` value used by a
+/// `no_log` task, a `no_log` result — is absent from every output mode, from every file the
+/// run leaves (journal, runs) and from `runs show`.
 #[test]
-fn every_condition_keyword_evaluates_each_item_of_a_list() {
-    let project = project(indoc! {"
-        - hosts: all
-          gather_facts: false
-          tasks:
-            - name: failed_when with one false item
-              command: 'true'
-              failed_when: [1 == 1, 1 == 2]
-            - name: failed_when all true
-              command: 'true'
-              failed_when: [1 == 1, 2 == 2]
-              ignore_errors: true
-            - name: changed_when with one false item
-              command: 'true'
-              changed_when: [1 == 1, 1 == 2]
-            - name: when with one false item
-              debug: msg=x
-              when: [1 == 1, 1 == 2]
-            - name: until never true
-              command: 'true'
-              until: [1 == 1, 1 == 2]
-              retries: 1
-              delay: 0
-              ignore_errors: true
-    "});
-    let output = project.run(&["--json"]);
-    output.expect_code(0);
-    let status: Vec<(String, String)> = output
-        .events()
-        .into_iter()
-        .filter(|event| event["event"] == "host_result")
-        .map(|e| {
-            (
-                e["task"].as_str().unwrap_or("").into(),
-                e["status"].as_str().unwrap_or("").into(),
-            )
-        })
+fn secrets_never_reach_any_output_journal_or_report() {
+    let (user, password) = (fleet::password_user(), fleet::password());
+    let fleet = Fleet::new().user(user).start();
+    let port = fleet.hosts[0].port;
+    let inventory = format!(
+        "all:\n  hosts:\n    pw01:\n      ansible_host: 127.0.0.1\n      ansible_port: {port}\n      \
+         ansible_user: {user}\n      ansible_password: {password}\n      \
+         ansible_become_password: {password}\n"
+    );
+    let extra_secret = "Xtra-s3cret-from-the-command-line";
+    let home = tempfile::tempdir().expect("home");
+    let project = fleet
+        .project_with_inventory(&inventory)
+        .env("HOME", &home.path().display().to_string())
+        .playbook(indoc! {"
+            - hosts: all
+              gather_facts: false
+              tasks:
+                - name: a root command that sudo asks the password for
+                  command: id -u
+                  become: true
+                  register: root
+                - name: a secret on the command line of a no_log task
+                  shell: echo {{ api_token }}; cat /etc/hostname
+                  no_log: true
+                  register: hidden
+                - name: a changed file shown with --diff, from a no_log task
+                  copy: { content: '{{ api_token }}', dest: '~/rpatch-secret-file' }
+                  no_log: true
+                  register: written
+                - file: { path: '{{ written.dest }}', state: absent }
+                - assert:
+                    that:
+                      - root.stdout == '0'
+                      - api_token in hidden.stdout
+        "});
+    let extra = format!("api_token={extra_secret}");
+    let modes: [&[&str]; 6] = [&[], &["-v"], &["-vv"], &["-vvv"], &["--json"], &["--diff"]];
+    for mode in modes {
+        let mut args = vec!["-e", extra.as_str()];
+        args.extend_from_slice(mode);
+        let output = project.run(&args);
+        output.expect_code(0);
+        for secret in [password, extra_secret] {
+            assert!(
+                !output.stdout.contains(secret) && !output.stderr.contains(secret),
+                "{mode:?} printed a secret:\n{}\n{}",
+                output.stdout,
+                output.stderr
+            );
+        }
+    }
+    for id in run_ids(&project) {
+        let shown = project.rpatch(&["runs", "show", &id]);
+        shown.expect_code(0);
+        for secret in [password, extra_secret] {
+            assert!(!shown.stdout.contains(secret) && !shown.stderr.contains(secret));
+        }
+    }
+    for secret in [password, extra_secret] {
+        assert_no_file_holds(&project, secret);
+        assert_no_file_under(project.state_dir(), secret);
+    }
+}
+
+fn run_ids(project: &Project) -> Vec<String> {
+    let ids: Vec<String> = std::fs::read_dir(project.runs_dir())
+        .expect("runs dir")
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
         .collect();
-    let expected: Vec<(String, String)> = [
-        ("failed_when with one false item", "changed"),
-        ("failed_when all true", "failed"),
-        ("changed_when with one false item", "ok"),
-        ("when with one false item", "skipped"),
-        ("until never true", "failed"),
-    ]
-    .iter()
-    .map(|(t, s)| (t.to_string(), s.to_string()))
-    .collect();
-    assert_eq!(status, expected);
+    assert_eq!(ids.len(), 6, "one run per output mode: {ids:?}");
+    ids
 }

@@ -1,9 +1,10 @@
 //! `assert` and `fail`: stop a host when something is not as expected.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::args::{self, ArgError};
-use super::{ModuleContext, ModuleResult};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::vars::{self, Value};
 
 /// Arguments of `assert`.
@@ -75,4 +76,48 @@ pub fn run_fail(raw: &Value) -> Result<ModuleResult, ArgError> {
         None => "Failed as requested from task".into(),
     };
     Ok(ModuleResult::failed(msg))
+}
+
+/// `assert`: fail unless conditions hold.
+pub(crate) struct Assert;
+
+#[async_trait]
+impl Module for Assert {
+    fn names(&self) -> &'static [&'static str] {
+        &["assert", "ansible.builtin.assert", "ansible.legacy.assert"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<AssertArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        Ok(run_assert(args, ctx)?)
+    }
+}
+
+/// `fail`: fail with a message.
+pub(crate) struct Fail;
+
+#[async_trait]
+impl Module for Fail {
+    fn names(&self) -> &'static [&'static str] {
+        &["fail", "ansible.builtin.fail", "ansible.legacy.fail"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<FailArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, _: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        Ok(run_fail(args)?)
+    }
 }

@@ -68,12 +68,14 @@ impl ModuleResult {
         }
     }
 
-    /// The result of a transport error: a command that cannot be run is this task's failure;
-    /// anything else means the host could not be reached.
+    /// A command could not run: the host is unreachable, or the task failed (a command the
+    /// transport refused, or privilege escalation refused on a host that answered, as Ansible
+    /// reports an incorrect sudo password).
     pub fn from_transport(error: &crate::transport::TransportError) -> Self {
-        match error {
-            crate::transport::TransportError::Command(refused) => Self::failed(refused.to_string()),
-            other => Self::unreachable(other.to_string()),
+        if error.is_unreachable() {
+            Self::unreachable(error.to_string())
+        } else {
+            Self::failed(error.to_string())
         }
     }
 

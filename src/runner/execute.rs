@@ -10,7 +10,7 @@ use super::events::{Event, HostResult, Status};
 use super::host::HostContext;
 use super::options::RunOptions;
 use super::scope::{task_scope, PlayScope, OMIT};
-use crate::modules::{self, ModuleContext, ModuleKind, ModuleResult};
+use crate::modules::{self, Module, ModuleContext, ModuleResult};
 use crate::playbook::{Action, Condition, LoopSpec, Task};
 use crate::template::{Templar, TemplateError};
 use crate::vars::{self, Value, Vars};
@@ -185,7 +185,7 @@ impl TaskRun<'_> {
         scope: &Value,
         loop_vars: Option<&Arc<Vars>>,
     ) -> Result<ModuleResult, TemplateError> {
-        let Action::Module { kind, args } = &self.task.action else {
+        let Action::Module { module, args } = &self.task.action else {
             return Ok(ModuleResult::ok());
         };
         let templar = &self.shared.templar;
@@ -202,7 +202,7 @@ impl TaskRun<'_> {
         };
         let mut attempt = 1;
         loop {
-            let mut result = self.run_module(*kind, args, scope).await?;
+            let mut result = self.run_module(*module, args, scope).await?;
             if result.unreachable {
                 return Ok(result);
             }
@@ -240,7 +240,7 @@ impl TaskRun<'_> {
 
     async fn run_module(
         &self,
-        kind: ModuleKind,
+        module: &dyn Module,
         raw_args: &Value,
         scope: &Value,
     ) -> Result<ModuleResult, TemplateError> {
@@ -287,7 +287,7 @@ impl TaskRun<'_> {
             templar,
             scope,
         };
-        Ok(modules::run(kind, &args, &ctx).await)
+        Ok(modules::run(module, &args, &ctx).await)
     }
 
     fn delegate_transport(
@@ -509,12 +509,9 @@ impl TaskRun<'_> {
         if let Some(object) = shown.as_object_mut() {
             object.remove("_verbosity");
         }
-        let is_debug = matches!(
+        let shows_result = matches!(
             self.task.action,
-            Action::Module {
-                kind: ModuleKind::Debug,
-                ..
-            }
+            Action::Module { module, .. } if module.shows_result()
         );
         let event = Event::HostResult(HostResult {
             host: self.host.name.clone(),
@@ -525,7 +522,7 @@ impl TaskRun<'_> {
             ignored,
             result: shown,
             verbosity,
-            show_result: (is_debug && status != Status::Skipped)
+            show_result: (shows_result && status != Status::Skipped)
                 || matches!(status, Status::Failed | Status::Unreachable),
             diff: if no_log { None } else { result.diff.clone() },
             loop_summary,

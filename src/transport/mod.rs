@@ -3,10 +3,12 @@
 //! Modules never talk to a host directly; they hand an [`ExecRequest`] to the host's transport.
 //! `local` runs commands on the controller; the SSH transport implements the same trait.
 
+mod become_prompt;
 mod become_wrap;
 mod local;
 mod output;
 pub mod ssh;
+mod stdin_feed;
 mod unavailable;
 
 use std::time::Duration;
@@ -15,7 +17,8 @@ use async_trait::async_trait;
 
 pub use crate::shell::quote;
 
-pub use become_wrap::{escalation_failure, strip_prompt, Become, BecomeMethod};
+pub use become_prompt::BecomeError;
+pub use become_wrap::{escalation_failure, Become, BecomeMethod};
 pub use local::LocalTransport;
 pub use output::{ExecOutput, ExitStatus, OUTPUT_CAP};
 pub use ssh::{HostKeyPolicy, SshOptions, SshTarget, SshTransport};
@@ -47,12 +50,13 @@ impl ExecRequest {
         }
     }
 
-    /// The full shell line: environment, directory and privilege escalation applied.
+    /// The shell line with the directory and environment applied, before privilege
+    /// escalation (which the transport adds when it runs the command, see [`Become`]).
     ///
     /// Refuses what no POSIX command can receive: a NUL byte anywhere in the line (the kernel
     /// ends every argument at the first NUL, so such a word could never arrive intact) and
     /// environment variable names that are not shell identifiers.
-    pub fn shell_line(&self) -> Result<String, CommandError> {
+    pub fn command_line(&self) -> Result<String, CommandError> {
         let mut line = String::new();
         if let Some(dir) = &self.chdir {
             refuse_nul(dir, "the working directory")?;
@@ -75,27 +79,30 @@ impl ExecRequest {
         }
         refuse_nul(&self.command, "the command line")?;
         line.push_str(&self.command);
-        let line = match &self.escalation {
-            Some(escalation) => escalation.wrap(&line),
-            None => line,
-        };
-        refuse_nul(&line, "the command line")?;
         Ok(line)
     }
 
-    /// The standard input to send: a become password line first, when one is needed.
-    pub fn stdin_bytes(&self) -> Option<Vec<u8>> {
-        let password = self.escalation.as_ref().and_then(Become::password_line);
-        match (password, &self.stdin) {
-            (None, None) => None,
-            (Some(mut pw), Some(data)) => {
-                pw.extend_from_slice(data);
-                Some(pw)
-            }
-            (Some(pw), None) => Some(pw),
-            (None, Some(data)) => Some(data.clone()),
-        }
+    /// What a transport runs: the full shell line (escalation applied) and how to feed its
+    /// standard input. With a become password, every call makes a fresh sudo prompt.
+    pub(crate) fn prepare(&self) -> Result<Prepared, TransportError> {
+        let line = self.command_line()?;
+        let data = self.stdin.clone();
+        let (line, input) = match &self.escalation {
+            Some(escalation) => escalation.prepare(&line, data)?,
+            None => (line, stdin_feed::Input::plain(data)),
+        };
+        refuse_nul(&line, "the command line")?;
+        Ok(Prepared { line, input })
     }
+}
+
+/// A request ready to run (see [`ExecRequest::prepare`]).
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The line for `/bin/sh -c`.
+    pub line: String,
+    /// What standard input receives, and when.
+    pub input: stdin_feed::Input,
 }
 
 /// True for a name a POSIX shell accepts in `export NAME=...`.
@@ -155,6 +162,18 @@ pub enum TransportError {
     /// A local I/O error while talking to the host.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The host answered, but privilege escalation could not go ahead (wrong password, an
+    /// unsafe combination): a task failure, not an unreachable host.
+    #[error(transparent)]
+    Become(#[from] BecomeError),
+}
+
+impl TransportError {
+    /// True when the host itself could not be reached or the connection broke; false for a
+    /// command refused before it was sent and for privilege escalation refused by the host.
+    pub fn is_unreachable(&self) -> bool {
+        !matches!(self, Self::Become(_) | Self::Command(_))
+    }
 }
 
 /// A way to run commands on one host.
@@ -165,6 +184,12 @@ pub trait Transport: Send + Sync {
 
     /// Closes the connection; later calls may reconnect.
     async fn close(&self) {}
+
+    /// True when commands run on the controller itself (the `local` connection), so that
+    /// modules which would take the machine down (`reboot`) can refuse.
+    fn is_local(&self) -> bool {
+        false
+    }
 
     /// Drops the current connection and connects again, retrying with backoff until
     /// `deadline` (after a reboot, say). Transports without connections have nothing to do.
@@ -178,12 +203,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shell_line_applies_env_and_chdir() {
+    fn command_line_applies_env_and_chdir() {
         let mut request = ExecRequest::new("echo $A");
         request.env = vec![("A".into(), "x y".into())];
         request.chdir = Some("/tmp".into());
         assert_eq!(
-            request.shell_line(),
+            request.command_line(),
             Ok("cd /tmp && export A='x y'; echo $A".to_string())
         );
     }
