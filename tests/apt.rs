@@ -69,6 +69,34 @@ fn run_ok(project: &Project, args: &[&str]) -> Output {
     output
 }
 
+/// A project on a one-host SSH fleet (`node01`) whose play runs `tasks` with `become: true`
+/// and the lab's apt configuration.
+fn over_ssh(fleet: &Fleet, lab: &AptLab, sources: Sources, tasks: &str) -> Project {
+    let playbook = play(lab, sources, tasks).replacen(
+        "  gather_facts: false\n",
+        "  gather_facts: false\n  become: true\n",
+        1,
+    );
+    fleet.project().playbook(&playbook)
+}
+
+/// The first failure printed for `host`: the name of the task it belongs to (its `TASK [...]`
+/// banner) and the `failed: [host] => ...` line itself.
+fn failure<'a>(output: &'a Output, host: &str) -> (&'a str, &'a str) {
+    let mut task = "";
+    for line in output.stdout.lines() {
+        if let Some(name) = line
+            .strip_prefix("TASK [")
+            .and_then(|rest| rest.split_once(']'))
+        {
+            task = name.0;
+        } else if line.starts_with(&format!("failed: [{host}] => ")) {
+            return (task, line);
+        }
+    }
+    panic!("no failure for {host}:\n{}", output.stdout)
+}
+
 #[test]
 fn dist_upgrade_reports_old_and_new_versions_and_a_second_run_changes_nothing() {
     let lab = AptLab::start();
@@ -180,18 +208,23 @@ fn security_only_upgrades_only_the_package_from_the_security_suite() {
         save("sec")
     );
     let project = Project::new().playbook(&play(&lab, Sources::WithSecurity, &tasks));
+    let secpkg_upgrade = [change(
+        "rpatch-secpkg",
+        "upgrade",
+        Some("1.0"),
+        Some("1.0.1"),
+    )];
+
+    let before = lab.dpkg_state();
+    run_ok(&project, &["--check"]);
+    let planned = saved(&project, "sec");
+    assert_eq!(planned["changed"], true, "{planned}");
+    assert_eq!(packages(&planned), secpkg_upgrade);
+    assert_eq!(lab.dpkg_state(), before, "check mode changed dpkg's state");
 
     run_ok(&project, &[]);
     let result = saved(&project, "sec");
-    assert_eq!(
-        packages(&result),
-        [change(
-            "rpatch-secpkg",
-            "upgrade",
-            Some("1.0"),
-            Some("1.0.1")
-        )]
-    );
+    assert_eq!(packages(&result), secpkg_upgrade);
     assert_eq!(result["packages"][0]["security"], true);
     assert_eq!(lab.installed("rpatch-secpkg").as_deref(), Some("1.0.1"));
     assert_eq!(
@@ -199,6 +232,13 @@ fn security_only_upgrades_only_the_package_from_the_security_suite() {
         Some("1.0"),
         "a non-security update was applied"
     );
+
+    // A security suite with nothing left to take from it is success without change.
+    run_ok(&project, &[]);
+    let again = saved(&project, "sec");
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(packages(&again), []);
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.0"));
 }
 
 #[test]
@@ -206,27 +246,23 @@ fn security_only_fails_the_host_when_no_security_suite_is_configured() {
     let lab = AptLab::start();
     lab.install("rpatch-testpkg", "1.0");
     let before = lab.dpkg_state();
-    let project = Project::new().playbook(&play(
+    let fleet = Fleet::new().start();
+    let project = over_ssh(
+        &fleet,
         &lab,
         Sources::StableOnly,
         "    - name: security updates\n      apt: security_only=yes\n",
-    ));
+    );
 
     let output = project.run(&[]);
     output.expect_code(2);
+    let (task, line) = failure(&output, "node01");
+    assert_eq!(task, "security updates");
     assert!(
-        output
-            .stdout
-            .contains("security_only: apt knows no `*-security` suite"),
-        "{}",
-        output.stdout
+        line.contains("security_only: apt knows no `*-security` suite"),
+        "{line}"
     );
-    assert!(
-        output.stdout.contains("TASK [security updates]"),
-        "{}",
-        output.stdout
-    );
-    assert_eq!(output.recap_of("localhost").failed, 1);
+    assert_eq!(output.recap_of("node01").failed, 1);
     assert_eq!(lab.dpkg_state(), before);
 }
 
@@ -337,29 +373,31 @@ fn autoremove_removes_packages_nothing_needs() {
 #[test]
 fn a_dpkg_lock_held_past_lock_timeout_fails_naming_the_holder() {
     let lab = AptLab::start();
-    let lock = lab.hold_dpkg_lock();
-    let project = Project::new().playbook(&play(
+    let fleet = Fleet::new().start();
+    let project = over_ssh(
+        &fleet,
         &lab,
         Sources::StableOnly,
-        "    - apt:\n        name: rpatch-testpkg\n        lock_timeout: 2\n",
-    ));
+        "    - name: install under a held lock\n      apt:\n        name: rpatch-testpkg\n        \
+         lock_timeout: 2\n",
+    );
 
+    let lock = lab.hold_dpkg_lock();
     let started = Instant::now();
     let output = project.run(&[]);
     let waited = started.elapsed();
     drop(lock);
     output.expect_code(2);
+    let (task, line) = failure(&output, "node01");
+    assert_eq!(task, "install under a held lock");
     let holder = format!(
         "/var/lib/dpkg/lock-frontend is held by process {}",
         std::process::id()
     );
     assert!(
-        output
-            .stdout
-            .contains("apt's lock was still held when lock_timeout (2 s) ran out")
-            && output.stdout.contains(&holder),
-        "{}",
-        output.stdout
+        line.contains("apt's lock was still held when lock_timeout (2 s) ran out")
+            && line.contains(&holder),
+        "{line}"
     );
     assert!(waited >= Duration::from_secs(2), "gave up after {waited:?}");
     assert_eq!(lab.installed("rpatch-testpkg"), None);
@@ -455,16 +493,19 @@ fn a_package_name_with_shell_metacharacters_is_refused_before_anything_runs() {
 
 #[test]
 fn a_templated_package_name_with_shell_metacharacters_fails_the_host_and_runs_nothing() {
-    let project = Project::new().playbook(
-        "- hosts: all\n  gather_facts: false\n  vars:\n    pkg: \"x1$(touch {dir}/pwned)\"\n  \
-         tasks:\n    - apt:\n        name: \"{{ pkg }}\"\n",
+    let fleet = Fleet::new().start();
+    let project = fleet.project().playbook(
+        "- hosts: all\n  gather_facts: false\n  become: true\n  vars:\n    \
+         pkg: \"x1$(touch {dir}/pwned)\"\n  tasks:\n    - name: install from a variable\n      \
+         apt:\n        name: \"{{ pkg }}\"\n",
     );
     let output = project.run(&[]);
     output.expect_code(2);
+    let (task, line) = failure(&output, "node01");
+    assert_eq!(task, "install from a variable");
     assert!(
-        output.stdout.contains("is not a Debian package name"),
-        "{}",
-        output.stdout
+        line.contains("is not a Debian package name") && line.contains("x1$(touch "),
+        "{line}"
     );
     assert!(!project.exists("pwned"));
 }
@@ -486,6 +527,29 @@ fn an_unknown_upgrade_value_is_a_load_time_error() {
         output.stderr
     );
     assert!(!project.exists("touched"));
+}
+
+#[test]
+fn a_templated_unknown_upgrade_value_fails_the_host_naming_the_choices() {
+    let fleet = Fleet::new().start();
+    let project = fleet.project().playbook(
+        "- hosts: all\n  gather_facts: false\n  become: true\n  vars:\n    mode: distt\n  \
+         tasks:\n    - name: upgrade everything\n      apt:\n        upgrade: \"{{ mode }}\"\n    \
+         - shell: touch {dir}/touched\n",
+    );
+    let output = project.run(&[]);
+    output.expect_code(2);
+    let (task, line) = failure(&output, "node01");
+    assert_eq!(task, "upgrade everything");
+    assert!(
+        line.contains("unknown `upgrade` value `distt`: expected one of dist, full, safe, yes, no"),
+        "{line}"
+    );
+    assert_eq!(output.recap_of("node01").failed, 1);
+    assert!(
+        !project.exists("touched"),
+        "the host went on after the failure"
+    );
 }
 
 #[test]
