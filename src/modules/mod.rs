@@ -75,6 +75,7 @@ module_table! {
     service: [Service, Systemd],
     needrestart: [Needrestart],
     dnf: [Dnf, Yum],
+    apt: [Apt],
     package: [Package],
     patch_facts: [PatchFactsModule],
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod apt_repo;
 pub mod fleet;
 pub mod http;
 pub mod reboot_host;

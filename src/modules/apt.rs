@@ -1,0 +1,56 @@
+//! `apt`: install, upgrade and remove Debian/Ubuntu packages with apt-get, in one round trip.
+//!
+//! The module is four parts, each in its own file: the typed arguments and their checks
+//! ([`args`], with Debian name syntax in [`spec`]), a pure function building the POSIX sh
+//! script run on the host ([`script`]), a pure parser of what the script printed ([`report`],
+//! with dpkg's version order in [`version`]), and the mapping to the task's result
+//! ([`outcome`]). [`Apt::run`] only glues them to the transport.
+//!
+//! A failure on the host (apt missing, not root, no `*-security` suite for `security_only`, a
+//! lock still held when `lock_timeout` ran out, an apt-get error) is a failed result that keeps
+//! apt's output, as Ansible registers it; a host that cannot be reached is left to
+//! [`super::run`] through [`ModuleError::Transport`].
+
+mod args;
+mod outcome;
+mod report;
+mod script;
+mod spec;
+mod version;
+
+use async_trait::async_trait;
+
+use self::args::Request;
+use super::args::{self as module_args, ArgError};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
+use crate::vars::Value;
+
+/// `apt`: manage packages with apt-get and dpkg.
+pub(crate) struct Apt;
+
+#[async_trait]
+impl Module for Apt {
+    fn names(&self) -> &'static [&'static str] {
+        &["apt", "ansible.builtin.apt", "ansible.legacy.apt"]
+    }
+
+    /// Names and types always (unless templated), and the combination: [`Request`] is only
+    /// ever built from arguments that make sense together.
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        module_args::validate::<Request>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    /// Runs one script that plans with `apt-get -s` and, outside check mode, applies the plan.
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        let request: Request = module_args::parse(args)?;
+        let output = ctx
+            .exec(script::build(&request, ctx.check_mode))
+            .await?;
+        let report = report::parse(&output.stdout_text());
+        Ok(outcome::result(&request, &report, &output, ctx.check_mode))
+    }
+}
