@@ -47,8 +47,8 @@ fn packages(result: &Value) -> Vec<(String, String, Value, Value)> {
             (
                 p["name"].as_str().unwrap_or_default().to_string(),
                 p["action"].as_str().unwrap_or_default().to_string(),
-                p["old"].clone(),
-                p["new"].clone(),
+                p["before"].clone(),
+                p["after"].clone(),
             )
         })
         .collect()

@@ -91,7 +91,7 @@ fn present_installs_a_pinned_version_and_latest_upgrades_it_once_with_old_and_ne
     assert_eq!(
         upgraded["packages"],
         serde_json::json!([{
-            "name": "rpatch-testpkg", "arch": "noarch", "action": "upgraded",
+            "name": "rpatch-testpkg", "arch": "noarch", "action": "upgrade",
             "before": "1.0-1", "after": "1.1-1"
         }])
     );
@@ -125,7 +125,7 @@ fn check_mode_lists_the_upgrade_and_leaves_the_rpm_database_alone() {
     assert_eq!(
         results[0]["packages"],
         serde_json::json!([{
-            "name": "rpatch-testpkg", "arch": "noarch", "action": "upgraded",
+            "name": "rpatch-testpkg", "arch": "noarch", "action": "upgrade",
             "before": "1.0-1", "after": "1.1-1"
         }])
     );

@@ -349,7 +349,7 @@ rpatch-testpkg|ii |1.1
         assert_eq!(
             packages,
             serde_json::json!([{
-                "name": "rpatch-testpkg", "action": "upgrade", "old": "1.0", "new": "1.1",
+                "name": "rpatch-testpkg", "action": "upgrade", "before": "1.0", "after": "1.1",
                 "origin": "rpatch-test:stable", "security": false
             }])
         );

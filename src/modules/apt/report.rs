@@ -121,9 +121,11 @@ pub struct Change {
     pub name: String,
     /// What happens to it.
     pub action: ChangeKind,
-    /// The installed version before, if any.
+    /// The installed version before, if any (`before` in results, as `dnf` names it).
+    #[serde(rename = "before")]
     pub old: Option<String>,
-    /// The version after, for installs and upgrades.
+    /// The version after, for installs and upgrades (`after` in results).
+    #[serde(rename = "after")]
     pub new: Option<String>,
     /// Where the new version comes from, as apt prints it (`Debian-Security:12/stable-security`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -172,17 +172,21 @@ fn installed(lines: &[String]) -> Result<Vec<Installed>, ParseError> {
 
 /// What a transaction does to one package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
 pub(crate) enum Action {
     /// Newly installed.
+    #[serde(rename = "install")]
     Installed,
     /// Replaced by a newer version.
+    #[serde(rename = "upgrade")]
     Upgraded,
     /// Replaced by an older version.
+    #[serde(rename = "downgrade")]
     Downgraded,
     /// Installed again at the same version.
+    #[serde(rename = "reinstall")]
     Reinstalled,
     /// Removed.
+    #[serde(rename = "remove")]
     Removed,
 }
 
