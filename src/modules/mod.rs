@@ -9,18 +9,18 @@
 //!
 //! # Adding a module
 //!
-//! Say `apt`:
-//! 1. Write `src/modules/apt.rs` (see `ping.rs` for a small example) with
-//!    - `AptArgs`, deriving `Deserialize` with `#[serde(deny_unknown_fields)]`;
-//!    - `pub(crate) struct Apt;` and `#[async_trait] impl Module for Apt`:
-//!      `names` (`"apt"` first, then `"ansible.builtin.apt"` and `"ansible.legacy.apt"`
-//!      because Ansible's `apt` means the same), `validate`
-//!      (`args::validate::<AptArgs>(args, templated)`), `check_mode`, and `run`, which reads
-//!      its arguments with `args::parse::<AptArgs>` and returns `ModuleError::Transport`
+//! Say `zypper`:
+//! 1. Write `src/modules/zypper.rs` (see `ping.rs` for a small example) with
+//!    - `ZypperArgs`, deriving `Deserialize` with `#[serde(deny_unknown_fields)]`;
+//!    - `pub(crate) struct Zypper;` and `#[async_trait] impl Module for Zypper`:
+//!      `names` (`"zypper"` first, then `"community.general.zypper"` where Ansible has
+//!      the same module), `validate`
+//!      (`args::validate::<ZypperArgs>(args, templated)`), `check_mode`, and `run`, which reads
+//!      its arguments with `args::parse::<ZypperArgs>` and returns `ModuleError::Transport`
 //!      (a plain `?` on a transport call) when the host cannot be reached or
 //!      `ModuleError::Failed` when the host answered but the work failed;
 //!    - its unit tests.
-//! 2. Add one line to the table below: `apt: [Apt],` (the file, then the modules it defines).
+//! 2. Add one line to the table below: `zypper: [Zypper],` (the file, then the modules it defines).
 //!
 //! Nothing else changes: the loader, did-you-mean and the runner all read the table.
 
