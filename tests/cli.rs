@@ -17,6 +17,55 @@ fn run_help_documents_every_option() {
 }
 
 #[test]
+fn completion_scripts_are_valid_and_know_the_subcommands_and_options() {
+    let project = Project::new();
+    let bash = project.rpatch(&["completions", "bash"]);
+    bash.expect_code(0);
+    for word in ["resume", "completions", "--limit", "--extra-vars"] {
+        assert!(bash.stdout.contains(word), "bash completion lacks {word}");
+    }
+    let checked = std::process::Command::new("bash")
+        .args(["-n", "-c", &bash.stdout])
+        .status()
+        .expect("bash");
+    assert!(checked.success(), "bash -n rejects the completion script");
+    for (shell, marker) in [("zsh", "#compdef rpatch"), ("fish", "complete -c rpatch")] {
+        let output = project.rpatch(&["completions", shell]);
+        output.expect_code(0);
+        assert!(output.stdout.contains(marker), "{shell}: {}", output.stdout);
+    }
+    let unknown = project.rpatch(&["completions", "nushell"]);
+    unknown.expect_code(5);
+    assert!(
+        unknown.stderr.contains("possible values: bash"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn the_man_page_is_roff_naming_every_subcommand() {
+    let output = Project::new().rpatch(&["man"]);
+    output.expect_code(0);
+    assert!(output.stdout.starts_with(".ie"), "{}", output.stdout);
+    assert!(output.stdout.contains(".TH rpatch 1"), "{}", output.stdout);
+    for subcommand in [
+        "run",
+        "check",
+        "inventory",
+        "plan",
+        "runs",
+        "resume",
+        "completions",
+    ] {
+        assert!(
+            output.stdout.contains(&format!("rpatch\\-{subcommand}(1)")),
+            "man page lacks {subcommand}"
+        );
+    }
+}
+
+#[test]
 fn list_hosts_and_tasks_touch_nothing() {
     let project = Project::new()
         .file("hosts.ini", "[kvm]\nkvm[01:03] ansible_connection=local\n")

@@ -32,6 +32,22 @@ pub enum Command {
     Runs(RunsArgs),
     /// Continue an interrupted, halted or paused run from its journal.
     Resume(ResumeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example: `rpatch completions bash > /etc/bash_completion.d/rpatch`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    ///
+    /// For example: `rpatch man > /usr/local/share/man/man1/rpatch.1`.
+    Man,
+}
+
+/// Arguments of `rpatch completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where run journals live. Run locks are not affected: they always live in the state

@@ -82,6 +82,9 @@ pub enum CliError {
     /// `resume` without the extra variables the run was started with.
     #[error("the run was started with extra variables that were not given again: {}", .0.join(", "))]
     MissingExtraVars(Vec<String>),
+    /// The man page could not be rendered.
+    #[error("cannot render the man page: {0}")]
+    ManPage(std::io::Error),
 }
 
 impl CliError {
@@ -110,7 +113,11 @@ impl CliError {
             | Self::RunFinished(_)
             | Self::MissingExtraVars(_) => exit::BAD_OPTIONS,
             Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
-            Self::Password(_) | Self::Journal(_) | Self::Lock(_) | Self::StateDir(_) => exit::ERROR,
+            Self::Password(_)
+            | Self::Journal(_)
+            | Self::Lock(_)
+            | Self::StateDir(_)
+            | Self::ManPage(_) => exit::ERROR,
         }
     }
 }

@@ -18,6 +18,7 @@ macro_rules! outln {
 
 mod args;
 mod check;
+mod completions;
 mod error;
 mod extra_vars;
 mod inventory_cmd;
@@ -68,6 +69,8 @@ pub fn main() -> i32 {
             Command::Plan(args) => plan_cmd::plan(args),
             Command::Runs(args) => runs::runs(args),
             Command::Resume(args) => resume::resume(args, cli.verbose).await,
+            Command::Completions(args) => completions::completions(args.shell),
+            Command::Man => completions::man(),
         }
     });
     match result {
