@@ -252,3 +252,43 @@ fn a_closed_output_pipe_is_not_a_crash() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn the_example_kvm_inventory_plans_every_hypervisor_after_its_guests() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = Project::new();
+    let output = project.rpatch_in(
+        repo,
+        &[
+            "plan",
+            "playbooks/monthly.yml",
+            "-i",
+            "contrib/inventory/kvm.yml",
+        ],
+    );
+    output.expect_code(0);
+    let batch_of = |host: &str| {
+        let mut batch = 0;
+        for line in output.stdout.lines() {
+            if line.trim_start().starts_with("batch ") {
+                batch += 1;
+            } else if line.split_whitespace().next() == Some(host) {
+                return batch;
+            }
+        }
+        panic!("{host} is not in the plan:\n{}", output.stdout)
+    };
+    for (hypervisor, guests) in [
+        ("kvm01", ["web01", "db01"].as_slice()),
+        ("kvm02", ["web02", "db02"].as_slice()),
+        ("kvm03", ["web03"].as_slice()),
+    ] {
+        for guest in guests {
+            assert!(
+                batch_of(guest) < batch_of(hypervisor),
+                "{guest} not before {hypervisor}:\n{}",
+                output.stdout
+            );
+        }
+    }
+}
