@@ -216,3 +216,59 @@ fn bad_command_line_options_exit_5() {
     let error = rejected(&project, &["-e", "notkeyvalue"], 5);
     assert!(error.contains("--extra-vars"), "{error}");
 }
+
+#[test]
+fn a_host_pattern_element_that_matches_nothing_is_a_warning_as_in_ansible() {
+    let project = Project::new()
+        .file("hosts", "[web]\nlocalhost ansible_connection=local\n")
+        .playbook(&format!(
+            "- hosts: nosuch\n  gather_facts: false\n  tasks:\n{MARK}\
+             - hosts: web:nothere:!gone\n  gather_facts: false\n  tasks:\n    - debug: msg=ran\n"
+        ));
+    let output = project.run(&["-i", "hosts"]);
+    output.expect_code(0);
+    assert!(!project.exists("touched"), "the unmatched play ran");
+    for name in ["nosuch", "nothere", "gone"] {
+        assert!(
+            output.stderr.contains(&format!(
+                "Could not match supplied host pattern, ignoring: {name}\n"
+            )),
+            "{}",
+            output.stderr
+        );
+    }
+    assert!(
+        !output.stderr.contains('\u{1b}'),
+        "colour codes on a stderr that is not a terminal: {:?}",
+        output.stderr
+    );
+    assert!(
+        output.stdout.contains("PLAY [nosuch] ****")
+            && output.stdout.contains("skipping: no hosts matched"),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(output.recap_of("localhost").ok, 1);
+
+    let check = project.rpatch(&["check", "site.yml", "-i", "hosts"]);
+    check.expect_code(0);
+    assert!(
+        check
+            .stderr
+            .contains("Could not match supplied host pattern, ignoring: nosuch"),
+        "{}",
+        check.stderr
+    );
+}
+
+#[test]
+fn a_host_pattern_with_a_broken_regex_is_an_error_naming_the_play() {
+    let project = Project::new().playbook(&format!(
+        "- name: broken\n  hosts: \"~web(\"\n  gather_facts: false\n  tasks:\n{MARK}"
+    ));
+    let stderr = rejected(&project, &[], 4);
+    assert!(
+        stderr.contains("play `broken`: invalid regular expression in host pattern `~web(`"),
+        "{stderr}"
+    );
+}

@@ -5,6 +5,7 @@ use super::error::CliError;
 use super::load::load_all;
 use crate::playbook::TaskNode;
 use crate::runner::exit;
+use crate::runner::plan;
 
 /// Validates the playbook, roles, inventory and templates; prints a one-line summary.
 pub fn check(args: CheckArgs) -> Result<i32, CliError> {
@@ -14,6 +15,7 @@ pub fn check(args: CheckArgs) -> Result<i32, CliError> {
         .as_deref()
         .map(|limit| loaded.inventory.select_limit(limit))
         .transpose()?;
+    warn_unmatched_patterns(&loaded)?;
     let plays = loaded.playbook.plays.len();
     let tasks: usize = loaded
         .playbook
@@ -38,6 +40,17 @@ pub fn check(args: CheckArgs) -> Result<i32, CliError> {
         plural(hosts)
     );
     Ok(exit::OK)
+}
+
+/// Warns, as a run would, about each play's `hosts:` element that matches nothing; a pattern
+/// that cannot be evaluated is an error.
+fn warn_unmatched_patterns(loaded: &super::load::Loaded) -> Result<(), CliError> {
+    for play in &loaded.playbook.plays {
+        let (_, selection) =
+            plan::play_hosts(play, &loaded.inventory, &loaded.templar, &loaded.extra_vars)?;
+        plan::warn_unmatched(&selection);
+    }
+    Ok(())
 }
 
 fn count(nodes: &[TaskNode]) -> usize {

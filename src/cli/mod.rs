@@ -91,9 +91,21 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_ansi(stderr_colour())
+        .with_target(false);
+    // Warnings alone read like Ansible's; timestamps only where debug logs need them.
+    let _ = if verbose < 2 {
+        builder.without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Colour on standard error only for a terminal, and never with `NO_COLOR` set (cron, logs).
+fn stderr_colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -150,21 +150,17 @@ pub(super) async fn execute(
 fn list(loaded: &Loaded, args: &RunArgs, limit: Option<&[String]>, tags: &TagFilter) {
     outln!("\nplaybook: {}", args.playbook.display());
     for (number, play) in loaded.playbook.plays.iter().enumerate() {
-        let pattern = loaded
-            .templar
-            .render_to_string(
-                &play.hosts,
-                &crate::template::Scope::new(vec![play.vars.clone(), loaded.extra_vars.clone()]),
-            )
-            .unwrap_or_else(|_| play.hosts.clone());
-        let hosts: Vec<String> = loaded
-            .inventory
-            .select(&pattern)
-            .map(|s| s.hosts)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|h| limit.is_none_or(|l| l.contains(h)))
-            .collect();
+        let hosts: Vec<String> = crate::runner::plan::play_hosts(
+            play,
+            &loaded.inventory,
+            &loaded.templar,
+            &loaded.extra_vars,
+        )
+        .map(|(_, selection)| selection.hosts)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| limit.is_none_or(|l| l.contains(h)))
+        .collect();
         outln!("\n  play #{} ({}): {}", number + 1, play.hosts, play.name);
         if args.list_hosts {
             outln!("    pattern: ['{}']", play.hosts);

@@ -164,10 +164,13 @@ pub fn banner(title: &str) -> String {
 impl Renderer for HumanRenderer {
     fn render(&mut self, event: &Event) {
         match event {
-            Event::PlayStart { name, .. } => {
+            Event::PlayStart { name, hosts } => {
                 self.end_progress();
                 self.line("", None);
                 self.line(&banner(&format!("PLAY [{name}]")), None);
+                if hosts.is_empty() {
+                    self.line("skipping: no hosts matched", Some(&Style::new().cyan()));
+                }
             }
             Event::TaskStart {
                 name,

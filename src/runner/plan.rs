@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, PatternError, Selection};
 use crate::playbook::{Play, Playbook};
 use crate::rolling::journal::{Plan, PlannedPlay};
 use crate::rolling::order::{plan_topology, Order, TopologyError, TopologyHost};
@@ -53,6 +53,14 @@ pub enum PlanError {
         play: String,
         /// What is wrong.
         source: TopologyError,
+    },
+    /// The play's `hosts:` is not a valid pattern (a bad `~regex`, a subscript out of range).
+    #[error("play `{play}`: {source}")]
+    Pattern {
+        /// The play.
+        play: String,
+        /// What is wrong.
+        source: PatternError,
     },
 }
 
@@ -109,20 +117,45 @@ pub fn from_journal(plan: &Plan, playbook: &Playbook) -> Vec<PlayPlan> {
         .collect()
 }
 
+/// A play's `hosts:` rendered with its vars and `-e` (as written when it does not render),
+/// and the hosts it selects, before any `--limit`.
+pub fn play_hosts(
+    play: &Play,
+    inventory: &Inventory,
+    templar: &Templar,
+    extra_vars: &Arc<Vars>,
+) -> Result<(String, Selection), PlanError> {
+    let scope = Scope::new(vec![play.vars.clone(), extra_vars.clone()]);
+    let pattern = templar
+        .render_to_string(&play.hosts, &scope)
+        .unwrap_or_else(|_| play.hosts.clone());
+    let selection = inventory
+        .select(&pattern)
+        .map_err(|source| PlanError::Pattern {
+            play: play.name.clone(),
+            source,
+        })?;
+    Ok((pattern, selection))
+}
+
+/// Warns, as Ansible does, about each element of a `hosts:` pattern that matched nothing
+/// (named without its `&`/`!` operator, as Ansible words it).
+pub fn warn_unmatched(selection: &Selection) {
+    for element in &selection.unmatched {
+        let name = element.trim_start_matches(['&', '!']);
+        tracing::warn!("Could not match supplied host pattern, ignoring: {name}");
+    }
+}
+
 fn plan_play(
     play: &Play,
     inventory: &Inventory,
     templar: &Templar,
     inputs: &PlanInputs,
 ) -> Result<PlayPlan, PlanError> {
-    let scope = Scope::new(vec![play.vars.clone(), inputs.extra_vars.clone()]);
-    let pattern = templar
-        .render_to_string(&play.hosts, &scope)
-        .unwrap_or_else(|_| play.hosts.clone());
-    let mut hosts = inventory
-        .select(&pattern)
-        .map(|s| s.hosts)
-        .unwrap_or_default();
+    let (pattern, selection) = play_hosts(play, inventory, templar, &inputs.extra_vars)?;
+    warn_unmatched(&selection);
+    let mut hosts = selection.hosts;
     if let Some(limit) = &inputs.limit {
         hosts.retain(|host| limit.contains(host));
     }
