@@ -936,3 +936,32 @@ fn file_modules_over_ssh_are_idempotent_and_show_diffs() {
     assert_eq!(unchanged, "PermitRootLogin no", "check mode must not write");
     let _ = std::fs::remove_dir_all(&remote);
 }
+
+#[test]
+fn dash_u_is_a_default_that_an_inventory_ansible_user_overrides() {
+    let fleet = Fleet::new().hosts(2).start();
+    // node01 names its user in the inventory; node02 does not and takes -u.
+    let host = |name: &str, user_line: &str| {
+        format!(
+            "    {name}:\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n{user_line}      \
+             ansible_ssh_private_key_file: {}\n",
+            fleet.host(name).port,
+            fleet.user_key().display()
+        )
+    };
+    let inventory = format!(
+        "all:\n  hosts:\n{}{}",
+        host(
+            "node01",
+            &format!("      ansible_user: {}\n", fleet::user())
+        ),
+        host("node02", "")
+    );
+    let project = fleet.project_with_inventory(&inventory).playbook(ID_PLAY);
+    let out = project.run(&["-u", fleet::user()]);
+    out.expect_code(0);
+    let out = project.run(&["-u", "rpatch-nobody"]);
+    out.expect_code(3);
+    assert_eq!(out.recap_of("node01").ok, 2, "{}", out.stdout);
+    assert_eq!(out.recap_of("node02").unreachable, 1, "{}", out.stdout);
+}

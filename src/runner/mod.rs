@@ -291,8 +291,15 @@ impl Runner {
                 continue;
             }
             let mut inventory_vars = inventory.host_vars(name);
+            // `-u` is a default, as in Ansible: an inventory's `ansible_user` (or
+            // `ansible_ssh_user`) for the host wins over it.
             if let Some(user) = &self.shared.options.remote_user {
-                inventory_vars.insert("ansible_user".into(), Value::from(user.as_str()));
+                if !["ansible_user", "ansible_ssh_user"]
+                    .iter()
+                    .any(|name| inventory_vars.contains_key(*name))
+                {
+                    inventory_vars.insert("ansible_user".into(), Value::from(user.as_str()));
+                }
             }
             let mut magic = Vars::new();
             magic.insert("inventory_hostname".into(), Value::from(name.as_str()));
