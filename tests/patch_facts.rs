@@ -1,10 +1,9 @@
 //! `patch_facts` through the real binary: on this machine over the local connection, and once
 //! through the SSH test fleet.
 
-use std::path::PathBuf;
-
 use serde_json::Value as Json;
 
+use crate::support::apt_repo::AptLab;
 use crate::support::fleet::Fleet;
 use crate::support::Project;
 
@@ -57,55 +56,12 @@ fn patch_facts_match_uname_and_os_release_and_list_pending_updates() {
     assert!(patch["reboot_required"].is_boolean());
 }
 
-/// Creates `/var/run/reboot-required` and its `.pkgs` where absent and puts back what was
-/// there on drop, so the machine is left as it was found.
-struct RebootRequired {
-    saved: Vec<(PathBuf, Option<Vec<u8>>)>,
-}
-
-impl RebootRequired {
-    fn ensure(packages: &str) -> Self {
-        let mut saved = Vec::new();
-        for (path, text) in [
-            (
-                "/var/run/reboot-required",
-                "*** System restart required ***\n",
-            ),
-            ("/var/run/reboot-required.pkgs", packages),
-        ] {
-            let path = PathBuf::from(path);
-            let before = std::fs::read(&path).ok();
-            if before.is_none() {
-                std::fs::write(&path, text).expect("root can write /var/run");
-            }
-            saved.push((path, before));
-        }
-        Self { saved }
-    }
-
-    /// True when the test created `.pkgs` (so its contents are ours to assert on).
-    fn created_pkgs(&self) -> bool {
-        self.saved
-            .iter()
-            .any(|(path, before)| path.ends_with("reboot-required.pkgs") && before.is_none())
-    }
-}
-
-impl Drop for RebootRequired {
-    fn drop(&mut self) {
-        for (path, before) in &self.saved {
-            let _ = match before {
-                Some(bytes) => std::fs::write(path, bytes),
-                None => std::fs::remove_file(path),
-            };
-        }
-    }
-}
-
 #[test]
 fn reboot_required_file_sets_the_fact_with_its_packages_and_drives_a_later_when() {
-    let guard = RebootRequired::ensure("linux-image-6.1.0-99-amd64\nlibc6\n");
-    let created = guard.created_pkgs();
+    // The lab serialises every test that touches the machine's reboot-required files and
+    // puts them back as they were when it is dropped.
+    let mut lab = AptLab::start();
+    lab.require_reboot(&["linux-image-6.1.0-99-amd64", "libc6"]);
     let project = Project::new().playbook(&format!(
         "{}    - copy:\n        content: reboot\n        dest: \"{{dir}}/reboot\"\n      \
          when: ansible_facts.patch.reboot_required\n    \
@@ -116,7 +72,7 @@ fn reboot_required_file_sets_the_fact_with_its_packages_and_drives_a_later_when(
     let out = project.run(&[]);
     out.expect_code(0);
     let patch = json(&project, "facts.json");
-    drop(guard);
+    drop(lab);
     assert_eq!(patch["reboot_required"], true);
     let reasons = patch["reboot_reasons"].as_array().expect("reasons");
     assert!(
@@ -128,15 +84,11 @@ fn reboot_required_file_sets_the_fact_with_its_packages_and_drives_a_later_when(
     assert!(!project.exists("no-reboot"), "{}", out.stdout);
     assert_eq!(out.recap_of("localhost").skipped, 1);
     let pkgs = patch["reboot_required_pkgs"].as_array().expect("pkgs");
-    if created {
-        let ours = [
-            Json::from("linux-image-6.1.0-99-amd64"),
-            Json::from("libc6"),
-        ];
-        assert_eq!(pkgs.as_slice(), ours.as_slice());
-    } else {
-        assert!(!pkgs.is_empty(), "the machine's own .pkgs file is listed");
-    }
+    let ours = [
+        Json::from("linux-image-6.1.0-99-amd64"),
+        Json::from("libc6"),
+    ];
+    assert_eq!(pkgs.as_slice(), ours.as_slice());
 }
 
 #[test]
