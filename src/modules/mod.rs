@@ -33,6 +33,7 @@ mod lookup;
 mod module;
 mod remote_file;
 mod result;
+mod virsh;
 
 pub use args::ArgError;
 pub use context::ModuleContext;
@@ -77,4 +78,7 @@ module_table! {
     dnf: [Dnf, Yum],
     package: [Package],
     patch_facts: [PatchFactsModule],
+    virsh_facts: [VirshFacts],
+    virsh_snapshot: [VirshSnapshot],
+    virsh_domain: [VirshDomain],
 }
