@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod dnf;
+mod kvm;
 mod parity;
 mod patch_facts;
 mod playbook_features;

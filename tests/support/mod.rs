@@ -5,6 +5,7 @@
 
 pub mod fleet;
 pub mod http;
+pub mod kvm_lab;
 pub mod reboot_host;
 pub mod rpm_repo;
 pub mod users;
