@@ -108,7 +108,8 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), ModuleError> {
     };
     match problem {
         Some(problem) => Err(ModuleError::Failed(format!(
-            "{kind} name {name:?} {problem}"
+            "{kind} name `{}` {problem}",
+            name.escape_debug()
         ))),
         None => Ok(()),
     }
@@ -145,7 +146,7 @@ mod tests {
             .to_string();
         assert_eq!(
             message,
-            "snapshot name \"-x\" starts with `-`, which virsh would read as an option"
+            "snapshot name `-x` starts with `-`, which virsh would read as an option"
         );
     }
 }

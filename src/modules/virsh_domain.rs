@@ -97,8 +97,11 @@ impl Module for VirshDomain {
                         .filter(|s| s.rc != Some(0))
                         .map(|s| one_line(&s.output))
                 };
-                if let Some(error) = failed(0) {
-                    return Err(ModuleError::Failed(format!("virsh shutdown `{d}` failed: {error}")));
+                let refused = failed(0);
+                if let (Some(error), false) = (&refused, args.force) {
+                    return Err(ModuleError::Failed(format!(
+                        "virsh shutdown `{d}` failed: {error}; `force: true` destroys it instead"
+                    )));
                 }
                 if let Some(state) = applied.marker("timeout") {
                     return Err(ModuleError::Failed(format!(
@@ -113,7 +116,9 @@ impl Module for VirshDomain {
                 }
                 let forced = applied.marker("forced").is_some();
                 let mut result = outcome(&args, &domain.state, "shut off", forced);
-                result.msg = Some(if forced {
+                result.msg = Some(if let Some(error) = refused {
+                    format!("virsh shutdown `{d}` failed ({error}): destroyed (force)")
+                } else if forced {
                     format!("`{d}` did not shut down within {wait} s: destroyed (force)")
                 } else {
                     format!("`{d}` shut down")

@@ -102,32 +102,38 @@ pub(crate) fn apply(steps: &[Step]) -> String {
 }
 
 /// Asks the guest to shut down (ACPI) and waits up to `timeout` seconds for it to be off;
-/// then, with `force`, pulls the plug. Reports `@@rpatch:off`, `@@rpatch:forced` or
-/// `@@rpatch:timeout` after the steps' output.
+/// then, or at once when libvirt refuses the request (a paused guest), with `force` pulls the
+/// plug. Reports `@@rpatch:off`, `@@rpatch:forced` or `@@rpatch:timeout STATE` after the
+/// steps' output.
 pub(crate) fn shutdown(domain: &str, timeout: u64, force: bool) -> String {
     let d = quote(domain);
     let mut script = String::from(PRELUDE);
     script.push_str(&format!(
         r#"echo '@@rpatch:step 0'
 virsh shutdown --domain {d} 2>&1
-echo "@@rpatch:rc $?"
-deadline=$(( $(date +%s) + {timeout} ))
-while :; do
-  state=$(virsh domstate --domain {d} 2>&1)
-  [ "$state" = "shut off" ] && {{ echo '@@rpatch:off'; break; }}
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    if [ {force} = 1 ]; then
-      echo '@@rpatch:step 1'
-      virsh destroy --domain {d} 2>&1
-      echo "@@rpatch:rc $?"
-      echo '@@rpatch:forced'
-    else
-      printf '@@rpatch:timeout %s\n' "$state"
-    fi
-    break
+asked=$?
+echo "@@rpatch:rc $asked"
+off=0
+state=
+if [ "$asked" -eq 0 ]; then
+  deadline=$(( $(date +%s) + {timeout} ))
+  while :; do
+    state=$(virsh domstate --domain {d} 2>&1)
+    [ "$state" = "shut off" ] && {{ off=1; echo '@@rpatch:off'; break; }}
+    [ "$(date +%s)" -ge "$deadline" ] && break
+    sleep 0.2
+  done
+fi
+if [ "$off" = 0 ]; then
+  if [ {force} = 1 ]; then
+    echo '@@rpatch:step 1'
+    virsh destroy --domain {d} 2>&1
+    echo "@@rpatch:rc $?"
+    echo '@@rpatch:forced'
+  elif [ "$asked" -eq 0 ]; then
+    printf '@@rpatch:timeout %s\n' "$state"
   fi
-  sleep 0.2
-done
+fi
 echo '@@rpatch:end'
 "#,
         force = u8::from(force)
