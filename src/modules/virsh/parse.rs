@@ -245,10 +245,8 @@ pub(crate) fn facts(stdout: &str) -> Report {
                     });
                 }
             }
-            (Section::Current, Some(d)) => {
-                if !line.is_empty() {
-                    d.current_snapshot = Some(line.to_string());
-                }
+            (Section::Current, Some(d)) if !line.is_empty() => {
+                d.current_snapshot = Some(line.to_string());
             }
             (Section::Disks, Some(d)) => {
                 if let Some(disk) = disk_line(line) {
