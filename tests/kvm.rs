@@ -336,6 +336,26 @@ fn bad_input_fails_with_a_clear_error_naming_the_task_and_the_host() {
     run(&project, &[], 0);
     assert_eq!(names(&lab.snapshots(1, "web01")), [odd]);
 
+    // Not root: libvirtd's socket is root's.
+    let project = lab.project().playbook(
+        "- hosts: virthost01\n  gather_facts: false\n  tasks:\n    \
+         - name: facts as the login user\n      virsh_facts: {}\n",
+    );
+    let output = run(&project, &[], 2);
+    for needle in [
+        "facts as the login user",
+        "virthost01",
+        "virsh cannot list the domains of this host",
+        "Permission denied",
+        "`become: true`",
+    ] {
+        assert!(
+            output.stdout.contains(needle),
+            "no {needle:?} in:\n{}",
+            output.stdout
+        );
+    }
+
     // libvirtd down, then virsh gone: each says so.
     let pid = std::fs::read_to_string(lab.dir().join("h1/libvirtd.pid")).expect("libvirtd pid");
     lab.inside(1, &["kill", pid.trim()]);

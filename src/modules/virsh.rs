@@ -31,8 +31,13 @@ pub(crate) async fn gather(ctx: &ModuleContext<'_>) -> Result<Report, ModuleErro
         return Err(no_virsh());
     }
     if let Some((rc, text)) = &report.error {
+        let hint = if text.contains("Permission denied") {
+            " (libvirtd lets only root and its group in: `become: true`)"
+        } else {
+            ""
+        };
         return Err(ModuleError::Failed(format!(
-            "virsh cannot list the domains of this host (rc {rc}): {}",
+            "virsh cannot list the domains of this host (rc {rc}): {}{hint}",
             one_line(text)
         )));
     }

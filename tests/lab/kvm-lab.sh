@@ -49,6 +49,8 @@ host() {
 host_uuid = "$uuid"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
+# as on a real host without polkit: only root may manage domains
+unix_sock_rw_perms = "0700"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 CONF
     cat >"$h/etc/qemu.conf" <<CONF

@@ -9,9 +9,12 @@
 use crate::shell::quote;
 
 /// Helpers every script starts with: a C locale (virsh's labels are parsed), a sane PATH,
-/// and a `@@rpatch:novirsh` answer on a host without virsh.
+/// `qemu:///system` unless `LIBVIRT_DEFAULT_URI` says otherwise, and a `@@rpatch:novirsh`
+/// answer on a host without virsh.
 const PRELUDE: &str = r#"LC_ALL=C; export LC_ALL
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; export PATH
+# The system daemon, as an admin means it; not a per-user session daemon started on demand.
+: "${LIBVIRT_DEFAULT_URI:=qemu:///system}"; export LIBVIRT_DEFAULT_URI
 echo '@@rpatch:start'
 if ! command -v virsh >/dev/null 2>&1 || [ ! -x "$(command -v virsh)" ]; then
   echo '@@rpatch:novirsh'; exit 0
