@@ -37,6 +37,7 @@ ensure_libvirt_qemu_user() {
 
 host() {
     dir=$1 n=$2 h=$1/h$2
+    name=$(printf 'virthost%02d' "$n") # the inventory name of the test fleet
     for program in libvirtd virsh qemu-system-x86_64 qemu-img; do
         command -v "$program" >/dev/null 2>&1 || die "$program is missing: install the KVM lab packages (see scripts/test)"
     done
@@ -45,7 +46,7 @@ host() {
     echo "$$ $(start_time $$)" >"$h/holder"
     uuid=$(cat /proc/sys/kernel/random/uuid)
     cat >"$h/etc/libvirtd.conf" <<CONF
-# hypervisor virthost$n of an rpatch test lab
+# hypervisor $name of an rpatch test lab
 host_uuid = "$uuid"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
@@ -64,8 +65,8 @@ namespaces = [ ]
 # no virtlogd in the lab: QEMU writes its log file itself
 stdio_handler = "file"
 CONF
-    printf '127.0.0.1 localhost\n127.0.1.%s virthost%s\n' "$n" "$n" >"$h/hosts"
-    hostname "virthost$n"
+    printf '127.0.0.1 localhost\n127.0.1.%s %s\n' "$n" "$name" >"$h/hosts"
+    hostname "$name"
     for point in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
         mkdir -p "$point"
     done
@@ -80,7 +81,7 @@ CONF
     tries=0
     until virsh -q -c qemu:///system uri >/dev/null 2>&1; do
         tries=$((tries + 1))
-        [ "$tries" -lt 300 ] || die "libvirtd of virthost$n did not answer within 30 s: $(cat "$h/log/libvirtd.log" 2>/dev/null)"
+        [ "$tries" -lt 300 ] || die "libvirtd of $name did not answer within 30 s: $(cat "$h/log/libvirtd.log" 2>/dev/null)"
         sleep 0.1
     done
     touch "$h/ready"
@@ -133,7 +134,7 @@ XML
         virsh -q define "$xml" >/dev/null
     fi
     [ "$(virsh -q domstate "$name")" = running ] || virsh -q start "$name" >/dev/null
-    echo "virthost$n: $name running"
+    echo "$(hostname): $name running"
 }
 
 # PIDs of every process in mount namespace $1.
