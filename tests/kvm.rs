@@ -38,6 +38,10 @@ fn virsh_facts_list_every_domain_of_each_hypervisor_with_its_state() {
         lab.setup_time
     );
     let started = Instant::now();
+    // Setting a guest up again leaves the running one alone (same QEMU, same id).
+    let id = lab.virsh_ok(1, &["domid", "web01"]);
+    lab.ensure_guest(1, "web01");
+    assert_eq!(lab.virsh_ok(1, &["domid", "web01"]), id);
     lab.virsh_ok(2, &["destroy", "db01"]);
     lab.virsh_ok(
         1,

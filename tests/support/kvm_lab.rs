@@ -137,15 +137,7 @@ impl KvmLabBuilder {
                 .iter()
                 .map(|(host, name, hung)| {
                     scope.spawn(move || {
-                        let pid = pids[host - 1];
-                        let output = nsenter(pid)
-                            .args(["sh"])
-                            .arg(script())
-                            .arg("guest")
-                            .arg(dir)
-                            .arg(host.to_string())
-                            .arg(name)
-                            .args(hung.then_some("hung"))
+                        let output = guest_command(pids[host - 1], dir, *host, name, *hung)
                             .output()
                             .expect("run kvm-lab.sh guest");
                         (name.clone(), output)
@@ -269,6 +261,20 @@ impl KvmLab {
             .collect()
     }
 
+    /// Defines and starts guest `name` on hypervisor `n` unless it is running there already
+    /// (the lab's setup is idempotent: a running guest is left alone).
+    pub fn ensure_guest(&self, n: usize, name: &str) {
+        let output = guest_command(self.holders[n - 1].id(), &self.dir, n, name, false)
+            .output()
+            .expect("run kvm-lab.sh guest");
+        assert!(
+            output.status.success(),
+            "guest {name} on {}: {}",
+            Self::host(n),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// Runs a command in hypervisor `n`'s namespaces (to break it on purpose).
     pub fn inside(&self, n: usize, args: &[&str]) {
         let status = nsenter(self.holders[n - 1].id())
@@ -290,6 +296,20 @@ fn nsenter(pid: u32) -> Command {
     command
         .args(["-t", &pid.to_string(), "-m", "-u", "--"])
         .stdin(Stdio::null());
+    command
+}
+
+/// `kvm-lab.sh guest DIR N NAME [hung]` inside hypervisor `n` (whose holder is `pid`).
+fn guest_command(pid: u32, dir: &Path, n: usize, name: &str, hung: bool) -> Command {
+    let mut command = nsenter(pid);
+    command
+        .arg("sh")
+        .arg(script())
+        .arg("guest")
+        .arg(dir)
+        .arg(n.to_string())
+        .arg(name)
+        .args(hung.then_some("hung"));
     command
 }
 
