@@ -149,6 +149,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_script_is_valid_posix_sh() {
+        let step = Step::new(
+            "x",
+            &[
+                "snapshot-delete",
+                "--domain",
+                "a'b",
+                "--snapshotname",
+                "$(x)",
+            ],
+        );
+        for script in [facts(), apply(&[step]), shutdown("web01", 3, true)] {
+            let status = std::process::Command::new("sh")
+                .args(["-n", "-c", &script])
+                .status()
+                .expect("sh");
+            assert!(status.success(), "sh -n refused:\n{script}");
+        }
+    }
+
+    #[test]
     fn every_word_of_a_step_is_quoted_for_the_shell() {
         let step = Step::new(
             "x",
