@@ -33,6 +33,7 @@ mod lookup;
 mod module;
 mod remote_file;
 mod result;
+mod virsh;
 
 pub use args::ArgError;
 pub use context::ModuleContext;
@@ -78,4 +79,7 @@ module_table! {
     apt: [Apt],
     package: [Package],
     patch_facts: [PatchFactsModule],
+    virsh_facts: [VirshFacts],
+    virsh_snapshot: [VirshSnapshot],
+    virsh_domain: [VirshDomain],
 }

@@ -29,6 +29,7 @@ pub struct FleetBuilder {
     user: &'static str,
     debug_log: bool,
     prefix: String,
+    launchers: Vec<Vec<String>>,
 }
 
 /// One simulated host.
@@ -47,13 +48,22 @@ struct Sshd {
     log: PathBuf,
 }
 
-fn spawn_sshd(config: &Path, log: &Path) -> Sshd {
+/// Starts sshd, through `launcher` (a command prefix such as `nsenter -t PID -m -u --`) if any.
+fn spawn_sshd(config: &Path, log: &Path, launcher: &[String]) -> Sshd {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("sshd log");
-    let child = Command::new("/usr/sbin/sshd")
+    let mut command = match launcher.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg("/usr/sbin/sshd");
+            command
+        }
+        None => Command::new("/usr/sbin/sshd"),
+    };
+    let child = command
         .args(["-D", "-e", "-f"])
         .arg(config)
         .stdin(Stdio::null())
@@ -74,6 +84,7 @@ pub struct Fleet {
     /// The hosts, in inventory order.
     pub hosts: Vec<FleetHost>,
     user: &'static str,
+    launchers: Vec<Vec<String>>,
 }
 
 impl Fleet {
@@ -86,6 +97,7 @@ impl Fleet {
             user: user(),
             debug_log: false,
             prefix: "node".into(),
+            launchers: Vec::new(),
         }
     }
 }
@@ -118,6 +130,13 @@ impl FleetBuilder {
     /// Host names are `PREFIX01`, `PREFIX02`, …
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = prefix.to_string();
+        self
+    }
+
+    /// Starts sshd number N through `launchers[N]`, a command prefix that must exec sshd
+    /// (so its PID is sshd's): `nsenter -t PID -m -u --` puts it in another namespace.
+    pub fn launchers(mut self, launchers: Vec<Vec<String>>) -> Self {
+        self.launchers = launchers;
         self
     }
 
@@ -158,13 +177,15 @@ impl FleetBuilder {
             let config = d.join(format!("sshd_{index}.conf"));
             std::fs::write(&config, sshd_config(d, group, self.debug_log)).expect("sshd config");
             let log = d.join(format!("sshd_{index}.log"));
-            sshds.push(Some(spawn_sshd(&config, &log)));
+            let launcher = self.launchers.get(index).map_or(&[][..], Vec::as_slice);
+            sshds.push(Some(spawn_sshd(&config, &log, launcher)));
         }
         let fleet = Fleet {
             dir,
             sshds,
             hosts,
             user: self.user,
+            launchers: self.launchers,
         };
         fleet.wait_listening();
         fleet
@@ -309,7 +330,8 @@ impl Fleet {
         if self.sshds[index].is_none() {
             let config = self.dir().join(format!("sshd_{index}.conf"));
             let log = self.dir().join(format!("sshd_{index}.log"));
-            self.sshds[index] = Some(spawn_sshd(&config, &log));
+            let launcher = self.launchers.get(index).map_or(&[][..], Vec::as_slice);
+            self.sshds[index] = Some(spawn_sshd(&config, &log, launcher));
         }
         self.wait_listening();
     }

@@ -6,6 +6,7 @@
 pub mod apt_repo;
 pub mod fleet;
 pub mod http;
+pub mod kvm_lab;
 pub mod reboot_host;
 pub mod rpm_repo;
 pub mod users;
