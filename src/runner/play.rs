@@ -33,7 +33,12 @@ enum Flow {
 
 impl Runner {
     /// Runs one batch of a play: facts, the task sections and handlers, on these hosts.
+    ///
+    /// After an interrupt no new task starts; hosts left with work to do are recorded in
+    /// `cut_short`, and every other host of the batch has finished the play (a host whose last
+    /// task was running when Ctrl-C came finished it, and is done).
     pub(super) async fn run_batch(&mut self, play: &Play, hosts: Vec<String>) {
+        self.cut_short.clear();
         self.started.extend(hosts.iter().cloned());
         if hosts.is_empty() {
             return;
@@ -44,10 +49,9 @@ impl Runner {
         if play.gather_facts {
             self.gather_facts(play, &hosts).await;
         }
+        // No early break on an interrupt: a section stops at its first task to run and marks
+        // its hosts cut short, while an empty one leaves them as finished as they are.
         for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-            if self.interrupted() {
-                break;
-            }
             self.run_section_on(play, &hosts, Arc::new(section.clone()))
                 .await;
         }
@@ -208,9 +212,6 @@ impl Runner {
             }
         }
         loop {
-            if self.interrupted() {
-                return;
-            }
             let mut next: Option<usize> = None;
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
@@ -247,6 +248,20 @@ impl Runner {
             let Some(task) = task else { return };
             if !self.shared.options.tags.should_run(&task.settings.tags) {
                 continue;
+            }
+            if self.interrupted() {
+                // Hosts with a task still to run stop mid-play; the others are done with it.
+                self.cut_short
+                    .extend(members.into_iter().map(|(name, _)| name));
+                for name in hosts {
+                    let waiting = self.hosts.get(name).is_some_and(|host| {
+                        host.is_active() && matches!(host.pending, Some(Step::Run(..)))
+                    });
+                    if waiting {
+                        self.cut_short.insert(name.clone());
+                    }
+                }
+                return;
             }
             self.run_task(play, hosts, &task, members, Flow::Cursor)
                 .await;
@@ -489,9 +504,6 @@ impl Runner {
     /// Runs notified handlers, in the order they are defined, on the hosts that notified them.
     async fn flush_handlers(&mut self, play: &Play, hosts: &[String]) {
         for (index, handler) in play.handlers.iter().enumerate() {
-            if self.interrupted() {
-                return;
-            }
             let mut members = Vec::new();
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name) else {
@@ -504,6 +516,17 @@ impl Runner {
                 }
             }
             if !members.is_empty() && !matches!(handler.action, Action::Meta(_)) {
+                if self.interrupted() {
+                    // Hosts with handlers still to run stop mid-play.
+                    self.cut_short
+                        .extend(members.into_iter().map(|(name, _)| name));
+                    for name in hosts {
+                        if self.hosts.get(name).is_some_and(|h| !h.notified.is_empty()) {
+                            self.cut_short.insert(name.clone());
+                        }
+                    }
+                    return;
+                }
                 self.run_on_hosts(play, hosts, handler, members, Flow::Direct)
                     .await;
             }
