@@ -89,6 +89,9 @@ pub struct RunArgs {
     #[arg(short, long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub forks: u32,
 
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
     /// Batch sizes for every play, overriding `serial:` (e.g. `1,10%,50%`).
     #[arg(long, value_name = "SIZES")]
     pub serial: Option<String>,
@@ -99,9 +102,6 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub runs: RunsDir,
-
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
 
     /// List the hosts each play would run on, then exit.
     #[arg(long)]
@@ -120,6 +120,18 @@ pub struct RunArgs {
 /// `rpatch resume` repeats them; given to `resume`, each overrides the journaled value.
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
+    /// Connect as this user.
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Run every task with privilege escalation (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub escalate: bool,
+
+    /// Ask for the privilege escalation password (read without echo; never logged or journaled).
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
+
     /// Use this ssh_config file instead of ~/.ssh/config and /etc/ssh/ssh_config [env: RPATCH_SSH_CONFIG].
     #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
@@ -135,18 +147,6 @@ pub struct ConnectionArgs {
     /// Kill any single command that runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-
-    /// Connect as this user.
-    #[arg(short, long, value_name = "USER")]
-    pub user: Option<String>,
-
-    /// Run every task with privilege escalation (sudo).
-    #[arg(short = 'b', long = "become")]
-    pub escalate: bool,
-
-    /// Ask for the privilege escalation password (read without echo; never logged or journaled).
-    #[arg(short = 'K', long)]
-    pub ask_become_pass: bool,
 }
 
 fn parse_host_key_policy(text: &str) -> Result<crate::transport::HostKeyPolicy, String> {
@@ -195,6 +195,13 @@ pub enum RunsAction {
 
 /// `rpatch resume`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Hosts that finished are not run again; unreachable hosts are, failed ones with \
+--retry-failed. A run halted by a gate checks that gate again before its next batch. The run's \
+connection options are journaled and repeated (-K asks for the password again); options given \
+here override them for this resume. A playbook changed since the run started is refused \
+unless --force."
+)]
 pub struct ResumeArgs {
     /// The run id (as `rpatch runs` lists it).
     pub id: String,
