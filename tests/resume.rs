@@ -312,3 +312,33 @@ fn hosts_that_finished_before_a_ctrl_c_are_not_run_again_by_resume() {
     started.sort();
     assert_eq!(started, ["kvm1", "kvm2", "kvm3", "kvm4"]);
 }
+
+#[test]
+fn a_host_that_failed_before_the_controller_was_killed_is_not_run_again() {
+    // kvm1 fails its first task and leaves the play while kvm2 goes on; the controller dies
+    // (SIGKILL, no chance to write anything more) during kvm2's second task.
+    let project = Project::new().file("hosts.ini", KVM).playbook(
+        "- hosts: kvm\n  gather_facts: false\n  serial: 2\n  tasks:\n    - shell: echo {{ inventory_hostname }} >> {dir}/attempts; test {{ inventory_hostname }} != kvm1\n    - shell: touch {dir}/{{ inventory_hostname }}.mid; test -e {dir}/killed || sleep 5\n",
+    );
+    let mut child = project.spawn(&["run", "site.yml", "-i", "hosts.ini"]);
+    project.wait_for_file("kvm2.mid");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    std::fs::write(project.join("killed"), "").expect("marker");
+
+    let id = project.only_run_id();
+    let resumed = project.rpatch(&["resume", &id]);
+    resumed.expect_code(0);
+    let mut attempts: Vec<String> = project
+        .read("attempts")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    attempts.sort();
+    assert_eq!(
+        attempts,
+        ["kvm1", "kvm2", "kvm2", "kvm3", "kvm4"],
+        "kvm1 failed before the kill and stays failed; kvm2 was mid-play and starts over\n{}",
+        resumed.stdout
+    );
+}

@@ -220,6 +220,8 @@ pub(crate) struct Runner {
     started: std::collections::HashSet<String>,
     /// Hosts of the current batch an interrupt stopped with work left (see `run_batch`).
     cut_short: std::collections::HashSet<String>,
+    /// Hosts of the current batch whose failure or unreachability is already journaled.
+    left_play: std::collections::HashSet<String>,
     halted: Option<Halt>,
     paused_until: Option<String>,
 }
@@ -278,6 +280,7 @@ impl Runner {
             groups,
             started: std::collections::HashSet::new(),
             cut_short: std::collections::HashSet::new(),
+            left_play: std::collections::HashSet::new(),
             halted: None,
             paused_until: None,
         }

@@ -19,7 +19,7 @@ use super::scope::{HostVars, HostView, PlayScope, OMIT};
 use super::Runner;
 use crate::modules::{self, ModuleContext};
 use crate::playbook::{Action, MetaAction, Play, Task, TaskNode};
-use crate::rolling::journal::{JournalEvent, TaskStatus};
+use crate::rolling::journal::{HostStatus, JournalEvent, TaskStatus};
 use crate::vars::{Value, Vars};
 
 /// How a task's failure is handled.
@@ -39,6 +39,7 @@ impl Runner {
     /// task was running when Ctrl-C came finished it, and is done).
     pub(super) async fn run_batch(&mut self, play: &Play, hosts: Vec<String>) {
         self.cut_short.clear();
+        self.left_play.clear();
         self.started.extend(hosts.iter().cloned());
         if hosts.is_empty() {
             return;
@@ -201,6 +202,7 @@ impl Runner {
             let outcome = Outcome::from_status(status, result.to_value());
             self.apply(&name, None, outcome, Flow::Direct, play);
         }
+        self.journal_left_play(hosts).await;
     }
 
     /// Runs one task list on the play's hosts until every host is done with it.
@@ -263,6 +265,8 @@ impl Runner {
                 }
                 return;
             }
+            // A block that failed after its `always` took hosts out while stepping.
+            self.journal_left_play(hosts).await;
             self.run_task(play, hosts, &task, members, Flow::Cursor)
                 .await;
         }
@@ -355,6 +359,34 @@ impl Runner {
                     host.standing = Standing::Failed;
                 }
             }
+        }
+        self.journal_left_play(play_hosts).await;
+    }
+
+    /// Journals (and waits for) `host_done` of every host of the batch that failed or became
+    /// unreachable since the last call, before the next task starts: a controller killed later
+    /// in the batch must not leave a resume thinking they never ran.
+    async fn journal_left_play(&mut self, hosts: &[String]) {
+        let left: Vec<(String, HostStatus)> = hosts
+            .iter()
+            .filter(|name| !self.left_play.contains(*name))
+            .filter_map(|name| {
+                let status = match self.hosts.get(name)?.standing {
+                    Standing::Failed => HostStatus::Failed,
+                    Standing::Unreachable => HostStatus::Unreachable,
+                    Standing::Active | Standing::Ended => return None,
+                };
+                Some((name.clone(), status))
+            })
+            .collect();
+        for (host, status) in left {
+            self.left_play.insert(host.clone());
+            self.journal(JournalEvent::HostDone {
+                play: self.play_index,
+                host,
+                status,
+            })
+            .await;
         }
     }
 

@@ -228,7 +228,8 @@ impl Runner {
         self.window_specs.get(play_index).cloned().flatten()
     }
 
-    /// Journals how each host of the batch ended; returns (failed, unreachable) counts.
+    /// Journals how each host of the batch ended (a failure already journaled when the host
+    /// left the play is not written again); returns (failed, unreachable) counts.
     async fn journal_batch_hosts(&mut self, play: usize, hosts: &[String]) -> (usize, usize) {
         let (mut failed, mut unreachable) = (0, 0);
         for host in hosts {
@@ -246,6 +247,9 @@ impl Runner {
                 }
                 Standing::Active | Standing::Ended => HostStatus::Ok,
             };
+            if status != HostStatus::Ok && self.left_play.contains(host) {
+                continue;
+            }
             self.journal(JournalEvent::HostDone {
                 play,
                 host: host.clone(),
