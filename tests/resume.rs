@@ -342,3 +342,18 @@ fn a_host_that_failed_before_the_controller_was_killed_is_not_run_again() {
         resumed.stdout
     );
 }
+
+#[test]
+fn a_run_halted_by_a_pre_flight_gate_is_shown_and_resumed() {
+    let project = Project::new().file("hosts.ini", KVM).playbook(&format!(
+        "- hosts: kvm\n  gather_facts: false\n  serial: 2\n  preflight_gates:\n    - name: change freeze lifted\n      command: \"test -e {{dir}}/go\"\n  tasks:\n{RECORD}"
+    ));
+    project.run(&["-i", "hosts.ini"]).expect_code(6);
+    assert_eq!(completed(&project), Vec::<String>::new());
+    let id = project.only_run_id();
+    let show = project.rpatch(&["runs", "show", &id]);
+    show.expect_code(0);
+    std::fs::write(project.join("go"), "").expect("lift the freeze");
+    project.rpatch(&["resume", &id]).expect_code(0);
+    assert_eq!(completed(&project), ["kvm1", "kvm2", "kvm3", "kvm4"]);
+}
