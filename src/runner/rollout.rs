@@ -247,7 +247,7 @@ impl Runner {
                 }
                 Standing::Active | Standing::Ended => HostStatus::Ok,
             };
-            if status != HostStatus::Ok && self.left_play.contains(host) {
+            if status != HostStatus::Ok && !self.left_play.insert(host.clone()) {
                 continue;
             }
             self.journal(JournalEvent::HostDone {
