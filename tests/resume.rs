@@ -2,7 +2,7 @@
 //! as the original did, an edited playbook is refused, and hosts that finished are never run
 //! again — not even those that finished in the batch a Ctrl-C interrupted.
 
-use crate::support::fleet::Fleet;
+use crate::support::fleet::{self, Fleet};
 use crate::support::Project;
 
 /// Four local hosts.
@@ -245,26 +245,42 @@ fn a_resumed_run_connects_with_the_runs_ssh_options() {
 
 #[test]
 fn the_become_password_is_asked_again_on_resume_and_never_journaled() {
-    let project = Project::new().file("hosts.ini", KVM).playbook(&format!(
-        "- hosts: kvm\n  gather_facts: false\n  serial: 2\n  gates:\n    - command: \"test -e {{dir}}/healthy\"\n  tasks:\n{RECORD}"
-    ));
+    // sudo asks this account for its password: only -K's answer lets `become` work.
+    let fleet = Fleet::new().user(fleet::password_user()).hosts(2).start();
+    let project = fleet.project().playbook(
+        "- hosts: all\n  gather_facts: false\n  serial: 1\n  gates:\n    - command: \"test -e {dir}/healthy\"\n  tasks:\n    - command: id -u\n      become: true\n      register: uid\n    - assert:\n        that: uid.stdout == '0'\n",
+    );
+    let secret = format!("{}\n", fleet::password());
     let mut run = project.command();
-    run.args(["run", "site.yml", "-i", "hosts.ini", "-K"]);
-    let output = project.output_with_stdin(&mut run, "first-Secret-1\n");
-    output.expect_code(6);
+    run.args(["run", "site.yml", "-K"]);
+    project.output_with_stdin(&mut run, &secret).expect_code(6);
     let id = project.only_run_id();
-    let journal = std::fs::read_to_string(project.journal(&id)).expect("journal");
-    assert!(journal.contains("\"ask_become_pass\":true"), "{journal}");
-    assert!(!journal.contains("first-Secret-1"), "{journal}");
-
+    let journal = || std::fs::read_to_string(project.journal(&id)).expect("journal");
+    assert!(
+        journal().contains("\"ask_become_pass\":true"),
+        "{}",
+        journal()
+    );
     std::fs::write(project.join("healthy"), "").expect("fix the cause");
-    let mut resume = project.command();
-    resume.args(["resume", &id]);
-    let resumed = project.output_with_stdin(&mut resume, "second-Secret-2\n");
+
+    // The resume asks again: a wrong answer fails node02's become...
+    let mut wrong = project.command();
+    wrong.args(["resume", &id]);
+    let failed = project.output_with_stdin(&mut wrong, "not-the-password\n");
+    failed.expect_code(2);
+    // ...and the right one lets it through.
+    let mut right = project.command();
+    right.args(["resume", &id, "--retry-failed"]);
+    let resumed = project.output_with_stdin(&mut right, &secret);
     resumed.expect_code(0);
-    let journal = std::fs::read_to_string(project.journal(&id)).expect("journal");
-    assert!(!journal.contains("second-Secret-2"), "{journal}");
-    assert_eq!(completed(&project), ["kvm1", "kvm2", "kvm3", "kvm4"]);
+    assert!(
+        resumed
+            .stdout
+            .contains("node02                     : ok=2    changed=1"),
+        "{}",
+        resumed.stdout
+    );
+    assert!(!journal().contains(fleet::password()), "{}", journal());
 }
 
 #[test]

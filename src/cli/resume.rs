@@ -170,3 +170,22 @@ fn unknown_run(id: &str, runs_dir: &Path) -> CliError {
         legacy: (legacy.join(id).is_dir() && legacy != runs_dir).then(|| legacy.to_path_buf()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::changed_files;
+
+    #[test]
+    fn the_refusal_names_the_files_that_may_have_changed() {
+        let then = ["site.yml".to_string(), "vars.yml".to_string()];
+        assert_eq!(changed_files(&then, &then), "one of: site.yml, vars.yml");
+        let now = [
+            "site.yml".to_string(),
+            "roles/db/tasks/main.yml".to_string(),
+        ];
+        assert_eq!(
+            changed_files(&then, &now),
+            "now also loads roles/db/tasks/main.yml; no longer loads vars.yml"
+        );
+    }
+}
