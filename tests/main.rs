@@ -10,6 +10,7 @@ mod parity;
 mod patch_facts;
 mod playbook_features;
 mod reboot;
+mod resume;
 mod rolling;
 mod security;
 mod service;

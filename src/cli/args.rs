@@ -105,17 +105,8 @@ pub struct RunArgs {
     #[arg(short, long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub forks: u32,
 
-    /// Connect as this user.
-    #[arg(short, long, value_name = "USER")]
-    pub user: Option<String>,
-
-    /// Run every task with privilege escalation (sudo).
-    #[arg(short = 'b', long = "become")]
-    pub escalate: bool,
-
-    /// Ask for the privilege escalation password (read without echo; never logged).
-    #[arg(short = 'K', long)]
-    pub ask_become_pass: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 
     /// Batch sizes for every play, overriding `serial:` (e.g. `1,10%,50%`).
     #[arg(long, value_name = "SIZES")]
@@ -127,13 +118,6 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub runs: RunsDir,
-
-    #[command(flatten)]
-    pub ssh: SshArgs,
-
-    /// Kill any single command that runs longer than this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
 
     /// List the hosts each play would run on, then exit.
     #[arg(long)]
@@ -148,16 +132,24 @@ pub struct RunArgs {
     pub json: bool,
 }
 
-/// How rpatch talks SSH (each falls back to its `RPATCH_*` environment variable).
+/// How a run connects and escalates: `rpatch run` journals these (never the password) and
+/// `rpatch resume` repeats them; given to `resume`, each overrides the journaled value.
 #[derive(Debug, Args)]
-pub struct SshArgs {
-    /// Use this ssh_config file instead of ~/.ssh/config and /etc/ssh/ssh_config.
-    #[arg(
-        short = 'F',
-        long = "ssh-config",
-        value_name = "FILE",
-        env = "RPATCH_SSH_CONFIG"
-    )]
+pub struct ConnectionArgs {
+    /// Connect as this user.
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Run every task with privilege escalation (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub escalate: bool,
+
+    /// Ask for the privilege escalation password (read without echo; never logged or journaled).
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
+
+    /// Use this ssh_config file instead of ~/.ssh/config and /etc/ssh/ssh_config [env: RPATCH_SSH_CONFIG].
+    #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
 
     /// Use this known_hosts file (repeatable) instead of ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts.
@@ -167,6 +159,10 @@ pub struct SshArgs {
     /// Unknown host keys: `strict` refuses them (default), `accept-new` records them; a changed key is always refused.
     #[arg(long, value_name = "POLICY", value_parser = parse_host_key_policy)]
     pub host_key_checking: Option<crate::transport::HostKeyPolicy>,
+
+    /// Kill any single command that runs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 fn parse_host_key_policy(text: &str) -> Result<crate::transport::HostKeyPolicy, String> {
@@ -215,6 +211,13 @@ pub enum RunsAction {
 
 /// `rpatch resume`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Hosts that finished are not run again; unreachable hosts are, failed ones with \
+--retry-failed. A run halted by a gate checks that gate again before its next batch. The run's \
+connection options are journaled and repeated (-K asks for the password again); options given \
+here override them for this resume. A playbook changed since the run started is refused \
+unless --force."
+)]
 pub struct ResumeArgs {
     /// The run id (as `rpatch runs` lists it).
     pub id: String,
@@ -229,6 +232,17 @@ pub struct ResumeArgs {
     /// Ignore maintenance windows from now on.
     #[arg(long)]
     pub emergency: bool,
+
+    /// Run hosts that failed again (hosts that were unreachable always are).
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// Resume even though the playbook or a file it loads changed since the run started.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]

@@ -76,9 +76,22 @@ pub enum CliError {
     /// The state directory (runs and locks) cannot be found or created.
     #[error(transparent)]
     StateDir(#[from] crate::rolling::state_dir::StateDirError),
-    /// `resume` of a run that already ended.
-    #[error("run `{0}` already finished; there is nothing to resume")]
-    RunFinished(String),
+    /// `resume` of a run that completed with nothing to run again.
+    #[error("run `{id}` already finished; there is nothing to resume")]
+    RunFinished {
+        /// The run.
+        id: String,
+        /// Hosts that failed in it (`--retry-failed` would run them again).
+        failed: usize,
+    },
+    /// `resume` with a playbook whose content changed since the run started (without `--force`).
+    #[error("the playbook of run `{id}` changed since the run started ({what}); resuming could run other tasks than the hosts already done ran")]
+    PlaybookChanged {
+        /// The run.
+        id: String,
+        /// Which files: those loaded then and now, or the difference between the two lists.
+        what: String,
+    },
     /// `resume` without the extra variables the run was started with.
     #[error("the run was started with extra variables that were not given again: {}", .0.join(", "))]
     MissingExtraVars(Vec<String>),
@@ -110,7 +123,8 @@ impl CliError {
             | Self::UnknownGroup(_)
             | Self::Serial(_)
             | Self::UnknownRun { .. }
-            | Self::RunFinished(_)
+            | Self::RunFinished { .. }
+            | Self::PlaybookChanged { .. }
             | Self::MissingExtraVars(_) => exit::BAD_OPTIONS,
             Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
             Self::Password(_)
@@ -152,6 +166,13 @@ impl Diagnose for CliError {
                 legacy.display()
             )),
             Self::UnknownRun { .. } => Some("`rpatch runs` lists the runs".into()),
+            Self::RunFinished { id, failed } if *failed > 0 => Some(format!(
+                "{failed} host(s) failed in it: `rpatch resume {id} --retry-failed` runs them again"
+            )),
+            Self::PlaybookChanged { .. } => Some(
+                "restore the playbook, or review the change and pass `--force` to resume with it as it is now"
+                    .into(),
+            ),
             _ => None,
         }
     }

@@ -75,7 +75,7 @@ pub fn start_journal(
         inventory: settings.inventory.join(","),
         emergency,
         plan: journal_plan(plan),
-        settings,
+        settings: Box::new(settings),
     })?;
     eprintln!(
         "rpatch: run {run_id} (journal {}); resume with `rpatch resume {run_id}`",

@@ -28,6 +28,7 @@ mod plan_cmd;
 mod resume;
 mod run;
 mod runs;
+mod settings;
 
 pub use args::{Cli, Command};
 pub use error::CliError;

@@ -1,28 +1,34 @@
 //! `rpatch resume ID`: continue a run from its journal with the same plan.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::args::{ResumeArgs, Sources};
 use super::error::CliError;
 use super::journal::{lock_run, runs_dir, Locked};
-use super::load::load_all;
-use super::run::execute;
-use crate::playbook::TagFilter;
+use super::load::{load_all, Loaded};
+use super::run::{execute, read_password};
+use super::settings::{apply_resume_flags, run_options};
+use crate::playbook::digest::digest;
 use crate::rolling::journal::{
     JournalEvent, JournalReader, JournalWriter, RunId, RunState, JOURNAL_FILE,
 };
+use crate::rolling::resume::{resume_scope, NothingToResume};
 use crate::runner::plan::from_journal;
-use crate::runner::{exit, RunControl, RunOptions};
+use crate::runner::{exit, RunControl};
 
 /// Resumes a run: finished hosts are skipped, hosts that were mid-play start their play over,
-/// later batches follow the journaled plan.
+/// unreachable hosts (and failed ones with `--retry-failed`) run again, a halted run re-checks
+/// the gates that halted it and goes on; later batches follow the journaled plan, and the
+/// run connects as it did (the journaled options, or for an older journal the flags given).
 pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
     let (path, state) = open_run(&runs_dir(&args.runs)?, &args.id)?;
-    if state.is_finished() {
-        return Err(CliError::RunFinished(args.id));
-    }
-    let settings = state.settings.clone();
+    let scope = resume_scope(&state, args.retry_failed).map_err(|refusal| match refusal {
+        NothingToResume::Completed { failed } => CliError::RunFinished {
+            id: args.id.clone(),
+            failed,
+        },
+    })?;
+    let mut settings = state.settings.clone();
     let sources = Sources {
         inventory: settings.inventory.iter().map(PathBuf::from).collect(),
         extra_vars: args.extra_vars.clone(),
@@ -38,6 +44,10 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
     if !missing.is_empty() {
         return Err(CliError::MissingExtraVars(missing));
     }
+    check_digest(&state, &loaded, args.force)?;
+    for warning in apply_resume_flags(&mut settings, &args.connection)? {
+        eprintln!("[WARNING]: {warning}");
+    }
     let plan = from_journal(&state.plan, &loaded.playbook);
     let _lock = match lock_run(&sources.inventory, &playbook)? {
         Locked::Acquired(lock) => lock,
@@ -46,6 +56,11 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
             return Ok(exit::LOCKED);
         }
     };
+    let ask = settings
+        .connection
+        .as_ref()
+        .is_some_and(|connection| connection.ask_become_pass);
+    let become_password = if ask { Some(read_password()?) } else { None };
     let mut writer = JournalWriter::reopen(&path, &state)?;
     writer.append(JournalEvent::Resumed)?;
     if let Some(line) = state.dropped_tail {
@@ -58,26 +73,15 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
             mid_play.join(", ")
         );
     }
-    let options = RunOptions {
-        check: settings.check,
-        diff: settings.diff,
-        forks: settings.forks.max(1),
-        tags: TagFilter::new(
-            settings.tags.iter().map(String::as_str),
-            settings.skip_tags.iter().map(String::as_str),
-        ),
-        limit: None,
-        remote_user: settings.user.clone(),
-        become_all: settings.become_all,
-        become_password: None,
-        verbosity,
-        command_timeout: None::<Duration>,
-        ssh: Default::default(),
-    };
+    if !scope.retried.is_empty() {
+        eprintln!("rpatch: running again on {}", scope.retried.join(", "));
+    }
+    let options = run_options(&settings, None, become_password, verbosity);
     let control = RunControl {
         journal: Some(writer.spawn()?),
         emergency: state.emergency || args.emergency,
-        done: state.done.clone(),
+        done: scope.done,
+        recheck_gates_after: scope.recheck_gates_after,
     };
     eprintln!("rpatch: resuming run {}", state.run_id);
     Ok(execute(
@@ -90,6 +94,57 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         settings.diff,
     )
     .await)
+}
+
+/// Refuses a playbook whose content changed since the run started, unless `--force`; warns
+/// when the journal is too old to tell.
+fn check_digest(state: &RunState, loaded: &Loaded, force: bool) -> Result<(), CliError> {
+    let Some(recorded) = &state.settings.digest else {
+        eprintln!("[WARNING]: the run's journal predates playbook digests: rpatch cannot tell whether the playbook changed since the run started");
+        return Ok(());
+    };
+    let current = digest(&loaded.playbook);
+    if current.sha256 == recorded.sha256 {
+        return Ok(());
+    }
+    let what = changed_files(&recorded.files, &current.files);
+    if force {
+        eprintln!("[WARNING]: the playbook changed since the run started ({what}); resuming anyway (--force)");
+        return Ok(());
+    }
+    Err(CliError::PlaybookChanged {
+        id: state.run_id.to_string(),
+        what,
+    })
+}
+
+/// Which files may have changed: the loaded files when the list is the same, else what was
+/// added and removed.
+fn changed_files(then: &[String], now: &[String]) -> String {
+    if then == now {
+        return format!("one of: {}", now.join(", "));
+    }
+    let added: Vec<&str> = now
+        .iter()
+        .filter(|f| !then.contains(f))
+        .map(String::as_str)
+        .collect();
+    let removed: Vec<&str> = then
+        .iter()
+        .filter(|f| !now.contains(f))
+        .map(String::as_str)
+        .collect();
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("now also loads {}", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("no longer loads {}", removed.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push(format!("loads {} in another order", now.join(", ")));
+    }
+    parts.join("; ")
 }
 
 /// The journal path and replayed state of a run id (a partial last line is tolerated).
@@ -113,5 +168,24 @@ fn unknown_run(id: &str, runs_dir: &Path) -> CliError {
         id: id.to_string(),
         runs_dir: runs_dir.to_path_buf(),
         legacy: (legacy.join(id).is_dir() && legacy != runs_dir).then(|| legacy.to_path_buf()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changed_files;
+
+    #[test]
+    fn the_refusal_names_the_files_that_may_have_changed() {
+        let then = ["site.yml".to_string(), "vars.yml".to_string()];
+        assert_eq!(changed_files(&then, &then), "one of: site.yml, vars.yml");
+        let now = [
+            "site.yml".to_string(),
+            "roles/db/tasks/main.yml".to_string(),
+        ];
+        assert_eq!(
+            changed_files(&then, &now),
+            "now also loads roles/db/tasks/main.yml; no longer loads vars.yml"
+        );
     }
 }

@@ -2,8 +2,6 @@
 
 use std::io::IsTerminal;
 
-use std::time::Duration;
-
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -11,12 +9,14 @@ use super::args::RunArgs;
 use super::error::CliError;
 use super::journal::{absolute, lock_run, runs_dir, start_journal, Locked};
 use super::load::{inventory_paths, load_all, Loaded};
+use super::settings::{connection_from_flags, run_options};
 use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
+use crate::playbook::digest::digest;
 use crate::playbook::{Action, TagFilter, TaskNode};
 use crate::rolling::journal::RunSettings;
 use crate::rolling::serial::Serial;
 use crate::runner::plan::{plan_playbook, PlanInputs, PlayPlan};
-use crate::runner::{self, exit, RunControl, RunInput, RunOptions, SshSettings};
+use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
 
 /// Runs a playbook and returns the exit code.
 pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
@@ -45,28 +45,6 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         &loaded.templar,
         &inputs,
     )?;
-    let become_password = if args.ask_become_pass {
-        Some(read_password()?)
-    } else {
-        None
-    };
-    let options = RunOptions {
-        check: args.check,
-        diff: args.diff,
-        forks: args.forks as usize,
-        tags,
-        limit,
-        remote_user: args.user.clone(),
-        become_all: args.escalate,
-        become_password,
-        verbosity,
-        command_timeout: args.timeout.map(Duration::from_secs),
-        ssh: SshSettings {
-            config_file: args.ssh.config_file.clone(),
-            known_hosts: (!args.ssh.known_hosts.is_empty()).then(|| args.ssh.known_hosts.clone()),
-            host_key_checking: args.ssh.host_key_checking,
-        },
-    };
     // Absolute, so the journal means the same files to `rpatch resume` run from anywhere.
     let inventory = inventory_paths(&args.sources)?
         .iter()
@@ -74,13 +52,6 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let playbook = absolute(&args.playbook)?;
     let runs_dir = runs_dir(&args.runs)?;
-    let _lock = match lock_run(&inventory, &playbook)? {
-        Locked::Acquired(lock) => lock,
-        Locked::Held(message) => {
-            eprintln!("rpatch: {message}");
-            return Ok(exit::LOCKED);
-        }
-    };
     let settings = RunSettings {
         inventory: inventory.iter().map(|p| p.display().to_string()).collect(),
         tags: args.tags.clone(),
@@ -88,15 +59,31 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         check: args.check,
         diff: args.diff,
         forks: args.forks as usize,
-        become_all: args.escalate,
-        user: args.user.clone(),
+        become_all: args.connection.escalate,
+        user: args.connection.user.clone(),
         extra_var_names: loaded.extra_vars.keys().cloned().collect(),
+        connection: Some(connection_from_flags(&args.connection)?),
+        digest: Some(digest(&loaded.playbook)),
+    };
+    let become_password = if args.connection.ask_become_pass {
+        Some(read_password()?)
+    } else {
+        None
+    };
+    let options = run_options(&settings, limit, become_password, verbosity);
+    let _lock = match lock_run(&inventory, &playbook)? {
+        Locked::Acquired(lock) => lock,
+        Locked::Held(message) => {
+            eprintln!("rpatch: {message}");
+            return Ok(exit::LOCKED);
+        }
     };
     let journal = start_journal(&runs_dir, &playbook, &plan, settings, args.emergency)?;
     let control = RunControl {
         journal: Some(journal),
         emergency: args.emergency,
         done: Vec::new(),
+        recheck_gates_after: None,
     };
     Ok(execute(
         &loaded, &plan, options, control, args.json, verbosity, args.diff,
@@ -205,7 +192,7 @@ fn print_tasks(nodes: &[TaskNode], tags: &TagFilter) {
 }
 
 /// Reads the become password: without echo on a terminal, one line from stdin otherwise.
-fn read_password() -> Result<String, CliError> {
+pub(super) fn read_password() -> Result<String, CliError> {
     if std::io::stdin().is_terminal() {
         return rpassword::prompt_password("BECOME password: ").map_err(CliError::Password);
     }

@@ -39,11 +39,13 @@ pub fn load(
         include_stack: Vec::new(),
         next_id: 0,
         parsing_handlers: false,
+        sources: Vec::new(),
     };
     let plays = loader.playbook_file(path, None)?;
     Ok(Playbook {
         path: path.to_path_buf(),
         plays,
+        sources: loader.sources,
     })
 }
 
@@ -58,6 +60,8 @@ pub(super) struct Loader<'a> {
     pub(super) next_id: usize,
     /// True while handler lists are parsed.
     pub(super) parsing_handlers: bool,
+    /// Every file read so far, in order.
+    sources: Vec<Arc<Source>>,
 }
 
 impl Loader<'_> {
@@ -88,6 +92,7 @@ impl Loader<'_> {
             at: at.cloned(),
         })?;
         let node = yaml::parse(&source)?;
+        self.sources.push(source.clone());
         self.include_stack.push(canonical);
         Ok(FileNode { source, node })
     }

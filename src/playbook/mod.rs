@@ -1,5 +1,6 @@
 //! Playbooks: the model, the loader that builds it from YAML with source positions, and tags.
 
+pub mod digest;
 mod error;
 mod keys;
 mod loader;

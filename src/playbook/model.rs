@@ -19,6 +19,9 @@ pub struct Playbook {
     pub path: PathBuf,
     /// Its plays, in order.
     pub plays: Vec<Play>,
+    /// Every file read to build it (the playbook first), in load order: what
+    /// [`crate::playbook::digest`] hashes so a resume notices an edited playbook.
+    pub sources: Vec<Arc<crate::diagnostic::Source>>,
 }
 
 /// One play: a host pattern and the tasks to run on it.

@@ -34,6 +34,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+pub use super::run_settings::{ConnectionSettings, PlaybookDigest, RunSettings};
+
 /// The journal's file name inside a run directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
 
@@ -120,33 +122,6 @@ pub struct PlannedPlay {
     pub batches: Vec<Vec<String>>,
 }
 
-/// The command-line settings a run was started with, so `rpatch resume` can repeat them.
-///
-/// Extra variables are recorded by name only: their values may be secrets, so a resumed run
-/// must be given them again.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunSettings {
-    /// Inventory paths, as given.
-    pub inventory: Vec<String>,
-    /// `--tags`.
-    pub tags: Vec<String>,
-    /// `--skip-tags`.
-    pub skip_tags: Vec<String>,
-    /// `--check`.
-    pub check: bool,
-    /// `--diff`.
-    pub diff: bool,
-    /// `--forks`.
-    pub forks: usize,
-    /// `--become`.
-    pub become_all: bool,
-    /// `--user`.
-    pub user: Option<String>,
-    /// Names of the `-e` variables (never their values).
-    pub extra_var_names: Vec<String>,
-}
-
 /// How one task ended on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -218,7 +193,7 @@ pub enum JournalEvent {
         plan: Plan,
         /// The command-line settings to repeat on resume.
         #[serde(default)]
-        settings: RunSettings,
+        settings: Box<RunSettings>,
     },
     /// A later process continues the run (`rpatch resume`).
     Resumed,
@@ -568,7 +543,10 @@ pub struct RunState {
     pub paused_until: Option<Timestamp>,
     /// Set when the run was last interrupted (cleared by a resume).
     pub interrupted: Option<String>,
-    /// How the run ended, if it did.
+    /// The batch after which a failed gate or an exhausted failure budget halted the run,
+    /// until a later process gets past it (a `batch_end` of it or a later batch, not halted).
+    pub halted_after: Option<BatchRef>,
+    /// How the run ended, if it did (cleared by a resume: a halted run goes on).
     pub finished: Option<RunEndStatus>,
     /// Length in bytes of the complete lines (where a resumed run appends).
     pub valid_len: u64,
@@ -717,7 +695,7 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
             playbook,
             inventory,
             emergency,
-            settings,
+            settings: *settings,
             done: vec![BTreeMap::new(); plan.plays.len()],
             plan,
             running_batch: None,
@@ -726,13 +704,16 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
             gates: Vec::new(),
             paused_until: None,
             interrupted: None,
+            halted_after: None,
             finished: None,
             valid_len: 0,
             dropped_tail: None,
         });
         return Ok(());
     };
-    if run.finished.is_some() {
+    // A resume continues a halted run (or retries hosts of a completed one); nothing else
+    // may follow the end of a run.
+    if run.finished.is_some() && event != JournalEvent::Resumed {
         return Err("event after run_end".into());
     }
     let check_host = |run: &RunState, play: usize, host: &str| -> Result<(), String> {
@@ -752,6 +733,7 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
         JournalEvent::Resumed => {
             run.interrupted = None;
             run.paused_until = None;
+            run.finished = None;
         }
         JournalEvent::BatchStart { play, batch } => {
             let at = BatchRef { play, batch };
@@ -786,7 +768,11 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
             attempts,
             message,
         }),
-        JournalEvent::BatchEnd { play, batch, .. } => {
+        JournalEvent::BatchEnd {
+            play,
+            batch,
+            halted,
+        } => {
             let at = BatchRef { play, batch };
             if run.running_batch != Some(at) {
                 return Err(format!(
@@ -795,6 +781,11 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
             }
             run.running_batch = None;
             run.ended_batches.push(at);
+            if halted.is_some() {
+                run.halted_after = Some(at);
+            } else if run.halted_after.is_some_and(|halted| halted <= at) {
+                run.halted_after = None;
+            }
         }
         JournalEvent::WindowPause { until } => run.paused_until = Some(until),
         JournalEvent::Interrupted { reason } => run.interrupted = Some(reason),
@@ -834,7 +825,20 @@ mod tests {
             inventory: "hosts.ini".into(),
             emergency: false,
             plan: plan(),
-            settings: RunSettings::default(),
+            settings: Box::new(RunSettings {
+                connection: Some(ConnectionSettings {
+                    ssh_config: Some("/etc/rpatch/ssh_config".into()),
+                    known_hosts: vec!["/etc/rpatch/known_hosts".into()],
+                    host_key_checking: Some(crate::transport::HostKeyPolicy::AcceptNew),
+                    timeout: Some(600),
+                    ask_become_pass: true,
+                }),
+                digest: Some(PlaybookDigest {
+                    sha256: "0".repeat(64),
+                    files: vec!["site.yml".into()],
+                }),
+                ..RunSettings::default()
+            }),
         }
     }
 
@@ -958,6 +962,66 @@ mod tests {
     }
 
     #[test]
+    fn a_halted_run_can_be_resumed_past_its_halt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut events = crashed_run();
+        events.push(done(0, "c", HostStatus::Ok));
+        events.push(JournalEvent::BatchEnd {
+            play: 0,
+            batch: 1,
+            halted: Some("a gate failed after batch 2".into()),
+        });
+        events.push(JournalEvent::RunEnd {
+            status: RunEndStatus::Halted,
+        });
+        let path = write(dir.path(), events);
+        let state = JournalReader::replay(&path).expect("replay");
+        assert_eq!(state.finished, Some(RunEndStatus::Halted));
+        assert_eq!(state.halted_after, Some(BatchRef { play: 0, batch: 1 }));
+        let mut writer = JournalWriter::reopen(&path, &state).expect("reopen");
+        writer.append(JournalEvent::Resumed).expect("resumed");
+        let state = JournalReader::replay(&path).expect("replay");
+        assert_eq!(state.finished, None, "resumed: the run goes on");
+        assert_eq!(state.halted_after, Some(BatchRef { play: 0, batch: 1 }));
+        writer
+            .append(JournalEvent::BatchStart { play: 0, batch: 1 })
+            .expect("batch start");
+        writer
+            .append(JournalEvent::BatchEnd {
+                play: 0,
+                batch: 1,
+                halted: None,
+            })
+            .expect("batch end");
+        let state = JournalReader::replay(&path).expect("replay");
+        assert_eq!(state.halted_after, None, "its gates passed this time");
+    }
+
+    #[test]
+    fn a_journal_without_connection_settings_or_digest_still_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(JOURNAL_FILE);
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"at":"2026-11-23T16:45:00Z","event":"run_start","format":1,"#,
+                r#""run_id":"20261123T164500Z-4f2a","playbook":"/p/site.yml","#,
+                r#""inventory":"/p/hosts.ini","emergency":false,"#,
+                r#""plan":{"plays":[{"name":"p","batches":[["a"]]}]},"#,
+                r#""settings":{"inventory":["/p/hosts.ini"],"tags":[],"skip_tags":[],"#,
+                r#""check":false,"diff":false,"forks":5,"become_all":true,"user":"ops","#,
+                r#""extra_var_names":[]}}"#,
+                "\n"
+            ),
+        )
+        .expect("write");
+        let state = JournalReader::replay(&path).expect("an old journal reads");
+        assert_eq!(state.settings.connection, None);
+        assert_eq!(state.settings.digest, None);
+        assert_eq!(state.settings.user.as_deref(), Some("ops"));
+    }
+
+    #[test]
     fn a_corrupt_line_is_named_and_nothing_past_it_is_read() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = write(dir.path(), crashed_run());
@@ -1034,7 +1098,7 @@ mod tests {
                     JournalEvent::RunEnd {
                         status: RunEndStatus::Halted,
                     },
-                    JournalEvent::Resumed,
+                    JournalEvent::BatchStart { play: 0, batch: 0 },
                 ],
                 3,
                 "after run_end",
@@ -1195,6 +1259,18 @@ mod tests {
             "become_all",
             "user",
             "extra_var_names",
+            // Connection options: paths, a policy name, seconds and whether -K was given
+            // (the password itself is asked again on resume).
+            "connection",
+            "ssh_config",
+            "known_hosts",
+            "host_key_checking",
+            "timeout",
+            "ask_become_pass",
+            // The playbook's SHA-256 and the names of the files it loaded.
+            "digest",
+            "sha256",
+            "files",
         ];
         let events = [
             run_start(),

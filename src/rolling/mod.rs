@@ -9,6 +9,8 @@ pub mod failure;
 pub mod journal;
 pub mod lock;
 pub mod order;
+pub mod resume;
+pub mod run_settings;
 pub mod serial;
 pub mod state_dir;
 pub mod window;

@@ -32,7 +32,7 @@ pub use stats::{exit, exit_code, HostStats};
 use crate::inventory::Inventory;
 use crate::modules::ModuleResult;
 use crate::playbook::Playbook;
-use crate::rolling::journal::{HostStatus, JournalEvent, JournalHandle, RunEndStatus};
+use crate::rolling::journal::{BatchRef, HostStatus, JournalEvent, JournalHandle, RunEndStatus};
 use crate::template::Templar;
 use crate::transport::{Transport, UnavailableTransport};
 use crate::vars::{Value, Vars};
@@ -69,6 +69,8 @@ pub struct RunControl {
     pub emergency: bool,
     /// Per play, hosts that already finished it (from the journal of a resumed run).
     pub done: Vec<BTreeMap<String, HostStatus>>,
+    /// A resumed run that had halted: the batch whose gates run again before the next batch.
+    pub recheck_gates_after: Option<BatchRef>,
 }
 
 /// How a run ended.
@@ -216,6 +218,10 @@ pub(crate) struct Runner {
     groups: IndexMap<String, Vec<String>>,
     /// Hosts that ran at least one batch in this process.
     started: std::collections::HashSet<String>,
+    /// Hosts of the current batch an interrupt stopped with work left (see `run_batch`).
+    cut_short: std::collections::HashSet<String>,
+    /// Hosts of the current batch whose failure or unreachability is already journaled.
+    left_play: std::collections::HashSet<String>,
     halted: Option<Halt>,
     paused_until: Option<String>,
 }
@@ -273,6 +279,8 @@ impl Runner {
                 .collect(),
             groups,
             started: std::collections::HashSet::new(),
+            cut_short: std::collections::HashSet::new(),
+            left_play: std::collections::HashSet::new(),
             halted: None,
             paused_until: None,
         }

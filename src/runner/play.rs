@@ -19,7 +19,7 @@ use super::scope::{HostVars, HostView, PlayScope, OMIT};
 use super::Runner;
 use crate::modules::{self, ModuleContext};
 use crate::playbook::{Action, MetaAction, Play, Task, TaskNode};
-use crate::rolling::journal::{JournalEvent, TaskStatus};
+use crate::rolling::journal::{HostStatus, JournalEvent, TaskStatus};
 use crate::vars::{Value, Vars};
 
 /// How a task's failure is handled.
@@ -33,7 +33,13 @@ enum Flow {
 
 impl Runner {
     /// Runs one batch of a play: facts, the task sections and handlers, on these hosts.
+    ///
+    /// After an interrupt no new task starts; hosts left with work to do are recorded in
+    /// `cut_short`, and every other host of the batch has finished the play (a host whose last
+    /// task was running when Ctrl-C came finished it, and is done).
     pub(super) async fn run_batch(&mut self, play: &Play, hosts: Vec<String>) {
+        self.cut_short.clear();
+        self.left_play.clear();
         self.started.extend(hosts.iter().cloned());
         if hosts.is_empty() {
             return;
@@ -44,10 +50,9 @@ impl Runner {
         if play.gather_facts {
             self.gather_facts(play, &hosts).await;
         }
+        // No early break on an interrupt: a section stops at its first task to run and marks
+        // its hosts cut short, while an empty one leaves them as finished as they are.
         for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
-            if self.interrupted() {
-                break;
-            }
             self.run_section_on(play, &hosts, Arc::new(section.clone()))
                 .await;
         }
@@ -197,6 +202,7 @@ impl Runner {
             let outcome = Outcome::from_status(status, result.to_value());
             self.apply(&name, None, outcome, Flow::Direct, play);
         }
+        self.journal_left_play(hosts).await;
     }
 
     /// Runs one task list on the play's hosts until every host is done with it.
@@ -208,9 +214,6 @@ impl Runner {
             }
         }
         loop {
-            if self.interrupted() {
-                return;
-            }
             let mut next: Option<usize> = None;
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
@@ -248,6 +251,22 @@ impl Runner {
             if !self.shared.options.tags.should_run(&task.settings.tags) {
                 continue;
             }
+            if self.interrupted() {
+                // Hosts with a task still to run stop mid-play; the others are done with it.
+                self.cut_short
+                    .extend(members.into_iter().map(|(name, _)| name));
+                for name in hosts {
+                    let waiting = self.hosts.get(name).is_some_and(|host| {
+                        host.is_active() && matches!(host.pending, Some(Step::Run(..)))
+                    });
+                    if waiting {
+                        self.cut_short.insert(name.clone());
+                    }
+                }
+                return;
+            }
+            // A block that failed after its `always` took hosts out while stepping.
+            self.journal_left_play(hosts).await;
             self.run_task(play, hosts, &task, members, Flow::Cursor)
                 .await;
         }
@@ -340,6 +359,34 @@ impl Runner {
                     host.standing = Standing::Failed;
                 }
             }
+        }
+        self.journal_left_play(play_hosts).await;
+    }
+
+    /// Journals (and waits for) `host_done` of every host of the batch that failed or became
+    /// unreachable since the last call, before the next task starts: a controller killed later
+    /// in the batch must not leave a resume thinking they never ran.
+    async fn journal_left_play(&mut self, hosts: &[String]) {
+        let left: Vec<(String, HostStatus)> = hosts
+            .iter()
+            .filter(|name| !self.left_play.contains(*name))
+            .filter_map(|name| {
+                let status = match self.hosts.get(name)?.standing {
+                    Standing::Failed => HostStatus::Failed,
+                    Standing::Unreachable => HostStatus::Unreachable,
+                    Standing::Active | Standing::Ended => return None,
+                };
+                Some((name.clone(), status))
+            })
+            .collect();
+        for (host, status) in left {
+            self.left_play.insert(host.clone());
+            self.journal(JournalEvent::HostDone {
+                play: self.play_index,
+                host,
+                status,
+            })
+            .await;
         }
     }
 
@@ -489,9 +536,6 @@ impl Runner {
     /// Runs notified handlers, in the order they are defined, on the hosts that notified them.
     async fn flush_handlers(&mut self, play: &Play, hosts: &[String]) {
         for (index, handler) in play.handlers.iter().enumerate() {
-            if self.interrupted() {
-                return;
-            }
             let mut members = Vec::new();
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name) else {
@@ -504,6 +548,17 @@ impl Runner {
                 }
             }
             if !members.is_empty() && !matches!(handler.action, Action::Meta(_)) {
+                if self.interrupted() {
+                    // Hosts with handlers still to run stop mid-play.
+                    self.cut_short
+                        .extend(members.into_iter().map(|(name, _)| name));
+                    for name in hosts {
+                        if self.hosts.get(name).is_some_and(|h| !h.notified.is_empty()) {
+                            self.cut_short.insert(name.clone());
+                        }
+                    }
+                    return;
+                }
                 self.run_on_hosts(play, hosts, handler, members, Flow::Direct)
                     .await;
             }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use super::events::{Event, GateReport};
 use super::host::Standing;
-use super::plan::PlayPlan;
+use super::plan::{BatchPlan, PlayPlan};
 use super::{Halt, Runner};
 use crate::gates::{run_gate, GateContext, GateSpec, HostList};
 use crate::playbook::{GateFailure, Play};
 use crate::rolling::failure::Verdict;
-use crate::rolling::journal::{HostStatus, JournalEvent};
+use crate::rolling::journal::{BatchRef, HostStatus, JournalEvent};
 use crate::transport::Transport;
 
 impl Runner {
@@ -38,7 +38,7 @@ impl Runner {
                 .run_gates(index, None, play, &play.rollout.preflight_gates, &[])
                 .await
         {
-            self.halt(Halt::Gate("a pre-flight gate failed".into()), index, 0)
+            self.halt(Halt::Gate("a pre-flight gate failed".into()), index, None)
                 .await;
             return false;
         }
@@ -54,6 +54,15 @@ impl Runner {
                 .filter(|h| !self.already_done(index, h))
                 .collect();
             if hosts.is_empty() {
+                let at = BatchRef {
+                    play: index,
+                    batch: batch_index,
+                };
+                if self.control.recheck_gates_after == Some(at)
+                    && !self.recheck_gates(play, at, batch).await
+                {
+                    return false;
+                }
                 continue;
             }
             if !self.window_open(index, batch_index).await {
@@ -78,6 +87,14 @@ impl Runner {
                 .collect();
             self.run_batch(play, active.clone()).await;
             if self.interrupted() {
+                // Hosts that finished the play before the interrupt are journaled done, so a
+                // resume never runs them again; the others start the play over.
+                let finished: Vec<String> = active
+                    .iter()
+                    .filter(|host| !self.cut_short.contains(*host))
+                    .cloned()
+                    .collect();
+                self.journal_batch_hosts(index, &finished).await;
                 self.journal(JournalEvent::Interrupted {
                     reason: "SIGINT".into(),
                 })
@@ -90,7 +107,7 @@ impl Runner {
                     .failure
                     .verdict(active.len(), failed, unreachable)
             {
-                self.halt(Halt::Failures(reason.to_string()), index, batch_index)
+                self.halt(Halt::Failures(reason.to_string()), index, Some(batch_index))
                     .await;
                 return false;
             }
@@ -106,7 +123,7 @@ impl Runner {
                 self.halt(
                     Halt::Gate(format!("a gate failed after batch {}", batch_index + 1)),
                     index,
-                    batch_index,
+                    Some(batch_index),
                 )
                 .await;
                 return false;
@@ -118,6 +135,57 @@ impl Runner {
             })
             .await;
         }
+        true
+    }
+
+    /// A resumed run that had halted after this batch, whose hosts are all done: its gates
+    /// run again (the operator fixed the cause) before the rollout goes on; returns false when
+    /// they fail again and the run halts again.
+    async fn recheck_gates(&mut self, play: &Play, at: BatchRef, batch: &BatchPlan) -> bool {
+        self.control.recheck_gates_after = None;
+        let gates = &play.rollout.gates;
+        let passed: Vec<String> = batch
+            .hosts
+            .iter()
+            .map(|(host, _)| host.clone())
+            .filter(|host| {
+                self.done
+                    .get(at.play)
+                    .and_then(|done| done.get(host))
+                    .is_some_and(|status| *status == HostStatus::Ok)
+            })
+            .collect();
+        self.send(Event::Warning {
+            host: None,
+            message: format!(
+                "the run halted after batch {}: checking its gates again before going on",
+                at.batch + 1
+            ),
+        })
+        .await;
+        self.journal(JournalEvent::BatchStart {
+            play: at.play,
+            batch: at.batch,
+        })
+        .await;
+        if !self
+            .run_gates(at.play, Some(at.batch), play, gates, &passed)
+            .await
+        {
+            self.halt(
+                Halt::Gate(format!("a gate failed again after batch {}", at.batch + 1)),
+                at.play,
+                Some(at.batch),
+            )
+            .await;
+            return false;
+        }
+        self.journal(JournalEvent::BatchEnd {
+            play: at.play,
+            batch: at.batch,
+            halted: None,
+        })
+        .await;
         true
     }
 
@@ -160,7 +228,8 @@ impl Runner {
         self.window_specs.get(play_index).cloned().flatten()
     }
 
-    /// Journals how each host of the batch ended; returns (failed, unreachable) counts.
+    /// Journals how each host of the batch ended (a failure already journaled when the host
+    /// left the play is not written again); returns (failed, unreachable) counts.
     async fn journal_batch_hosts(&mut self, play: usize, hosts: &[String]) -> (usize, usize) {
         let (mut failed, mut unreachable) = (0, 0);
         for host in hosts {
@@ -178,6 +247,9 @@ impl Runner {
                 }
                 Standing::Active | Standing::Ended => HostStatus::Ok,
             };
+            if status != HostStatus::Ok && !self.left_play.insert(host.clone()) {
+                continue;
+            }
             self.journal(JournalEvent::HostDone {
                 play,
                 host: host.clone(),
@@ -269,15 +341,18 @@ impl Runner {
             .await;
     }
 
-    /// Stops the run after a batch: later batches are not started.
-    async fn halt(&mut self, halt: Halt, play: usize, batch: usize) {
+    /// Stops the run after a batch (`None`: before the first, a pre-flight gate failed):
+    /// later batches are not started.
+    async fn halt(&mut self, halt: Halt, play: usize, batch: Option<usize>) {
         let reason = halt.reason().to_string();
-        self.journal(JournalEvent::BatchEnd {
-            play,
-            batch,
-            halted: Some(reason.clone()),
-        })
-        .await;
+        if let Some(batch) = batch {
+            self.journal(JournalEvent::BatchEnd {
+                play,
+                batch,
+                halted: Some(reason.clone()),
+            })
+            .await;
+        }
         self.send(Event::Halted { reason }).await;
         self.halted = Some(halt);
     }

@@ -182,6 +182,20 @@ impl Project {
         }
     }
 
+    /// Runs a command made by [`Project::command`] to its end with `input` on standard input.
+    pub fn output_with_stdin(&self, command: &mut std::process::Command, input: &str) -> Output {
+        let output = Command::from_std(std::mem::replace(command, std::process::Command::new("")))
+            .write_stdin(input.as_bytes().to_vec())
+            .output()
+            .expect("run rpatch");
+        Output {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code().unwrap_or(-1),
+            dir: self.path().display().to_string(),
+        }
+    }
+
     /// Starts `rpatch ARGS...` in the background (output discarded).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         self.command()

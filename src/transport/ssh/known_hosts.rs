@@ -18,8 +18,12 @@ use sha1::Sha1;
 
 use super::config::wildcard_match;
 
-/// What to do with a host key that is not in any known_hosts file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// What to do with a host key that is not in any known_hosts file (journaled by its
+/// command-line spelling).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum HostKeyPolicy {
     /// Refuse unknown hosts (the default).
     #[default]

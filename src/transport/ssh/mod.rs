@@ -9,7 +9,7 @@ mod session;
 mod target;
 mod transport;
 
-pub use config::{ConfigError, HostConfig, SshConfig};
+pub use config::{expand_tilde, ConfigError, HostConfig, SshConfig};
 pub use known_hosts::{fingerprint, HostKeyPolicy, KnownHosts, Verdict};
 pub use session::MAX_SESSIONS;
 pub use target::{Hop, SshOptions, SshTarget, TargetError, DEFAULT_CONNECT_TIMEOUT};
