@@ -503,3 +503,33 @@ fn file_modules_are_idempotent_and_show_diffs() {
         second.stdout
     );
 }
+
+#[test]
+fn task_names_are_templated_with_play_and_extra_vars_and_kept_as_written_otherwise() {
+    let project = Project::new().playbook(
+        "- hosts: all\n  gather_facts: false\n  vars:\n    pkg: openssl\n  tasks:\n\
+         \x20   - name: upgrade {{ pkg }}\n      debug: msg=x\n\
+         \x20   - name: \"item {{ item }}\"\n      debug: msg={{ item }}\n      loop: [a]\n",
+    );
+    let output = project.run(&["-e", "pkg=libssl3"]);
+    output.expect_code(0);
+    assert!(
+        output.stdout.contains("TASK [upgrade libssl3] "),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains("TASK [item {{ item }}] "),
+        "{}",
+        output.stdout
+    );
+    let json = project.run(&["--json"]);
+    let mut tasks: Vec<String> = json
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "host_result")
+        .filter_map(|e| e["task"].as_str().map(str::to_string))
+        .collect();
+    tasks.dedup();
+    assert_eq!(tasks, ["upgrade openssl", "item {{ item }}"]);
+}

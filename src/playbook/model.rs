@@ -225,7 +225,7 @@ pub struct Inherited {
 }
 
 /// One task, with everything it inherited.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Task {
     /// Unique within the play; document order (the runner's linear ordering key).
     pub id: usize,

@@ -285,8 +285,35 @@ impl Runner {
             self.run_meta(*meta, play, play_hosts, &members).await;
             return;
         }
-        self.run_on_hosts(play, play_hosts, task, members, flow)
+        let task = self.with_templated_name(play, play_hosts, task);
+        self.run_on_hosts(play, play_hosts, &task, members, flow)
             .await;
+    }
+
+    /// The task with its name rendered as Ansible shows it: with the play's variables, `-e`
+    /// and magic variables (no host's), and as written when that fails (`{{ item }}`).
+    fn with_templated_name(
+        &self,
+        play: &Play,
+        play_hosts: &[String],
+        task: &Arc<Task>,
+    ) -> Arc<Task> {
+        let Some(name) = task.name.as_deref().filter(|name| name.contains("{{")) else {
+            return task.clone();
+        };
+        let scope = self.play_scope(play, play_hosts);
+        let vars = crate::template::Scope::new(vec![
+            scope.play_vars.clone(),
+            scope.extra_vars.clone(),
+            scope.magic.clone(),
+        ]);
+        match self.shared.templar.render_to_string(name, &vars) {
+            Ok(rendered) if rendered != name => Arc::new(Task {
+                name: Some(rendered),
+                ..Task::clone(task)
+            }),
+            _ => task.clone(),
+        }
     }
 
     /// Runs a (non-meta) task on a group of hosts concurrently and applies the outcomes.
