@@ -292,3 +292,34 @@ fn the_example_kvm_inventory_plans_every_hypervisor_after_its_guests() {
         }
     }
 }
+
+#[test]
+fn every_json_event_names_its_run_and_when_it_happened() {
+    let project = Project::new().playbook(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=one\n    - debug: msg=two\n",
+    );
+    let output = project.run(&["--json"]);
+    output.expect_code(0);
+    let run_id = project.only_run_id();
+    let events = output.events();
+    assert!(events.len() >= 6, "{}", output.stdout);
+    let mut previous = String::new();
+    for event in &events {
+        assert_eq!(event["run"], run_id.as_str(), "{event}");
+        let time = event["time"].as_str().expect("time");
+        assert!(
+            time.ends_with('Z') && time.parse::<jiff::Timestamp>().is_ok(),
+            "{time}"
+        );
+        assert!(
+            time >= previous.as_str(),
+            "events out of order: {time} < {previous}"
+        );
+        previous = time.to_string();
+    }
+    let first = output.stdout.lines().next().expect("a line");
+    assert!(
+        first.starts_with("{\"event\":\"play_start\",\"run\":"),
+        "{first}"
+    );
+}

@@ -63,7 +63,7 @@ pub fn start_journal(
     plan: &[PlayPlan],
     settings: RunSettings,
     emergency: bool,
-) -> Result<JournalHandle, CliError> {
+) -> Result<(JournalHandle, RunId), CliError> {
     let run_id = RunId::generate(jiff::Timestamp::now());
     let run_dir = runs_dir.join(run_id.as_str());
     create_private_dir(runs_dir)?;
@@ -81,5 +81,5 @@ pub fn start_journal(
         "rpatch: run {run_id} (journal {}); resume with `rpatch resume {run_id}`",
         writer.path().display()
     );
-    Ok(writer.spawn()?)
+    Ok((writer.spawn()?, run_id))
 }

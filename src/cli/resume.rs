@@ -6,7 +6,7 @@ use super::args::{ResumeArgs, Sources};
 use super::error::CliError;
 use super::journal::{lock_run, runs_dir, Locked};
 use super::load::{load_all, Loaded};
-use super::run::{execute, read_password};
+use super::run::{execute, read_password, OutputMode};
 use super::settings::{apply_resume_flags, run_options};
 use crate::playbook::digest::digest;
 use crate::rolling::journal::{
@@ -84,16 +84,13 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         recheck_gates_after: scope.recheck_gates_after,
     };
     eprintln!("rpatch: resuming run {}", state.run_id);
-    Ok(execute(
-        &loaded,
-        &plan,
-        options,
-        control,
-        args.json,
+    let output = OutputMode {
+        json: args.json,
         verbosity,
-        settings.diff,
-    )
-    .await)
+        diff: settings.diff,
+        run_id: state.run_id.to_string(),
+    };
+    Ok(execute(&loaded, &plan, options, control, output).await)
 }
 
 /// Refuses a playbook whose content changed since the run started, unless `--force`; warns

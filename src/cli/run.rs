@@ -78,17 +78,32 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
             return Ok(exit::LOCKED);
         }
     };
-    let journal = start_journal(&runs_dir, &playbook, &plan, settings, args.emergency)?;
+    let (journal, run_id) = start_journal(&runs_dir, &playbook, &plan, settings, args.emergency)?;
     let control = RunControl {
         journal: Some(journal),
         emergency: args.emergency,
         done: Vec::new(),
         recheck_gates_after: None,
     };
-    Ok(execute(
-        &loaded, &plan, options, control, args.json, verbosity, args.diff,
-    )
-    .await)
+    let output = OutputMode {
+        json: args.json,
+        verbosity,
+        diff: args.diff,
+        run_id: run_id.to_string(),
+    };
+    Ok(execute(&loaded, &plan, options, control, output).await)
+}
+
+/// How a run prints its events.
+pub(super) struct OutputMode {
+    /// `--json`: one JSON object per event.
+    pub json: bool,
+    /// `-v` count.
+    pub verbosity: u8,
+    /// `--diff`.
+    pub diff: bool,
+    /// The run's id, carried by every JSON event.
+    pub run_id: String,
 }
 
 /// Runs a loaded, planned playbook with output and Ctrl-C handling; returns the exit code.
@@ -97,15 +112,13 @@ pub(super) async fn execute(
     plan: &[PlayPlan],
     options: RunOptions,
     control: RunControl,
-    json: bool,
-    verbosity: u8,
-    diff: bool,
+    output: OutputMode,
 ) -> i32 {
     let (sender, receiver) = mpsc::channel(1024);
-    let renderer: Box<dyn Renderer> = if json {
-        Box::new(JsonRenderer)
+    let renderer: Box<dyn Renderer> = if output.json {
+        Box::new(JsonRenderer::new(output.run_id))
     } else {
-        Box::new(HumanRenderer::new(verbosity, diff))
+        Box::new(HumanRenderer::new(output.verbosity, output.diff))
     };
     let printer = output::spawn(renderer, receiver);
     let cancel = CancellationToken::new();
