@@ -71,6 +71,7 @@ module_table! {
     file: [File],
     fetch: [Fetch],
     lineinfile: [Lineinfile],
+    slurp: [Slurp],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
