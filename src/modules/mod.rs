@@ -27,6 +27,7 @@
 pub mod args;
 mod context;
 mod error;
+mod file_edit;
 mod free_form;
 mod lenient;
 mod lookup;
@@ -72,6 +73,7 @@ module_table! {
     fetch: [Fetch],
     lineinfile: [Lineinfile],
     slurp: [Slurp],
+    replace: [Replace],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
