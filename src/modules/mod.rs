@@ -74,6 +74,7 @@ module_table! {
     lineinfile: [Lineinfile],
     slurp: [Slurp],
     replace: [Replace],
+    blockinfile: [Blockinfile],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
