@@ -66,6 +66,7 @@ module_table! {
     stat: [Stat],
     pause: [Pause],
     wait_for: [WaitFor],
+    wait_for_connection: [WaitForConnection],
     setup: [Setup],
     copy: [Copy],
     template_module: [Template],
