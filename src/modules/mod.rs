@@ -64,6 +64,7 @@ module_table! {
     assert_fail: [Assert, Fail],
     ping: [Ping],
     stat: [Stat],
+    find: [Find],
     pause: [Pause],
     wait_for: [WaitFor],
     wait_for_connection: [WaitForConnection],
