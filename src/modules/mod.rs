@@ -84,4 +84,5 @@ module_table! {
     apt: [Apt],
     package: [Package],
     patch_facts: [PatchFactsModule],
+    uri: [Uri],
 }
