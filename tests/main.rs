@@ -4,6 +4,7 @@ mod apt;
 mod bad_input;
 mod cli;
 mod dnf;
+mod edit_modules;
 mod monthly;
 mod parity;
 mod patch_facts;
