@@ -203,10 +203,7 @@ impl Module for Find {
                 .skipped
                 .into_iter()
                 .map(|path| {
-                    let why = format!(
-                        "{path} was skipped as it does not seem to be a valid directory or it \
-                         cannot be accessed"
-                    );
+                    let why = format!("'{path}' is not a directory");
                     (path, why)
                 })
                 .collect(),
@@ -658,7 +655,10 @@ mod tests {
             partly.msg.as_deref(),
             Some("Not all paths examined, check warnings for details")
         );
-        assert!(field(&partly, "skipped_paths")[missing.as_str()].is_string());
+        assert_eq!(
+        field(&partly, "skipped_paths")[missing.as_str()],
+        json!(format!("'{missing}' is not a directory"))
+    );
     }
 
     #[tokio::test]
