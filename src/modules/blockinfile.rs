@@ -9,8 +9,8 @@
 //!
 //! Deviations from Ansible: `insertafter`/`insertbefore` use Rust's `regex` syntax and are
 //! always matched line by line (Ansible searches the whole file when the pattern carries
-//! `(?m)`); `state: absent` with `create: true` on a missing file does nothing (Ansible
-//! creates an empty file); files larger than 4 MiB are refused.
+//! `(?m)`); `state: absent` with `create: true` on a missing file creates no parent
+//! directories (Ansible makes them, then writes nothing); files larger than 4 MiB are refused.
 
 use async_trait::async_trait;
 use regex::bytes::Regex;
@@ -267,7 +267,9 @@ async fn blockinfile(
         None if !args.create => {
             return Err(ModuleError::Failed(format!("Path {path} does not exist !")));
         }
-        None if plan.block.is_empty() => return Ok(ModuleResult::ok()),
+        None if args.state == State::Absent => {
+            return Ok(ModuleResult::ok().with_msg(format!("File {path} not present")));
+        }
         None => b"",
     };
     let new = plan.apply(content);
@@ -406,8 +408,14 @@ mod tests {
         assert_eq!(read(&path), BLOCK);
         assert_eq!(mode_of(&path), 0o600);
         assert_ok(&run(Blockinfile, create, RUN).await);
-        let absent = json!({"path": dir.path().join("gone"), "state": "absent", "create": true});
-        assert_ok(&run(Blockinfile, absent, RUN).await);
+        let gone = dir.path().join("gone");
+        let absent = json!({"path": gone, "state": "absent", "create": true});
+        let result = run(Blockinfile, absent, RUN).await;
+        assert_ok(&result);
+        assert_eq!(
+            result.msg,
+            Some(format!("File {} not present", gone.display()))
+        );
         assert!(!dir.path().join("gone").exists());
     }
 
