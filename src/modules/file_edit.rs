@@ -42,7 +42,7 @@ pub(super) async fn read(ctx: &ModuleContext<'_>, path: &str) -> Result<Original
         }
         (Kind::Absent, _) => None,
         (Kind::Directory, _) => {
-            return Err(ModuleError::Failed(format!("{path} is a directory")));
+            return Err(ModuleError::Failed(format!("Path {path} is a directory !")));
         }
         _ => return Err(ModuleError::Failed(format!("{path} is not a regular file"))),
     };

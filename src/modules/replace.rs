@@ -89,7 +89,8 @@ impl Module for Replace {
 struct Plan {
     regexp: Regex,
     template: Template,
-    section: Option<Regex>,
+    /// The section regex and the pattern as composed (Ansible's message names it).
+    section: Option<(Regex, String)>,
 }
 
 impl Plan {
@@ -118,7 +119,10 @@ impl Plan {
             (None, None) => None,
         };
         let section = section
-            .map(|pattern| compile(&format!("(?s){pattern}"), &pattern, "after/before"))
+            .map(|pattern| {
+                compile(&format!("(?s){pattern}"), &pattern, "after/before")
+                    .map(|regex| (regex, pattern))
+            })
             .transpose()?;
         Ok(Self {
             regexp,
@@ -128,13 +132,18 @@ impl Plan {
     }
 
     /// The new content and how many replacements were made, or why nothing was done.
-    fn apply(&self, content: &[u8]) -> Result<(Vec<u8>, usize), &'static str> {
+    fn apply(&self, content: &[u8]) -> Result<(Vec<u8>, usize), String> {
         let (start, end) = match &self.section {
-            Some(section) => {
+            Some((section, pattern)) => {
                 let found = section
                     .captures(content)
                     .and_then(|c| c.name("subsection"))
-                    .ok_or("Pattern for before/after params did not match the given file")?;
+                    .ok_or_else(|| {
+                        format!(
+                            "Pattern for before/after params did not match the given file: \
+                             {pattern}"
+                        )
+                    })?;
                 (found.start(), found.end())
             }
             None => (0, content.len()),
@@ -177,9 +186,7 @@ async fn replace(args: &ReplaceArgs, ctx: &ModuleContext<'_>) -> Result<ModuleRe
             (new, Some(format!("{count} replacements made")))
         }
         Ok(_) => (content.clone(), None),
-        Err(reason) => {
-            return Ok(ModuleResult::ok().with_msg(format!("{reason}: {path}")));
-        }
+        Err(reason) => return Ok(ModuleResult::ok().with_msg(reason)),
     };
     let options = WriteOptions {
         attrs,
@@ -458,10 +465,10 @@ mod tests {
         )
         .await;
         assert_ok(&result);
-        assert!(result
-            .msg
-            .unwrap_or_default()
-            .starts_with("Pattern for before/after params did not match"));
+        assert_eq!(
+            result.msg.as_deref(),
+            Some("Pattern for before/after params did not match the given file: zzz(?P<subsection>.*)")
+        );
     }
 
     #[tokio::test]
