@@ -27,6 +27,7 @@
 pub mod args;
 mod context;
 mod error;
+mod file_edit;
 mod free_form;
 mod lenient;
 mod lookup;
@@ -64,14 +65,19 @@ module_table! {
     assert_fail: [Assert, Fail],
     ping: [Ping],
     stat: [Stat],
+    find: [Find],
     pause: [Pause],
     wait_for: [WaitFor],
+    wait_for_connection: [WaitForConnection],
     setup: [Setup],
     copy: [Copy],
     template_module: [Template],
     file: [File],
     fetch: [Fetch],
     lineinfile: [Lineinfile],
+    slurp: [Slurp],
+    replace: [Replace],
+    blockinfile: [Blockinfile],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
@@ -82,4 +88,5 @@ module_table! {
     virsh_facts: [VirshFacts],
     virsh_snapshot: [VirshSnapshot],
     virsh_domain: [VirshDomain],
+    uri: [Uri],
 }
