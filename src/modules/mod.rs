@@ -82,4 +82,5 @@ module_table! {
     virsh_facts: [VirshFacts],
     virsh_snapshot: [VirshSnapshot],
     virsh_domain: [VirshDomain],
+    virsh_migrate: [VirshMigrate],
 }
