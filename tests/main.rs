@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod dnf;
 mod kvm;
+mod kvm_migrate;
 mod monthly;
 mod parity;
 mod patch_facts;
