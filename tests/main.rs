@@ -6,6 +6,7 @@ mod cli;
 mod dnf;
 mod edit_modules;
 mod kvm;
+mod kvm_migrate;
 mod monthly;
 mod parity;
 mod patch_facts;

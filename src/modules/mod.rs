@@ -89,4 +89,5 @@ module_table! {
     virsh_snapshot: [VirshSnapshot],
     virsh_domain: [VirshDomain],
     uri: [Uri],
+    virsh_migrate: [VirshMigrate],
 }

@@ -2,14 +2,17 @@
 # The KVM lab of the tests: real libvirtd + QEMU "hypervisors" on one machine, each in its own
 # mount+UTS namespace with private libvirt directories (see labs/kvm-lab.md in the shared notes).
 #
-#   kvm-lab.sh host DIR N         (run under `unshare -m -u --propagation private`) builds
-#                                 hypervisor N under DIR/hN, starts its libvirtd, then stays
-#                                 alive as the namespace's holder (`sleep`)
-#   kvm-lab.sh guest DIR N NAME [hung]
+#   kvm-lab.sh host DIR N PORT    (run under `unshare -m -u --propagation private`) builds
+#                                 hypervisor N under DIR/hN, starts its libvirtd (also on
+#                                 qemu+tcp://127.0.0.1:PORT/system, for migrations between the
+#                                 lab's hosts), then stays alive as the namespace's holder
+#   kvm-lab.sh guest DIR N NAME [hung|shared]
 #                                 (run inside host N's namespace, through nsenter) defines and
 #                                 starts a tiny QEMU guest NAME; idempotent. A `hung` guest has
 #                                 a blank disk: SeaBIOS finds nothing to boot and, like a hung
-#                                 OS, ignores ACPI shutdown
+#                                 OS, ignores ACPI shutdown. A `shared` guest's image is in
+#                                 DIR/shared, a path every hypervisor of the lab sees (as on
+#                                 NFS), so it can migrate live without copying its disk
 #   kvm-lab.sh down DIR           stops every process of every hypervisor of DIR, by PID
 #
 # Every process a hypervisor runs (libvirtd, QEMU, sshd and its sessions) lives in the
@@ -36,7 +39,7 @@ ensure_libvirt_qemu_user() {
 }
 
 host() {
-    dir=$1 n=$2 h=$1/h$2
+    dir=$1 n=$2 h=$1/h$2 port=$3
     name=$(printf 'virthost%02d' "$n") # the inventory name of the test fleet
     for program in libvirtd virsh qemu-system-x86_64 qemu-img; do
         command -v "$program" >/dev/null 2>&1 || die "$program is missing: install the KVM lab packages (see scripts/test)"
@@ -53,6 +56,14 @@ auth_unix_ro = "none"
 # as on a real host without polkit: only root may manage domains
 unix_sock_rw_perms = "0700"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+# The other hypervisors of the lab reach this one as qemu+tcp://127.0.0.1:$port/system to
+# migrate a guest here. Without authentication: only on the loopback address of a test
+# machine, never like this on a real host (there: qemu+ssh or TLS).
+listen_tcp = 1
+listen_tls = 0
+listen_addr = "127.0.0.1"
+tcp_port = "$port"
+auth_tcp = "none"
 CONF
     cat >"$h/etc/qemu.conf" <<CONF
 user = "root"
@@ -64,8 +75,15 @@ cgroup_controllers = [ ]
 namespaces = [ ]
 # no virtlogd in the lab: QEMU writes its log file itself
 stdio_handler = "file"
+# Incoming migrations: a range of its own per host (libvirt also skips ports in use).
+migration_port_min = $((49152 + (n - 1) * 64))
+migration_port_max = $((49152 + n * 64 - 1))
 CONF
-    printf '127.0.0.1 localhost\n127.0.1.%s %s\n' "$n" "$name" >"$h/hosts"
+    # Every hypervisor of the lab by name, each at its own loopback address: a migration
+    # source connects to the URI the target offers (tcp:virthostNN:PORT). (Not the target's
+    # own `migration_address`: libvirt rejects a local one.)
+    printf '127.0.0.1 localhost\n' >"$h/hosts"
+    for i in $(seq 1 16); do printf '127.0.1.%s virthost%02d\n' "$i" "$i"; done >>"$h/hosts"
     hostname "$name"
     for point in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
         mkdir -p "$point"
@@ -77,7 +95,7 @@ CONF
     mount --bind "$h/log" /var/log/libvirt
     mount --bind "$h/hosts" /etc/hosts
     readlink /proc/self/ns/mnt >"$h/mntns"
-    libvirtd -d -f /etc/libvirt/libvirtd.conf -p "$h/libvirtd.pid"
+    libvirtd -d -l -f /etc/libvirt/libvirtd.conf -p "$h/libvirtd.pid"
     tries=0
     until virsh -q -c qemu:///system uri >/dev/null 2>&1; do
         tries=$((tries + 1))
@@ -102,6 +120,10 @@ boot_image() {
 guest() {
     n=$2 name=$3 kind=${4:-}
     image=/var/lib/libvirt/images/$name.qcow2
+    if [ "$kind" = shared ]; then
+        mkdir -p "$1/shared"
+        image=$1/shared/$name.qcow2
+    fi
     if ! virsh -q domstate "$name" >/dev/null 2>&1; then
         if [ ! -f "$image" ]; then
             boot_image "$image.raw"
@@ -178,8 +200,8 @@ down() {
 command=${1:-}
 [ $# -gt 0 ] && shift
 case $command in
-host) [ $# -eq 2 ] || die "usage: host DIR N"; host "$@" ;;
-guest) [ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: guest DIR N NAME [hung]"; guest "$@" ;;
+host) [ $# -eq 3 ] || die "usage: host DIR N PORT"; host "$@" ;;
+guest) [ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: guest DIR N NAME [hung|shared]"; guest "$@" ;;
 down) [ $# -eq 1 ] || die "usage: down DIR"; down "$@" ;;
 *) die "usage: kvm-lab.sh host|guest|down ..." ;;
 esac

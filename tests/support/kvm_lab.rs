@@ -8,6 +8,12 @@
 //! that host's libvirtd only. Guests are tiny real QEMU domains (64 MiB, a boot sector that
 //! powers off on ACPI shutdown). The shell side is `tests/lab/kvm-lab.sh`.
 //!
+//! For live migration each libvirtd also listens on `qemu+tcp://127.0.0.1:PORT/system` (a free
+//! port picked per host, no authentication, loopback only) — the inventory's
+//! `rpatch_libvirt_uri` of the host — and every namespace's /etc/hosts names every
+//! `virthostNN` at its own 127.0.1.N address. A [`KvmLabBuilder::shared_guest`]'s image lives
+//! in a directory every hypervisor sees, like an NFS export.
+//!
 //! Everything is stopped by PID on drop: every process living in a hypervisor's namespace
 //! (domains destroyed first). Each lab dir names its owner (`pid start`); at the first start
 //! in a test process, labs whose owner is gone (a crashed or killed run) are stopped and
@@ -32,13 +38,15 @@ fn script() -> PathBuf {
 /// How a lab is laid out.
 pub struct KvmLabBuilder {
     hypervisors: usize,
-    guests: Vec<(usize, String, bool)>,
+    guests: Vec<(usize, String, Option<&'static str>)>,
 }
 
 /// A running lab; stopped on drop.
 pub struct KvmLab {
     dir: PathBuf,
     holders: Vec<Child>,
+    /// Each hypervisor's libvirtd TCP port (loopback only).
+    ports: Vec<u16>,
     /// The hypervisors' sshd processes (inventory `virthost01`, …); dropped after the lab
     /// has stopped everything in the namespaces.
     pub fleet: Fleet,
@@ -66,14 +74,22 @@ impl KvmLabBuilder {
 
     /// A running guest `name` on hypervisor `host` (1-based).
     pub fn guest(mut self, host: usize, name: &str) -> Self {
-        self.guests.push((host, name.to_string(), false));
+        self.guests.push((host, name.to_string(), None));
+        self
+    }
+
+    /// A running guest `name` on hypervisor `host` whose image is on storage every
+    /// hypervisor of the lab sees: it can migrate live (with `unsafe`, as libvirt cannot
+    /// prove a local path is shared).
+    pub fn shared_guest(mut self, host: usize, name: &str) -> Self {
+        self.guests.push((host, name.to_string(), Some("shared")));
         self
     }
 
     /// A running guest `name` on hypervisor `host` that never answers ACPI shutdown: its
     /// disk is blank, so SeaBIOS loops looking for something to boot, as a hung OS would.
     pub fn hung_guest(mut self, host: usize, name: &str) -> Self {
-        self.guests.push((host, name.to_string(), true));
+        self.guests.push((host, name.to_string(), Some("hung")));
         self
     }
 
@@ -93,6 +109,7 @@ impl KvmLabBuilder {
         )
         .expect("lab owner file");
         let mut holders = Vec::new();
+        let ports: Vec<u16> = (0..self.hypervisors).map(|_| free_port()).collect();
         for n in 1..=self.hypervisors {
             let log = std::fs::File::create(dir.join(format!("h{n}.out"))).expect("holder log");
             let holder = Command::new("unshare")
@@ -101,6 +118,7 @@ impl KvmLabBuilder {
                 .arg("host")
                 .arg(&dir)
                 .arg(n.to_string())
+                .arg(ports[n - 1].to_string())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("holder log"))
                 .stderr(log)
@@ -135,9 +153,9 @@ impl KvmLabBuilder {
             let runs: Vec<_> = self
                 .guests
                 .iter()
-                .map(|(host, name, hung)| {
+                .map(|(host, name, kind)| {
                     scope.spawn(move || {
-                        let output = guest_command(pids[host - 1], dir, *host, name, *hung)
+                        let output = guest_command(pids[host - 1], dir, *host, name, *kind)
                             .output()
                             .expect("run kvm-lab.sh guest");
                         (name.clone(), output)
@@ -158,6 +176,7 @@ impl KvmLabBuilder {
         KvmLab {
             dir,
             holders,
+            ports,
             fleet,
             setup_time: started.elapsed(),
         }
@@ -221,9 +240,24 @@ impl KvmLab {
         format!("virthost{n:02}")
     }
 
-    /// A project whose inventory is the hypervisors, with the fleet's environment.
+    /// A project whose inventory is the hypervisors, with the fleet's environment; each
+    /// hypervisor's `rpatch_libvirt_uri` is its [`KvmLab::uri`].
     pub fn project(&self) -> Project {
-        self.fleet.project()
+        let mut inventory = String::new();
+        for line in self.fleet.inventory().lines() {
+            inventory.push_str(line);
+            inventory.push('\n');
+            let host = line.trim().trim_end_matches(':');
+            if let Some(n) = (1..=self.ports.len()).find(|n| host == Self::host(*n)) {
+                inventory.push_str(&format!("      rpatch_libvirt_uri: {}\n", self.uri(n)));
+            }
+        }
+        self.fleet.project_with_inventory(&inventory)
+    }
+
+    /// How the other hypervisors reach hypervisor `n`'s libvirtd.
+    pub fn uri(&self, n: usize) -> String {
+        format!("qemu+tcp://127.0.0.1:{}/system", self.ports[n - 1])
     }
 
     /// Runs `virsh ARGS` on hypervisor `n` directly (not over SSH): the test's own view.
@@ -264,7 +298,7 @@ impl KvmLab {
     /// Defines and starts guest `name` on hypervisor `n` unless it is running there already
     /// (the lab's setup is idempotent: a running guest is left alone).
     pub fn ensure_guest(&self, n: usize, name: &str) {
-        let output = guest_command(self.holders[n - 1].id(), &self.dir, n, name, false)
+        let output = guest_command(self.holders[n - 1].id(), &self.dir, n, name, None)
             .output()
             .expect("run kvm-lab.sh guest");
         assert!(
@@ -299,8 +333,8 @@ fn nsenter(pid: u32) -> Command {
     command
 }
 
-/// `kvm-lab.sh guest DIR N NAME [hung]` inside hypervisor `n` (whose holder is `pid`).
-fn guest_command(pid: u32, dir: &Path, n: usize, name: &str, hung: bool) -> Command {
+/// `kvm-lab.sh guest DIR N NAME [hung|shared]` inside hypervisor `n` (whose holder is `pid`).
+fn guest_command(pid: u32, dir: &Path, n: usize, name: &str, kind: Option<&str>) -> Command {
     let mut command = nsenter(pid);
     command
         .arg("sh")
@@ -309,7 +343,7 @@ fn guest_command(pid: u32, dir: &Path, n: usize, name: &str, hung: bool) -> Comm
         .arg(dir)
         .arg(n.to_string())
         .arg(name)
-        .args(hung.then_some("hung"));
+        .args(kind);
     command
 }
 
@@ -326,6 +360,14 @@ fn stop(dir: &Path, holders: &mut [Child]) {
         let _ = holder.wait();
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A TCP port free on 127.0.0.1 now (the kernel's pick), for a libvirtd to listen on.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port on 127.0.0.1")
 }
 
 /// Field 22 of /proc/PID/stat: when the process started, telling a reused PID apart.

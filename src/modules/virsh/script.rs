@@ -62,6 +62,13 @@ pub(crate) fn facts() -> String {
     format!("{PRELUDE}{FACTS}")
 }
 
+/// `body` after the prelude every script starts with (C locale, PATH, `qemu:///system`, a
+/// `@@rpatch:novirsh` answer on a host without virsh): for a module's own script, which
+/// must quote every word from a playbook or host itself.
+pub(crate) fn with_prelude(body: &str) -> String {
+    format!("{PRELUDE}{body}")
+}
+
 /// One command of an apply script: `virsh` and its words, each quoted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Step {
