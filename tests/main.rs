@@ -18,3 +18,4 @@ mod service;
 mod ssh;
 mod state;
 mod support;
+mod system_modules;

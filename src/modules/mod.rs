@@ -78,6 +78,7 @@ module_table! {
     slurp: [Slurp],
     replace: [Replace],
     blockinfile: [Blockinfile],
+    sysctl: [Sysctl],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],

@@ -1,0 +1,111 @@
+//! `sysctl` (and the other system-configuration modules) through the real binary, on files in
+//! throwaway projects only: the kernel's settings are read, never changed.
+
+use crate::support::{Project, Recap};
+
+const SYSCTL_PLAY: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.posix.sysctl:
+        name: vm.swappiness
+        value: 10
+        sysctl_file: "{dir}/etc/sysctl.conf"
+        reload: false
+    - sysctl:
+        name: net.ipv4.ip_forward
+        value: "yes"
+        sysctl_file: "{dir}/etc/sysctl.conf"
+        reload: no
+    - sysctl:
+        name: kernel.old
+        state: absent
+        sysctl_file: "{dir}/etc/sysctl.conf"
+        reload: false
+"#;
+
+fn sysctl_project() -> Project {
+    Project::new()
+        .file(
+            "etc/sysctl.conf",
+            "# tuned\nvm.swappiness = 60\nkernel.old = 1\n",
+        )
+        .playbook(SYSCTL_PLAY)
+}
+
+const SYSCTL_AFTER: &str = "# tuned\nvm.swappiness=10\nnet.ipv4.ip_forward=1\n";
+
+#[test]
+fn sysctl_edits_the_file_once() {
+    let project = sysctl_project();
+    let first = project.run(&[]);
+    first.expect_code(0);
+    assert_eq!(
+        first.recap_of("localhost"),
+        Recap {
+            ok: 3,
+            changed: 3,
+            ..Recap::default()
+        },
+        "{}",
+        first.stdout
+    );
+    assert_eq!(project.read("etc/sysctl.conf"), SYSCTL_AFTER);
+    let second = project.run(&[]);
+    second.expect_code(0);
+    assert_eq!(
+        second.recap_of("localhost"),
+        Recap {
+            ok: 3,
+            ..Recap::default()
+        },
+        "a second run must change nothing\n{}",
+        second.stdout
+    );
+    assert_eq!(project.read("etc/sysctl.conf"), SYSCTL_AFTER);
+}
+
+#[test]
+fn sysctl_check_mode_shows_diffs_and_writes_nothing() {
+    let project = sysctl_project();
+    let out = project.run(&["--check", "--diff"]);
+    out.expect_code(0);
+    for line in [
+        "-vm.swappiness = 60",
+        "+vm.swappiness=10",
+        "-kernel.old = 1",
+    ] {
+        assert!(out.stdout.contains(line), "no `{line}` in\n{}", out.stdout);
+    }
+    assert_eq!(
+        project.read("etc/sysctl.conf"),
+        "# tuned\nvm.swappiness = 60\nkernel.old = 1\n"
+    );
+}
+
+#[test]
+fn sysctl_set_in_check_mode_only_reads_the_live_value() {
+    let Ok(live) = std::fs::read_to_string("/proc/sys/kernel/ostype") else {
+        return; // no procfs here
+    };
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - sysctl:\n        name: kernel.ostype\n        value: {live}\n\
+         \x20       sysctl_file: \"{{dir}}/live.conf\"\n        sysctl_set: true\n\
+         \x20       reload: false\n",
+        live = live.trim()
+    );
+    let project = Project::new()
+        .file("live.conf", &format!("kernel.ostype={}\n", live.trim()))
+        .playbook(&play);
+    let out = project.run(&["--check"]);
+    out.expect_code(0);
+    assert_eq!(
+        out.recap_of("localhost"),
+        Recap {
+            ok: 1,
+            ..Recap::default()
+        },
+        "{}",
+        out.stdout
+    );
+}
