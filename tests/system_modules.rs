@@ -1,5 +1,5 @@
-//! `sysctl` (and the other system-configuration modules) through the real binary, on files in
-//! throwaway projects only: the kernel's settings are read, never changed.
+//! `sysctl` and `cron` through the real binary, on files in throwaway projects only: the
+//! kernel's settings are read, never changed, and no real crontab or /etc/cron.d is touched.
 
 use crate::support::{Project, Recap};
 
@@ -108,4 +108,87 @@ fn sysctl_set_in_check_mode_only_reads_the_live_value() {
         "{}",
         out.stdout
     );
+}
+
+const CRON_PLAY: &str = r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.cron:
+        name: rpt-nightly
+        job: /usr/bin/true
+        minute: 0
+        hour: 3
+        user: root
+        cron_file: "{dir}/cron.d/rpt-jobs"
+    - cron:
+        name: rpt-boot
+        job: /usr/bin/true boot
+        special_time: reboot
+        disabled: true
+        user: root
+        cron_file: "{dir}/cron.d/rpt-jobs"
+    - cron:
+        name: rpt-old
+        state: absent
+        cron_file: "{dir}/cron.d/rpt-jobs"
+"#;
+
+const CRON_AFTER: &str = "SHELL=/bin/sh\n#Ansible: rpt-nightly\n0 3 * * * root /usr/bin/true\n\
+                          #Ansible: rpt-boot\n#@reboot root /usr/bin/true boot\n";
+
+fn cron_project() -> Project {
+    Project::new()
+        .file(
+            "cron.d/rpt-jobs",
+            "SHELL=/bin/sh\n#Ansible: rpt-old\n* * * * * root /bin/old\n\
+             #Ansible: rpt-nightly\n5 * * * * root /usr/bin/true\n",
+        )
+        .playbook(CRON_PLAY)
+}
+
+#[test]
+fn cron_keeps_named_jobs_in_a_cron_file_once() {
+    let project = cron_project();
+    let first = project.run(&[]);
+    first.expect_code(0);
+    assert_eq!(
+        first.recap_of("localhost"),
+        Recap {
+            ok: 3,
+            changed: 3,
+            ..Recap::default()
+        },
+        "{}",
+        first.stdout
+    );
+    assert_eq!(project.read("cron.d/rpt-jobs"), CRON_AFTER);
+    let second = project.run(&[]);
+    second.expect_code(0);
+    assert_eq!(
+        second.recap_of("localhost"),
+        Recap {
+            ok: 3,
+            ..Recap::default()
+        },
+        "a second run must change nothing\n{}",
+        second.stdout
+    );
+    assert_eq!(project.read("cron.d/rpt-jobs"), CRON_AFTER);
+}
+
+#[test]
+fn cron_check_mode_shows_diffs_and_writes_nothing() {
+    let project = cron_project();
+    let before = project.read("cron.d/rpt-jobs");
+    let out = project.run(&["--check", "--diff"]);
+    out.expect_code(0);
+    for line in [
+        "-5 * * * * root /usr/bin/true",
+        "+0 3 * * * root /usr/bin/true",
+        "+#@reboot root /usr/bin/true boot",
+        "-* * * * * root /bin/old",
+    ] {
+        assert!(out.stdout.contains(line), "no `{line}` in\n{}", out.stdout);
+    }
+    assert_eq!(project.read("cron.d/rpt-jobs"), before);
 }

@@ -79,6 +79,7 @@ module_table! {
     replace: [Replace],
     blockinfile: [Blockinfile],
     sysctl: [Sysctl],
+    cron: [Cron],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
