@@ -1,5 +1,6 @@
-//! `sysctl` and `cron` through the real binary, on files in throwaway projects only: the
-//! kernel's settings are read, never changed, and no real crontab or /etc/cron.d is touched.
+//! `sysctl`, `cron` and `group` through the real binary. Files live in throwaway projects: the
+//! kernel's settings are read, never changed, and no real crontab or /etc/cron.d is touched;
+//! test groups are named `rpt-…` and removed even when a test fails.
 
 use crate::support::{Project, Recap};
 
@@ -191,4 +192,58 @@ fn cron_check_mode_shows_diffs_and_writes_nothing() {
         assert!(out.stdout.contains(line), "no `{line}` in\n{}", out.stdout);
     }
     assert_eq!(project.read("cron.d/rpt-jobs"), before);
+}
+
+/// Removes a test group even when the test fails.
+struct GroupCleanup(&'static str);
+
+impl Drop for GroupCleanup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("groupdel")
+            .arg(self.0)
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn gid_of(name: &str) -> Option<String> {
+    let out = std::process::Command::new("getent")
+        .args(["group", name])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split(':').nth(2).map(|gid| gid.trim().to_string())
+}
+
+#[test]
+fn group_is_created_once_with_its_gid_and_check_mode_creates_nothing() {
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| out.stdout == b"0\n")
+        .unwrap_or(false);
+    if !is_root {
+        return; // groupadd needs root
+    }
+    let name = "rpt-it-group";
+    let _cleanup = GroupCleanup(name);
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - ansible.builtin.group: name={name} gid=47311\n"
+    );
+    let project = Project::new().playbook(&play);
+    project.run(&["--check"]).expect_code(0);
+    assert_eq!(gid_of(name), None, "check mode created the group");
+    let first = project.run(&[]);
+    first.expect_code(0);
+    assert_eq!(first.recap_of("localhost").changed, 1, "{}", first.stdout);
+    assert_eq!(gid_of(name).as_deref(), Some("47311"));
+    let second = project.run(&[]);
+    second.expect_code(0);
+    assert_eq!(second.recap_of("localhost").changed, 0, "{}", second.stdout);
+    let gone = Project::new().playbook(&format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - group: name={name} state=absent\n"
+    ));
+    gone.run(&[]).expect_code(0);
+    assert_eq!(gid_of(name), None);
 }

@@ -80,6 +80,7 @@ module_table! {
     blockinfile: [Blockinfile],
     sysctl: [Sysctl],
     cron: [Cron],
+    group: [Group],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
