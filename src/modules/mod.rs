@@ -81,6 +81,7 @@ module_table! {
     sysctl: [Sysctl],
     cron: [Cron],
     group: [Group],
+    user: [User],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
