@@ -1,6 +1,6 @@
-//! `sysctl`, `cron` and `group` through the real binary. Files live in throwaway projects: the
+//! `sysctl`, `cron`, `group` and `user` through the real binary. Files live in throwaway projects: the
 //! kernel's settings are read, never changed, and no real crontab or /etc/cron.d is touched;
-//! test groups are named `rpt-…` and removed even when a test fails.
+//! test groups and accounts are named `rpt-…` and removed even when a test fails.
 
 use crate::support::{Project, Recap};
 
@@ -246,4 +246,72 @@ fn group_is_created_once_with_its_gid_and_check_mode_creates_nothing() {
     ));
     gone.run(&[]).expect_code(0);
     assert_eq!(gid_of(name), None);
+}
+
+/// Removes a test account even when the test fails.
+struct UserCleanup(&'static str);
+
+impl Drop for UserCleanup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("userdel")
+            .args(["-r", self.0])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn passwd_entry(name: &str) -> Option<String> {
+    let out = std::process::Command::new("getent")
+        .args(["passwd", name])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn user_is_created_once_in_its_group_and_check_mode_creates_nothing() {
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| out.stdout == b"0\n")
+        .unwrap_or(false);
+    if !is_root {
+        return; // useradd needs root
+    }
+    let (group, name) = ("rpt-it-ugroup", "rpt-it-user");
+    let _user = UserCleanup(name);
+    let _group = GroupCleanup(group);
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - group: name={group}\n\
+         \x20   - ansible.builtin.user:\n        name: {name}\n        uid: 47312\n\
+         \x20       shell: /bin/sh\n        groups: [{group}]\n        create_home: false\n\
+         \x20       password_lock: true\n"
+    );
+    let project = Project::new().playbook(&play);
+    project.run(&["--check"]).expect_code(0);
+    assert_eq!(passwd_entry(name), None, "check mode created the account");
+    let first = project.run(&[]);
+    first.expect_code(0);
+    assert_eq!(first.recap_of("localhost").changed, 2, "{}", first.stdout);
+    let entry = passwd_entry(name).expect("created");
+    assert!(
+        entry.starts_with(&format!("{name}:x:47312:")) && entry.ends_with(":/bin/sh"),
+        "{entry}"
+    );
+    let groups = std::process::Command::new("id")
+        .args(["-Gn", name])
+        .output()
+        .expect("id");
+    assert!(String::from_utf8_lossy(&groups.stdout).contains(group));
+    let second = project.run(&[]);
+    second.expect_code(0);
+    assert_eq!(second.recap_of("localhost").changed, 0, "{}", second.stdout);
+    let gone = Project::new().playbook(&format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - user: name={name} state=absent\n"
+    ));
+    gone.run(&[]).expect_code(0);
+    assert_eq!(passwd_entry(name), None);
 }
