@@ -1,6 +1,7 @@
-//! `sysctl`, `cron`, `group` and `user` through the real binary. Files live in throwaway projects: the
-//! kernel's settings are read, never changed, and no real crontab or /etc/cron.d is touched;
-//! test groups and accounts are named `rpt-…` and removed even when a test fails.
+//! `sysctl`, `cron`, `group` and `user` through the real binary. Files live in throwaway
+//! projects: the kernel's settings are read, never changed, and no real crontab or
+//! /etc/cron.d is touched; test groups and accounts are named `rpt-…` and removed even when a
+//! test fails.
 
 use crate::support::{Project, Recap};
 
