@@ -19,3 +19,4 @@ mod service;
 mod ssh;
 mod state;
 mod support;
+mod system_modules;
