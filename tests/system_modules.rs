@@ -86,9 +86,8 @@ fn sysctl_check_mode_shows_diffs_and_writes_nothing() {
 
 #[test]
 fn sysctl_set_in_check_mode_only_reads_the_live_value() {
-    let Ok(live) = std::fs::read_to_string("/proc/sys/kernel/ostype") else {
-        return; // no procfs here
-    };
+    let live = std::fs::read_to_string("/proc/sys/kernel/ostype")
+        .expect("this test needs procfs: /proc/sys/kernel/ostype");
     let play = format!(
         "- hosts: all\n  gather_facts: false\n  tasks:\n\
          \x20   - sysctl:\n        name: kernel.ostype\n        value: {live}\n\
@@ -218,14 +217,7 @@ fn gid_of(name: &str) -> Option<String> {
 
 #[test]
 fn group_is_created_once_with_its_gid_and_check_mode_creates_nothing() {
-    let is_root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|out| out.stdout == b"0\n")
-        .unwrap_or(false);
-    if !is_root {
-        return; // groupadd needs root
-    }
+    require_root("groupadd");
     let name = "rpt-it-group";
     let _cleanup = GroupCleanup(name);
     let play = format!(
@@ -273,14 +265,7 @@ fn passwd_entry(name: &str) -> Option<String> {
 
 #[test]
 fn user_is_created_once_in_its_group_and_check_mode_creates_nothing() {
-    let is_root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|out| out.stdout == b"0\n")
-        .unwrap_or(false);
-    if !is_root {
-        return; // useradd needs root
-    }
+    require_root("useradd");
     let (group, name) = ("rpt-it-ugroup", "rpt-it-user");
     let _user = UserCleanup(name);
     let _group = GroupCleanup(group);
@@ -315,4 +300,16 @@ fn user_is_created_once_in_its_group_and_check_mode_creates_nothing() {
     ));
     gone.run(&[]).expect_code(0);
     assert_eq!(passwd_entry(name), None);
+}
+
+/// Fails (never skips) when the tests do not run as root, naming what needs it.
+fn require_root(command: &str) {
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout == b"0\n");
+    assert!(
+        is_root,
+        "this test runs the real {command}, which needs root: run scripts/test as root"
+    );
 }
