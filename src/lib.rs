@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod diagnostic;
 pub mod gates;
+pub mod input;
 pub mod inventory;
 pub mod modules;
 pub mod output;

@@ -249,8 +249,7 @@ fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, String> {
     let Some(path) = &tls.ca_file else {
         return Ok(builder.root_certs(system_roots()?).build());
     };
-    let pem = std::fs::read(path)
-        .map_err(|error| format!("cannot read ca_file {}: {error}", path.display()))?;
+    let pem = crate::input::read_bytes(path).map_err(|error| format!("ca_file: {error}"))?;
     let mut certs = Vec::new();
     for item in parse_pem(&pem) {
         match item {

@@ -83,7 +83,6 @@ impl Loader<'_> {
             }
         }
         let source = Source::read(path).map_err(|source| PlaybookError::Read {
-            path: path.to_path_buf(),
             source,
             at: at.cloned(),
         })?;
