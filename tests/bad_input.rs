@@ -149,3 +149,137 @@ fn bad_command_line_options_exit_5() {
     let error = rejected(&project, &["-e", "notkeyvalue"], 5);
     assert!(error.contains("--extra-vars"), "{error}");
 }
+
+/// A "billion laughs" alias bomb as play vars: nine levels of nine aliases of the level before
+/// (under 500 bytes; parsed whole it would take gigabytes).
+fn alias_bomb(indent: &str) -> String {
+    let mut text = format!("{indent}a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (previous, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+        .iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+    {
+        let aliases = vec![format!("*{previous}"); 9].join(", ");
+        text.push_str(&format!("{indent}{name}: &{name} [{aliases}]\n"));
+    }
+    text
+}
+
+#[test]
+fn alias_bomb_in_a_playbook_is_refused_at_its_line() {
+    let project = Project::new().timeout(60).playbook(&format!(
+        "- hosts: all\n  gather_facts: false\n  vars:\n{}  tasks:\n{MARK}",
+        alias_bomb("    ")
+    ));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("site.yml:9:"), "{error}");
+    assert!(
+        error.contains("expand to more than 1000000 nodes"),
+        "{error}"
+    );
+    let error = rejected(&project, &["--check"], 4);
+    assert!(error.contains("alias"), "{error}");
+}
+
+#[test]
+fn alias_bomb_in_a_yaml_inventory_is_refused_at_its_line() {
+    let project = Project::new()
+        .timeout(60)
+        .file(
+            "bomb.yml",
+            &format!("all:\n  vars:\n{}  hosts:\n    web1:\n", alias_bomb("    ")),
+        )
+        .playbook(&play(""));
+    let error = rejected(&project, &["-i", "bomb.yml"], 4);
+    assert!(error.contains("bomb.yml:8:"), "{error}");
+    assert!(
+        error.contains("expand to more than 1000000 nodes"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_fifo_or_device_as_vars_file_is_refused_without_hanging() {
+    let vars_files = |path: &str| {
+        format!(
+            "- hosts: all\n  gather_facts: false\n  vars_files:\n    - {path}\n  tasks:\n{MARK}"
+        )
+    };
+    let project = Project::new()
+        .timeout(60)
+        .fifo("pipe.yml")
+        .playbook(&vars_files("pipe.yml"));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("pipe.yml"), "{error}");
+    assert!(
+        error.contains("it is a FIFO, not a regular file"),
+        "{error}"
+    );
+    assert!(error.contains("site.yml:4:7"), "{error}");
+    let project = Project::new()
+        .timeout(60)
+        .playbook(&vars_files("/dev/zero"));
+    let error = rejected(&project, &[], 4);
+    assert!(
+        error.contains("`/dev/zero`: it is a character device, not a regular file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_fifo_or_device_as_extra_vars_file_is_refused_without_hanging() {
+    let project = Project::new()
+        .timeout(60)
+        .fifo("pipe.yml")
+        .playbook(&play(""));
+    let error = rejected(&project, &["-e", "@pipe.yml"], 5);
+    assert!(error.contains("`pipe.yml`: it is a FIFO"), "{error}");
+    let error = rejected(&project, &["-e", "@/dev/zero"], 5);
+    assert!(
+        error.contains("`/dev/zero`: it is a character device"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_fifo_as_inventory_is_refused_without_hanging() {
+    let project = Project::new().timeout(60).fifo("hosts").playbook(&play(""));
+    let error = rejected(&project, &["-i", "hosts"], 4);
+    assert!(error.contains("`hosts`: it is a FIFO"), "{error}");
+}
+
+#[test]
+fn input_over_the_size_limit_is_refused_and_the_limit_can_be_raised() {
+    let project = Project::new()
+        .timeout(60)
+        .env("RPATCH_MAX_INPUT_BYTES", "64")
+        .playbook(&play(""));
+    let error = rejected(&project, &[], 4);
+    assert!(
+        error.contains("larger than the input limit of 64 bytes"),
+        "{error}"
+    );
+    assert!(error.contains("RPATCH_MAX_INPUT_BYTES"), "{error}");
+    let project = Project::new()
+        .timeout(60)
+        .env("RPATCH_MAX_INPUT_BYTES", "lots")
+        .playbook(&play(""));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("RPATCH_MAX_INPUT_BYTES=`lots`"), "{error}");
+    let project = Project::new()
+        .timeout(60)
+        .env("RPATCH_MAX_INPUT_BYTES", "100000")
+        .playbook("- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=fits\n");
+    project.run(&[]).expect_code(0);
+}
+
+#[test]
+fn a_fifo_as_template_source_fails_the_task_without_hanging() {
+    let project = Project::new()
+        .timeout(60)
+        .fifo("templates/motd.j2")
+        .playbook("- hosts: all\n  gather_facts: false\n  tasks:\n    - template: {src: motd.j2, dest: \"{dir}/motd\"}\n");
+    let output = project.run(&[]);
+    output.expect_code(2);
+    assert!(output.stdout.contains("it is a FIFO"), "{}", output.stdout);
+    assert!(!project.exists("motd"));
+}

@@ -17,6 +17,8 @@ pub struct Project {
     dir: TempDir,
     /// Environment changes for `rpatch` runs: `Some` sets, `None` removes.
     envs: Vec<(String, Option<String>)>,
+    /// A run still going after this long is killed (and so fails its exit-code check).
+    timeout: Option<std::time::Duration>,
 }
 
 impl Project {
@@ -25,6 +27,7 @@ impl Project {
         let project = Self {
             dir: tempfile::tempdir().expect("temp dir"),
             envs: Vec::new(),
+            timeout: None,
         };
         project.file(
             "inventory/local.yml",
@@ -55,6 +58,28 @@ impl Project {
     /// Removes an environment variable from every `rpatch` run of this project.
     pub fn env_remove(mut self, name: &str) -> Self {
         self.envs.push((name.to_string(), None));
+        self
+    }
+
+    /// Kills any `rpatch` run of this project that takes longer than `seconds`, for tests of
+    /// input that once made rpatch hang.
+    pub fn timeout(mut self, seconds: u64) -> Self {
+        self.timeout = Some(std::time::Duration::from_secs(seconds));
+        self
+    }
+
+    /// Makes a FIFO (named pipe) with no writer at `relative`.
+    pub fn fifo(self, relative: &str) -> Self {
+        let path = self.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dir");
+        }
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap_or_else(|e| panic!("mkfifo {relative}: {e}"));
         self
     }
 
@@ -92,6 +117,9 @@ impl Project {
             .env_remove("RPATCH_INVENTORY")
             .env("NO_COLOR", "1")
             .args(args);
+        if let Some(timeout) = self.timeout {
+            command.timeout(timeout);
+        }
         for (name, value) in &self.envs {
             match value {
                 Some(value) => command.env(name, value),
