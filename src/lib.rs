@@ -13,6 +13,7 @@ pub mod output;
 pub mod playbook;
 pub mod rolling;
 pub mod runner;
+pub mod seconds;
 pub mod template;
 pub mod transport;
 pub mod vars;

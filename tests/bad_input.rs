@@ -148,6 +148,33 @@ fn bad_command_line_options_exit_5() {
     rejected(&project, &["--no-such-flag"], 5);
     let error = rejected(&project, &["-e", "notkeyvalue"], 5);
     assert!(error.contains("--extra-vars"), "{error}");
+    let error = rejected(&project, &["--timeout", "18446744073709551615"], 5);
+    assert!(error.contains("4294967295"), "{error}");
+}
+
+#[test]
+fn out_of_range_durations_and_counts_are_parse_errors_at_their_place() {
+    for (task, at, says) in [
+        ("    - debug: msg=x\n      loop: [1, 2]\n      loop_control: {pause: .inf}\n", "site.yml:7:29", "invalid `pause`"),
+        ("    - debug: msg=x\n      loop: [1, 2]\n      loop_control: {pause: 1e30}\n", "site.yml:7:29", "found `1e30`"),
+        ("    - debug: msg=x\n      loop: [1, 2]\n      loop_control: {pause: -1}\n", "site.yml:7:29", "from 0 to 4294967295"),
+        ("    - shell: 'true'\n      register: r\n      until: r is success\n      delay: 18446744073709551616\n", "site.yml:8:14", "invalid `delay`"),
+        ("    - shell: 'true'\n      register: r\n      until: r is success\n      retries: 1e30\n", "site.yml:8:16", "invalid `retries`"),
+        ("    - pause: {seconds: .inf}\n", "site.yml:5:", "must be a finite number"),
+        ("    - pause: {minutes: 1e300}\n", "site.yml:5:", "4294967295"),
+    ] {
+        let project = Project::new().timeout(60).playbook(&play(task));
+        let error = rejected(&project, &[], 4);
+        assert!(error.contains(at), "{task}: {error}");
+        assert!(error.contains(says), "{task}: {error}");
+        let error = rejected(&project, &["--check"], 4);
+        assert!(error.contains(at), "{task}: {error}");
+    }
+    let project = Project::new().timeout(60).playbook(
+        "- hosts: all\n  gather_facts: false\n  gates:\n    - tcp: db:1\n      timeout: 18446744073709551615\n  tasks:\n    - shell: touch {dir}/touched\n",
+    );
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("site.yml:5:16"), "{error}");
 }
 
 /// A "billion laughs" alias bomb as play vars: nine levels of nine aliases of the level before

@@ -119,7 +119,7 @@ pub struct RunArgs {
     pub ssh: SshArgs,
 
     /// Kill any single command that runs longer than this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=crate::seconds::MAX_SECONDS))]
     pub timeout: Option<u64>,
 
     /// List the hosts each play would run on, then exit.
