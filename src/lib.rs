@@ -5,6 +5,9 @@
 
 pub mod cli;
 pub mod diagnostic;
+/// Entry points for the cargo-fuzz targets in `fuzz/`; not a public API.
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod gates;
 pub mod input;
 pub mod inventory;

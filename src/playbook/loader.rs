@@ -27,6 +27,26 @@ pub fn load(
     templar: &Templar,
     options: &LoadOptions,
 ) -> Result<Playbook, PlaybookError> {
+    load_with(path, None, templar, options)
+}
+
+/// Like [`load`], with the playbook's text already in `source` (its path still locates the
+/// files it refers to). Used by the fuzz targets.
+pub fn load_source(
+    source: Arc<Source>,
+    templar: &Templar,
+    options: &LoadOptions,
+) -> Result<Playbook, PlaybookError> {
+    let path = source.path().to_path_buf();
+    load_with(&path, Some(source), templar, options)
+}
+
+fn load_with(
+    path: &Path,
+    first: Option<Arc<Source>>,
+    templar: &Templar,
+    options: &LoadOptions,
+) -> Result<Playbook, PlaybookError> {
     let parent = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -39,6 +59,7 @@ pub fn load(
         include_stack: Vec::new(),
         next_id: 0,
         parsing_handlers: false,
+        first,
     };
     let plays = loader.playbook_file(path, None)?;
     Ok(Playbook {
@@ -58,6 +79,8 @@ pub(super) struct Loader<'a> {
     pub(super) next_id: usize,
     /// True while handler lists are parsed.
     pub(super) parsing_handlers: bool,
+    /// The top-level playbook's text when it was given in memory ([`load_source`]).
+    first: Option<Arc<Source>>,
 }
 
 impl Loader<'_> {
@@ -82,10 +105,13 @@ impl Loader<'_> {
                 });
             }
         }
-        let source = Source::read(path).map_err(|source| PlaybookError::Read {
-            source,
-            at: at.cloned(),
-        })?;
+        let source = match self.first.take() {
+            Some(source) => source,
+            None => Source::read(path).map_err(|source| PlaybookError::Read {
+                source,
+                at: at.cloned(),
+            })?,
+        };
         let node = yaml::parse(&source)?;
         self.include_stack.push(canonical);
         Ok(FileNode { source, node })
