@@ -17,6 +17,7 @@ pub mod playbook;
 pub mod rolling;
 pub mod runner;
 pub mod seconds;
+pub mod shell;
 pub mod template;
 pub mod transport;
 pub mod vars;

@@ -126,6 +126,73 @@ fn unknown_limit_pattern() {
     insta::assert_snapshot!(rejected(&project, &["--limit", "localhots"], 4));
 }
 
+/// ansible-playbook's message when a limit leaves no host (it exits 1 too).
+const NO_HOSTS: &str =
+    "error: Specified inventory, host pattern and/or --limit leaves us with no hosts to target.";
+
+/// Two hosts, a playbook that marks any host it reaches, and limit files with no pattern.
+fn limited_project() -> Project {
+    Project::new()
+        .file("hosts.ini", "[web]\nweb[1:2] ansible_connection=local\n")
+        .playbook(&play(""))
+        .file("empty.txt", "")
+        .file("blank.txt", "\n   \n\t\n")
+        .file(
+            "comments.txt",
+            "# nothing failed last night\n\n  # (retry file)\n",
+        )
+}
+
+#[test]
+fn an_empty_limit_targets_no_host() {
+    let project = limited_project();
+    for limit in ["", " ", ",", "@empty.txt", "@blank.txt", "@comments.txt"] {
+        let error = rejected(&project, &["-i", "hosts.ini", "-l", limit], 1);
+        assert_eq!(
+            error.lines().next(),
+            Some(NO_HOSTS),
+            "-l '{limit}': {error}"
+        );
+    }
+    let error = rejected(&project, &["-i", "hosts.ini", "--limit="], 1);
+    insta::assert_snapshot!(error);
+}
+
+#[test]
+fn a_limit_that_excludes_every_host_targets_none() {
+    let project = limited_project();
+    let error = rejected(&project, &["-i", "hosts.ini", "-l", "web:!web1:!web2"], 1);
+    assert_eq!(error.lines().next(), Some(NO_HOSTS), "{error}");
+}
+
+#[test]
+fn every_command_refuses_an_empty_limit_alike() {
+    let project = limited_project();
+    let commands: [&[&str]; 5] = [
+        &["run", "site.yml", "--list-hosts"],
+        &["plan", "site.yml"],
+        &["check", "site.yml"],
+        &["inventory", "--list"],
+        &["inventory", "--graph"],
+    ];
+    for command in commands {
+        for limit in ["", "@blank.txt"] {
+            let mut args = command.to_vec();
+            args.extend(["-i", "hosts.ini", "-l", limit]);
+            let output = project.rpatch(&args);
+            output.expect_code(1);
+            assert_eq!(
+                output.stderr.lines().next(),
+                Some(NO_HOSTS),
+                "{args:?}: {}",
+                output.stderr
+            );
+            assert!(output.stdout.is_empty(), "{args:?}: {}", output.stdout);
+        }
+    }
+    assert!(!project.exists("touched"));
+}
+
 #[test]
 fn undefined_handler() {
     let project = Project::new().playbook(&play("    - shell: echo\n      notify: restart libvrt\n  handlers:\n    - name: restart libvirt\n      debug: msg=x\n"));

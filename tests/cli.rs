@@ -53,6 +53,50 @@ fn check_validates_without_running() {
 }
 
 #[test]
+fn check_and_inventory_take_a_limit_like_run() {
+    let project = Project::new()
+        .file(
+            "hosts.ini",
+            "[kvm]\nkvm[01:03] ansible_connection=local\n[guests]\nweb01\n",
+        )
+        .file("retry.txt", "# failed hosts\nkvm02\n")
+        .playbook("- hosts: all\n  tasks:\n    - shell: touch {dir}/touched\n");
+    let check = project.rpatch(&["check", "site.yml", "-i", "hosts.ini", "-l", "kvm:!kvm01"]);
+    check.expect_code(0);
+    assert!(
+        check.stdout.contains("4 inventory hosts, 2 in the limit)"),
+        "{}",
+        check.stdout
+    );
+    let typo = project.rpatch(&["check", "site.yml", "-i", "hosts.ini", "-l", "kmv01"]);
+    typo.expect_code(4);
+    assert!(
+        typo.stderr.contains("did you mean `kvm01`?"),
+        "{}",
+        typo.stderr
+    );
+    let graph = project.rpatch(&[
+        "inventory",
+        "-i",
+        "hosts.ini",
+        "--graph",
+        "-l",
+        "@retry.txt",
+    ]);
+    graph.expect_code(0);
+    assert_eq!(
+        graph.stdout,
+        "@all:\n  |--@guests:\n  |--@kvm:\n  |  |--kvm02\n  |--@ungrouped:\n"
+    );
+    let list = project.rpatch(&["inventory", "-i", "hosts.ini", "--list", "-l", "web01"]);
+    list.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(json["guests"]["hosts"], serde_json::json!(["web01"]));
+    assert!(json.get("kvm").is_none(), "{json}");
+    assert!(!project.exists("touched"));
+}
+
+#[test]
 fn inventory_views_match_ansible_inventory() {
     let project = Project::new().file(
         "hosts.ini",
@@ -98,12 +142,13 @@ fn default_inventory_comes_from_the_environment_or_inventory_dir() {
 #[test]
 fn the_shipped_monthly_playbook_reports_and_changes_nothing_by_default() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let runs = tempfile::tempdir().expect("runs dir");
+    let state = tempfile::tempdir().expect("state dir");
     let mut command = assert_cmd::Command::cargo_bin("rpatch").expect("binary");
     let output = command
         .current_dir(repo)
         .env_remove("RPATCH_INVENTORY")
-        .env("RPATCH_RUNS_DIR", runs.path())
+        .env_remove("RPATCH_RUNS_DIR")
+        .env("RPATCH_STATE_DIR", state.path())
         .args(["run", "playbooks/monthly.yml", "--json"])
         .output()
         .expect("run");
@@ -142,9 +187,9 @@ fn a_closed_output_pipe_is_not_a_crash() {
         play.push_str(&format!("    - name: a task with a long enough name to fill the pipe quickly {n:05}\n      debug: msg=x\n"));
     }
     let project = Project::new().playbook(&play);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rpatch"))
+    let mut child = project
+        .command()
         .args(["run", "site.yml", "--list-tasks"])
-        .current_dir(project.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -436,9 +436,9 @@ fn ctrl_c_lets_running_tasks_finish_prints_the_recap_and_exits_99() {
     let project = Project::new().playbook(
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: touch {dir}/started; sleep 2; touch {dir}/finished\n    - shell: touch {dir}/next\n",
     );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rpatch"))
+    let child = project
+        .command()
         .args(["run", "site.yml"])
-        .current_dir(project.path())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");

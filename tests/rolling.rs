@@ -263,10 +263,8 @@ fn the_journal_holds_no_secrets() {
     project
         .run(&["-i", "hosts.ini", "-e", "token=tok-secret"])
         .expect_code(0);
-    let journal = project.read(&format!(
-        ".rpatch/runs/{}/journal.jsonl",
-        project.only_run_id()
-    ));
+    let journal =
+        std::fs::read_to_string(project.journal(&project.only_run_id())).expect("journal");
     assert!(
         !journal.contains("hunter2") && !journal.contains("tok-secret"),
         "{journal}"
@@ -351,10 +349,11 @@ fn a_corrupted_journal_line_is_reported_and_never_guessed_past() {
         fleet("- hosts: kvm\n  gather_facts: false\n  serial: 1\n  tasks:\n    - shell: echo hi\n");
     project.run(&["-i", "hosts.ini"]).expect_code(0);
     let id = project.only_run_id();
-    let path = format!(".rpatch/runs/{id}/journal.jsonl");
-    let mut lines: Vec<String> = project.read(&path).lines().map(str::to_string).collect();
+    let path = project.journal(&id);
+    let text = std::fs::read_to_string(&path).expect("journal");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     lines[2] = "{\"at\": garbage".to_string();
-    let project = project.file(&path, &(lines.join("\n") + "\n"));
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write journal");
     let output = project.rpatch(&["runs", "show", &id]);
     output.expect_code(4);
     assert!(output.stderr.contains("line 3"), "{}", output.stderr);

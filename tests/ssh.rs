@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::fleet::{Fleet, PASSWORD, PASSWORD_USER, USER};
+use crate::support::fleet::{self, Fleet};
 
 const ID_PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      register: who\n    - debug: var=who.stdout\n";
 
@@ -34,16 +34,17 @@ fn key_auth_runs_commands_on_every_host() {
     for host in ["node01", "node02"] {
         assert_eq!(out.recap_of(host).ok, 2, "{}", out.stdout);
     }
-    assert!(out.stdout.contains(USER), "{}", out.stdout);
+    assert!(out.stdout.contains(fleet::user()), "{}", out.stdout);
 }
 
 #[test]
 fn password_login_only_when_configured_and_never_printed() {
-    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let (user, password) = (fleet::password_user(), fleet::password());
+    let fleet = Fleet::new().user(user).start();
     let port = fleet.hosts[0].port;
     let inventory = format!(
         "all:\n  hosts:\n    pw01:\n      ansible_host: 127.0.0.1\n      ansible_port: {port}\n      \
-         ansible_user: {PASSWORD_USER}\n      ansible_password: {PASSWORD}\n"
+         ansible_user: {user}\n      ansible_password: {password}\n"
     );
     let home = tempfile::tempdir().expect("home");
     let out = fleet
@@ -52,11 +53,11 @@ fn password_login_only_when_configured_and_never_printed() {
         .playbook(ID_PLAY)
         .run(&["-vvv"]);
     out.expect_code(0);
-    assert!(out.stdout.contains(PASSWORD_USER), "{}", out.stdout);
-    assert!(!all_output(&out).contains(PASSWORD), "password leaked");
+    assert!(out.stdout.contains(user), "{}", out.stdout);
+    assert!(!all_output(&out).contains(password), "password leaked");
 
     // Without ansible_password (and no keys, no agent) the host is unreachable: auth failed.
-    let inventory = inventory.replace(&format!("      ansible_password: {PASSWORD}\n"), "");
+    let inventory = inventory.replace(&format!("      ansible_password: {password}\n"), "");
     let out = fleet
         .project_with_inventory(&inventory)
         .env("HOME", &home.path().display().to_string())
@@ -303,8 +304,12 @@ fn proxy_jump_through_two_other_sshds_shared_by_hosts_behind_them() {
         "Host jump1\n  Port {}\n\nHost jump2\n  Port {}\n\n\
          Host inner1\n  Port {}\n\nHost inner2\n  Port {}\n\n\
          Host inner*\n  ProxyJump jump1,jump2\n\n\
-         Host *\n  HostName 127.0.0.1\n  User {USER}\n  IdentityFile {key}\n",
-        j1.port, j2.port, t1.port, t2.port
+         Host *\n  HostName 127.0.0.1\n  User {}\n  IdentityFile {key}\n",
+        j1.port,
+        j2.port,
+        t1.port,
+        t2.port,
+        fleet::user()
     );
     std::fs::write(fleet.ssh_config(), config).expect("ssh config");
     let out = fleet
@@ -357,26 +362,170 @@ fn become_with_passwordless_sudo() {
 const BECOME_PLAY: &str = "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -u\n      register: uid\n    - assert:\n        that: uid.stdout == '0'\n";
 
 fn password_user_inventory(fleet: &Fleet, become_password: &str) -> String {
-    fleet.inventory().replace(
-        &format!("ansible_user: {USER}"),
-        &format!("ansible_user: {PASSWORD_USER}"),
-    ) + &format!("  vars:\n    ansible_become_password: {become_password}\n")
+    inventory_as(fleet, fleet::password_user(), become_password)
+}
+
+/// The fleet's inventory, logging in as `user`, with a become password for every host.
+fn inventory_as(fleet: &Fleet, user: &str, become_password: &str) -> String {
+    let mut text = String::new();
+    for line in fleet.inventory().lines() {
+        match line.split_once("ansible_user: ") {
+            Some((indent, _)) => text.push_str(&format!("{indent}ansible_user: {user}\n")),
+            None => text.push_str(&format!("{line}\n")),
+        }
+    }
+    text + &format!("  vars:\n    ansible_become_password: {become_password}\n")
+}
+
+/// Tasks that would show a become password sent blindly on standard input: a `cat` without
+/// input must print nothing, a `cat` with input exactly that input, and `copy` must write
+/// exactly its content to `{dest}`.
+const STDIN_PROBES: &str = "    - shell: cat\n      become: true\n      register: no_input\n    \
+     - command: cat\n      args:\n        stdin: given input\n      become: true\n      register: given\n    \
+     - copy:\n        content: \"first line\\n\"\n        dest: \"{dest}\"\n      become: true\n    \
+     - assert:\n        that:\n          - no_input.stdout == ''\n          - given.stdout == 'given input'\n";
+
+/// A play running [`STDIN_PROBES`] after `before` (more tasks), writing to `dest`.
+fn probe_play(before: &str, dest: &Path) -> String {
+    format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n{before}{}",
+        STDIN_PROBES.replace("{dest}", &dest.display().to_string())
+    )
+}
+
+/// The run succeeded, the copied file holds exactly its content (owned by root: written
+/// through sudo), and the password shows nowhere.
+fn assert_no_leak(out: &crate::support::Output, dest: &Path, secret: &str) {
+    out.expect_code(0);
+    let text = all_output(out);
+    assert!(!text.contains(secret), "password leaked:\n{text}");
+    assert!(
+        !text.contains("rpatch-become"),
+        "become tokens leaked:\n{text}"
+    );
+    let copied = std::fs::read_to_string(dest).expect("copied file");
+    assert_eq!(
+        copied, "first line\n",
+        "the copied file got more than its content"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(dest).expect("stat").uid(),
+        0,
+        "not written as root"
+    );
+}
+
+#[test]
+fn become_password_never_reaches_the_command_when_sudo_does_not_ask() {
+    // Passwordless sudo, but a become password configured anyway (a group-wide -K, say).
+    let fleet = Fleet::new().start();
+    let dest = fleet.dir().join("copied-nopasswd");
+    let out = fleet
+        .project_with_inventory(&inventory_as(&fleet, fleet::user(), fleet::password()))
+        .playbook(&probe_play("", &dest))
+        .run(&["-vvv"]);
+    assert_no_leak(&out, &dest, fleet::password());
 }
 
 #[test]
 fn become_with_a_password_never_shows_it() {
-    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let fleet = Fleet::new().user(fleet::password_user()).start();
+    let dest = fleet.dir().join("copied-prompted");
+    // sudo asks here, and asks again for every command: sudo's default timestamp is keyed on
+    // the terminal or, without one, on the parent process and session, and every command on
+    // an SSH channel without a terminal is a session of its own. So the probes really go
+    // through the prompt.
+    let before = "    - command: sudo -n true\n      register: cold\n      failed_when: false\n    \
+         - command: id -u\n      become: true\n      register: uid\n    \
+         - command: sudo -n true\n      register: warm\n      failed_when: false\n    \
+         - assert:\n        that:\n          - cold.rc != 0\n          - uid.stdout == '0'\n          \
+         - warm.rc != 0\n";
     let out = fleet
-        .project_with_inventory(&password_user_inventory(&fleet, PASSWORD))
-        .playbook(BECOME_PLAY)
+        .project_with_inventory(&password_user_inventory(&fleet, fleet::password()))
+        .playbook(&probe_play(before, &dest))
+        .run(&["-vvv"]);
+    assert_no_leak(&out, &dest, fleet::password());
+}
+
+#[test]
+fn a_cached_sudo_timestamp_does_not_turn_the_password_into_input() {
+    // The account's sudo timestamps are shared by all its sessions (timestamp_type=global):
+    // after the first sudo, the others do not ask, though a password is configured.
+    let fleet = Fleet::new().user(fleet::cached_user()).start();
+    let dest = fleet.dir().join("copied-cached");
+    let before =
+        "    - command: sudo -n true\n      register: cold\n      failed_when: false\n    \
+         - command: id -u\n      become: true\n    \
+         - command: sudo -n true\n      register: warm\n      failed_when: false\n    \
+         - assert:\n        that:\n          - cold.rc != 0\n          - warm.rc == 0\n";
+    let out = fleet
+        .project_with_inventory(&inventory_as(
+            &fleet,
+            fleet::cached_user(),
+            fleet::password(),
+        ))
+        .playbook(&probe_play(before, &dest))
+        .run(&["-vvv"]);
+    assert_no_leak(&out, &dest, fleet::password());
+}
+
+#[test]
+fn become_to_the_login_user_itself_does_not_send_the_password() {
+    // sudo asks no password to run as oneself.
+    let fleet = Fleet::new().user(fleet::password_user()).start();
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  become: true\n  become_user: {}\n  tasks:\n    \
+         - shell: cat; id -un\n      register: me\n    \
+         - assert:\n        that: me.stdout == '{}'\n",
+        fleet::password_user(),
+        fleet::password_user()
+    );
+    let out = fleet
+        .project_with_inventory(&password_user_inventory(&fleet, fleet::password()))
+        .playbook(&play)
         .run(&["-vvv"]);
     out.expect_code(0);
-    assert!(!all_output(&out).contains(PASSWORD), "password leaked");
+    assert!(
+        !all_output(&out).contains(fleet::password()),
+        "password leaked"
+    );
+}
+
+#[test]
+fn local_become_as_root_and_as_a_user_sudo_asks() {
+    // As root (this test process), sudo never asks: the password must not reach the command.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dest = dir.path().join("copied-root");
+    let inventory = format!(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n  vars:\n    \
+         ansible_become_password: {}\n",
+        fleet::password()
+    );
+    fleet::prerequisites();
+    let out = crate::support::Project::new()
+        .file("inventory/local.yml", &inventory)
+        .playbook(&probe_play("", &dest))
+        .run(&["-vvv"]);
+    assert_no_leak(&out, &dest, fleet::password());
+
+    // As the password user, sudo asks for every command.
+    let user = fleet::password_user();
+    let dest = dir.path().join("copied-user");
+    let project = crate::support::Project::new()
+        .file("inventory/local.yml", &inventory)
+        .playbook(&probe_play(
+            "    - command: id -un\n      register: me\n    \
+             - assert:\n        that: me.stdout != 'root'\n",
+            &dest,
+        ));
+    let out = project.run_as(user, &["-vvv"]);
+    assert_no_leak(&out, &dest, fleet::password());
 }
 
 #[test]
 fn wrong_become_password_fails_fast_and_quietly() {
-    let fleet = Fleet::new().user(PASSWORD_USER).start();
+    let fleet = Fleet::new().user(fleet::password_user()).start();
     let wrong = "Not-the-Pw-5511";
     let out = fleet
         .project_with_inventory(&password_user_inventory(&fleet, wrong))
@@ -384,6 +533,7 @@ fn wrong_become_password_fails_fast_and_quietly() {
         .run(&["-vvv", "--timeout", "60"]);
     out.expect_code(2);
     assert_eq!(out.recap_of("node01").failed, 1);
+    assert_eq!(out.recap_of("node01").unreachable, 0);
     let text = all_output(&out);
     assert!(!text.contains(wrong), "password leaked:\n{text}");
     // A hang would end in the 60 s command timeout instead of sudo's own refusal.
@@ -396,8 +546,30 @@ fn wrong_become_password_fails_fast_and_quietly() {
         "no clear reason:\n{text}"
     );
     assert!(
-        !text.contains("[rpatch-become-password]"),
+        !text.contains("rpatch-become"),
         "sudo's prompt leaked:\n{text}"
+    );
+}
+
+#[test]
+fn su_with_a_become_password_is_refused_before_anything_is_sent() {
+    let fleet = Fleet::new().start();
+    let play = "- hosts: all\n  gather_facts: false\n  become: true\n  become_method: su\n  \
+                tasks:\n    - shell: cat\n";
+    let out = fleet
+        .project_with_inventory(&inventory_as(&fleet, fleet::user(), fleet::password()))
+        .playbook(play)
+        .run(&["-vvv"]);
+    out.expect_code(2);
+    assert_eq!(out.recap_of("node01").failed, 1);
+    let text = all_output(&out);
+    assert!(
+        !text.contains(fleet::password()),
+        "password leaked:\n{text}"
+    );
+    assert!(
+        text.contains("become_method su cannot take a become password"),
+        "no clear reason:\n{text}"
     );
 }
 
@@ -488,6 +660,7 @@ fn fifty_megabytes_of_output_is_truncated_not_buffered() {
         .args(["run", "site.yml"])
         .current_dir(project.path())
         .env("NO_COLOR", "1")
+        .env("RPATCH_STATE_DIR", project.state_dir())
         .env_remove("RPATCH_INVENTORY");
     for (name, value) in fleet.env() {
         match value {
@@ -555,7 +728,7 @@ fn transport_for(fleet: &Fleet, host: &str) -> rpatch::transport::SshTransport {
         name: host.name.clone(),
         host: Some("127.0.0.1".into()),
         port: Some(host.port),
-        user: Some(USER.into()),
+        user: Some(fleet::user().into()),
         private_key_file: Some(fleet.user_key()),
         config_file: Some(fleet.ssh_config()),
         known_hosts_files: Some(vec![fleet.known_hosts()]),
@@ -731,9 +904,9 @@ fn file_modules_over_ssh_are_idempotent_and_show_diffs() {
         first.stdout
     );
     let motd = std::fs::read_to_string(format!("{remote}/node02/motd")).expect("motd");
-    assert_eq!(motd, format!("patched on node02 as {USER}\n"));
+    assert_eq!(motd, format!("patched on node02 as {}\n", fleet::user()));
     let fetched = project.read(&format!("fetched/node01{remote}/node01/motd"));
-    assert_eq!(fetched, format!("patched on node01 as {USER}\n"));
+    assert_eq!(fetched, format!("patched on node01 as {}\n", fleet::user()));
     let second = project.run(&["-e", r#"{"payload": "PermitRootLogin no"}"#]);
     second.expect_code(0);
     for host in ["node01", "node02"] {

@@ -34,17 +34,14 @@ pub enum Command {
     Resume(ResumeArgs),
 }
 
-/// Where run journals and locks live.
+/// Where run journals live. Run locks are not affected: they always live in the state
+/// directory's `locks/`, so a different `--runs-dir` cannot start a second run of one rollout.
 #[derive(Debug, Args)]
 pub struct RunsDir {
-    /// Directory for run journals and locks.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "RPATCH_RUNS_DIR",
-        default_value = ".rpatch/runs"
-    )]
-    pub runs_dir: PathBuf,
+    /// Keep run journals here instead of the state directory's runs/ ($RPATCH_STATE_DIR, else
+    /// $XDG_STATE_HOME/rpatch, else ~/.local/state/rpatch); run locks always stay there.
+    #[arg(long, value_name = "DIR", env = "RPATCH_RUNS_DIR")]
+    pub runs_dir: Option<PathBuf>,
 }
 
 /// Where hosts come from, and extra variables.
@@ -170,7 +167,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub sources: Sources,
 
-    /// Only plan for hosts matching this pattern.
+    /// Only plan for hosts matching this pattern (`@file` with one per line).
     #[arg(short, long, value_name = "PATTERN")]
     pub limit: Option<String>,
 
@@ -230,6 +227,10 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub sources: Sources,
+
+    /// Also check this limit as `run -l` would: every element matches and some host is left.
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
 }
 
 /// `rpatch inventory`.
@@ -250,6 +251,10 @@ pub struct InventoryArgs {
     /// One host's variables, as JSON.
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+
+    /// Show only hosts matching this pattern in --list and --graph (`@file`: one per line).
+    #[arg(short, long, value_name = "PATTERN", conflicts_with = "host")]
+    pub limit: Option<String>,
 }
 
 #[cfg(test)]

@@ -9,6 +9,11 @@ use crate::runner::exit;
 /// Validates the playbook, roles, inventory and templates; prints a one-line summary.
 pub fn check(args: CheckArgs) -> Result<i32, CliError> {
     let loaded = load_all(&args.playbook, &args.sources)?;
+    let targeted = args
+        .limit
+        .as_deref()
+        .map(|limit| loaded.inventory.select_limit(limit))
+        .transpose()?;
     let plays = loaded.playbook.plays.len();
     let tasks: usize = loaded
         .playbook
@@ -22,8 +27,11 @@ pub fn check(args: CheckArgs) -> Result<i32, CliError> {
         })
         .sum();
     let hosts = loaded.inventory.hosts().count();
+    let limited = targeted.map_or_else(String::new, |targeted| {
+        format!(", {} in the limit", targeted.len())
+    });
     outln!(
-        "{}: OK ({plays} play{}, {tasks} task{}, {hosts} inventory host{})",
+        "{}: OK ({plays} play{}, {tasks} task{}, {hosts} inventory host{}{limited})",
         args.playbook.display(),
         plural(plays),
         plural(tasks),

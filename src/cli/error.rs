@@ -67,8 +67,18 @@ pub enum CliError {
     #[error(transparent)]
     Lock(crate::rolling::lock::LockError),
     /// `resume`/`runs show` of a run id with no journal.
-    #[error("no run `{0}` in the runs directory")]
-    UnknownRun(String),
+    #[error("no run `{id}` in {}", runs_dir.display())]
+    UnknownRun {
+        /// The id as given.
+        id: String,
+        /// Where it was looked for.
+        runs_dir: PathBuf,
+        /// A runs directory of an older rpatch (relative to the current directory) that has it.
+        legacy: Option<PathBuf>,
+    },
+    /// The state directory (runs and locks) cannot be found or created.
+    #[error(transparent)]
+    StateDir(#[from] crate::rolling::state_dir::StateDirError),
     /// `resume` of a run that already ended.
     #[error("run `{0}` already finished; there is nothing to resume")]
     RunFinished(String),
@@ -81,7 +91,10 @@ impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         use crate::rolling::journal::JournalError;
+        use crate::rolling::state_dir::StateDirError;
         match self {
+            // ansible-playbook's exit code for this error, which it raises as AnsibleError.
+            Self::Pattern(PatternError::NoHostsToTarget { .. }) => exit::ERROR,
             Self::Inventory(_)
             | Self::Playbook(_)
             | Self::Pattern(_)
@@ -97,10 +110,11 @@ impl CliError {
             | Self::UnknownHost(_)
             | Self::UnknownGroup(_)
             | Self::Serial(_)
-            | Self::UnknownRun(_)
+            | Self::UnknownRun { .. }
             | Self::RunFinished(_)
             | Self::MissingExtraVars(_) => exit::BAD_OPTIONS,
-            Self::Password(_) | Self::Journal(_) | Self::Lock(_) => exit::ERROR,
+            Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
+            Self::Password(_) | Self::Journal(_) | Self::Lock(_) | Self::StateDir(_) => exit::ERROR,
         }
     }
 }
@@ -127,6 +141,15 @@ impl Diagnose for CliError {
             Self::ExtraVars { .. } => {
                 Some("use `key=value`, a JSON/YAML mapping, or `@file.yml`".into())
             }
+            Self::UnknownRun {
+                legacy: Some(legacy),
+                ..
+            } => Some(format!(
+                "an older rpatch kept it in {}: pass `--runs-dir {}`",
+                legacy.display(),
+                legacy.display()
+            )),
+            Self::UnknownRun { .. } => Some("`rpatch runs` lists the runs".into()),
             _ => None,
         }
     }

@@ -9,8 +9,13 @@ use crate::runner::exit;
 /// Prints the inventory in the requested view.
 pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
     let inventory = Inventory::load(&inventory_paths(&args.sources)?)?;
+    let only = args
+        .limit
+        .as_deref()
+        .map(|limit| inventory.select_limit(limit))
+        .transpose()?;
     if args.list {
-        outln!("{}", pretty(&inventory.to_list_json()));
+        outln!("{}", pretty(&inventory.list_json_limited(only.as_deref())));
     } else if let Some(name) = &args.host {
         let vars = inventory
             .host_json(name)
@@ -18,7 +23,7 @@ pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
         outln!("{}", pretty(&vars));
     } else if let Some(group) = &args.graph {
         let graph = inventory
-            .graph(Some(group))
+            .graph_limited(Some(group), only.as_deref())
             .ok_or_else(|| CliError::UnknownGroup(group.clone()))?;
         out!("{graph}");
         if !graph.ends_with('\n') {

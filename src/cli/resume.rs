@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::args::{ResumeArgs, Sources};
 use super::error::CliError;
-use super::journal::{lock_run, Locked};
+use super::journal::{lock_run, runs_dir, Locked};
 use super::load::load_all;
 use super::run::execute;
 use crate::playbook::TagFilter;
@@ -18,7 +18,7 @@ use crate::runner::{exit, RunControl, RunOptions};
 /// Resumes a run: finished hosts are skipped, hosts that were mid-play start their play over,
 /// later batches follow the journaled plan.
 pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
-    let (path, state) = open_run(&args.runs.runs_dir, &args.id)?;
+    let (path, state) = open_run(&runs_dir(&args.runs)?, &args.id)?;
     if state.is_finished() {
         return Err(CliError::RunFinished(args.id));
     }
@@ -39,7 +39,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         return Err(CliError::MissingExtraVars(missing));
     }
     let plan = from_journal(&state.plan, &loaded.playbook);
-    let _lock = match lock_run(&args.runs.runs_dir, &sources.inventory, &playbook)? {
+    let _lock = match lock_run(&sources.inventory, &playbook)? {
         Locked::Acquired(lock) => lock,
         Locked::Held(message) => {
             eprintln!("rpatch: {message}");
@@ -94,11 +94,24 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
 
 /// The journal path and replayed state of a run id (a partial last line is tolerated).
 pub fn open_run(runs_dir: &Path, id: &str) -> Result<(PathBuf, RunState), CliError> {
-    let run_id = RunId::parse(id).map_err(|_| CliError::UnknownRun(id.to_string()))?;
+    let run_id = RunId::parse(id).map_err(|_| unknown_run(id, runs_dir))?;
     let path = runs_dir.join(run_id.as_str()).join(JOURNAL_FILE);
     if !path.exists() {
-        return Err(CliError::UnknownRun(id.to_string()));
+        return Err(unknown_run(id, runs_dir));
     }
     let state = JournalReader::replay_for_resume(&path)?;
     Ok((path, state))
+}
+
+/// Where rpatch kept runs before the state directory: relative to the current directory.
+const LEGACY_RUNS_DIR: &str = ".rpatch/runs";
+
+/// "No such run", with a pointer to a runs directory of an older rpatch here, if there is one.
+fn unknown_run(id: &str, runs_dir: &Path) -> CliError {
+    let legacy = Path::new(LEGACY_RUNS_DIR);
+    CliError::UnknownRun {
+        id: id.to_string(),
+        runs_dir: runs_dir.to_path_buf(),
+        legacy: (legacy.join(id).is_dir() && legacy != runs_dir).then(|| legacy.to_path_buf()),
+    }
 }

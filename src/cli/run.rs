@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::RunArgs;
 use super::error::CliError;
-use super::journal::{lock_run, start_journal, Locked};
+use super::journal::{absolute, lock_run, runs_dir, start_journal, Locked};
 use super::load::{inventory_paths, load_all, Loaded};
 use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::{Action, TagFilter, TaskNode};
@@ -67,8 +67,14 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
             host_key_checking: args.ssh.host_key_checking,
         },
     };
-    let inventory = inventory_paths(&args.sources)?;
-    let _lock = match lock_run(&args.runs.runs_dir, &inventory, &args.playbook)? {
+    // Absolute, so the journal means the same files to `rpatch resume` run from anywhere.
+    let inventory = inventory_paths(&args.sources)?
+        .iter()
+        .map(|path| absolute(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let playbook = absolute(&args.playbook)?;
+    let runs_dir = runs_dir(&args.runs)?;
+    let _lock = match lock_run(&inventory, &playbook)? {
         Locked::Acquired(lock) => lock,
         Locked::Held(message) => {
             eprintln!("rpatch: {message}");
@@ -86,13 +92,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         user: args.user.clone(),
         extra_var_names: loaded.extra_vars.keys().cloned().collect(),
     };
-    let journal = start_journal(
-        &args.runs.runs_dir,
-        &args.playbook,
-        &plan,
-        settings,
-        args.emergency,
-    )?;
+    let journal = start_journal(&runs_dir, &playbook, &plan, settings, args.emergency)?;
     let control = RunControl {
         journal: Some(journal),
         emergency: args.emergency,

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 
 use super::args::{RunsAction, RunsArgs};
 use super::error::CliError;
+use super::journal::runs_dir;
 use super::resume::open_run;
 use crate::output::recap_lines;
 use crate::rolling::journal::{JournalEvent, JournalRecord, RunEndStatus, RunState, TaskStatus};
@@ -14,9 +15,10 @@ use crate::runner::{exit, HostStats};
 
 /// Lists runs, newest last, or shows one.
 pub fn runs(args: RunsArgs) -> Result<i32, CliError> {
+    let runs_dir = runs_dir(&args.runs)?;
     match args.action {
-        Some(RunsAction::Show { id }) => show(&args.runs.runs_dir, &id),
-        None => list(&args.runs.runs_dir),
+        Some(RunsAction::Show { id }) => show(&runs_dir, &id),
+        None => list(&runs_dir),
     }
 }
 

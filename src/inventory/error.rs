@@ -224,6 +224,16 @@ pub enum PatternError {
         /// The closest host or group name.
         suggestion: Option<String>,
     },
+    /// A `--limit` that selects no host: empty (`-l ''`), an `@file` with no pattern in it, or
+    /// elements that select no host (empty groups, or `&`/`!` excluding every host). ansible-playbook's message and exit code
+    /// (1); unlike ansible-playbook, an empty limit is never read as "all hosts".
+    #[error("Specified inventory, host pattern and/or --limit leaves us with no hosts to target.")]
+    NoHostsToTarget {
+        /// The limit as given.
+        limit: String,
+        /// Why it selects nothing.
+        reason: EmptyLimit,
+    },
     /// A `--limit @file` could not be read.
     #[error("limit file: {source}")]
     LimitFile {
@@ -231,6 +241,17 @@ pub enum PatternError {
         #[source]
         source: crate::input::InputError,
     },
+}
+
+/// Why a `--limit` selects no host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyLimit {
+    /// The limit has no pattern in it (`-l ''`, `-l ' , '`).
+    NoPattern,
+    /// The `@file` holds only blank lines and `#` comments.
+    EmptyFile,
+    /// Its elements match, but only empty groups, or `&`/`!` elements leave no host.
+    NoHostLeft,
 }
 
 impl Diagnose for PatternError {
@@ -246,6 +267,28 @@ impl Diagnose for PatternError {
             Self::InvalidRegex { .. } => Some(
                 "a `~` element is a regular expression matched from the start of the name".into(),
             ),
+            Self::NoHostsToTarget { limit, reason } => Some(match reason {
+                EmptyLimit::NoPattern => {
+                    let what = if limit.trim().is_empty() {
+                        "the limit is empty".to_string()
+                    } else {
+                        format!("the limit `{limit}` names no host")
+                    };
+                    format!(
+                        "{what}, so no host is targeted (an empty limit never means all hosts); \
+                         to target every host, leave out -l or pass -l all"
+                    )
+                }
+                EmptyLimit::EmptyFile => format!(
+                    "`{}` holds no host pattern, only blank lines or comments; to target every \
+                     host, leave out -l or pass -l all",
+                    limit.trim_start_matches('@')
+                ),
+                EmptyLimit::NoHostLeft => format!(
+                    "`{limit}` selects no host: its groups are empty or its `&`/`!` elements \
+                     leave none"
+                ),
+            }),
             _ => None,
         }
     }

@@ -22,7 +22,7 @@ mod yaml_format;
 #[cfg(test)]
 mod test_support;
 
-pub use error::{InventoryError, PatternError};
+pub use error::{EmptyLimit, InventoryError, PatternError};
 pub use model::{Group, Host, Inventory, ALL, LOCALHOST_NAMES, UNGROUPED};
 pub use pattern::{order_elements, split_pattern, Selection};
 pub use range::RangeError;

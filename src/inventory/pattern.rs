@@ -11,7 +11,7 @@ use regex::Regex;
 use crate::diagnostic::did_you_mean;
 
 use super::address;
-use super::error::PatternError;
+use super::error::{EmptyLimit, PatternError};
 use super::model::{Inventory, ALL, LOCALHOST_NAMES};
 
 /// The hosts a pattern selected.
@@ -210,17 +210,33 @@ impl Inventory {
         self.select_elements(split_pattern(pattern))
     }
 
-    /// Evaluates a `--limit`: a pattern, or `@file` with one pattern per line. Unlike a play's
-    /// `hosts:`, an element that matches nothing is an error, with a did-you-mean.
+    /// Evaluates a `--limit`: a pattern, or `@file` with one pattern per line (blank lines and
+    /// `#` comments skipped). Unlike a play's `hosts:`, an element that matches nothing is an
+    /// error, with a did-you-mean, and so is a limit that selects no host at all — an empty
+    /// `-l ''` or `@file` included: a limit only ever narrows, it never means "all hosts".
     pub fn select_limit(&self, limit: &str) -> Result<Vec<String>, PatternError> {
-        let elements = match limit.strip_prefix('@') {
+        let (elements, empty) = match limit.strip_prefix('@') {
             Some(file) => {
                 let text = crate::input::read_text(Path::new(file))
                     .map_err(|source| PatternError::LimitFile { source })?;
-                text.lines().flat_map(split_pattern).collect()
+                let elements: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.starts_with('#'))
+                    .flat_map(split_pattern)
+                    .collect();
+                (elements, EmptyLimit::EmptyFile)
             }
-            None => split_pattern(limit),
+            None => (split_pattern(limit), EmptyLimit::NoPattern),
         };
+        let nothing = |reason| PatternError::NoHostsToTarget {
+            limit: limit.to_string(),
+            reason,
+        };
+        // `order_elements` reads "no plain element" as `all`: right for `!web`, wrong for "".
+        if elements.is_empty() {
+            return Err(nothing(empty));
+        }
         let selection = self.select_elements(elements)?;
         if let Some(element) = selection.unmatched.first() {
             let wanted = element.trim_start_matches(['&', '!']);
@@ -234,6 +250,9 @@ impl Inventory {
                 element: element.clone(),
                 suggestion: did_you_mean(wanted, candidates),
             });
+        }
+        if selection.hosts.is_empty() {
+            return Err(nothing(EmptyLimit::NoHostLeft));
         }
         Ok(selection.hosts)
     }
@@ -502,11 +521,61 @@ edge1.example.com
     #[test]
     fn a_limit_file_holds_one_pattern_per_line() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(dir.path(), "retry", "db2\n\nweb1\n");
+        let file = write(
+            dir.path(),
+            "retry",
+            "# failed last night\ndb2\n\n  web1  \n",
+        );
         let inventory = load_text("hosts", INVENTORY);
         let limit = format!("@{}", file.display());
         assert_eq!(inventory.select_limit(&limit).unwrap(), ["db2", "web1"]);
         let missing = inventory.select_limit("@/nonexistent/limit").unwrap_err();
         assert!(matches!(missing, PatternError::LimitFile { .. }));
+    }
+
+    fn no_hosts(limit: &str) -> EmptyLimit {
+        match load_text("hosts", INVENTORY).select_limit(limit) {
+            Err(PatternError::NoHostsToTarget { reason, .. }) => reason,
+            other => panic!("`{limit}` must select no host, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_limit_targets_no_host_never_all() {
+        for limit in ["", "   ", ",", ":", " , ,"] {
+            assert_eq!(no_hosts(limit), EmptyLimit::NoPattern, "`{limit}`");
+        }
+        let error = load_text("hosts", INVENTORY).select_limit("").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Specified inventory, host pattern and/or --limit leaves us with no hosts to target."
+        );
+        assert!(render(&error).contains("leave out -l or pass -l all"));
+    }
+
+    #[test]
+    fn a_limit_file_without_patterns_targets_no_host() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            ("empty", ""),
+            ("blank", "\n  \n\t\n"),
+            ("comments", "# nothing failed\n\n   # really\n"),
+        ] {
+            let file = write(dir.path(), name, text);
+            let limit = format!("@{}", file.display());
+            assert_eq!(no_hosts(&limit), EmptyLimit::EmptyFile, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_limit_that_leaves_no_host_is_an_error() {
+        for limit in ["web:!web", "web:&db", "empty", "!all"] {
+            assert_eq!(no_hosts(limit), EmptyLimit::NoHostLeft, "`{limit}`");
+        }
+        // `!` alone still applies to all hosts, as in Ansible.
+        assert_eq!(
+            load_text("hosts", INVENTORY).select_limit("!prod").unwrap(),
+            ["edge1.example.com", "10.0.0.5"]
+        );
     }
 }

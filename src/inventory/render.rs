@@ -1,5 +1,7 @@
 //! `ansible-inventory`-style views of an inventory: `--list` JSON, `--host` JSON and `--graph`.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::vars;
@@ -33,13 +35,21 @@ impl Inventory {
     /// and `children`, and `_meta.hostvars` with every host's merged variables. Keys are
     /// sorted, as `ansible-inventory` prints them.
     pub fn to_list_json(&self) -> Value {
+        self.list_json_limited(None)
+    }
+
+    /// [`Inventory::to_list_json`] of only the hosts in `only` (a `--limit`'s selection), as
+    /// `ansible-inventory --list --limit`: groups keep their children, list only those hosts,
+    /// and are left out when that leaves them empty.
+    pub fn list_json_limited(&self, only: Option<&[String]>) -> Value {
+        let only = HostFilter::new(only);
         let mut out = Map::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         if let Some(all) = self.groups.get(ALL) {
-            self.list_group(all, &mut out, &mut seen);
+            self.list_group(all, &only, &mut out, &mut seen);
         }
         let mut hostvars = Map::new();
-        for host in self.hosts.keys() {
+        for host in self.hosts.keys().filter(|host| only.keeps(host)) {
             if let Some(Value::Object(vars)) = self.host_json(host) {
                 if !vars.is_empty() {
                     hostvars.insert(host.clone(), Value::Object(vars));
@@ -55,12 +65,19 @@ impl Inventory {
     fn list_group<'a>(
         &'a self,
         group: &'a Group,
+        only: &HostFilter<'_>,
         out: &mut Map<String, Value>,
-        seen: &mut std::collections::HashSet<&'a str>,
+        seen: &mut HashSet<&'a str>,
     ) {
         let mut entry = Map::new();
-        if group.name != ALL && !group.hosts.is_empty() {
-            entry.insert("hosts".into(), Value::from(group.hosts.clone()));
+        let hosts: Vec<Value> = group
+            .hosts
+            .iter()
+            .filter(|h| only.keeps(h))
+            .map(|h| Value::from(h.as_str()))
+            .collect();
+        if group.name != ALL && !hosts.is_empty() {
+            entry.insert("hosts".into(), Value::Array(hosts));
         }
         if !group.children.is_empty() {
             entry.insert("children".into(), Value::from(group.children.clone()));
@@ -71,7 +88,7 @@ impl Inventory {
         for child in &group.children {
             if let Some(child) = self.groups.get(child) {
                 if seen.insert(child.name.as_str()) {
-                    self.list_group(child, out, seen);
+                    self.list_group(child, only, out, seen);
                 }
             }
         }
@@ -93,13 +110,25 @@ impl Inventory {
     /// The `ansible-inventory --graph [GROUP]` text: `@group:` lines with child groups and
     /// then hosts (both sorted by name) indented below. `None` for an unknown group.
     pub fn graph(&self, group: Option<&str>) -> Option<String> {
+        self.graph_limited(group, None)
+    }
+
+    /// [`Inventory::graph`] showing only the hosts in `only` (a `--limit`'s selection); the
+    /// group tree stays whole, so where a host sits is still visible.
+    pub fn graph_limited(&self, group: Option<&str>, only: Option<&[String]>) -> Option<String> {
         let root = self.groups.get(group.unwrap_or(ALL))?;
         let mut lines = Vec::new();
-        self.graph_group(root, 0, &mut lines);
+        self.graph_group(root, &HostFilter::new(only), 0, &mut lines);
         Some(lines.join("\n"))
     }
 
-    fn graph_group(&self, group: &Group, depth: usize, lines: &mut Vec<String>) {
+    fn graph_group(
+        &self,
+        group: &Group,
+        only: &HostFilter<'_>,
+        depth: usize,
+        lines: &mut Vec<String>,
+    ) {
         lines.push(graph_line(&format!("@{}:", group.name), depth));
         let mut children: Vec<&Group> = group
             .children
@@ -108,15 +137,28 @@ impl Inventory {
             .collect();
         children.sort_by(|a, b| a.name.cmp(&b.name));
         for child in children {
-            self.graph_group(child, depth + 1, lines);
+            self.graph_group(child, only, depth + 1, lines);
         }
         if group.name != ALL {
-            let mut hosts: Vec<&String> = group.hosts.iter().collect();
+            let mut hosts: Vec<&String> = group.hosts.iter().filter(|h| only.keeps(h)).collect();
             hosts.sort();
             for host in hosts {
                 lines.push(graph_line(host, depth + 1));
             }
         }
+    }
+}
+
+/// Which hosts a view shows: all, or a `--limit`'s selection.
+struct HostFilter<'a>(Option<HashSet<&'a str>>);
+
+impl<'a> HostFilter<'a> {
+    fn new(only: Option<&'a [String]>) -> Self {
+        Self(only.map(|hosts| hosts.iter().map(String::as_str).collect()))
+    }
+
+    fn keeps(&self, host: &str) -> bool {
+        self.0.as_ref().is_none_or(|only| only.contains(host))
     }
 }
 
@@ -219,5 +261,27 @@ env=prod
             Some("@web:\n  |--web1\n  |--web2")
         );
         assert_eq!(inventory.graph(Some("nosuch")), None);
+    }
+
+    #[test]
+    fn limited_views_show_only_the_selected_hosts() {
+        let inventory = load_text("hosts", INVENTORY);
+        let only = inventory.select_limit("web1:lonely").unwrap();
+        assert_eq!(
+            inventory.list_json_limited(Some(&only)),
+            json!({
+                "_meta": {"hostvars": {"web1": {"env": "prod"}}},
+                "all": {"children": ["ungrouped", "prod", "empty"]},
+                "prod": {"children": ["web", "db"]},
+                "ungrouped": {"hosts": ["lonely"]},
+                "web": {"hosts": ["web1"]}
+            })
+        );
+        assert_eq!(
+            inventory
+                .graph_limited(Some("prod"), Some(&only))
+                .as_deref(),
+            Some("@prod:\n  |--@db:\n  |--@web:\n  |  |--web1")
+        );
     }
 }

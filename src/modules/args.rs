@@ -1,4 +1,4 @@
-//! Parsing module arguments into typed structs, and the free-form `k=v` syntax.
+//! Parsing module arguments into typed structs, and splitting Ansible's `k=v` syntax.
 
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
@@ -21,15 +21,6 @@ pub enum ArgError {
     Invalid(String),
 }
 
-/// How a module reads a plain string instead of a mapping of arguments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FreeForm {
-    /// The string is the command itself (`_raw_params`), with known `k=v` options pulled out.
-    Command,
-    /// The string is a list of `k=v` pairs.
-    KeyValue,
-}
-
 /// Parses rendered arguments into a module's typed arguments.
 ///
 /// A non-finite number (`.inf`, `.nan`) is an error: JSON, through which arguments pass, would
@@ -46,6 +37,16 @@ pub fn parse<T: DeserializeOwned>(args: &Value) -> Result<T, ArgError> {
     };
     check_unknown::<T>(&json)?;
     serde_json::from_value(json).map_err(|error| ArgError::Invalid(error.to_string()))
+}
+
+/// Checks arguments at load, for [`super::Module::validate`]: unknown names always, types
+/// too unless some value is templated (then the types are only known once rendered per host).
+pub(crate) fn validate<T: DeserializeOwned>(args: &Value, templated: bool) -> Result<(), ArgError> {
+    if templated {
+        check_unknown::<T>(&vars::to_json(args))
+    } else {
+        parse::<T>(args).map(|_| ())
+    }
 }
 
 /// The path (`a.b`) of the first infinite or NaN number in `value`, if any.

@@ -1,24 +1,20 @@
 //! `assert` and `fail`: stop a host when something is not as expected.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::args::{self, ArgError};
-use super::{ModuleContext, ModuleResult};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::vars::{self, Value};
-
-/// One condition or a list of them.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Conditions {
-    One(serde_json::Value),
-    Many(Vec<serde_json::Value>),
-}
 
 /// Arguments of `assert`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssertArgs {
-    that: Conditions,
+    /// One condition, or a list of conditions that must all hold. Kept as raw JSON so that a
+    /// list is always read as a list: an untagged enum whose first variant takes any value
+    /// would swallow the list as one (truthy) condition.
+    that: serde_json::Value,
     fail_msg: Option<String>,
     msg: Option<String>,
     success_msg: Option<String>,
@@ -37,8 +33,8 @@ pub struct FailArgs {
 pub fn run_assert(raw: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
     let args: AssertArgs = args::parse(raw)?;
     let conditions = match args.that {
-        Conditions::Many(list) => list,
-        Conditions::One(single) => vec![single],
+        serde_json::Value::Array(list) => list,
+        single => vec![single],
     };
     for condition in &conditions {
         let holds = match condition {
@@ -80,4 +76,48 @@ pub fn run_fail(raw: &Value) -> Result<ModuleResult, ArgError> {
         None => "Failed as requested from task".into(),
     };
     Ok(ModuleResult::failed(msg))
+}
+
+/// `assert`: fail unless conditions hold.
+pub(crate) struct Assert;
+
+#[async_trait]
+impl Module for Assert {
+    fn names(&self) -> &'static [&'static str] {
+        &["assert", "ansible.builtin.assert", "ansible.legacy.assert"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<AssertArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        Ok(run_assert(args, ctx)?)
+    }
+}
+
+/// `fail`: fail with a message.
+pub(crate) struct Fail;
+
+#[async_trait]
+impl Module for Fail {
+    fn names(&self) -> &'static [&'static str] {
+        &["fail", "ansible.builtin.fail", "ansible.legacy.fail"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<FailArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, _: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        Ok(run_fail(args)?)
+    }
 }

@@ -1,9 +1,10 @@
 //! `command`, `shell` and `raw`: run something on the host and report its output.
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
-use super::{ModuleContext, ModuleResult};
+use super::{CheckMode, FreeForm, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::transport::{quote, ExecOutput, ExecRequest};
 use crate::vars::Value;
 
@@ -60,26 +61,105 @@ enum Flavor {
     Raw,
 }
 
-/// Runs `command`: the words are quoted so no shell expansion happens.
-pub async fn run_command(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
-    run(Flavor::Command, args, ctx).await
+/// A command line given as a string: the command itself, with these `k=v` options pulled
+/// out of it (`shell: make chdir=/src`).
+const FREE_FORM: FreeForm = FreeForm::Command {
+    options: &[
+        "chdir",
+        "creates",
+        "removes",
+        "executable",
+        "stdin",
+        "stdin_add_newline",
+        "strip_empty_ends",
+    ],
+};
+
+/// `command`: the words are quoted so no shell expansion happens.
+pub(crate) struct Command;
+
+#[async_trait]
+impl Module for Command {
+    fn names(&self) -> &'static [&'static str] {
+        &["command", "ansible.builtin.command", "ansible.legacy.command"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<CommandArgs>(args, templated)
+    }
+
+    fn free_form(&self) -> FreeForm {
+        FREE_FORM
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        run(Flavor::Command, args, ctx).await
+    }
 }
 
-/// Runs `shell`: the line goes through the shell.
-pub async fn run_shell(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
-    run(Flavor::Shell, args, ctx).await
+/// `shell`: the line goes through the shell.
+pub(crate) struct Shell;
+
+#[async_trait]
+impl Module for Shell {
+    fn names(&self) -> &'static [&'static str] {
+        &["shell", "ansible.builtin.shell", "ansible.legacy.shell"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<CommandArgs>(args, templated)
+    }
+
+    fn free_form(&self) -> FreeForm {
+        FREE_FORM
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        run(Flavor::Shell, args, ctx).await
+    }
 }
 
-/// Runs `raw`: the line is sent as-is, without escalation or environment.
-pub async fn run_raw(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
-    run(Flavor::Raw, args, ctx).await
+/// `raw`: the line is sent as-is, without escalation or environment.
+pub(crate) struct Raw;
+
+#[async_trait]
+impl Module for Raw {
+    fn names(&self) -> &'static [&'static str] {
+        &["raw", "ansible.builtin.raw", "ansible.legacy.raw"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<CommandArgs>(args, templated)
+    }
+
+    fn free_form(&self) -> FreeForm {
+        FREE_FORM
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        run(Flavor::Raw, args, ctx).await
+    }
 }
 
+/// Runs one flavor. Check mode is honoured here: `creates`/`removes` are still evaluated,
+/// the command itself is skipped.
 async fn run(
     flavor: Flavor,
     args: &Value,
     ctx: &ModuleContext<'_>,
-) -> Result<ModuleResult, ArgError> {
+) -> Result<ModuleResult, ModuleError> {
     let args: CommandArgs = args::parse(args)?;
     let line = command_line(flavor, &args)?;
     if let Some(skip) = guard(&args, ctx).await {
@@ -100,14 +180,11 @@ async fn run(
         bytes
     });
     let output = if flavor == Flavor::Raw {
-        ctx.transport.exec(&request).await
+        ctx.transport.exec(&request).await?
     } else {
-        ctx.exec_request(request).await
+        ctx.exec_request(request).await?
     };
-    match output {
-        Ok(output) => Ok(outcome(line, &output, args.strip_empty_ends)),
-        Err(error) => Ok(ModuleResult::unreachable(error.to_string())),
-    }
+    Ok(outcome(line, &output, args.strip_empty_ends))
 }
 
 fn command_line(flavor: Flavor, args: &CommandArgs) -> Result<String, ArgError> {

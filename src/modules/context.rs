@@ -63,11 +63,6 @@ impl<'a> ModuleContext<'a> {
         let mut env = self.env.clone();
         env.append(&mut request.env);
         request.env = env;
-        let escalates = request.escalation.is_some();
-        let mut output = self.transport.exec(&request).await?;
-        if escalates {
-            output.stderr = crate::transport::strip_prompt(&output.stderr);
-        }
-        Ok(output)
+        self.transport.exec(&request).await
     }
 }

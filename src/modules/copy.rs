@@ -3,15 +3,16 @@
 
 use std::path::Path;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
 use super::lenient;
 use super::remote_file::{
-    self, attr_changes, find_local, finish, Attrs, Change, FileError, Kind, Mode, ModeArg,
+    self, attr_changes, find_local, Attrs, Change, Kind, Mode, ModeArg,
     Principal, Probe, RemoteFile,
 };
-use super::{Diff, ModuleContext, ModuleResult};
+use super::{Diff, CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::vars::Value;
 
 /// Arguments of `copy`.
@@ -143,7 +144,7 @@ pub(super) async fn probe_dest(
     ctx: &ModuleContext<'_>,
     dest: &str,
     follow: bool,
-) -> Result<RemoteFile, FileError> {
+) -> Result<RemoteFile, ModuleError> {
     remote_file::probe(
         ctx,
         dest,
@@ -165,16 +166,16 @@ pub(super) async fn install(
     before: &RemoteFile,
     content: &[u8],
     options: &InstallOptions<'_>,
-) -> Result<Installed, FileError> {
+) -> Result<Installed, ModuleError> {
     match before.kind {
         Kind::Absent | Kind::File | Kind::Link => {}
         Kind::Directory => {
-            return Err(FileError::Failed(format!(
+            return Err(ModuleError::Failed(format!(
                 "{dest} is a directory; cannot write a file there"
             )))
         }
         Kind::Other => {
-            return Err(FileError::Failed(format!(
+            return Err(ModuleError::Failed(format!(
                 "{dest} is not a regular file; refusing to replace it"
             )))
         }
@@ -278,13 +279,30 @@ fn content_diff(dest: &str, before: &RemoteFile, content: &[u8], changed: bool) 
     }
 }
 
-/// Runs `copy`.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
-    let args: CopyArgs = args::parse(args)?;
-    finish(copy(&args, ctx).await)
+/// `copy`: put content or a controller file on the host.
+pub(crate) struct Copy;
+
+#[async_trait]
+impl Module for Copy {
+    fn names(&self) -> &'static [&'static str] {
+        &["copy", "ansible.builtin.copy", "ansible.legacy.copy"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<CopyArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        let args: CopyArgs = args::parse(args)?;
+        copy(&args, ctx).await
+    }
 }
 
-async fn copy(args: &CopyArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, FileError> {
+async fn copy(args: &CopyArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let _accepted = (args.decrypt, args.unsafe_writes);
     let dest = args
         .dest
@@ -345,13 +363,13 @@ async fn copy(args: &CopyArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
 
 /// Reads a local source file: a regular file only (a FIFO or `/dev/zero` as `src` is a task
 /// failure, not a hang), of any size (copying a large archive is a legitimate use).
-fn read_local(path: &Path) -> Result<(Vec<u8>, u32), FileError> {
+fn read_local(path: &Path) -> Result<(Vec<u8>, u32), ModuleError> {
     use std::os::unix::fs::PermissionsExt;
     let fail = |error: std::io::Error| {
-        FileError::Failed(format!("cannot read {}: {error}", path.display()))
+        ModuleError::Failed(format!("cannot read {}: {error}", path.display()))
     };
     let bytes = crate::input::read_capped(path, u64::MAX)
-        .map_err(|error| FileError::Failed(error.to_string()))?;
+        .map_err(|error| ModuleError::Failed(error.to_string()))?;
     let mode = std::fs::metadata(path).map_err(fail)?.permissions().mode() & 0o7777;
     Ok((bytes, mode))
 }
@@ -373,7 +391,7 @@ async fn copy_remote(
     dest: &str,
     attrs: Attrs,
     args: &CopyArgs,
-) -> Result<ModuleResult, FileError> {
+) -> Result<ModuleResult, ModuleError> {
     let probe = Probe {
         follow: true,
         checksum: true,
@@ -381,7 +399,7 @@ async fn copy_remote(
     };
     let source = remote_file::probe(ctx, src, probe).await?;
     if source.kind != Kind::File {
-        return Err(FileError::Failed(format!(
+        return Err(ModuleError::Failed(format!(
             "Source {src} not found or not a regular file"
         )));
     }
@@ -458,7 +476,7 @@ async fn copy_tree(
     dest: &str,
     attrs: Attrs,
     args: &CopyArgs,
-) -> Result<ModuleResult, FileError> {
+) -> Result<ModuleResult, ModuleError> {
     let root = if src.ends_with('/') {
         dest.trim_end_matches('/').to_string()
     } else {
@@ -476,7 +494,7 @@ async fn copy_tree(
     let mut files = Vec::new();
     let mut dirs = vec![String::new()];
     walk(local, "", &mut files, &mut dirs)
-        .map_err(|error| FileError::Failed(format!("cannot read {}: {error}", local.display())))?;
+        .map_err(|error| ModuleError::Failed(format!("cannot read {}: {error}", local.display())))?;
     let mut changed = false;
     for dir in &dirs {
         let path = if dir.is_empty() {
@@ -547,7 +565,7 @@ mod tests {
     use super::super::remote_file::testing::{
         assert_changed, assert_failed, assert_ok, field, mode_of, run, run_with, CHECK, DIFF, RUN,
     };
-    use super::super::ModuleKind::Copy;
+    use super::Copy;
     use super::*;
     use serde_json::json;
 

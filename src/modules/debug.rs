@@ -1,9 +1,10 @@
 //! `debug`: show a message or a variable.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::args::{self, ArgError};
-use super::{ModuleContext, ModuleResult};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::vars::Value;
 
 /// Arguments of `debug`.
@@ -19,8 +20,34 @@ pub struct DebugArgs {
     verbosity: u8,
 }
 
+/// `debug`: show a message or a variable.
+pub(crate) struct Debug;
+
+#[async_trait]
+impl Module for Debug {
+    fn names(&self) -> &'static [&'static str] {
+        &["debug", "ansible.builtin.debug", "ansible.legacy.debug"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<DebugArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    fn shows_result(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        Ok(run(args, ctx)?)
+    }
+}
+
 /// Returns the message or the variable's value; never changes anything.
-pub fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
+fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
     let args: DebugArgs = args::parse(args)?;
     let mut result = ModuleResult::ok();
     if let Some(var) = &args.var {

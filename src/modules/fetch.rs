@@ -2,12 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
 use super::lenient;
-use super::remote_file::{self, finish, shell_path, FileError, Kind, Probe};
-use super::{ModuleContext, ModuleResult};
+use super::remote_file::{self, shell_path, Kind, Probe};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::transport::OUTPUT_CAP;
 use crate::vars::Value;
 
@@ -48,13 +49,30 @@ struct FetchOutcome {
     remote_checksum: Option<String>,
 }
 
-/// Runs `fetch`.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
-    let args: FetchArgs = args::parse(args)?;
-    finish(fetch(&args, ctx).await)
+/// `fetch`: bring a host file back to the controller.
+pub(crate) struct Fetch;
+
+#[async_trait]
+impl Module for Fetch {
+    fn names(&self) -> &'static [&'static str] {
+        &["fetch", "ansible.builtin.fetch", "ansible.legacy.fetch"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<FetchArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        let args: FetchArgs = args::parse(args)?;
+        fetch(&args, ctx).await
+    }
 }
 
-async fn fetch(args: &FetchArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, FileError> {
+async fn fetch(args: &FetchArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let required = |value: &Option<String>, name: &str| {
         value
             .clone()
@@ -92,12 +110,12 @@ async fn fetch(args: &FetchArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult
             return Ok(result.with_data(&outcome(None, None)));
         }
         Kind::Directory => {
-            return Err(FileError::Failed(format!(
+            return Err(ModuleError::Failed(format!(
                 "remote file {src} is a directory, fetch cannot work on directories"
             )))
         }
         _ => {
-            return Err(FileError::Failed(format!(
+            return Err(ModuleError::Failed(format!(
                 "remote file {src} is not a regular file"
             )))
         }
@@ -105,12 +123,12 @@ async fn fetch(args: &FetchArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult
     let remote_checksum = remote
         .checksum
         .clone()
-        .ok_or_else(|| FileError::Failed(format!("unable to calculate the checksum of {src}")))?;
+        .ok_or_else(|| ModuleError::Failed(format!("unable to calculate the checksum of {src}")))?;
     let local_checksum = match tokio::fs::read(&local).await {
         Ok(bytes) => Some(remote_file::sha1_hex(&bytes)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => {
-            return Err(FileError::Failed(format!(
+            return Err(ModuleError::Failed(format!(
                 "cannot read {}: {error}",
                 local.display()
             )))
@@ -120,7 +138,7 @@ async fn fetch(args: &FetchArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult
         return Ok(ModuleResult::ok().with_data(&outcome(local_checksum, Some(remote_checksum))));
     }
     if remote.size > OUTPUT_CAP as u64 {
-        return Err(FileError::Failed(format!(
+        return Err(ModuleError::Failed(format!(
             "{src} is {} bytes; fetch reads at most {OUTPUT_CAP} bytes per file",
             remote.size
         )));
@@ -139,14 +157,14 @@ async fn fetch(args: &FetchArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult
         ));
     }
     if output.truncated {
-        return Err(FileError::Failed(format!(
+        return Err(ModuleError::Failed(format!(
             "{src} grew past {OUTPUT_CAP} bytes while being read; nothing was saved"
         )));
     }
     let checksum = remote_file::sha1_hex(&output.stdout);
     let validate = args.validate_md5.unwrap_or(args.validate_checksum);
     if validate && checksum != remote_checksum {
-        return Err(FileError::Failed(format!(
+        return Err(ModuleError::Failed(format!(
             "checksum mismatch: {src} changed while being fetched (host {remote_checksum}, \
              received {checksum})"
         )));
@@ -171,9 +189,9 @@ fn local_path(src: &str, dest: &str, flat: bool, host: &str) -> PathBuf {
 }
 
 /// Writes through a temporary file beside the target, so a reader never sees half a file.
-async fn save(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+async fn save(path: &Path, bytes: &[u8]) -> Result<(), ModuleError> {
     let fail = |error: std::io::Error| {
-        FileError::Failed(format!("cannot save {}: {error}", path.display()))
+        ModuleError::Failed(format!("cannot save {}: {error}", path.display()))
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(parent).await.map_err(fail)?;
@@ -215,7 +233,7 @@ mod tests {
     use super::super::remote_file::testing::{
         assert_changed, assert_failed, assert_ok, field, run, CHECK, RUN,
     };
-    use super::super::ModuleKind::Fetch;
+    use super::Fetch;
     use serde_json::json;
 
     fn all_bytes() -> Vec<u8> {

@@ -1,15 +1,16 @@
 //! `file`: make a path a file, directory, symbolic or hard link, or nothing, with the wanted
 //! mode/owner/group; idempotent and check-mode aware.
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
 use super::lenient;
 use super::remote_file::{
-    self, attr_changes, finish, shell_path, Attrs, FileError, Kind, ModeArg, Principal, Probe,
+    self, attr_changes, shell_path, Attrs, Kind, ModeArg, Principal, Probe,
     RemoteFile,
 };
-use super::{Diff, ModuleContext, ModuleResult};
+use super::{Diff, CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::transport::quote;
 use crate::vars::Value;
 
@@ -92,10 +93,27 @@ struct FileOutcome {
     size: Option<u64>,
 }
 
-/// Runs `file`.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
-    let args: FileArgs = args::parse(args)?;
-    finish(file(&args, ctx).await)
+/// `file`: manage a path's kind, mode and owner.
+pub(crate) struct File;
+
+#[async_trait]
+impl Module for File {
+    fn names(&self) -> &'static [&'static str] {
+        &["file", "ansible.builtin.file", "ansible.legacy.file"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<FileArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        let args: FileArgs = args::parse(args)?;
+        file(&args, ctx).await
+    }
 }
 
 /// A decided change: the shell commands that make it (run with the path in `$p`).
@@ -104,7 +122,7 @@ struct Plan {
     changed: bool,
 }
 
-async fn file(args: &FileArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, FileError> {
+async fn file(args: &FileArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let _accepted = (
         &args.access_time_format,
         &args.modification_time_format,
@@ -208,7 +226,7 @@ async fn probe_for(
     ctx: &ModuleContext<'_>,
     path: &str,
     args: &FileArgs,
-) -> Result<(RemoteFile, Extra), FileError> {
+) -> Result<(RemoteFile, Extra), ModuleError> {
     let linkish = matches!(args.state, Some(State::Link | State::Hard));
     let mut script = format!(
         "p={}\n{}",
@@ -285,7 +303,7 @@ fn plan(
     extra: &Extra,
     attrs: &Attrs,
     args: &FileArgs,
-) -> Result<Plan, FileError> {
+) -> Result<Plan, ModuleError> {
     let mut script = String::new();
     let mut changed = false;
     let is_dir = state == State::Directory;
@@ -309,12 +327,12 @@ fn plan(
         }
         State::File => match before.kind {
             Kind::Absent => {
-                return Err(FileError::Failed(format!(
+                return Err(ModuleError::Failed(format!(
                     "file ({path}) is absent, cannot continue"
                 )))
             }
             Kind::Directory => {
-                return Err(FileError::Failed(format!(
+                return Err(ModuleError::Failed(format!(
                     "{path} is a directory, not a file"
                 )))
             }
@@ -357,7 +375,7 @@ fn plan(
                 }
                 Kind::Directory => {}
                 _ => {
-                    return Err(FileError::Failed(format!(
+                    return Err(ModuleError::Failed(format!(
                         "{path} already exists as a {}",
                         before.kind.state()
                     )))
@@ -405,7 +423,7 @@ fn plan(
             let same = before.kind == Kind::Link && before.link_target.as_deref() == Some(src);
             if !same {
                 if !extra.src_exists && !args.force {
-                    return Err(FileError::Failed(format!(
+                    return Err(ModuleError::Failed(format!(
                         "src file does not exist, use \"force=yes\" if you really want to \
                          create the link: {src}"
                     )));
@@ -414,13 +432,13 @@ fn plan(
                     Kind::Absent | Kind::Link => {}
                     Kind::Directory if args.force && extra.dir_empty => {}
                     Kind::Directory => {
-                        return Err(FileError::Failed(format!(
+                        return Err(ModuleError::Failed(format!(
                             "the directory {path} is not empty, refusing to convert it"
                         )))
                     }
                     _ if args.force => {}
                     kind => {
-                        return Err(FileError::Failed(format!(
+                        return Err(ModuleError::Failed(format!(
                             "refusing to convert from {} to symlink for {path}",
                             kind.state()
                         )))
@@ -448,12 +466,12 @@ fn plan(
         State::Hard => {
             let src = args.src.as_deref().unwrap_or_default();
             let Some(src_inode) = &extra.src_inode else {
-                return Err(FileError::Failed(format!("src does not exist: {src}")));
+                return Err(ModuleError::Failed(format!("src does not exist: {src}")));
             };
             let blocked =
                 before.kind == Kind::Directory || (!args.force && before.kind != Kind::Link);
             if before.exists() && &extra.inode != src_inode && blocked {
-                return Err(FileError::Failed(format!(
+                return Err(ModuleError::Failed(format!(
                     "refusing to convert from {} to hard link for {path}",
                     before.kind.state()
                 )));
@@ -482,7 +500,7 @@ async fn run_and_describe(
     path: &str,
     script: &str,
     follow: bool,
-) -> Result<RemoteFile, FileError> {
+) -> Result<RemoteFile, ModuleError> {
     let full = format!(
         "set -e\np={}\n{script}set +e\n{}",
         shell_path(path),
@@ -518,14 +536,14 @@ pub(super) async fn ensure_directory(
     ctx: &ModuleContext<'_>,
     path: &str,
     attrs: &Attrs,
-) -> Result<bool, FileError> {
+) -> Result<bool, ModuleError> {
     let before = remote_file::probe(ctx, path, Probe::default()).await?;
     let mut script = String::new();
     match before.kind {
         Kind::Absent => script.push_str("mkdir -p -- \"$p\"\n"),
         Kind::Directory => {}
         kind => {
-            return Err(FileError::Failed(format!(
+            return Err(ModuleError::Failed(format!(
                 "{path} already exists as a {}",
                 kind.state()
             )))
@@ -552,7 +570,7 @@ mod tests {
     use super::super::remote_file::testing::{
         assert_changed, assert_failed, assert_ok, field, mode_of, run, CHECK, DIFF, RUN,
     };
-    use super::super::ModuleKind::File;
+    use super::File;
     use serde_json::json;
 
     #[tokio::test]

@@ -87,3 +87,23 @@ pub fn opt_port<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u16>, D::Erro
         Err(D::Error::custom(format!("{value} is not a TCP port")))
     }
 }
+
+/// A list of words: a YAML list, or one string split at commas (as `k=v` arguments arrive).
+pub fn word_list<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(de)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(text)) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|word| !word.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Some(OneOrMany::Many(words)) => words,
+    })
+}

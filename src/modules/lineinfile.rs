@@ -2,13 +2,14 @@
 //! no matching line is; the file is read, edited here and installed as `copy` installs.
 
 use regex::{Captures, Regex};
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
 use super::copy::{install, InstallOptions};
 use super::lenient;
-use super::remote_file::{self, finish, Attrs, FileError, Kind, ModeArg, Principal, Probe};
-use super::{ModuleContext, ModuleResult};
+use super::remote_file::{self, Attrs, Kind, ModeArg, Principal, Probe};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::transport::OUTPUT_CAP;
 use crate::vars::Value;
 
@@ -88,10 +89,27 @@ enum Matcher {
     Exact,
 }
 
-/// Runs `lineinfile`.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
-    let args: LineinfileArgs = args::parse(args)?;
-    finish(lineinfile(&args, ctx).await)
+/// `lineinfile`: make sure a line is (or is not) in a file.
+pub(crate) struct Lineinfile;
+
+#[async_trait]
+impl Module for Lineinfile {
+    fn names(&self) -> &'static [&'static str] {
+        &["lineinfile", "ansible.builtin.lineinfile", "ansible.legacy.lineinfile"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<LineinfileArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        let args: LineinfileArgs = args::parse(args)?;
+        lineinfile(&args, ctx).await
+    }
 }
 
 fn one_of<'a>(names: &str, values: &[&'a Option<String>]) -> Result<Option<&'a str>, ArgError> {
@@ -113,7 +131,7 @@ fn compile(pattern: &str, what: &str) -> Result<Regex, ArgError> {
 async fn lineinfile(
     args: &LineinfileArgs,
     ctx: &ModuleContext<'_>,
-) -> Result<ModuleResult, FileError> {
+) -> Result<ModuleResult, ModuleError> {
     let _accepted = args.unsafe_writes;
     let path = one_of(
         "path, dest, destfile and name",
@@ -173,7 +191,7 @@ async fn lineinfile(
     let text = match (before.kind, &before.content) {
         (Kind::File, Some(content)) => String::from_utf8_lossy(content).into_owned(),
         (Kind::File, None) => {
-            return Err(FileError::Failed(format!(
+            return Err(ModuleError::Failed(format!(
                 "{path} is larger than {OUTPUT_CAP} bytes; lineinfile does not edit it"
             )))
         }
@@ -181,15 +199,15 @@ async fn lineinfile(
             return Ok(ModuleResult::ok().with_msg("file not present"));
         }
         (Kind::Absent, _) if !args.create => {
-            return Err(FileError::Failed(format!(
+            return Err(ModuleError::Failed(format!(
                 "Destination {path} does not exist !"
             )))
         }
         (Kind::Absent, _) => String::new(),
         (Kind::Directory, _) => {
-            return Err(FileError::Failed(format!("{path} is a directory")));
+            return Err(ModuleError::Failed(format!("{path} is a directory")));
         }
-        _ => return Err(FileError::Failed(format!("{path} is not a regular file"))),
+        _ => return Err(ModuleError::Failed(format!("{path} is not a regular file"))),
     };
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
     let edit = match args.state {
@@ -475,7 +493,7 @@ mod tests {
     use super::super::remote_file::testing::{
         assert_changed, assert_failed, assert_ok, field, mode_of, run, CHECK, DIFF, RUN,
     };
-    use super::super::ModuleKind::Lineinfile;
+    use super::Lineinfile;
     use serde_json::json;
 
     fn file_with(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {

@@ -3,11 +3,12 @@
 use std::io::IsTerminal;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
 use super::lenient;
-use super::ModuleResult;
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::vars::Value;
 
 /// Arguments of `pause`.
@@ -47,12 +48,34 @@ struct PauseOutcome {
 /// Ansible's warning when a pause would wait for input nobody can give.
 const NOT_INTERACTIVE: &str = "Not waiting for response to prompt as stdin is not interactive";
 
+/// `pause`: wait on the controller.
+pub(crate) struct Pause;
+
+#[async_trait]
+impl Module for Pause {
+    fn names(&self) -> &'static [&'static str] {
+        &["pause", "ansible.builtin.pause", "ansible.legacy.pause"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<PauseArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, _: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        Ok(run(args).await?)
+    }
+}
+
 /// Pauses for `seconds`/`minutes`; never changes anything.
 ///
 /// Reading an answer to `prompt` needs the output layer (modules never print), so a pause
 /// without a duration returns at once with a message instead of waiting for Enter.
 /// The sleep is a tokio timer: dropping the future (Ctrl-C, a halted run) ends it.
-pub async fn run(args: &Value) -> Result<ModuleResult, ArgError> {
+async fn run(args: &Value) -> Result<ModuleResult, ArgError> {
     pause(args, std::io::stdin().is_terminal()).await
 }
 

@@ -1,9 +1,10 @@
 //! `ping`: prove the host answers and can run a shell, and echo back `data`.
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
-use super::{ModuleContext, ModuleResult};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::vars::Value;
 
 /// Arguments of `ping`.
@@ -25,13 +26,32 @@ struct PingOutcome {
     ping: String,
 }
 
+/// `ping`: check the host answers.
+pub(crate) struct Ping;
+
+#[async_trait]
+impl Module for Ping {
+    fn names(&self) -> &'static [&'static str] {
+        &["ping", "ansible.builtin.ping", "ansible.legacy.ping"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<PingArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        run(args, ctx).await
+    }
+}
+
 /// Runs `echo pong` on the host; never changes anything.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
+async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let args: PingArgs = args::parse(args)?;
-    let output = match ctx.exec("echo pong").await {
-        Ok(output) => output,
-        Err(error) => return Ok(ModuleResult::unreachable(error.to_string())),
-    };
+    let output = ctx.exec("echo pong").await?;
     if !output.status.success() || output.stdout_text().trim() != "pong" {
         let stderr = output.stderr_text();
         return Ok(ModuleResult::failed(format!(

@@ -4,42 +4,11 @@
 use serde::Deserialize;
 
 use super::args::ArgError;
-use super::{ModuleContext, ModuleResult};
-use crate::transport::{quote, ExecOutput, ExecRequest, TransportError};
+use super::{ModuleContext, ModuleError};
+use crate::transport::{quote, ExecOutput, ExecRequest};
 
 /// Files larger than this, or binary, get no text `--diff`.
 pub(super) const DIFF_LIMIT: u64 = 1024 * 1024;
-
-/// Why a file module stopped: bad arguments, an unreachable host, or a failure on the host.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum FileError {
-    /// The arguments do not fit the module.
-    #[error(transparent)]
-    Args(#[from] ArgError),
-    /// The host could not be reached.
-    #[error("{0}")]
-    Unreachable(String),
-    /// The host answered, but the work failed.
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl From<TransportError> for FileError {
-    fn from(error: TransportError) -> Self {
-        Self::Unreachable(error.to_string())
-    }
-}
-
-/// Turns a module's outcome into what [`super::run`] expects: argument errors stay errors,
-/// host problems become failed or unreachable results.
-pub(super) fn finish(outcome: Result<ModuleResult, FileError>) -> Result<ModuleResult, ArgError> {
-    match outcome {
-        Ok(result) => Ok(result),
-        Err(FileError::Args(error)) => Err(error),
-        Err(FileError::Unreachable(msg)) => Ok(ModuleResult::unreachable(msg)),
-        Err(FileError::Failed(msg)) => Ok(ModuleResult::failed(msg)),
-    }
-}
 
 /// A path as a shell word, with a leading `~` left for the host's shell to expand.
 pub(super) fn shell_path(path: &str) -> String {
@@ -354,14 +323,17 @@ pub(super) async fn probe(
     ctx: &ModuleContext<'_>,
     path: &str,
     probe: Probe,
-) -> Result<RemoteFile, FileError> {
+) -> Result<RemoteFile, ModuleError> {
     let script = format!("p={}\n{}", shell_path(path), describe_script(probe));
     let output = ctx.exec(script).await?;
     parse_description(&output, path)
 }
 
 /// Reads what [`describe_script`] printed; malformed output is an error, never a panic.
-pub(super) fn parse_description(output: &ExecOutput, path: &str) -> Result<RemoteFile, FileError> {
+pub(super) fn parse_description(
+    output: &ExecOutput,
+    path: &str,
+) -> Result<RemoteFile, ModuleError> {
     if !output.status.success() {
         return Err(host_failure(&format!("cannot examine {path}"), output));
     }
@@ -380,7 +352,7 @@ pub(super) fn parse_description(output: &ExecOutput, path: &str) -> Result<Remot
             fields.insert(key, value);
         }
     }
-    let garbled = || FileError::Failed(format!("cannot examine {path}: unexpected answer"));
+    let garbled = || ModuleError::Failed(format!("cannot examine {path}: unexpected answer"));
     let umask = fields
         .get("umask")
         .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
@@ -400,7 +372,7 @@ pub(super) fn parse_description(output: &ExecOutput, path: &str) -> Result<Remot
             umask,
         });
     }
-    let number = |key: &str| -> Result<u64, FileError> {
+    let number = |key: &str| -> Result<u64, ModuleError> {
         fields
             .get(key)
             .and_then(|v| v.trim().parse().ok())
@@ -410,7 +382,7 @@ pub(super) fn parse_description(output: &ExecOutput, path: &str) -> Result<Remot
         .get("raw")
         .and_then(|hex| u32::from_str_radix(hex.trim(), 16).ok())
         .ok_or_else(garbled)?;
-    let id = |key: &str| -> Result<u32, FileError> {
+    let id = |key: &str| -> Result<u32, ModuleError> {
         u32::try_from(number(key)?).map_err(|_| garbled())
     };
     let (uid, gid) = (id("uid")?, id("gid")?);
@@ -419,7 +391,7 @@ pub(super) fn parse_description(output: &ExecOutput, path: &str) -> Result<Remot
         _ => id.to_string(),
     };
     if output.truncated && content.is_some() {
-        return Err(FileError::Failed(format!(
+        return Err(ModuleError::Failed(format!(
             "cannot read {path}: the host's answer was cut at {} bytes",
             crate::transport::OUTPUT_CAP
         )));
@@ -451,11 +423,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// A failure message with the host's first line of stderr, if it said anything.
-pub(super) fn host_failure(what: &str, output: &ExecOutput) -> FileError {
+pub(super) fn host_failure(what: &str, output: &ExecOutput) -> ModuleError {
     let stderr = output.stderr_text();
     match stderr.trim() {
-        "" => FileError::Failed(format!("{what} (exit status {})", output.status.rc())),
-        detail => FileError::Failed(format!("{what}: {detail}")),
+        "" => ModuleError::Failed(format!("{what} (exit status {})", output.status.rc())),
+        detail => ModuleError::Failed(format!("{what}: {detail}")),
     }
 }
 
@@ -498,7 +470,7 @@ pub(super) async fn apply(
     ctx: &ModuleContext<'_>,
     path: &str,
     change: &Change<'_>,
-) -> Result<Applied, FileError> {
+) -> Result<Applied, ModuleError> {
     let mut script = format!(
         "set -e\np={}\nmk={}\n",
         shell_path(path),
@@ -641,14 +613,14 @@ pub(super) fn find_local(
     src: &str,
     kind: &str,
     ctx: &ModuleContext<'_>,
-) -> Result<std::path::PathBuf, FileError> {
+) -> Result<std::path::PathBuf, ModuleError> {
     use std::path::{Path, PathBuf};
     let given = Path::new(src);
     if given.is_absolute() {
         return if given.exists() {
             Ok(given.to_path_buf())
         } else {
-            Err(FileError::Failed(format!("could not find src={src}")))
+            Err(ModuleError::Failed(format!("could not find src={src}")))
         };
     }
     let var = |name: &str| {
@@ -671,7 +643,7 @@ pub(super) fn find_local(
     let searched: Vec<PathBuf> = bases.iter().map(|base| base.join(given)).collect();
     match searched.iter().find(|candidate| candidate.exists()) {
         Some(found) => Ok(found.clone()),
-        None => Err(FileError::Failed(format!(
+        None => Err(ModuleError::Failed(format!(
             "could not find src={src} (searched {})",
             searched
                 .iter()
@@ -747,7 +719,7 @@ mod tests {
 pub(super) mod testing {
     use std::sync::Arc;
 
-    use crate::modules::{ModuleContext, ModuleKind, ModuleResult};
+    use crate::modules::{Module, ModuleContext, ModuleResult};
     use crate::template::{Scope, Templar};
 
     /// How a test runs a module.
@@ -775,7 +747,7 @@ pub(super) mod testing {
 
     /// Runs a module on the local connection with host variables `vars`.
     pub async fn run_with(
-        kind: ModuleKind,
+        module: impl Module,
         args: serde_json::Value,
         mode: Mode,
         vars: serde_json::Value,
@@ -795,12 +767,12 @@ pub(super) mod testing {
             host: "web1",
             ..ModuleContext::local(&templar, &scope)
         };
-        crate::modules::run(kind, &crate::vars::from_json(&args), &ctx).await
+        crate::modules::run(&module, &crate::vars::from_json(&args), &ctx).await
     }
 
     /// Runs a module on the local connection without host variables.
-    pub async fn run(kind: ModuleKind, args: serde_json::Value, mode: Mode) -> ModuleResult {
-        run_with(kind, args, mode, serde_json::json!({})).await
+    pub async fn run(module: impl Module, args: serde_json::Value, mode: Mode) -> ModuleResult {
+        run_with(module, args, mode, serde_json::json!({})).await
     }
 
     /// A registered field as JSON.

@@ -68,6 +68,17 @@ impl ModuleResult {
         }
     }
 
+    /// A command could not run: the host is unreachable, or the task failed (a command the
+    /// transport refused, or privilege escalation refused on a host that answered, as Ansible
+    /// reports an incorrect sudo password).
+    pub fn from_transport(error: &crate::transport::TransportError) -> Self {
+        if error.is_unreachable() {
+            Self::unreachable(error.to_string())
+        } else {
+            Self::failed(error.to_string())
+        }
+    }
+
     /// The module did not run, with the reason.
     pub fn skipped(msg: impl Into<String>) -> Self {
         Self {

@@ -7,12 +7,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
 use super::args::{self, ArgError};
 use super::lenient;
-use super::{ModuleContext, ModuleResult};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::transport::{ExecRequest, ExitStatus};
 use crate::vars::{self, Value};
 
@@ -104,16 +105,35 @@ else kv service_mgr "$(cat /proc/1/comm 2>/dev/null)"; fi
 echo end=1
 "#;
 
+/// `setup`: gather facts about the host.
+pub(crate) struct Setup;
+
+#[async_trait]
+impl Module for Setup {
+    fn names(&self) -> &'static [&'static str] {
+        &["setup", "ansible.builtin.setup", "ansible.legacy.setup"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<SetupArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        run(args, ctx).await
+    }
+}
+
 /// Gathers facts; never changes anything, so it runs the same in check mode.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
+async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let args: SetupArgs = args::parse(args)?;
     let _accepted = &args.gather_subset;
     let mut request = ExecRequest::new(SCRIPT);
     request.timeout = Some(Duration::from_secs(args.gather_timeout.max(1) + 10));
-    let output = match ctx.exec_request(request).await {
-        Ok(output) => output,
-        Err(error) => return Ok(ModuleResult::unreachable(error.to_string())),
-    };
+    let output = ctx.exec_request(request).await?;
     if output.status == ExitStatus::TimedOut {
         return Ok(ModuleResult::failed(format!(
             "fact gathering timed out after {} seconds",
@@ -236,7 +256,7 @@ fn facts_from_output(stdout: &str) -> Result<Map<String, Json>, String> {
 }
 
 /// An os-release value without its shell quoting.
-fn unquote(value: &str) -> String {
+pub(super) fn unquote(value: &str) -> String {
     let value = value.trim();
     if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
         return inner.to_string();
@@ -267,7 +287,7 @@ fn parenthesised(version: &str) -> String {
 }
 
 /// Ansible's spelling of an os-release `ID`.
-fn distribution_name(id: &str) -> String {
+pub(super) fn distribution_name(id: &str) -> String {
     let known = match id {
         "" => "OtherLinux",
         "debian" => "Debian",
@@ -307,7 +327,7 @@ fn distribution_name(id: &str) -> String {
 }
 
 /// Ansible's `ansible_os_family`, falling back on os-release `ID_LIKE`.
-fn os_family(distribution: &str, id_like: &str) -> String {
+pub(super) fn os_family(distribution: &str, id_like: &str) -> String {
     let family = match distribution {
         "RedHat" | "Fedora" | "CentOS" | "Rocky" | "AlmaLinux" | "OracleLinux" | "Amazon"
         | "CloudLinux" | "Scientific" | "XenServer" => "RedHat",

@@ -1,9 +1,10 @@
 //! `stat`: report facts about a path on the host, in one remote round trip.
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
-use super::{lenient, ModuleContext, ModuleResult};
+use super::{lenient, CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::transport::quote;
 use crate::vars::Value;
 
@@ -116,14 +117,33 @@ struct Details {
     checksum: Option<String>,
 }
 
+/// `stat`: report facts about a path.
+pub(crate) struct Stat;
+
+#[async_trait]
+impl Module for Stat {
+    fn names(&self) -> &'static [&'static str] {
+        &["stat", "ansible.builtin.stat", "ansible.legacy.stat"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<StatArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        run(args, ctx).await
+    }
+}
+
 /// Examines the path; never changes anything, so it runs the same in check mode.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
+async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let args: StatArgs = args::parse(args)?;
     let _accepted = (args.get_mime, args.get_attributes);
-    let output = match ctx.exec(script(&args)).await {
-        Ok(output) => output,
-        Err(error) => return Ok(ModuleResult::unreachable(error.to_string())),
-    };
+    let output = ctx.exec(script(&args)).await?;
     let stdout = output.stdout_text();
     Ok(match parse(&stdout, &args.path) {
         Ok(stat) => ModuleResult::ok().with_data(&StatOutcome { stat }),

@@ -1,13 +1,14 @@
 //! `template`: render a controller-side Jinja file with the host's variables, then install
 //! it exactly as `copy` installs content.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::args::{self, ArgError};
 use super::copy::{install, probe_dest, InstallOptions};
 use super::lenient;
-use super::remote_file::{find_local, finish, Attrs, FileError, Mode, ModeArg, Principal};
-use super::{ModuleContext, ModuleResult};
+use super::remote_file::{find_local, Attrs, Mode, ModeArg, Principal};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::vars::Value;
 
 /// Arguments of `template`.
@@ -54,13 +55,30 @@ fn yes() -> bool {
     true
 }
 
-/// Runs `template`.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
-    let args: TemplateArgs = args::parse(args)?;
-    finish(template(&args, ctx).await)
+/// `template`: render a controller template and put it on the host.
+pub(crate) struct Template;
+
+#[async_trait]
+impl Module for Template {
+    fn names(&self) -> &'static [&'static str] {
+        &["template", "ansible.builtin.template", "ansible.legacy.template"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<TemplateArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::Supported
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        let args: TemplateArgs = args::parse(args)?;
+        template(&args, ctx).await
+    }
 }
 
-async fn template(args: &TemplateArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, FileError> {
+async fn template(args: &TemplateArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let _accepted = (&args.output_encoding, args.unsafe_writes);
     let src = args
         .src
@@ -83,16 +101,16 @@ async fn template(args: &TemplateArgs, ctx: &ModuleContext<'_>) -> Result<Module
     let mut attrs = Attrs::new(args.mode.as_ref(), args.owner.as_ref(), args.group.as_ref())?;
     let local = find_local(src, "templates", ctx)?;
     let text = crate::input::read_text(&local)
-        .map_err(|error| FileError::Failed(format!("template: {error}")))?;
+        .map_err(|error| ModuleError::Failed(format!("template: {error}")))?;
     if attrs.mode == Some(Mode::Preserve) {
         use std::os::unix::fs::PermissionsExt;
         let bits = std::fs::metadata(&local)
             .map(|meta| meta.permissions().mode() & 0o7777)
-            .map_err(|error| FileError::Failed(format!("{}: {error}", local.display())))?;
+            .map_err(|error| ModuleError::Failed(format!("{}: {error}", local.display())))?;
         attrs.mode = Some(Mode::Octal(bits));
     }
     let rendered = render(ctx, &text, args.trim_blocks, args.lstrip_blocks)
-        .map_err(|error| FileError::Failed(format!("{}: {error}", local.display())))?;
+        .map_err(|error| ModuleError::Failed(format!("{}: {error}", local.display())))?;
     let rendered = if newline == "\n" {
         rendered
     } else {
@@ -190,7 +208,7 @@ mod tests {
     use super::super::remote_file::testing::{
         assert_changed, assert_failed, assert_ok, field, mode_of, run, run_with, DIFF, RUN,
     };
-    use super::super::ModuleKind::Template;
+    use super::Template;
     use serde_json::json;
 
     fn write_template(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {

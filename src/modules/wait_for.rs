@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::args::{self, ArgError};
 use super::lenient;
-use super::{ModuleContext, ModuleResult};
+use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::transport::{quote, ExecRequest, ExitStatus};
 use crate::vars::Value;
 
@@ -264,18 +265,37 @@ struct WaitOutcome {
     search_regex: Option<String>,
 }
 
+/// `wait_for`: wait on the host for a port or a path.
+pub(crate) struct WaitFor;
+
+#[async_trait]
+impl Module for WaitFor {
+    fn names(&self) -> &'static [&'static str] {
+        &["wait_for", "ansible.builtin.wait_for", "ansible.legacy.wait_for"]
+    }
+
+    fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
+        args::validate::<WaitForArgs>(args, templated)
+    }
+
+    fn check_mode(&self) -> CheckMode {
+        CheckMode::ReadOnly
+    }
+
+    async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+        run(args, ctx).await
+    }
+}
+
 /// Waits on the host; never changes anything, so it runs the same in check mode.
-pub async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> {
+async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let args: WaitForArgs = args::parse(args)?;
     let condition = Condition::from_args(&args)?;
     let mut request = ExecRequest::new(script(&condition, &args));
     // The remote loop ends itself; this only guards against a host that stops answering.
     let slack = args.delay + args.sleep + args.connect_timeout + 30;
     request.timeout = Some(Duration::from_secs(args.timeout.saturating_add(slack)));
-    let output = match ctx.exec_request(request).await {
-        Ok(output) => output,
-        Err(error) => return Ok(ModuleResult::unreachable(error.to_string())),
-    };
+    let output = ctx.exec_request(request).await?;
     let stdout = output.stdout_text();
     let field = |key: &str| {
         stdout

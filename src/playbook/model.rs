@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::diagnostic::Location;
-use crate::modules::ModuleKind;
+use crate::modules::Module;
 use crate::vars::{Value, Vars};
 
 /// A parsed playbook file.
@@ -110,7 +110,7 @@ pub enum Action {
     /// Run a module with these (unrendered) arguments.
     Module {
         /// Which module.
-        kind: ModuleKind,
+        module: &'static dyn Module,
         /// Its arguments, still to be templated per host.
         args: Value,
     },
@@ -257,7 +257,7 @@ impl Task {
     pub fn display_name(&self) -> String {
         let base = match (&self.name, &self.action) {
             (Some(name), _) => name.clone(),
-            (None, Action::Module { kind, .. }) => kind.name().to_string(),
+            (None, Action::Module { module, .. }) => module.name().to_string(),
             (None, Action::Include { file, .. }) => format!("include_tasks {file}"),
             (None, Action::Meta(_)) => "meta".to_string(),
         };

@@ -12,7 +12,7 @@ use super::nodes::{
     as_bool, expect_map, expect_seq, expect_str, string_list, wrong_type, FileNode,
 };
 use crate::diagnostic::did_you_mean;
-use crate::modules::{args::split_key_values, ArgError, FreeForm, ModuleKind};
+use crate::modules::{self, ArgError};
 use crate::seconds;
 use crate::vars::{self, Value, Vars};
 use crate::yaml::{Key, Node, NodeKind};
@@ -26,7 +26,7 @@ fn all_task_keys() -> impl Iterator<Item = &'static str> {
         .chain(INCLUDE_ACTIONS)
         .copied()
         .chain(["meta"])
-        .chain(ModuleKind::all_names())
+        .chain(modules::short_names())
 }
 
 impl Loader<'_> {
@@ -110,7 +110,7 @@ impl Loader<'_> {
             let short = keys::short_action(&key.name);
             let known = INCLUDE_ACTIONS.contains(&short)
                 || short == "meta"
-                || ModuleKind::lookup(&key.name).is_some();
+                || modules::lookup(&key.name).is_some();
             if !known {
                 let keyword_typo = did_you_mean(
                     &key.name,
@@ -224,20 +224,23 @@ impl Loader<'_> {
         key: &Key,
         value: &Node,
     ) -> Result<Action, PlaybookError> {
-        let kind = ModuleKind::lookup(&key.name).ok_or_else(|| PlaybookError::UnknownModule {
+        let module = modules::lookup(&key.name).ok_or_else(|| PlaybookError::UnknownModule {
             name: key.name.clone(),
-            suggestion: did_you_mean(&key.name, ModuleKind::all_names()),
+            suggestion: did_you_mean(&key.name, modules::short_names()),
             at: file.key_at(key),
         })?;
         let mut args = match &value.kind {
             NodeKind::Null => Vars::new(),
             NodeKind::Map(_) => file.vars(value, &key.name)?,
             NodeKind::Str(text) => {
-                free_form_args(kind, text).map_err(|reason| PlaybookError::Invalid {
-                    key: key.name.clone(),
-                    reason,
-                    at: file.at(value),
-                })?
+                module
+                    .free_form()
+                    .parse(text)
+                    .map_err(|reason| PlaybookError::Invalid {
+                        key: key.name.clone(),
+                        reason,
+                        at: file.at(value),
+                    })?
             }
             _ => {
                 return Err(wrong_type(
@@ -258,7 +261,7 @@ impl Loader<'_> {
         let args = vars::to_value(args);
         let templated = vars::to_json(&args).to_string().contains("{{")
             || vars::to_json(&args).to_string().contains("{%");
-        kind.validate(&args, templated).map_err(|source| {
+        module.validate(&args, templated).map_err(|source| {
             let at = match &source {
                 ArgError::Unknown { name, .. } => value
                     .as_map()
@@ -267,12 +270,12 @@ impl Loader<'_> {
                 ArgError::Invalid(_) => file.at(value),
             };
             PlaybookError::ModuleArgs {
-                module: kind.name(),
+                module: module.name(),
                 source,
                 at,
             }
         })?;
-        Ok(Action::Module { kind, args })
+        Ok(Action::Module { module, args })
     }
 
     /// Applies a task's, block's or play's inheritable keywords on top of its parent's.
@@ -570,55 +573,6 @@ fn include_file(file: &FileNode, node: &Node) -> Result<String, PlaybookError> {
         Some(name) => Ok(expect_str(file, name, "file")?.to_string()),
         None => Ok(expect_str(file, node, "include_tasks")?.to_string()),
     }
-}
-
-/// Parses a module's string arguments.
-fn free_form_args(kind: ModuleKind, text: &str) -> Result<Vars, String> {
-    let (pairs, free) = split_key_values(text);
-    let mut args = Vars::new();
-    match kind.free_form() {
-        FreeForm::Command => {
-            const OPTIONS: &[&str] = &[
-                "chdir",
-                "creates",
-                "removes",
-                "executable",
-                "stdin",
-                "stdin_add_newline",
-                "strip_empty_ends",
-            ];
-            for (key, value) in pairs {
-                if OPTIONS.contains(&key.as_str()) {
-                    args.insert(key, Value::from(value));
-                }
-            }
-            args.insert(
-                "_raw_params".into(),
-                Value::from(split_preserving(text, OPTIONS).join(" ")),
-            );
-        }
-        FreeForm::KeyValue => {
-            if let Some(word) = free.first() {
-                return Err(format!("expected `key=value` pairs, found `{word}`"));
-            }
-            for (key, value) in pairs {
-                args.insert(key, Value::from(value));
-            }
-        }
-    }
-    Ok(args)
-}
-
-/// The words of a command line, dropping `option=value` words for the given options.
-fn split_preserving(text: &str, options: &[&str]) -> Vec<String> {
-    crate::modules::args::split_words(text)
-        .into_iter()
-        .filter(|word| {
-            !word
-                .split_once('=')
-                .is_some_and(|(key, _)| options.contains(&key))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod journal;
 pub mod lock;
 pub mod order;
 pub mod serial;
+pub mod state_dir;
 pub mod window;
 
 pub use error::SpecError;

@@ -10,7 +10,7 @@ use super::events::{Event, HostResult, Status};
 use super::host::HostContext;
 use super::options::RunOptions;
 use super::scope::{task_scope, PlayScope, OMIT};
-use crate::modules::{self, ModuleContext, ModuleKind, ModuleResult};
+use crate::modules::{self, Module, ModuleContext, ModuleResult};
 use crate::playbook::{Action, Condition, LoopSpec, Task};
 use crate::seconds;
 use crate::template::{Templar, TemplateError};
@@ -186,7 +186,7 @@ impl TaskRun<'_> {
         scope: &Value,
         loop_vars: Option<&Arc<Vars>>,
     ) -> Result<ModuleResult, TemplateError> {
-        let Action::Module { kind, args } = &self.task.action else {
+        let Action::Module { module, args } = &self.task.action else {
             return Ok(ModuleResult::ok());
         };
         let templar = &self.shared.templar;
@@ -210,7 +210,7 @@ impl TaskRun<'_> {
         };
         let mut attempt = 1;
         loop {
-            let mut result = self.run_module(*kind, args, scope).await?;
+            let mut result = self.run_module(*module, args, scope).await?;
             if result.unreachable {
                 return Ok(result);
             }
@@ -248,7 +248,7 @@ impl TaskRun<'_> {
 
     async fn run_module(
         &self,
-        kind: ModuleKind,
+        module: &dyn Module,
         raw_args: &Value,
         scope: &Value,
     ) -> Result<ModuleResult, TemplateError> {
@@ -295,7 +295,7 @@ impl TaskRun<'_> {
             templar,
             scope,
         };
-        Ok(modules::run(kind, &args, &ctx).await)
+        Ok(modules::run(module, &args, &ctx).await)
     }
 
     fn delegate_transport(
@@ -500,11 +500,14 @@ impl TaskRun<'_> {
         let ignored = status == Status::Failed && self.ignores_errors(scope);
         let no_log = self.no_log(scope).unwrap_or(true);
         let mut shown = vars::to_json(&result.to_value());
+        let mut item = item;
         if no_log {
             shown = serde_json::json!({
                 "censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
                 "changed": result.changed,
             });
+            // As Ansible: the item (or its label) may be the secret itself.
+            item = item.map(|_| "None".to_string());
         }
         let verbosity = result
             .data
@@ -514,12 +517,9 @@ impl TaskRun<'_> {
         if let Some(object) = shown.as_object_mut() {
             object.remove("_verbosity");
         }
-        let is_debug = matches!(
+        let shows_result = matches!(
             self.task.action,
-            Action::Module {
-                kind: ModuleKind::Debug,
-                ..
-            }
+            Action::Module { module, .. } if module.shows_result()
         );
         let event = Event::HostResult(HostResult {
             host: self.host.name.clone(),
@@ -530,7 +530,7 @@ impl TaskRun<'_> {
             ignored,
             result: shown,
             verbosity,
-            show_result: (is_debug && status != Status::Skipped)
+            show_result: (shows_result && status != Status::Skipped)
                 || matches!(status, Status::Failed | Status::Unreachable),
             diff: if no_log { None } else { result.diff.clone() },
             loop_summary,

@@ -84,6 +84,26 @@ impl HostState {
         Arc::make_mut(&mut self.context.set_facts).insert(name, value);
     }
 
+    /// Adds facts a module gathered during the play (`patch_facts`, `setup` as a task): each
+    /// under its own name and under `ansible_facts` without its `ansible_` prefix, over the
+    /// facts gathered before.
+    pub fn add_gathered_facts(&mut self, facts: Vars) {
+        let layer = Arc::make_mut(&mut self.context.facts);
+        let mut namespaced = match layer.get("ansible_facts").map(crate::vars::to_json) {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        for (name, value) in facts {
+            let short = name.strip_prefix("ansible_").unwrap_or(&name).to_string();
+            namespaced.insert(short, crate::vars::to_json(&value));
+            layer.insert(name, value);
+        }
+        layer.insert(
+            "ansible_facts".into(),
+            crate::vars::from_json(&serde_json::Value::Object(namespaced)),
+        );
+    }
+
     /// Replaces the host's gathered facts.
     pub fn set_gathered_facts(&mut self, facts: Vars) {
         let mut layer = Vars::new();

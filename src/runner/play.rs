@@ -17,7 +17,7 @@ use super::execute::{execute, Outcome};
 use super::host::{HostState, Standing};
 use super::scope::{HostVars, HostView, PlayScope, OMIT};
 use super::Runner;
-use crate::modules::{self, ModuleContext, ModuleKind};
+use crate::modules::{self, ModuleContext};
 use crate::playbook::{Action, MetaAction, Play, Task, TaskNode};
 use crate::rolling::journal::{JournalEvent, TaskStatus};
 use crate::vars::{Value, Vars};
@@ -165,7 +165,7 @@ impl Runner {
                     templar: &shared.templar,
                     scope: &scope,
                 };
-                modules::run(ModuleKind::Setup, &Value::from(()), &ctx).await
+                modules::run(&modules::Setup, &Value::from(()), &ctx).await
             });
             names.insert(handle.id(), name.clone());
         }
@@ -371,8 +371,15 @@ impl Runner {
                 host.set_fact(register.clone(), outcome.registered.clone());
             }
             if let Some(facts) = outcome.facts.clone() {
-                for (fact, value) in facts {
-                    host.set_fact(fact, value);
+                match &task.action {
+                    Action::Module { module, .. } if !module.sets_variables() => {
+                        host.add_gathered_facts(facts);
+                    }
+                    _ => {
+                        for (fact, value) in facts {
+                            host.set_fact(fact, value);
+                        }
+                    }
                 }
             }
         }

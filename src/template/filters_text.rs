@@ -217,22 +217,7 @@ pub fn quote(value: &Value) -> String {
     } else {
         value.to_string()
     };
-    shell_quote(&text)
-}
-
-/// Python's `shlex.quote`: safe words unchanged, anything else in single quotes.
-pub(crate) fn shell_quote(text: &str) -> String {
-    if text.is_empty() {
-        return "''".to_string();
-    }
-    let safe = text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c));
-    if safe {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\"'\"'"))
-    }
+    crate::shell::quote(&text)
 }
 
 #[cfg(test)]
@@ -261,11 +246,11 @@ mod tests {
 
     #[test]
     fn shell_quote_matches_shlex_quote() {
-        assert_eq!(shell_quote("abc-1.2/x"), "abc-1.2/x");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), "'it'\"'\"'s'");
-        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(crate::shell::quote("abc-1.2/x"), "abc-1.2/x");
+        assert_eq!(crate::shell::quote(""), "''");
+        assert_eq!(crate::shell::quote("a b"), "'a b'");
+        assert_eq!(crate::shell::quote("it's"), "'it'\"'\"'s'");
+        assert_eq!(crate::shell::quote("$HOME"), "'$HOME'");
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Privilege escalation: wrapping a command line in sudo or su.
 //!
-//! The password is never part of the command line: it is written as the first line of the
-//! command's standard input, which `sudo -S` reads, and is redacted from `Debug` output.
+//! The password is never part of the command line, and never written blindly on standard
+//! input: with a password, sudo runs as `sudo -S -p PROMPT` with a fresh random prompt, and the
+//! escalated shell first prints a random marker on standard error. The transport sends the
+//! password only when the prompt shows (see `become_prompt` and `stdin_feed`). `su` reads its
+//! password from a terminal, so `su` with a password is refused rather than guessed at.
 
 use std::fmt;
 
+use super::become_prompt::{BecomeError, Challenge};
 use super::quote;
-
-/// The prompt sudo prints when it wants a password; unique so it can be recognised.
-pub const SUDO_PROMPT: &str = "[rpatch-become-password]";
+use super::stdin_feed::{Input, Secret};
 
 /// Which tool escalates privileges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,52 +47,58 @@ impl fmt::Debug for Become {
 }
 
 impl Become {
-    /// Wraps a shell line so it runs as the target user.
-    pub fn wrap(&self, line: &str) -> String {
-        let user = if self.user.is_empty() {
+    fn target_user(&self) -> &str {
+        if self.user.is_empty() {
             "root"
         } else {
             &self.user
-        };
-        match self.method {
-            BecomeMethod::Sudo => {
-                let mode = if self.password.is_some() {
-                    format!("-S -p {}", quote(SUDO_PROMPT))
-                } else {
-                    "-n".to_string()
-                };
-                let flags = if self.flags.is_empty() {
-                    "-H"
-                } else {
-                    &self.flags
-                };
-                format!(
-                    "sudo {flags} {mode} -u {} /bin/sh -c {}",
-                    quote(user),
-                    quote(line)
-                )
-            }
-            BecomeMethod::Su => format!("su {} {} -c {}", self.flags, quote(user), quote(line)),
         }
     }
 
-    /// The password followed by a newline, as sudo -S expects it.
-    pub fn password_line(&self) -> Option<Vec<u8>> {
-        self.password.as_ref().map(|password| {
-            let mut line = password.clone().into_bytes();
-            line.push(b'\n');
-            line
-        })
+    /// Wraps `line` so it runs as the target user, and says how to feed its standard input
+    /// (`data`, the command's own input): with a password, only after sudo's prompt.
+    pub(crate) fn prepare(
+        &self,
+        line: &str,
+        data: Option<Vec<u8>>,
+    ) -> Result<(String, Input), BecomeError> {
+        let user = quote(self.target_user());
+        match (self.method, &self.password) {
+            (BecomeMethod::Sudo, None) => Ok((
+                format!(
+                    "sudo {} -n -u {user} /bin/sh -c {}",
+                    self.sudo_flags(),
+                    quote(line)
+                ),
+                Input::plain(data),
+            )),
+            (BecomeMethod::Sudo, Some(password)) => {
+                let challenge = Challenge::random()?;
+                let started = format!("echo {} >&2; {line}", challenge.marker);
+                let wrapped = format!(
+                    "sudo {} -S -p {} -u {user} /bin/sh -c {}",
+                    self.sudo_flags(),
+                    quote(&challenge.prompt),
+                    quote(&started)
+                );
+                let input = Input::after_prompt(data, Secret::new(password.clone()), challenge);
+                Ok((wrapped, input))
+            }
+            (BecomeMethod::Su, None) => Ok((
+                format!("su {} {user} -c {}", self.flags, quote(line)),
+                Input::plain(data),
+            )),
+            (BecomeMethod::Su, Some(_)) => Err(BecomeError::SuPassword),
+        }
     }
-}
 
-/// Removes sudo's password prompts from a command's standard error.
-pub fn strip_prompt(stderr: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(stderr);
-    if !text.contains(SUDO_PROMPT) {
-        return stderr.to_vec();
+    fn sudo_flags(&self) -> &str {
+        if self.flags.is_empty() {
+            "-H"
+        } else {
+            &self.flags
+        }
     }
-    text.replace(SUDO_PROMPT, "").into_bytes()
 }
 
 /// Why escalation failed, when standard error shows it did.
@@ -112,27 +120,26 @@ pub fn escalation_failure(stderr: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sudo_without_password_never_prompts() {
-        let escalation = Become {
+    fn sudo(password: Option<&str>) -> Become {
+        Become {
             user: "root".into(),
+            password: password.map(str::to_string),
             ..Become::default()
-        };
-        assert_eq!(
-            escalation.wrap("id -u"),
-            "sudo -H -n -u root /bin/sh -c 'id -u'"
-        );
+        }
     }
 
     #[test]
-    fn sudo_failures_are_explained_and_prompts_stripped() {
-        let stderr = format!("{SUDO_PROMPT}Sorry, try again.\n{SUDO_PROMPT}");
+    fn sudo_without_password_never_prompts() {
+        let (line, input) = sudo(None).prepare("id -u", None).expect("prepare");
+        assert_eq!(line, "sudo -H -n -u root /bin/sh -c 'id -u'");
+        assert!(input.is_empty());
+    }
+
+    #[test]
+    fn sudo_failures_are_explained() {
+        let stderr = "Sorry, try again.\nsudo: 1 incorrect password attempt\n";
         assert_eq!(
-            String::from_utf8_lossy(&strip_prompt(stderr.as_bytes())),
-            "Sorry, try again.\n"
-        );
-        assert_eq!(
-            escalation_failure(&stderr),
+            escalation_failure(stderr),
             Some("incorrect privilege escalation (sudo) password")
         );
         assert!(escalation_failure("sudo: a password is required").is_some());
@@ -140,17 +147,43 @@ mod tests {
     }
 
     #[test]
-    fn password_goes_to_stdin_not_the_command_line() {
-        let escalation = Become {
-            user: "root".into(),
-            password: Some("s3cret".into()),
-            ..Become::default()
-        };
-        assert!(!escalation.wrap("id").contains("s3cret"));
-        assert_eq!(
-            escalation.password_line().as_deref(),
-            Some(&b"s3cret\n"[..])
+    fn the_password_is_neither_on_the_command_line_nor_sent_up_front() {
+        let escalation = sudo(Some("s3cret"));
+        let (line, input) = escalation.prepare("id", None).expect("prepare");
+        assert!(!line.contains("s3cret"), "{line}");
+        assert!(
+            line.starts_with("sudo -H -S -p '[rpatch-become-password-"),
+            "{line}"
         );
+        assert!(line.contains("echo rpatch-become-ok-"), "{line}");
+        assert!(!input.is_empty(), "the password needs a standard input");
         assert!(!format!("{escalation:?}").contains("s3cret"));
+        assert!(!format!("{input:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn each_command_gets_its_own_prompt() {
+        let escalation = sudo(Some("pw"));
+        let (one, _) = escalation.prepare("id", None).expect("prepare");
+        let (two, _) = escalation.prepare("id", None).expect("prepare");
+        assert_ne!(one, two);
+    }
+
+    #[test]
+    fn su_with_a_password_is_refused_and_without_one_runs() {
+        let su = Become {
+            method: BecomeMethod::Su,
+            ..sudo(Some("pw"))
+        };
+        assert_eq!(
+            su.prepare("id", None).map(|(line, _)| line),
+            Err(BecomeError::SuPassword)
+        );
+        let su = Become {
+            password: None,
+            ..su
+        };
+        let (line, _) = su.prepare("id", None).expect("prepare");
+        assert_eq!(line, "su  root -c id");
     }
 }

@@ -4,10 +4,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
 use super::output::append_capped;
+use super::stdin_feed::StderrFilter;
 use super::{ExecOutput, ExecRequest, ExitStatus, Transport, TransportError};
 
 /// Runs commands with `/bin/sh -c` on this machine.
@@ -16,33 +17,39 @@ pub struct LocalTransport;
 
 #[async_trait]
 impl Transport for LocalTransport {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     async fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, TransportError> {
-        let stdin = request.stdin_bytes();
+        let prepared = request.prepare()?;
         let mut child = Command::new("/bin/sh")
             .arg("-c")
-            .arg(request.shell_line())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
+            .arg(&prepared.line)
+            .stdin(if prepared.input.is_empty() {
                 Stdio::null()
+            } else {
+                Stdio::piped()
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            tokio::spawn(async move {
-                // The command may exit without reading its input; that is not our error.
-                let _ = pipe.write_all(&data).await;
-            });
-        }
+        let mut filter = match child.stdin.take() {
+            // The writer task ends on its own: it closes the pipe when done or told to stop.
+            Some(pipe) => prepared.input.start(pipe).0,
+            None => StderrFilter::default(),
+        };
         let stdout = child.stdout.take().map(read_capped);
-        let stderr = child.stderr.take().map(read_capped);
+        let stderr = child.stderr.take();
         let wait = async {
+            let (err, err_whole) = match stderr {
+                Some(pipe) => read_filtered(pipe, &mut filter).await?,
+                None => (Vec::new(), true),
+            };
             let status = child.wait().await?;
             let (out, out_whole) = join_reader(stdout).await;
-            let (err, err_whole) = join_reader(stderr).await;
-            Ok::<_, std::io::Error>((status, out, err, out_whole && err_whole))
+            Ok::<_, TransportError>((status, out, err, out_whole && err_whole))
         };
         let (status, stdout, stderr, whole) = match request.timeout {
             Some(limit) => match tokio::time::timeout(limit, wait).await {
@@ -58,6 +65,25 @@ impl Transport for LocalTransport {
             truncated: !whole,
         })
     }
+}
+
+/// Reads standard error to its end through `filter` (sudo's prompt handling), capped. Fails
+/// when escalation must stop; the child is then killed on drop.
+async fn read_filtered(
+    mut pipe: impl AsyncRead + Unpin,
+    filter: &mut StderrFilter,
+) -> Result<(Vec<u8>, bool), TransportError> {
+    let mut kept = Vec::new();
+    let mut whole = true;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match pipe.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => whole &= append_capped(&mut kept, &filter.pass(&chunk[..n])?),
+        }
+    }
+    whole &= append_capped(&mut kept, &filter.finish());
+    Ok((kept, whole))
 }
 
 type Reader = tokio::task::JoinHandle<(Vec<u8>, bool)>;

@@ -3,8 +3,10 @@
 //!
 //! `Fleet::new().hosts(3).start()` gives one sshd per host (so a test can kill one);
 //! `.hosts_per_sshd(16)` puts many hosts (one port each) on one sshd for scale. The remote
-//! users are dedicated test accounts with plain start-up files: [`USER`] (passwordless sudo)
-//! and [`PASSWORD_USER`] (sudo asks for [`PASSWORD`]). Missing prerequisites fail the test with
+//! users are throwaway accounts of this test process with plain start-up files (see
+//! `support::users`): [`user`] (passwordless sudo), [`password_user`] (sudo asks for
+//! [`password`]) and [`cached_user`] (sudo asks once, then trusts its timestamp). Only the
+//! fleet's sshd lets them in, with the fleet's key. Missing prerequisites fail the test with
 //! the package to install; nothing is skipped.
 
 use std::net::TcpStream;
@@ -15,14 +17,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::users;
 use super::Project;
 
-/// Login user with passwordless sudo.
-pub const USER: &str = "rpatch-test";
-/// Login user whose sudo asks for [`PASSWORD`].
-pub const PASSWORD_USER: &str = "rpatch-pw";
-/// [`PASSWORD_USER`]'s password (login and sudo).
-pub const PASSWORD: &str = "Rp-s3cret-Pw-71";
+pub use super::users::{cached_user, password, password_user, user};
 
 /// How a fleet is laid out.
 pub struct FleetBuilder {
@@ -85,7 +83,7 @@ impl Fleet {
         FleetBuilder {
             hosts: 1,
             per_sshd: 1,
-            user: USER,
+            user: user(),
             debug_log: false,
             prefix: "node".into(),
         }
@@ -105,7 +103,7 @@ impl FleetBuilder {
         self
     }
 
-    /// Log in as this user instead of [`USER`].
+    /// Log in as this user instead of [`user`].
     pub fn user(mut self, user: &'static str) -> Self {
         self.user = user;
         self
@@ -139,7 +137,7 @@ impl FleetBuilder {
         std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).expect("authorized_keys");
         chmod(&d.join("authorized_keys"), 0o644);
 
-        let ports: Vec<u16> = (0..self.hosts).map(|_| free_port()).collect();
+        let ports = free_ports(self.hosts);
         let host_key = read_pub(&d.join("host_ed25519.pub"));
         let mut known = String::new();
         let mut hosts = Vec::new();
@@ -381,18 +379,26 @@ fn sshd_config(dir: &Path, ports: &[u16], debug: bool) -> String {
         "HostKey {d}/host_ed25519\nHostKey {d}/host_ecdsa\nPidFile none\n\
          AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
          PasswordAuthentication yes\nKbdInteractiveAuthentication no\nPermitRootLogin no\n\
-         AllowUsers {USER} {PASSWORD_USER}\nUseDNS no\nPrintMotd no\nPrintLastLog no\n\
+         AllowUsers {} {} {}\nUseDNS no\nPrintMotd no\nPrintLastLog no\n\
          MaxStartups 500\nMaxSessions 10\nSubsystem sftp internal-sftp\nLogLevel {}\n",
+        user(),
+        password_user(),
+        cached_user(),
         if debug { "DEBUG" } else { "INFO" }
     ));
     text
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+/// `count` distinct free ports. All are held until every one is picked: ports released one
+/// by one can come back twice, and two hosts on one port would silently share a connection.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound port").port())
+        .collect()
 }
 
 fn keygen(path: &Path, kind: &str) {
@@ -420,32 +426,8 @@ fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-fn run(program: &str, args: &[&str], input: Option<&str>) {
-    use std::io::Write;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin.write_all(text.as_bytes()).expect("write stdin");
-    }
-    let output = child.wait_with_output().expect("wait");
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Checks the tools exist and sets up the test users once per test process.
-fn prerequisites() {
+/// Checks the tools exist and creates this test process's accounts (once).
+pub fn prerequisites() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         for (path, package) in [
@@ -453,6 +435,7 @@ fn prerequisites() {
             ("/usr/bin/ssh-keygen", "openssh-client"),
             ("/usr/bin/sudo", "sudo"),
             ("/usr/sbin/useradd", "passwd"),
+            ("/usr/sbin/visudo", "sudo"),
         ] {
             assert!(
                 Path::new(path).exists(),
@@ -461,36 +444,12 @@ fn prerequisites() {
         }
         assert!(
             is_root(),
-            "the SSH test fleet must run as root: it creates the users {USER} and \
-             {PASSWORD_USER} and starts sshd"
+            "the SSH test fleet must run as root: it creates throwaway users and sudo rules \
+             and starts sshd"
         );
         // sshd's privilege separation directory.
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
-        for user in [USER, PASSWORD_USER] {
-            let exists = Command::new("id")
-                .arg(user)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !exists {
-                run("useradd", &["-m", "-s", "/bin/sh", user], None);
-            }
-        }
-        // `*`: no password, but not locked (sshd refuses key logins to locked accounts).
-        run("usermod", &["-p", "*", USER], None);
-        run(
-            "chpasswd",
-            &[],
-            Some(&format!("{PASSWORD_USER}:{PASSWORD}\n")),
-        );
-        let rules = format!(
-            "{USER} ALL=(ALL) NOPASSWD: ALL\n\
-             Defaults:{PASSWORD_USER} timestamp_timeout=0, lecture=never\n\
-             {PASSWORD_USER} ALL=(ALL) ALL\n"
-        );
-        std::fs::write("/etc/sudoers.d/rpatch-test", rules).expect("write sudoers rule");
-        chmod(Path::new("/etc/sudoers.d/rpatch-test"), 0o440);
+        users::ensure_created();
     });
 }
 

@@ -5,6 +5,9 @@
 
 pub mod fleet;
 pub mod http;
+pub mod reboot_host;
+pub mod rpm_repo;
+pub mod users;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,9 +15,11 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
-/// A project directory with an inventory, where `rpatch` runs.
+/// A project directory with an inventory, where `rpatch` runs, and its own state directory
+/// (`RPATCH_STATE_DIR`: runs and locks), so tests never touch the real home or each other.
 pub struct Project {
     dir: TempDir,
+    state: TempDir,
     /// Environment changes for `rpatch` runs: `Some` sets, `None` removes.
     envs: Vec<(String, Option<String>)>,
     /// A run still going after this long is killed (and so fails its exit-code check).
@@ -26,6 +31,7 @@ impl Project {
     pub fn new() -> Self {
         let project = Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            state: tempfile::tempdir().expect("state dir"),
             envs: Vec::new(),
             timeout: None,
         };
@@ -109,22 +115,90 @@ impl Project {
         self.join(relative).exists()
     }
 
-    /// `rpatch ARGS...` in the project directory.
-    pub fn rpatch(&self, args: &[&str]) -> Output {
-        let mut command = Command::cargo_bin("rpatch").expect("rpatch binary");
+    /// The project's state directory (`RPATCH_STATE_DIR` of its runs).
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    /// Where its runs are journaled by default.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.state.path().join("runs")
+    }
+
+    /// The journal of run `id` in the default runs directory.
+    pub fn journal(&self, id: &str) -> PathBuf {
+        self.runs_dir().join(id).join("journal.jsonl")
+    }
+
+    /// An `rpatch` command in `cwd` with the project's environment and state directory.
+    pub fn command_in(&self, cwd: &Path) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("rpatch"));
         command
-            .current_dir(self.path())
+            .current_dir(cwd)
             .env_remove("RPATCH_INVENTORY")
-            .env("NO_COLOR", "1")
-            .args(args);
-        if let Some(timeout) = self.timeout {
-            command.timeout(timeout);
-        }
+            .env_remove("RPATCH_RUNS_DIR")
+            .env("RPATCH_STATE_DIR", self.state.path())
+            .env("NO_COLOR", "1");
         for (name, value) in &self.envs {
             match value {
                 Some(value) => command.env(name, value),
                 None => command.env_remove(name),
             };
+        }
+        command
+    }
+
+    /// An `rpatch` command in the project directory (see [`Project::command_in`]).
+    pub fn command(&self) -> std::process::Command {
+        self.command_in(self.path())
+    }
+
+    /// `rpatch ARGS...` in the project directory.
+    pub fn rpatch(&self, args: &[&str]) -> Output {
+        self.rpatch_in(self.path(), args)
+    }
+
+    /// `rpatch ARGS...` started from another directory, with this project's environment.
+    pub fn rpatch_in(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.output(self.command_in(cwd).args(args))
+    }
+
+    /// `rpatch run site.yml ARGS...` as another local `user` (through `runuser`), who is given
+    /// the project and state directories; their parent directories must let that user in.
+    pub fn run_as(&self, user: &str, args: &[&str]) -> Output {
+        for dir in [self.path(), self.state_dir()] {
+            let status = std::process::Command::new("chown")
+                .args(["-R", user])
+                .arg(dir)
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown -R {user} {}", dir.display());
+        }
+        let template = self.command();
+        let mut command = std::process::Command::new("runuser");
+        command
+            .args(["-u", user, "--"])
+            .arg(template.get_program())
+            .args(["run", "site.yml"])
+            .args(args)
+            .current_dir(self.path())
+            .stdin(std::process::Stdio::null());
+        for (name, value) in template.get_envs() {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        self.output(&mut command)
+    }
+
+    /// Runs a command made by [`Project::command`] (and changed by the caller) to its end.
+    /// A run going on past the project's [`Project::timeout`] is killed.
+    pub fn output(&self, command: &mut std::process::Command) -> Output {
+        let mut command =
+            Command::from_std(std::mem::replace(command, std::process::Command::new("")));
+        if let Some(timeout) = self.timeout {
+            command.timeout(timeout);
         }
         let output = command.output().expect("run rpatch");
         Output {
@@ -137,9 +211,7 @@ impl Project {
 
     /// Starts `rpatch ARGS...` in the background (output discarded).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("rpatch"))
-            .current_dir(self.path())
-            .env_remove("RPATCH_INVENTORY")
+        self.command()
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -161,7 +233,7 @@ impl Project {
 
     /// The id of the only run in the project's runs directory.
     pub fn only_run_id(&self) -> String {
-        let mut ids: Vec<String> = std::fs::read_dir(self.join(".rpatch/runs"))
+        let mut ids: Vec<String> = std::fs::read_dir(self.runs_dir())
             .expect("runs dir")
             .filter_map(Result::ok)
             .filter(|e| e.path().is_dir())

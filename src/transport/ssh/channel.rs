@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use russh::client::Msg;
-use russh::{ChannelMsg, ChannelWriteHalf, Sig};
-use tokio::io::AsyncWriteExt;
-
 use super::session::Connection;
 use crate::transport::output::append_capped;
-use crate::transport::{ExecOutput, ExecRequest, ExitStatus, TransportError};
+use crate::transport::stdin_feed::StderrFilter;
+use crate::transport::{BecomeError, ExecOutput, ExecRequest, ExitStatus, TransportError};
+use russh::client::Msg;
+use russh::{ChannelMsg, ChannelWriteHalf, Sig};
 
 /// Closes the channel when dropped, so a cancelled command cannot leak one (OpenSSH allows
 /// only `MaxSessions` per connection).
@@ -47,6 +46,7 @@ pub(super) async fn run(
     let lost = |what: &str, e: &dyn std::fmt::Display| {
         TransportError::Lost(format!("{}: {what}: {e}", connection.label))
     };
+    let prepared = request.prepare()?;
     let _permit = connection
         .sessions
         .acquire()
@@ -58,24 +58,15 @@ pub(super) async fn run(
     let Some(half) = guard.half() else {
         return Err(lost("channel", &"already closed"));
     };
-    half.exec(true, request.shell_line())
+    half.exec(true, prepared.line)
         .await
         .map_err(|e| lost("cannot start the command", &e))?;
-    let feeder = match request.stdin_bytes() {
-        Some(data) => {
-            let mut writer = half.make_writer();
-            Some(tokio::spawn(async move {
-                // The command may exit without reading its input; that is not our error.
-                if writer.write_all(&data).await.is_ok() {
-                    let _ = writer.flush().await;
-                    let _ = writer.shutdown().await;
-                }
-            }))
-        }
-        None => {
-            let _ = half.eof().await;
-            None
-        }
+    let (mut filter, feeder) = if prepared.input.is_empty() {
+        let _ = half.eof().await;
+        (StderrFilter::default(), None)
+    } else {
+        let (filter, feeder) = prepared.input.start(half.make_writer());
+        (filter, Some(feeder))
     };
 
     let deadline = request
@@ -92,7 +83,10 @@ pub(super) async fn run(
         };
         match message {
             Some(ChannelMsg::Data { data }) => collected.stdout(&data),
-            Some(ChannelMsg::ExtendedData { data, ext: 1 }) => collected.stderr(&data),
+            Some(ChannelMsg::ExtendedData { data, ext: 1 }) => match filter.pass(&data) {
+                Ok(visible) => collected.stderr(&visible),
+                Err(error) => break End::Escalation(error),
+            },
             Some(ChannelMsg::ExitStatus { exit_status }) => {
                 collected.status = Some(ExitStatus::Code(exit_status as i32));
             }
@@ -107,10 +101,13 @@ pub(super) async fn run(
             None => break End::Vanished,
         }
     };
+    collected.stderr(&filter.finish());
+    // Dropping the filter tells a feeder still waiting for sudo's prompt to send nothing.
+    drop(filter);
     if let Some(feeder) = feeder {
         feeder.abort();
     }
-    if matches!(ended, End::TimedOut) {
+    if matches!(ended, End::TimedOut | End::Escalation(_)) {
         if let Some(half) = guard.half() {
             let _ = half.signal(Sig::KILL).await;
         }
@@ -119,6 +116,7 @@ pub(super) async fn run(
 
     match ended {
         End::TimedOut => Ok(timed_out(request.timeout.unwrap_or_default(), collected)),
+        End::Escalation(error) => Err(error.into()),
         End::Refused => Err(TransportError::Connect(format!(
             "{}: the server refused to run the command",
             connection.label
@@ -167,6 +165,8 @@ enum End {
     Vanished,
     TimedOut,
     Refused,
+    /// sudo asked for the password again: stop at once, never resend it.
+    Escalation(BecomeError),
 }
 
 #[derive(Default)]

@@ -1,0 +1,212 @@
+//! The POSIX sh script one `dnf`/`yum` call sends to the host: wait for the package
+//! manager's lock, list what rpm has installed, plan each transaction with `--assumeno`,
+//! apply it with `-y` unless in check mode, list again, and ask `needs-restarting -r`.
+//!
+//! Every word that comes from a playbook has been checked by [`super::args`] and is quoted
+//! with [`crate::shell::quote`] all the same.
+
+use super::args::{DnfArgs, Request, State};
+use super::parse::MARK;
+use crate::shell::quote;
+
+/// `rpm -qa` in the `name arch [epoch:]version-release` form [`super::parse`] reads.
+const RPM_QUERY: &str = "%{NAME} %{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n";
+
+/// Builds the script for one call.
+pub(crate) fn script(args: &DnfArgs, request: &Request, check_mode: bool) -> String {
+    let root = args.installroot.as_deref().unwrap_or("/");
+    let mut common = Vec::new();
+    if let Some(root) = &args.installroot {
+        common.push(format!("--installroot={}", quote(root)));
+    }
+    if let Some(conf) = &args.conf_file {
+        common.push(format!("--config={}", quote(conf)));
+    }
+    if let Some(release) = &args.releasever {
+        common.push(format!("--releasever={}", quote(release)));
+    }
+    // Plugins matter to `needs-restarting` too: it is a plugin, and others hook every run.
+    for (flag, values) in [
+        ("--enableplugin", &args.enable_plugin),
+        ("--disableplugin", &args.disable_plugin),
+    ] {
+        for value in values {
+            common.push(format!("{flag}={}", quote(value)));
+        }
+    }
+    let mut options = common.clone();
+    if args.disable_gpg_check {
+        options.push("--nogpgcheck".into());
+    }
+    if !args.install_weak_deps {
+        options.push("--setopt=install_weak_deps=False".into());
+    }
+    for (flag, values) in [
+        ("--exclude", &args.exclude),
+        ("--enablerepo", &args.enablerepo),
+        ("--disablerepo", &args.disablerepo),
+    ] {
+        for value in values {
+            options.push(format!("{flag}={}", quote(value)));
+        }
+    }
+    let mut upgrade_filters = Vec::new();
+    if args.security {
+        upgrade_filters.push("--security");
+    }
+    if args.bugfix {
+        upgrade_filters.push("--bugfix");
+    }
+    let names: Vec<String> = request.names.iter().map(|n| quote(n)).collect();
+    let transactions = if request.cache_only {
+        String::new()
+    } else {
+        match request.state {
+            State::Present => format!("txn install -- {}\n", names.join(" ")),
+            State::Absent => format!("txn remove -- {}\n", names.join(" ")),
+            State::Latest if request.names.iter().any(|n| n == "*") => {
+                format!("txn upgrade {}\n", upgrade_filters.join(" "))
+            }
+            State::Latest => latest(&names, args.update_only, &upgrade_filters),
+        }
+    };
+    let cache = if args.update_cache {
+        format!(
+            "out=$($pm $opts makecache 2>&1); rc=$?\n\
+             echo \"{MARK}cache makecache $rc\"; printf '%s\\n' \"$out\"; echo '{MARK}end'\n\
+             [ $rc = 0 ] || exit 0\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "LC_ALL=C; export LC_ALL\n\
+         echo '{MARK}start'\n\
+         root={root}\n\
+         if command -v dnf >/dev/null 2>&1; then pm=dnf\n\
+         elif command -v yum >/dev/null 2>&1; then pm=yum\n\
+         else echo '{MARK}nopm'; exit 0; fi\n\
+         echo \"{MARK}pm $pm\"\n\
+         waited=0\n\
+         while :; do\n\
+           held=\n\
+           for f in \"$root/var/lib/dnf/rpmdb_lock.pid\" \"$root/var/cache/dnf/metadata_lock.pid\" \
+                    \"$root/var/cache/dnf/download_lock.pid\" \"$root/var/run/yum.pid\"; do\n\
+             [ -f \"$f\" ] || continue\n\
+             p=$(cat \"$f\" 2>/dev/null); p=${{p%%[!0-9]*}}\n\
+             [ -n \"$p\" ] && [ \"$p\" != $$ ] && [ -d \"/proc/$p\" ] && {{ held=$p; break; }}\n\
+           done\n\
+           [ -z \"$held\" ] && break\n\
+           if [ $waited -ge {lock_timeout} ]; then echo \"{MARK}locked $held $waited\"; exit 0; fi\n\
+           sleep 1; waited=$((waited + 1))\n\
+         done\n\
+         base={common}\n\
+         opts={options}\n\
+         listed() {{ echo \"{MARK}$1\"; rpm --root \"$root\" -qa --qf {query}; echo '{MARK}end'; }}\n\
+         listed before\n\
+         applied=0\n\
+         txn() {{\n\
+           verb=$1; shift\n\
+           out=$(eval \"\\$pm $opts --assumeno $verb \\\"\\$@\\\"\" 2>&1 </dev/null); rc=$?\n\
+           echo \"{MARK}plan $verb $rc\"; printf '%s\\n' \"$out\"; echo '{MARK}end'\n\
+           case $out in *'Transaction Summary'*) ;; *) return;; esac\n\
+           [ {check} = 1 ] && return\n\
+           out=$(eval \"\\$pm $opts -y $verb \\\"\\$@\\\"\" 2>&1 </dev/null); rc=$?\n\
+           echo \"{MARK}apply $verb $rc\"; printf '%s\\n' \"$out\"; echo '{MARK}end'\n\
+           applied=1\n\
+         }}\n\
+         {cache}\
+         {transactions}\
+         [ $applied = 1 ] && listed after\n\
+         if eval \"$pm $base needs-restarting --help\" >/dev/null 2>&1; then\n\
+           eval \"$pm $base needs-restarting -r\" >/dev/null 2>&1 </dev/null; echo \"{MARK}reboot $? $pm\"\n\
+         elif command -v needs-restarting >/dev/null 2>&1 && [ \"$root\" = / ]; then\n\
+           needs-restarting -r >/dev/null 2>&1 </dev/null; echo \"{MARK}reboot $? needs-restarting\"\n\
+         else echo '{MARK}reboot none'; fi\n",
+        root = quote(root),
+        lock_timeout = args.lock_timeout,
+        common = quote(&common.join(" ")),
+        options = quote(&options.join(" ")),
+        query = quote(RPM_QUERY),
+        check = u8::from(check_mode),
+    )
+}
+
+/// `state: latest` for named packages: upgrade those installed, install the rest (unless
+/// `update_only`), as two transactions because dnf's `install` leaves an installed package at
+/// its version.
+fn latest(names: &[String], update_only: bool, filters: &[&str]) -> String {
+    let mut script = String::from("set --\nmissing=\n");
+    for name in names {
+        script.push_str(&format!(
+            "if rpm --root \"$root\" -q --quiet -- {name} || rpm --root \"$root\" -q --quiet --whatprovides -- {name}; \
+             then set -- \"$@\" {name}; else missing=\"$missing {name}\"; fi\n",
+            name = name,
+        ));
+    }
+    if !update_only {
+        script.push_str("[ -n \"$missing\" ] && eval \"txn install -- $missing\"\n");
+    }
+    script.push_str(&format!(
+        "[ $# -gt 0 ] && txn upgrade {} -- \"$@\"\n",
+        filters.join(" ")
+    ));
+    script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::args;
+
+    fn built(json: serde_json::Value, check_mode: bool) -> String {
+        let args: DnfArgs = args::parse(&crate::vars::from_json(&json)).expect("valid args");
+        let request = args.request().expect("valid request");
+        script(&args, &request, check_mode)
+    }
+
+    #[test]
+    fn every_shape_of_script_is_valid_sh() {
+        let root = "/tmp/it's a root";
+        for (json, check_mode) in [
+            (serde_json::json!({"name": "a", "installroot": root}), false),
+            (serde_json::json!({"name": ["a", "b*"], "state": "latest"}), true),
+            (
+                serde_json::json!({"name": "*", "state": "latest", "security": true,
+                                   "bugfix": true, "exclude": ["k*", "x"]}),
+                false,
+            ),
+            (
+                serde_json::json!({"name": "a", "state": "latest", "update_only": true,
+                                   "update_cache": true, "enablerepo": "e", "disablerepo": "*",
+                                   "conf_file": "/etc/my dnf.conf", "releasever": "9"}),
+                false,
+            ),
+            (serde_json::json!({"name": "a", "state": "absent"}), true),
+            (serde_json::json!({"update_cache": true}), false),
+        ] {
+            let text = built(json.clone(), check_mode);
+            let status = std::process::Command::new("sh")
+                .args(["-n", "-c", &text])
+                .status()
+                .expect("run sh -n");
+            assert!(status.success(), "{json}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn options_are_quoted_once_for_eval_and_check_mode_never_applies() {
+        let text = built(
+            serde_json::json!({"name": "a", "installroot": "/r oot", "exclude": "k*"}),
+            true,
+        );
+        assert!(text.contains("root='/r oot'"), "{text}");
+        assert!(
+            text.contains(r#"opts='--installroot='"'"'/r oot'"'"' --exclude='"'"'k*'"'"''"#),
+            "{text}"
+        );
+        assert!(text.contains("[ 1 = 1 ] && return"), "{text}");
+        assert!(text.contains("txn install -- a\n"), "{text}");
+        assert!(!built(serde_json::json!({"name": "a"}), false).contains("[ 1 = 1 ]"));
+    }
+}
