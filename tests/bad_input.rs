@@ -1,5 +1,6 @@
-//! Bad input: a one-paragraph error naming file, line and column, the right exit code, and no
-//! host touched (every playbook here would create `touched` if it ran at all).
+//! Bad and hostile input: a one-paragraph error naming file, line and column, the right exit
+//! code, and no host touched (every playbook here would create `touched` if it ran at all); or,
+//! for input that is merely huge, a run that finishes.
 
 use crate::support::Project;
 
@@ -289,6 +290,31 @@ fn alias_bomb_in_a_yaml_inventory_is_refused_at_its_line() {
         error.contains("expand to more than 1000000 nodes"),
         "{error}"
     );
+}
+
+/// One INI host line of two megabytes: 250,000 `kN=v` pairs, then a long quoted value.
+/// Splitting a line once re-counted it at every character: a megabyte took 28 s in a release
+/// build and about a minute in this debug one, so two would take minutes and be killed at the
+/// project's timeout. Parsed in one pass, the run takes a few seconds.
+#[test]
+fn a_two_megabyte_inventory_line_loads_and_its_host_runs() {
+    let pairs: Vec<String> = (0..250_000).map(|i| format!("k{i}=v")).collect();
+    let line = format!(
+        "web1 ansible_connection=local {} motd='{}' last=end",
+        pairs.join(" "),
+        "x ".repeat(100_000)
+    );
+    assert!(line.len() > 2 << 20);
+    let project = Project::new()
+        .timeout(60)
+        .file("hosts.ini", &format!("[web]\n{line}\n"))
+        .playbook(
+            "- hosts: web\n  gather_facts: false\n  tasks:\n    - shell: echo {{ k249999 }} {{ motd | length }} {{ last }} > {dir}/out\n",
+        );
+    let output = project.run(&["-i", "hosts.ini"]);
+    output.expect_code(0);
+    assert_eq!(output.recap_of("web1").changed, 1, "{}", output.stdout);
+    assert_eq!(project.read("out"), "v 200000 end\n");
 }
 
 #[test]
