@@ -544,3 +544,14 @@ fn a_loop_pause_given_as_text_is_read_as_seconds() {
     project.run(&[]).expect_code(0);
     assert_eq!(project.read("items"), "a\nb\n");
 }
+
+#[test]
+fn templates_with_non_ascii_comments_and_strings_check_and_run() {
+    // `rpatch check` once panicked on `{# café #}`: its filter scan sliced inside a character.
+    let project = Project::new().playbook(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        content: \"{# café #}{{ 'naïve' | upper }}\"\n        dest: {dir}/out\n      when: inventory_hostname != 'café ☕'\n",
+    );
+    project.rpatch(&["check", "site.yml"]).expect_code(0);
+    project.run(&[]).expect_code(0);
+    assert_eq!(project.read("out"), "NAÏVE");
+}
