@@ -26,9 +26,10 @@ impl Source {
         })
     }
 
-    /// Reads a file into a [`Source`].
-    pub fn read(path: &Path) -> std::io::Result<Arc<Self>> {
-        let text = std::fs::read_to_string(path)?;
+    /// Reads a user's file into a [`Source`]: a regular UTF-8 file within the input limit
+    /// (see [`crate::input`]).
+    pub fn read(path: &Path) -> Result<Arc<Self>, crate::input::InputError> {
+        let text = crate::input::read_text(path)?;
         Ok(Self::new(path, text))
     }
 

@@ -5,13 +5,18 @@
 
 pub mod cli;
 pub mod diagnostic;
+/// Entry points for the cargo-fuzz targets in `fuzz/`; not a public API.
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod gates;
+pub mod input;
 pub mod inventory;
 pub mod modules;
 pub mod output;
 pub mod playbook;
 pub mod rolling;
 pub mod runner;
+pub mod seconds;
 pub mod shell;
 pub mod template;
 pub mod transport;

@@ -8,12 +8,20 @@
 //!
 //! Plain scalars are resolved with YAML 1.1 rules, as PyYAML (and so Ansible) does:
 //! `yes`/`no`/`on`/`off` are booleans and `0644` is an octal integer.
+//!
+//! Every document is parsed within fixed limits, so a small hostile file cannot take the
+//! machine's memory or stack ("billion laughs"): at most [`MAX_ALIASES`] alias uses, at most
+//! [`MAX_COPIED_NODES`] nodes copied by anchors and aliases, and at most [`MAX_DEPTH`] levels
+//! of nesting. Exceeding one is a [`YamlError`] at the offending alias or collection. The
+//! event stream is pulled in a loop (not through yaml-rust2's recursive `load`), and duplicate
+//! keys are found through an index, so parse time is linear in the input plus what aliases copy.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::diagnostic::{Diagnose, Location, Source, Span};
@@ -146,14 +154,57 @@ impl Serialize for Node {
     }
 }
 
-/// A document that is not valid YAML.
+/// The most alias uses (`*name`) in one document.
+pub const MAX_ALIASES: usize = 100_000;
+
+/// The most nodes that anchors and aliases may copy in one document: a `<<: *defaults` on every
+/// one of thousands of hosts fits; an alias bomb (each level nine aliases of the last) does not.
+pub const MAX_COPIED_NODES: usize = 1_000_000;
+
+/// The deepest nesting of sequences and mappings in one document (as serde_yaml's limit).
+pub const MAX_DEPTH: usize = 128;
+
+/// A document that is not valid YAML, or that exceeds a parsing limit.
 #[derive(Debug, thiserror::Error)]
-#[error("YAML syntax error: {message}")]
+#[error("{kind}")]
 pub struct YamlError {
-    /// What the parser said.
-    pub message: String,
-    /// Where it stopped.
+    /// What is wrong.
+    pub kind: YamlErrorKind,
+    /// Where: the syntax error, or the alias or collection that crossed a limit.
     pub at: Location,
+}
+
+/// What is wrong with a YAML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum YamlErrorKind {
+    /// The parser's own message.
+    Syntax(String),
+    /// More than [`MAX_ALIASES`] alias uses.
+    TooManyAliases,
+    /// Aliases that would copy more than [`MAX_COPIED_NODES`] nodes.
+    TooManyCopies,
+    /// Collections nested more than [`MAX_DEPTH`] deep.
+    TooDeep,
+}
+
+impl fmt::Display for YamlErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Syntax(message) => write!(f, "YAML syntax error: {message}"),
+            Self::TooManyAliases => write!(
+                f,
+                "YAML aliases are used more than {MAX_ALIASES} times in this document"
+            ),
+            Self::TooManyCopies => write!(
+                f,
+                "YAML anchors and aliases expand to more than {MAX_COPIED_NODES} nodes in this document"
+            ),
+            Self::TooDeep => write!(
+                f,
+                "YAML lists and mappings are nested more than {MAX_DEPTH} levels deep"
+            ),
+        }
+    }
 }
 
 impl Diagnose for YamlError {
@@ -162,7 +213,13 @@ impl Diagnose for YamlError {
     }
 
     fn help(&self) -> Option<String> {
-        Some("check the indentation and quoting around this line; a value that starts with `{{` must be quoted".into())
+        Some(match self.kind {
+            YamlErrorKind::Syntax(_) => "check the indentation and quoting around this line; a value that starts with `{{` must be quoted".into(),
+            YamlErrorKind::TooManyAliases | YamlErrorKind::TooManyCopies => {
+                "aliases that refer to aliases multiply (an \"alias bomb\"); write the data out or use fewer levels of aliases".into()
+            }
+            YamlErrorKind::TooDeep => "flatten the structure".into(),
+        })
     }
 }
 
@@ -170,13 +227,25 @@ impl Diagnose for YamlError {
 pub fn parse(source: &Arc<Source>) -> Result<Node, YamlError> {
     let mut builder = TreeBuilder::default();
     let mut parser = Parser::new_from_str(source.text());
-    parser.load(&mut builder, false).map_err(|error| {
-        let mark = error.marker();
-        YamlError {
-            message: error.info().to_string(),
-            at: Location::new(source.clone(), span_at(mark, 1)),
+    let error = |kind, span| YamlError {
+        kind,
+        at: Location::new(source.clone(), span),
+    };
+    loop {
+        let (event, mark) = parser.next_token().map_err(|scan| {
+            error(
+                YamlErrorKind::Syntax(scan.info().to_string()),
+                span_at(scan.marker(), 1),
+            )
+        })?;
+        match event {
+            // Only the first document is read, as before.
+            Event::StreamEnd | Event::DocumentEnd => break,
+            event => builder
+                .on_event(event, &mark)
+                .map_err(|kind| error(kind, span_at(&mark, 1)))?,
         }
-    })?;
+    }
     Ok(builder
         .document
         .unwrap_or_else(|| Node::null(Span::new(1, 1, 1))))
@@ -195,58 +264,264 @@ fn span_at(mark: &Marker, len: usize) -> Span {
     )
 }
 
-/// A container being filled while events stream in.
+/// A mapping being filled: its entries and, once it is large, an index of their names, so a
+/// duplicate key or a merge is found without scanning every entry.
+#[derive(Default)]
+struct MapEntries {
+    entries: Vec<(Key, Node)>,
+    index: Option<HashMap<String, usize>>,
+}
+
+/// Below this many entries a scan is cheaper than keeping an index.
+const INDEX_FROM: usize = 16;
+
+impl MapEntries {
+    fn position(&mut self, name: &str) -> Option<usize> {
+        if self.index.is_none() && self.entries.len() >= INDEX_FROM {
+            let index = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(position, (key, _))| (key.name.clone(), position))
+                .collect();
+            self.index = Some(index);
+        }
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self.entries.iter().position(|(key, _)| key.name == name),
+        }
+    }
+
+    /// Sets `key: value`; a later duplicate replaces the earlier (as in PyYAML).
+    fn set(&mut self, key: Key, value: Node) {
+        match self.position(&key.name) {
+            Some(position) => {
+                if let Some(entry) = self.entries.get_mut(position) {
+                    *entry = (key, value);
+                }
+            }
+            None => self.push(key, value),
+        }
+    }
+
+    /// Adds `key: value` unless the key is there already (a merged entry never overrides).
+    fn set_default(&mut self, key: Key, value: Node) {
+        if self.position(&key.name).is_none() {
+            self.push(key, value);
+        }
+    }
+
+    fn push(&mut self, key: Key, value: Node) {
+        if let Some(index) = &mut self.index {
+            index.insert(key.name.clone(), self.entries.len());
+        }
+        self.entries.push((key, value));
+    }
+}
+
+/// The measures of a finished node that the limits need.
+#[derive(Clone, Copy)]
+struct Measure {
+    /// Nodes in it, itself included: what an alias of it copies.
+    size: usize,
+    /// Levels of collections in it (0 for a scalar): an alias must not nest deeper than
+    /// [`MAX_DEPTH`] where it is used.
+    height: usize,
+}
+
+const SCALAR: Measure = Measure { size: 1, height: 0 };
+
+/// A container being filled while events stream in, with the measures of its contents so far.
 enum Open {
     Seq {
         items: Vec<Node>,
         span: Span,
         anchor: usize,
+        measure: Measure,
     },
     Map {
-        entries: Vec<(Key, Node)>,
+        entries: MapEntries,
         pending_key: Option<Node>,
         span: Span,
         anchor: usize,
+        measure: Measure,
     },
 }
 
-/// Builds a [`Node`] tree from yaml-rust2's marked events.
+/// Builds a [`Node`] tree from yaml-rust2's marked events, within the limits.
 #[derive(Default)]
 struct TreeBuilder {
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their measures.
+    anchors: HashMap<usize, (Node, Measure)>,
     document: Option<Node>,
+    aliases: usize,
+    copied: usize,
 }
 
 impl TreeBuilder {
-    fn push_value(&mut self, node: Node) {
+    fn push_value(&mut self, node: Node, measure: Measure) {
+        let grow = |total: &mut Measure| {
+            total.size = total.size.saturating_add(measure.size);
+            total.height = total.height.max(measure.height + 1);
+        };
         match self.stack.last_mut() {
             None => {
                 if self.document.is_none() {
                     self.document = Some(node);
                 }
             }
-            Some(Open::Seq { items, .. }) => items.push(node),
+            Some(Open::Seq {
+                items,
+                measure: total,
+                ..
+            }) => {
+                items.push(node);
+                grow(total);
+            }
             Some(Open::Map {
                 entries,
                 pending_key,
+                measure: total,
                 ..
-            }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(key) => insert_entry(entries, key, node),
-            },
+            }) => {
+                grow(total);
+                match pending_key.take() {
+                    None => *pending_key = Some(node),
+                    Some(key) => insert_entry(entries, key, node),
+                }
+            }
         }
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
+    /// Counts `size` more copied nodes against [`MAX_COPIED_NODES`].
+    fn copy(&mut self, size: usize) -> Result<(), YamlErrorKind> {
+        self.copied = self
+            .copied
+            .checked_add(size)
+            .filter(|copied| *copied <= MAX_COPIED_NODES)
+            .ok_or(YamlErrorKind::TooManyCopies)?;
+        Ok(())
+    }
+
+    /// Keeps a copy of an anchored node for its aliases; the copy counts against the limit.
+    fn remember(
+        &mut self,
+        anchor: usize,
+        node: &Node,
+        measure: Measure,
+    ) -> Result<(), YamlErrorKind> {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.copy(measure.size)?;
+            self.anchors.insert(anchor, (node.clone(), measure));
         }
+        Ok(())
+    }
+
+    fn open(&mut self, container: Open) -> Result<(), YamlErrorKind> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlErrorKind::TooDeep);
+        }
+        self.stack.push(container);
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: Event, mark: &Marker) -> Result<(), YamlErrorKind> {
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let len = text.chars().count().max(1);
+                let plain = style == TScalarStyle::Plain && tag.is_none();
+                let kind = if plain {
+                    resolve_plain(&text)
+                } else {
+                    NodeKind::Str(text)
+                };
+                let node = Node {
+                    kind,
+                    span: span_at(mark, len),
+                };
+                self.remember(anchor, &node, SCALAR)?;
+                self.push_value(node, SCALAR);
+            }
+            Event::SequenceStart(anchor, _) => self.open(Open::Seq {
+                items: Vec::new(),
+                span: span_at(mark, 1),
+                anchor,
+                measure: Measure { size: 1, height: 1 },
+            })?,
+            Event::MappingStart(anchor, _) => self.open(Open::Map {
+                entries: MapEntries::default(),
+                pending_key: None,
+                span: span_at(mark, 1),
+                anchor,
+                measure: Measure { size: 1, height: 1 },
+            })?,
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor, measure) = match self.stack.pop() {
+                    Some(Open::Seq {
+                        items,
+                        span,
+                        anchor,
+                        measure,
+                    }) => {
+                        let node = Node {
+                            kind: NodeKind::Seq(items),
+                            span,
+                        };
+                        (node, anchor, measure)
+                    }
+                    Some(Open::Map {
+                        entries,
+                        span,
+                        anchor,
+                        measure,
+                        ..
+                    }) => {
+                        let entries = entries.entries;
+                        // Point a mapping at its first key: that is where readers look.
+                        let span = entries.first().map_or(span, |(key, _)| key.span);
+                        let node = Node {
+                            kind: NodeKind::Map(entries),
+                            span,
+                        };
+                        (node, anchor, measure)
+                    }
+                    None => return Ok(()),
+                };
+                self.remember(anchor, &node, measure)?;
+                self.push_value(node, measure);
+            }
+            Event::Alias(anchor) => {
+                self.aliases += 1;
+                if self.aliases > MAX_ALIASES {
+                    return Err(YamlErrorKind::TooManyAliases);
+                }
+                let measure = self.anchors.get(&anchor).map(|(_, measure)| *measure);
+                let Some(measure) = measure else {
+                    // An alias of an anchor not (yet) defined reads as null.
+                    self.push_value(Node::null(span_at(mark, 1)), SCALAR);
+                    return Ok(());
+                };
+                if self.stack.len() + measure.height > MAX_DEPTH {
+                    return Err(YamlErrorKind::TooDeep);
+                }
+                self.copy(measure.size)?;
+                if let Some(node) = self.anchors.get(&anchor).map(|(node, _)| node.clone()) {
+                    self.push_value(node, measure);
+                }
+            }
+            Event::Nothing
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd => {}
+        }
+        Ok(())
     }
 }
 
 /// Adds `key: value` to a mapping: a later duplicate wins (as in PyYAML), and `<<` merges.
-fn insert_entry(entries: &mut Vec<(Key, Node)>, key: Node, value: Node) {
+fn insert_entry(entries: &mut MapEntries, key: Node, value: Node) {
     let name = match &key.kind {
         NodeKind::Str(s) => s.clone(),
         NodeKind::Null => "null".to_string(),
@@ -260,22 +535,19 @@ fn insert_entry(entries: &mut Vec<(Key, Node)>, key: Node, value: Node) {
         for source in sources {
             if let NodeKind::Map(merged) = source.kind {
                 for (merged_key, merged_value) in merged {
-                    if !entries.iter().any(|(k, _)| k.name == merged_key.name) {
-                        entries.push((merged_key, merged_value));
-                    }
+                    entries.set_default(merged_key, merged_value);
                 }
             }
         }
         return;
     }
-    let key = Key {
-        name,
-        span: key.span,
-    };
-    match entries.iter_mut().find(|(k, _)| k.name == key.name) {
-        Some(existing) => *existing = (key, value),
-        None => entries.push((key, value)),
-    }
+    entries.set(
+        Key {
+            name,
+            span: key.span,
+        },
+        value,
+    );
 }
 
 fn scalar_text(kind: &NodeKind) -> String {
@@ -285,85 +557,6 @@ fn scalar_text(kind: &NodeKind) -> String {
         NodeKind::Float(f) => f.to_string(),
         NodeKind::Str(s) => s.clone(),
         _ => String::new(),
-    }
-}
-
-impl MarkedEventReceiver for TreeBuilder {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        match event {
-            Event::Scalar(text, style, anchor, tag) => {
-                let len = text.chars().count().max(1);
-                let plain = style == TScalarStyle::Plain && tag.is_none();
-                let kind = if plain {
-                    resolve_plain(&text)
-                } else {
-                    NodeKind::Str(text)
-                };
-                let node = Node {
-                    kind,
-                    span: span_at(&mark, len),
-                };
-                self.remember(anchor, &node);
-                self.push_value(node);
-            }
-            Event::SequenceStart(anchor, _) => self.stack.push(Open::Seq {
-                items: Vec::new(),
-                span: span_at(&mark, 1),
-                anchor,
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Open::Map {
-                entries: Vec::new(),
-                pending_key: None,
-                span: span_at(&mark, 1),
-                anchor,
-            }),
-            Event::SequenceEnd | Event::MappingEnd => {
-                let node = match self.stack.pop() {
-                    Some(Open::Seq {
-                        items,
-                        span,
-                        anchor,
-                    }) => {
-                        let node = Node {
-                            kind: NodeKind::Seq(items),
-                            span,
-                        };
-                        self.remember(anchor, &node);
-                        node
-                    }
-                    Some(Open::Map {
-                        entries,
-                        span,
-                        anchor,
-                        ..
-                    }) => {
-                        // Point a mapping at its first key: that is where readers look.
-                        let span = entries.first().map_or(span, |(key, _)| key.span);
-                        let node = Node {
-                            kind: NodeKind::Map(entries),
-                            span,
-                        };
-                        self.remember(anchor, &node);
-                        node
-                    }
-                    None => return,
-                };
-                self.push_value(node);
-            }
-            Event::Alias(anchor) => {
-                let node = self
-                    .anchors
-                    .get(&anchor)
-                    .cloned()
-                    .unwrap_or_else(|| Node::null(span_at(&mark, 1)));
-                self.push_value(node);
-            }
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => {}
-        }
     }
 }
 
@@ -434,7 +627,7 @@ fn looks_like_float(text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Node {
@@ -486,6 +679,105 @@ mod tests {
         let error = parse(&Source::new("bad.yml", "a: [1, 2\nb: 3\n")).expect_err("invalid");
         assert_eq!(error.at.source.path().to_str(), Some("bad.yml"));
         assert!(error.at.span.line >= 1);
+    }
+
+    /// The classic "billion laughs": nine levels of nine aliases of the level before.
+    pub(crate) fn alias_bomb() -> String {
+        let mut text = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        for (previous, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let aliases = vec![format!("*{previous}"); 9].join(",");
+            text.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+        }
+        text
+    }
+
+    fn parse_error(text: &str) -> YamlError {
+        parse(&Source::new("bomb.yml", text)).expect_err("over a limit")
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() {
+        let text = alias_bomb();
+        assert!(text.len() < 500, "{}", text.len());
+        let error = parse_error(&text);
+        assert_eq!(error.kind, YamlErrorKind::TooManyCopies);
+        // Level f (line 6) copies nine times level e's 66 430 nodes, and keeping f itself for
+        // its aliases crosses the million.
+        assert!(
+            error.at.to_string().starts_with("bomb.yml:6:"),
+            "{:?}",
+            error.at
+        );
+        assert!(
+            error.to_string().contains("more than 1000000 nodes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn too_many_aliases_are_refused() {
+        let mut text = String::from("x: &x 1\nl: [");
+        text.push_str(&vec!["*x"; MAX_ALIASES + 1].join(","));
+        text.push_str("]\n");
+        let error = parse_error(&text);
+        assert_eq!(error.kind, YamlErrorKind::TooManyAliases);
+        assert_eq!(error.at.span.line, 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_it_can_exhaust_the_stack() {
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(parse_error(&deep).kind, YamlErrorKind::TooDeep);
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&Source::new("ok.yml", ok)).is_ok());
+        let block = format!("{}1\n", "- ".repeat(MAX_DEPTH + 1));
+        assert_eq!(parse_error(&block).kind, YamlErrorKind::TooDeep);
+        let mut nested = String::from("a: &a [[[[1]]]]\n");
+        let mut previous = "a".to_string();
+        for level in 0..MAX_DEPTH / 4 {
+            let name = format!("n{level}");
+            nested.push_str(&format!("{name}: &{name} [[[[*{previous}]]]]\n"));
+            previous = name;
+        }
+        assert_eq!(parse_error(&nested).kind, YamlErrorKind::TooDeep);
+    }
+
+    #[test]
+    fn a_merge_key_on_thousands_of_hosts_fits_the_limits() {
+        let mut text = String::from("defaults: &defaults\n");
+        for key in 0..50 {
+            text.push_str(&format!("  k{key}: v\n"));
+        }
+        text.push_str("hosts:\n");
+        for host in 0..5000 {
+            text.push_str(&format!("  h{host}: {{<<: *defaults, k0: mine}}\n"));
+        }
+        let doc = parse_str(&text);
+        let hosts = doc.get("hosts").and_then(Node::as_map).expect("hosts");
+        assert_eq!(hosts.len(), 5000);
+        let last = &hosts[4999].1;
+        assert_eq!(last.get("k0").and_then(Node::as_str), Some("mine"));
+        assert_eq!(last.get("k49").and_then(Node::as_str), Some("v"));
+    }
+
+    #[test]
+    fn a_large_mapping_keeps_order_and_lets_the_last_duplicate_win() {
+        let mut text: String = (0..100_000).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k5: last\n");
+        let doc = parse_str(&text);
+        let map = doc.as_map().expect("map");
+        assert_eq!(map.len(), 100_000);
+        assert_eq!(map[5].0.name, "k5");
+        assert_eq!(doc.get("k5").and_then(Node::as_str), Some("last"));
+        assert_eq!(
+            doc.get("k99999").map(|n| &n.kind),
+            Some(&NodeKind::Int(99_999))
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Bad input: a one-paragraph error naming file, line and column, the right exit code, and no
-//! host touched (every playbook here would create `touched` if it ran at all).
+//! Bad and hostile input: a one-paragraph error naming file, line and column, the right exit
+//! code, and no host touched (every playbook here would create `touched` if it ran at all); or,
+//! for input that is merely huge, a run that finishes.
 
 use crate::support::Project;
 
@@ -215,6 +216,192 @@ fn bad_command_line_options_exit_5() {
     rejected(&project, &["--no-such-flag"], 5);
     let error = rejected(&project, &["-e", "notkeyvalue"], 5);
     assert!(error.contains("--extra-vars"), "{error}");
+    let error = rejected(&project, &["--timeout", "18446744073709551615"], 5);
+    assert!(error.contains("4294967295"), "{error}");
+}
+
+#[test]
+fn out_of_range_durations_and_counts_are_parse_errors_at_their_place() {
+    for (task, at, says) in [
+        ("    - debug: msg=x\n      loop: [1, 2]\n      loop_control: {pause: .inf}\n", "site.yml:7:29", "invalid `pause`"),
+        ("    - debug: msg=x\n      loop: [1, 2]\n      loop_control: {pause: 1e30}\n", "site.yml:7:29", "found `1e30`"),
+        ("    - debug: msg=x\n      loop: [1, 2]\n      loop_control: {pause: -1}\n", "site.yml:7:29", "from 0 to 4294967295"),
+        ("    - shell: 'true'\n      register: r\n      until: r is success\n      delay: 18446744073709551616\n", "site.yml:8:14", "invalid `delay`"),
+        ("    - shell: 'true'\n      register: r\n      until: r is success\n      retries: 1e30\n", "site.yml:8:16", "invalid `retries`"),
+        ("    - pause: {seconds: .inf}\n", "site.yml:5:", "must be a finite number"),
+        ("    - pause: {minutes: 1e300}\n", "site.yml:5:", "4294967295"),
+    ] {
+        let project = Project::new().timeout(60).playbook(&play(task));
+        let error = rejected(&project, &[], 4);
+        assert!(error.contains(at), "{task}: {error}");
+        assert!(error.contains(says), "{task}: {error}");
+        let error = rejected(&project, &["--check"], 4);
+        assert!(error.contains(at), "{task}: {error}");
+    }
+    let project = Project::new().timeout(60).playbook(
+        "- hosts: all\n  gather_facts: false\n  gates:\n    - tcp: db:1\n      timeout: 18446744073709551615\n  tasks:\n    - shell: touch {dir}/touched\n",
+    );
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("site.yml:5:16"), "{error}");
+}
+
+/// A "billion laughs" alias bomb as play vars: nine levels of nine aliases of the level before
+/// (under 500 bytes; parsed whole it would take gigabytes).
+fn alias_bomb(indent: &str) -> String {
+    let mut text = format!("{indent}a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (previous, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+        .iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+    {
+        let aliases = vec![format!("*{previous}"); 9].join(", ");
+        text.push_str(&format!("{indent}{name}: &{name} [{aliases}]\n"));
+    }
+    text
+}
+
+#[test]
+fn alias_bomb_in_a_playbook_is_refused_at_its_line() {
+    let project = Project::new().timeout(60).playbook(&format!(
+        "- hosts: all\n  gather_facts: false\n  vars:\n{}  tasks:\n{MARK}",
+        alias_bomb("    ")
+    ));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("site.yml:9:"), "{error}");
+    assert!(
+        error.contains("expand to more than 1000000 nodes"),
+        "{error}"
+    );
+    let error = rejected(&project, &["--check"], 4);
+    assert!(error.contains("alias"), "{error}");
+}
+
+#[test]
+fn alias_bomb_in_a_yaml_inventory_is_refused_at_its_line() {
+    let project = Project::new()
+        .timeout(60)
+        .file(
+            "bomb.yml",
+            &format!("all:\n  vars:\n{}  hosts:\n    web1:\n", alias_bomb("    ")),
+        )
+        .playbook(&play(""));
+    let error = rejected(&project, &["-i", "bomb.yml"], 4);
+    assert!(error.contains("bomb.yml:8:"), "{error}");
+    assert!(
+        error.contains("expand to more than 1000000 nodes"),
+        "{error}"
+    );
+}
+
+/// One INI host line of two megabytes: 250,000 `kN=v` pairs, then a long quoted value.
+/// Splitting a line once re-counted it at every character: a megabyte took 28 s in a release
+/// build and about a minute in this debug one, so two would take minutes and be killed at the
+/// project's timeout. Parsed in one pass, the run takes a few seconds.
+#[test]
+fn a_two_megabyte_inventory_line_loads_and_its_host_runs() {
+    let pairs: Vec<String> = (0..250_000).map(|i| format!("k{i}=v")).collect();
+    let line = format!(
+        "web1 ansible_connection=local {} motd='{}' last=end",
+        pairs.join(" "),
+        "x ".repeat(100_000)
+    );
+    assert!(line.len() > 2 << 20);
+    let project = Project::new()
+        .timeout(60)
+        .file("hosts.ini", &format!("[web]\n{line}\n"))
+        .playbook(
+            "- hosts: web\n  gather_facts: false\n  tasks:\n    - shell: echo {{ k249999 }} {{ motd | length }} {{ last }} > {dir}/out\n",
+        );
+    let output = project.run(&["-i", "hosts.ini"]);
+    output.expect_code(0);
+    assert_eq!(output.recap_of("web1").changed, 1, "{}", output.stdout);
+    assert_eq!(project.read("out"), "v 200000 end\n");
+}
+
+#[test]
+fn a_fifo_or_device_as_vars_file_is_refused_without_hanging() {
+    let vars_files = |path: &str| {
+        format!(
+            "- hosts: all\n  gather_facts: false\n  vars_files:\n    - {path}\n  tasks:\n{MARK}"
+        )
+    };
+    let project = Project::new()
+        .timeout(60)
+        .fifo("pipe.yml")
+        .playbook(&vars_files("pipe.yml"));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("pipe.yml"), "{error}");
+    assert!(
+        error.contains("it is a FIFO, not a regular file"),
+        "{error}"
+    );
+    assert!(error.contains("site.yml:4:7"), "{error}");
+    let project = Project::new()
+        .timeout(60)
+        .playbook(&vars_files("/dev/zero"));
+    let error = rejected(&project, &[], 4);
+    assert!(
+        error.contains("`/dev/zero`: it is a character device, not a regular file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_fifo_or_device_as_extra_vars_file_is_refused_without_hanging() {
+    let project = Project::new()
+        .timeout(60)
+        .fifo("pipe.yml")
+        .playbook(&play(""));
+    let error = rejected(&project, &["-e", "@pipe.yml"], 5);
+    assert!(error.contains("`pipe.yml`: it is a FIFO"), "{error}");
+    let error = rejected(&project, &["-e", "@/dev/zero"], 5);
+    assert!(
+        error.contains("`/dev/zero`: it is a character device"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_fifo_as_inventory_is_refused_without_hanging() {
+    let project = Project::new().timeout(60).fifo("hosts").playbook(&play(""));
+    let error = rejected(&project, &["-i", "hosts"], 4);
+    assert!(error.contains("`hosts`: it is a FIFO"), "{error}");
+}
+
+#[test]
+fn input_over_the_size_limit_is_refused_and_the_limit_can_be_raised() {
+    let project = Project::new()
+        .timeout(60)
+        .env("RPATCH_MAX_INPUT_BYTES", "64")
+        .playbook(&play(""));
+    let error = rejected(&project, &[], 4);
+    assert!(
+        error.contains("larger than the input limit of 64 bytes"),
+        "{error}"
+    );
+    assert!(error.contains("RPATCH_MAX_INPUT_BYTES"), "{error}");
+    let project = Project::new()
+        .timeout(60)
+        .env("RPATCH_MAX_INPUT_BYTES", "lots")
+        .playbook(&play(""));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("RPATCH_MAX_INPUT_BYTES=`lots`"), "{error}");
+    let project = Project::new()
+        .timeout(60)
+        .env("RPATCH_MAX_INPUT_BYTES", "100000")
+        .playbook("- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=fits\n");
+    project.run(&[]).expect_code(0);
+}
+
+#[test]
+fn a_fifo_as_template_source_fails_the_task_without_hanging() {
+    let project = Project::new()
+        .timeout(60)
+        .fifo("templates/motd.j2")
+        .playbook("- hosts: all\n  gather_facts: false\n  tasks:\n    - template: {src: motd.j2, dest: \"{dir}/motd\"}\n");
+    let output = project.run(&[]);
+    output.expect_code(2);
+    assert!(output.stdout.contains("it is a FIFO"), "{}", output.stdout);
+    assert!(!project.exists("motd"));
 }
 
 #[test]

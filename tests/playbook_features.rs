@@ -533,3 +533,55 @@ fn task_names_are_templated_with_play_and_extra_vars_and_kept_as_written_otherwi
     tasks.dedup();
     assert_eq!(tasks, ["upgrade openssl", "item {{ item }}"]);
 }
+
+#[test]
+fn templated_retries_or_delay_out_of_range_fail_the_host_not_the_run() {
+    let playbook = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n      register: r\n      until: r is failed\n      retries: \"{{ n }}\"\n      delay: \"{{ d }}\"\n    - shell: touch {dir}/after\n";
+    for (extra, says) in [
+        (
+            "{n: 1e30, d: 0}",
+            "retries: expected a whole number from 0 to 4294967295",
+        ),
+        (
+            "{n: -1, d: 0}",
+            "retries: expected a whole number from 0 to 4294967295, found -1",
+        ),
+        (
+            "{n: 18446744073709551616, d: 0}",
+            "found `18446744073709551616`",
+        ),
+        (
+            "{n: 1, d: .inf}",
+            "delay: expected a number of seconds from 0 to 4294967295, found inf",
+        ),
+        ("{n: 1, d: .nan}", "delay: expected a number of seconds"),
+        ("{n: 1, d: -0.5}", "found -0.5"),
+    ] {
+        let project = Project::new().timeout(60).playbook(playbook);
+        let output = project.run(&["-e", extra]);
+        output.expect_code(2);
+        assert!(output.stdout.contains(says), "{extra}: {}", output.stdout);
+        assert!(!project.exists("after"), "{extra}: the failed host went on");
+        assert_eq!(output.recap_of("localhost").failed, 1, "{extra}");
+    }
+}
+
+#[test]
+fn a_loop_pause_given_as_text_is_read_as_seconds() {
+    let project = Project::new().timeout(60).playbook(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: echo {{ item }} >> {dir}/items\n      loop: [a, b]\n      loop_control: {pause: '0.1'}\n",
+    );
+    project.run(&[]).expect_code(0);
+    assert_eq!(project.read("items"), "a\nb\n");
+}
+
+#[test]
+fn templates_with_non_ascii_comments_and_strings_check_and_run() {
+    // `rpatch check` once panicked on `{# café #}`: its filter scan sliced inside a character.
+    let project = Project::new().playbook(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        content: \"{# café #}{{ 'naïve' | upper }}\"\n        dest: {dir}/out\n      when: inventory_hostname != 'café ☕'\n",
+    );
+    project.rpatch(&["check", "site.yml"]).expect_code(0);
+    project.run(&[]).expect_code(0);
+    assert_eq!(project.read("out"), "NAÏVE");
+}

@@ -161,7 +161,7 @@ pub struct ConnectionArgs {
     pub host_key_checking: Option<crate::transport::HostKeyPolicy>,
 
     /// Kill any single command that runs longer than this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=crate::seconds::MAX_SECONDS))]
     pub timeout: Option<u64>,
 }
 

@@ -42,6 +42,9 @@ pub enum CliError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file named on the command line (`-e @file`) is not a readable regular file.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// A host named with `--host` is not in the inventory.
     #[error("host `{0}` is not in the inventory")]
     UnknownHost(String),
@@ -119,6 +122,7 @@ impl CliError {
             Self::ExtraVars { .. }
             | Self::NoInventory
             | Self::Read { .. }
+            | Self::Input(_)
             | Self::UnknownHost(_)
             | Self::UnknownGroup(_)
             | Self::Serial(_)
@@ -154,6 +158,7 @@ impl Diagnose for CliError {
             Self::Playbook(error) => error.help(),
             Self::Pattern(error) => error.help(),
             Self::Yaml(error) => error.help(),
+            Self::Input(error) => error.help(),
             Self::ExtraVars { .. } => {
                 Some("use `key=value`, a JSON/YAML mapping, or `@file.yml`".into())
             }

@@ -23,10 +23,7 @@ fn parse_one(arg: &str) -> Result<Vars, CliError> {
     };
     if let Some(file) = arg.strip_prefix('@') {
         let path = Path::new(file);
-        let source = Source::read(path).map_err(|source| CliError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let source = Source::read(path)?;
         let node = crate::yaml::parse(&source)?;
         return vars::vars_from_node(&node).ok_or_else(|| bad("the file must hold a mapping"));
     }

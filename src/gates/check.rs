@@ -53,7 +53,7 @@ pub async fn run_gate(spec: &GateSpec, ctx: &GateContext<'_>) -> GateOutcome {
         let result = tokio::select! {
             biased;
             () = ctx.cancel.cancelled() => None,
-            result = tokio::time::timeout(spec.timeout + GRACE, probe.attempt(ctx, spec.timeout)) => Some(result),
+            result = tokio::time::timeout(spec.timeout.saturating_add(GRACE), probe.attempt(ctx, spec.timeout)) => Some(result),
         };
         match result {
             None => return outcome(false, attempt, cancelled_message(&last), true),

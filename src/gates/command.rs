@@ -80,7 +80,7 @@ async fn run_one(
     request.timeout = Some(timeout);
     // The transport's own timeout should fire first; this one covers transports that hang.
     let ran = tokio::time::timeout(
-        timeout + Duration::from_millis(250),
+        timeout.saturating_add(Duration::from_millis(250)),
         transport.exec(&request),
     );
     match ran.await {

@@ -84,7 +84,7 @@ pub enum GateSpecError {
         at: Location,
     },
     /// A duration that cannot be read.
-    #[error("`{key}` must be seconds or a duration like \"30s\", \"2m\", \"1h\", found {value}")]
+    #[error("`{key}` must be seconds or a duration like \"30s\", \"2m\", \"1h\" (at most {} seconds), found {value}", crate::seconds::MAX_SECONDS)]
     BadDuration {
         /// `delay` or `timeout`.
         key: &'static str,

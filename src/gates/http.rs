@@ -249,8 +249,10 @@ fn tls_config(tls: &TlsOptions) -> Result<TlsConfig, String> {
     let Some(path) = &tls.ca_file else {
         return Ok(builder.root_certs(system_roots()?).build());
     };
-    let pem = std::fs::read(path)
-        .map_err(|error| format!("cannot read ca_file {}: {error}", path.display()))?;
+    let pem = crate::input::read_bytes(path).map_err(|error| match error.path() {
+        Some(_) => format!("ca_file: {error}").replacen("cannot read", "cannot read ca_file", 1),
+        None => format!("ca_file: {error}"),
+    })?;
     let mut certs = Vec::new();
     for item in parse_pem(&pem) {
         match item {

@@ -248,14 +248,17 @@ impl File<'_> {
             value,
             at: self.at(node),
         };
+        // Every duration stays within the range clock arithmetic is safe for.
         match &node.kind {
-            NodeKind::Int(seconds) => u64::try_from(*seconds)
-                .map(Duration::from_secs)
-                .map_err(|_| bad(seconds.to_string())),
-            NodeKind::Float(seconds) => {
-                Duration::try_from_secs_f64(*seconds).map_err(|_| bad(seconds.to_string()))
+            NodeKind::Int(seconds) => {
+                crate::seconds::whole_seconds(*seconds).map_err(|_| bad(seconds.to_string()))
             }
-            NodeKind::Str(text) => parse_duration(text).ok_or_else(|| bad(format!("{text:?}"))),
+            NodeKind::Float(seconds) => {
+                crate::seconds::seconds(*seconds).map_err(|_| bad(seconds.to_string()))
+            }
+            NodeKind::Str(text) => parse_duration(text)
+                .filter(|duration| duration.as_secs() <= crate::seconds::MAX_SECONDS)
+                .ok_or_else(|| bad(format!("{text:?}"))),
             _ => Err(bad(node.type_name().to_string())),
         }
     }
@@ -828,6 +831,35 @@ mod tests {
         assert!(error.to_string().contains("longer than zero"), "{error}");
         let (error, _) = reject("- tcp: db:1\n  delay: -5\n");
         assert!(matches!(error, GateSpecError::BadDuration { .. }));
+    }
+
+    #[test]
+    fn durations_too_large_for_clock_arithmetic_are_rejected() {
+        for value in [
+            "18446744073709551615",
+            "4294967296",
+            "1.8e19",
+            ".inf",
+            ".nan",
+            "-.inf",
+            "5124095576030431h",
+            "\"4294967296s\"",
+        ] {
+            let (error, at) = reject(&format!("- tcp: db:1\n  timeout: {value}\n"));
+            assert!(
+                matches!(error, GateSpecError::BadDuration { key: "timeout", .. }),
+                "{value}: {error}"
+            );
+            assert!(
+                error.to_string().contains("at most 4294967295 seconds"),
+                "{error}"
+            );
+            assert_eq!(at, "site.yml:2:12", "{value}");
+        }
+        assert_eq!(
+            gates("- tcp: db:1\n  delay: 4294967295\n")[0].delay,
+            Duration::from_secs(4_294_967_295)
+        );
     }
 
     #[test]

@@ -77,6 +77,16 @@ pub fn is_ipv6(text: &str) -> bool {
             .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
 }
 
+/// The hosts one inventory file has listed so far.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    /// The hosts listed in each group: a range that produces one again is an error.
+    groups: HashMap<String, HashSet<String>>,
+    /// How many names the file's ranges have produced, capped at [`range::MAX_EXPANDED`]
+    /// so a few short lines cannot add millions of hosts.
+    expanded: usize,
+}
+
 /// Adds the hosts of one entry to `group` with `vars`.
 ///
 /// `seen` holds the hosts already listed for each group in this file: an entry with a range
@@ -87,7 +97,7 @@ pub(crate) fn add_entry(
     entry: &str,
     mut vars: Vars,
     at: &Location,
-    seen: &mut HashMap<String, HashSet<String>>,
+    seen: &mut Listed,
     source: &Path,
 ) -> Result<(), InventoryError> {
     let HostEntry { pattern, port } =
@@ -97,18 +107,25 @@ pub(crate) fn add_entry(
         })?;
     let has_range = range::has_range(&pattern) && !is_ipv6(&pattern);
     let names = if has_range {
-        range::expand(&pattern).map_err(|reason| InventoryError::Range {
+        let range_error = |reason| InventoryError::Range {
             pattern: pattern.clone(),
             reason,
             at: at.clone(),
-        })?
+        };
+        let names = range::expand(&pattern).map_err(range_error)?;
+        seen.expanded = seen
+            .expanded
+            .checked_add(names.len())
+            .filter(|total| *total <= range::MAX_EXPANDED)
+            .ok_or_else(|| range_error(range::RangeError::TooMany))?;
+        names
     } else {
         vec![pattern.clone()]
     };
     if let Some(port) = port {
         vars.insert("ansible_port".into(), Value::from(port));
     }
-    let listed = seen.entry(group.to_string()).or_default();
+    let listed = seen.groups.entry(group.to_string()).or_default();
     let mut this_entry = HashSet::new();
     for name in &names {
         let repeated = !this_entry.insert(name.clone()) || listed.contains(name);

@@ -19,6 +19,9 @@ pub enum InventoryError {
         #[source]
         source: std::io::Error,
     },
+    /// A file could not be read (not a regular file, over the input limit, not UTF-8, ...).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// An inventory path given on the command line does not exist.
     #[error("inventory source {} does not exist", .0.display())]
     NotFound(PathBuf),
@@ -117,6 +120,19 @@ pub enum InventoryError {
         /// Where it is written.
         at: Location,
     },
+    /// Groups nested deeper than [`super::model::MAX_GROUP_DEPTH`] below `all`.
+    #[error(
+        "group `{group}` is nested {depth} levels below `all`; at most {} are allowed",
+        super::model::MAX_GROUP_DEPTH
+    )]
+    TooDeep {
+        /// The group.
+        group: String,
+        /// Its depth.
+        depth: usize,
+        /// Where it is made a child, when known.
+        at: Option<Location>,
+    },
     /// Groups that are (indirectly) their own children.
     #[error("group cycle: {}", cycle.join(" -> "))]
     Cycle {
@@ -130,7 +146,7 @@ pub enum InventoryError {
 impl Diagnose for InventoryError {
     fn location(&self) -> Option<&Location> {
         match self {
-            Self::Io { .. } | Self::NotFound(_) | Self::Script { .. } => None,
+            Self::Io { .. } | Self::Input(_) | Self::NotFound(_) | Self::Script { .. } => None,
             Self::Yaml(error) => error.location(),
             Self::Range { at, .. }
             | Self::DuplicateHost { at, .. }
@@ -141,13 +157,21 @@ impl Diagnose for InventoryError {
             | Self::UnclosedQuote { at }
             | Self::UnknownGroupKey { at, .. }
             | Self::WrongType { at, .. } => Some(at),
-            Self::Cycle { at, .. } => at.as_ref(),
+            Self::Cycle { at, .. } | Self::TooDeep { at, .. } => at.as_ref(),
         }
     }
 
     fn help(&self) -> Option<String> {
         match self {
             Self::Yaml(error) => error.help(),
+            Self::Input(error) => error.help(),
+            Self::Range {
+                reason: RangeError::TooMany,
+                ..
+            } => Some(format!(
+                "one inventory file may expand ranges to at most {} hosts; check the bounds",
+                super::range::MAX_EXPANDED
+            )),
             Self::Range { .. } => Some(
                 "ranges are `[begin:end]` or `[begin:end:step]`, numeric (`[01:20]`) or alphabetic (`[a:f]`)".into(),
             ),
@@ -211,13 +235,11 @@ pub enum PatternError {
         reason: EmptyLimit,
     },
     /// A `--limit @file` could not be read.
-    #[error("cannot read limit file {}: {source}", path.display())]
+    #[error("limit file: {source}")]
     LimitFile {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
+        /// Why, naming the file.
         #[source]
-        source: std::io::Error,
+        source: crate::input::InputError,
     },
 }
 

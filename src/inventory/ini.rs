@@ -1,7 +1,6 @@
 //! The INI inventory format: `[group]`, `[group:vars]` and `[group:children]` sections, host
 //! lines with inline `key=value` variables, `#`/`;` comments.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
@@ -30,7 +29,7 @@ enum State {
 pub(crate) fn parse(inventory: &mut Inventory, source: &Arc<Source>) -> Result<(), InventoryError> {
     let mut state = State::Hosts;
     let mut group = UNGROUPED.to_string();
-    let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut seen = address::Listed::default();
     for (index, raw) in source.text().lines().enumerate() {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let line = raw.trim();
@@ -141,6 +140,8 @@ fn char_offset(line: &str, byte: usize) -> usize {
 /// with its 0-based character column and width in the line. `None` for an unclosed quote.
 fn split(line: &str) -> Option<Vec<(String, usize, usize)>> {
     let mut tokens = Vec::new();
+    // Counted once: re-counting at every character made long lines quadratic.
+    let width = line.chars().count();
     let mut chars = line.chars().enumerate().peekable();
     let mut current: Option<(String, usize)> = None;
     let mut end = 0;
@@ -186,7 +187,7 @@ fn split(line: &str) -> Option<Vec<(String, usize, usize)>> {
                 .0
                 .push(c),
         }
-        end = chars.peek().map_or(line.chars().count(), |(next, _)| *next);
+        end = chars.peek().map_or(width, |(next, _)| *next);
     }
     if let Some((text, start)) = current {
         tokens.push((text, start, end - start));
@@ -418,6 +419,73 @@ web1:ssh
 ",
         );
         assert!(text.contains("invalid port in host `web1:ssh`"), "{text}");
+    }
+
+    /// About a megabyte of text on one line.
+    const MEGABYTE: usize = 1 << 20;
+
+    #[test]
+    fn a_megabyte_host_line_of_variables_parses_in_one_pass() {
+        // Splitting once re-counted the line at every character: such a line took ~30 s.
+        let count = MEGABYTE / 8;
+        let pairs: Vec<String> = (0..count).map(|i| format!("k{i}=v")).collect();
+        let text = format!("[web]\nweb1 {}\n", pairs.join(" "));
+        assert!(text.len() > MEGABYTE);
+        let inventory = load_text("hosts", &text);
+        let vars = json_vars(&inventory, "web1");
+        assert_eq!(vars.keys().filter(|k| k.starts_with('k')).count(), count);
+        assert_eq!(vars[&format!("k{}", count - 1)], json!("v"));
+    }
+
+    #[test]
+    fn a_megabyte_host_name_and_literal_parse() {
+        let name = "a".repeat(MEGABYTE);
+        let list = vec!["1"; MEGABYTE / 2].join(",");
+        let inventory = load_text("hosts", &format!("[web]\n{name} l=[{list}]\n"));
+        let vars = json_vars(&inventory, &name);
+        assert_eq!(vars["l"].as_array().map(Vec::len), Some(MEGABYTE / 2));
+    }
+
+    #[test]
+    fn a_megabyte_line_with_an_unclosed_quote_is_an_error_at_its_start() {
+        let text = error_text(&format!("[web]\nweb1 motd='{}\n", "x".repeat(MEGABYTE)));
+        assert!(text.contains("unclosed quote"), "{text}");
+        assert!(text.contains("hosts:2:1"), "{text}");
+    }
+
+    #[test]
+    fn a_megabyte_of_ranges_on_one_line_is_expanded_or_refused_without_recursion() {
+        let inventory = load_text(
+            "hosts",
+            &format!("[web]\nh{}\n", "[1:1]".repeat(MEGABYTE / 5)),
+        );
+        assert_eq!(inventory.hosts().count(), 1);
+        let text = error_text("[web]\nweb[0:99999]\ndb[0:1]\n");
+        assert!(text.contains("expand to more than 100000 names"), "{text}");
+        assert!(text.contains("hosts:3:1"), "{text}");
+    }
+
+    #[test]
+    fn a_long_chain_of_children_sections_is_refused_without_recursing() {
+        let chain: String = (0..100_000)
+            .map(|i| format!("[g{i}:children]\ng{}\n", i + 1))
+            .collect();
+        let text = error_text(&chain);
+        assert!(text.contains("levels below `all`; at most 256"), "{text}");
+        let inventory = load_text("hosts", "[a:children]\nb\n[b:children]\nc\n[c]\nh1\n");
+        assert_eq!(inventory.group("c").map(|g| g.depth), Some(3));
+    }
+
+    #[test]
+    fn a_hundred_thousand_hosts_in_one_group_load_in_linear_time() {
+        let hosts: String = (0..100_000).map(|i| format!("h{i}\n")).collect();
+        let inventory = load_text("hosts", &format!("[web]\n{hosts}more[0:9999]\n"));
+        assert_eq!(inventory.group("web").map(|g| g.hosts.len()), Some(110_000));
+        let inventory = load_text("hosts", &hosts);
+        assert_eq!(
+            inventory.group("ungrouped").map(|g| g.hosts.len()),
+            Some(100_000)
+        );
     }
 
     #[test]

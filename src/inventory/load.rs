@@ -86,10 +86,7 @@ impl Inventory {
     }
 
     fn load_file(&mut self, path: &Path) -> Result<(), InventoryError> {
-        let source = Source::read(path).map_err(|source| InventoryError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let source = Source::read(path)?;
         if source.text().starts_with("#!") {
             return Err(InventoryError::Script {
                 path: path.to_path_buf(),

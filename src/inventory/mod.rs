@@ -26,3 +26,6 @@ pub use error::{EmptyLimit, InventoryError, PatternError};
 pub use model::{Group, Host, Inventory, ALL, LOCALHOST_NAMES, UNGROUPED};
 pub use pattern::{order_elements, split_pattern, Selection};
 pub use range::RangeError;
+
+pub(crate) use ini::parse as parse_ini;
+pub(crate) use yaml_format::parse as parse_yaml;

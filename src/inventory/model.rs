@@ -1,7 +1,7 @@
 //! The inventory's data: hosts, groups, where their variables come from, and the structural
 //! rules (every group under `all`, hosts without a group in `ungrouped`, no cycles).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use indexmap::{IndexMap, IndexSet};
@@ -16,6 +16,9 @@ use super::vars_dirs::VarsDirs;
 pub const ALL: &str = "all";
 /// The group of hosts that belong to no other group.
 pub const UNGROUPED: &str = "ungrouped";
+/// How deeply groups may nest below `all`: far beyond any real inventory, and shallow enough
+/// for the recursive walks (`--graph`, variable precedence) to stay well within a thread's stack.
+pub const MAX_GROUP_DEPTH: usize = 256;
 /// Names that, when absent from the inventory, mean the implicit local host.
 pub const LOCALHOST_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
@@ -80,6 +83,10 @@ pub struct Inventory {
     pub(crate) implicit: IndexMap<String, Host>,
     /// Where each parent → child edge was declared, for cycle errors.
     pub(crate) edges: HashMap<(String, String), Location>,
+    /// Every (group, host) placement and (parent, child) link, so adding one is a lookup,
+    /// not a scan of the group's list (which made large inventories quadratic).
+    memberships: HashSet<(String, String)>,
+    links: HashSet<(String, String)>,
 }
 
 impl Default for Inventory {
@@ -98,6 +105,8 @@ impl Inventory {
             playbook_vars: Vec::new(),
             implicit: IndexMap::new(),
             edges: HashMap::new(),
+            memberships: HashSet::new(),
+            links: HashSet::new(),
         };
         inventory.add_group(ALL);
         inventory.add_group(UNGROUPED);
@@ -131,11 +140,12 @@ impl Inventory {
                 implicit: false,
             }
         });
-        if !entry.groups.iter().any(|g| g == group) {
+        if self
+            .memberships
+            .insert((group.to_string(), host.to_string()))
+        {
             entry.groups.push(group.to_string());
-        }
-        if let Some(group) = self.groups.get_mut(group) {
-            if !group.hosts.iter().any(|h| h == host) {
+            if let Some(group) = self.groups.get_mut(group) {
                 group.hosts.push(host.to_string());
             }
         }
@@ -160,13 +170,11 @@ impl Inventory {
     pub(crate) fn add_child(&mut self, parent: &str, child: &str, at: Option<Location>) {
         self.add_group(parent);
         self.add_group(child);
-        if let Some(group) = self.groups.get_mut(parent) {
-            if !group.children.iter().any(|c| c == child) {
+        if self.links.insert((parent.to_string(), child.to_string())) {
+            if let Some(group) = self.groups.get_mut(parent) {
                 group.children.push(child.to_string());
             }
-        }
-        if let Some(group) = self.groups.get_mut(child) {
-            if !group.parents.iter().any(|p| p == parent) {
+            if let Some(group) = self.groups.get_mut(child) {
                 group.parents.push(parent.to_string());
             }
         }
@@ -193,6 +201,18 @@ impl Inventory {
         self.check_cycles()?;
         self.fill_ungrouped();
         self.compute_depths();
+        if let Some(group) = self.groups.values().find(|g| g.depth > MAX_GROUP_DEPTH) {
+            let at = group.parents.iter().find_map(|parent| {
+                self.edges
+                    .get(&(parent.clone(), group.name.clone()))
+                    .cloned()
+            });
+            return Err(InventoryError::TooDeep {
+                group: group.name.clone(),
+                depth: group.depth,
+                at,
+            });
+        }
         for group in self.groups.values_mut() {
             group.priority = group
                 .vars
@@ -216,95 +236,110 @@ impl Inventory {
     }
 
     fn fill_ungrouped(&mut self) {
-        let lonely: Vec<String> = self
-            .hosts
-            .values()
-            .filter(|h| h.groups.iter().all(|g| g == ALL || g == UNGROUPED))
-            .map(|h| h.name.clone())
-            .collect();
+        let mut lonely = Vec::new();
         for host in self.hosts.values_mut() {
-            let keep = lonely.contains(&host.name);
+            let keep = host.groups.iter().all(|g| g == ALL || g == UNGROUPED);
             host.groups.retain(|g| g != UNGROUPED || keep);
             if keep && !host.groups.iter().any(|g| g == UNGROUPED) {
                 host.groups.push(UNGROUPED.to_string());
             }
+            if keep {
+                lonely.push(host.name.clone());
+            }
         }
+        self.memberships.retain(|(group, _)| group != UNGROUPED);
+        self.memberships.extend(
+            lonely
+                .iter()
+                .map(|host| (UNGROUPED.to_string(), host.clone())),
+        );
         if let Some(ungrouped) = self.groups.get_mut(UNGROUPED) {
             ungrouped.hosts = lonely;
         }
     }
 
+    /// Refuses groups that are (indirectly) their own children. Walks with an explicit stack,
+    /// so a long chain of `[g:children]` sections cannot overflow the thread's stack.
     fn check_cycles(&self) -> Result<(), InventoryError> {
-        #[derive(Clone, Copy, PartialEq)]
-        enum Mark {
-            Visiting,
-            Done,
-        }
-        fn visit(
-            inventory: &Inventory,
-            name: &str,
-            marks: &mut HashMap<String, Mark>,
-            path: &mut Vec<String>,
-        ) -> Result<(), InventoryError> {
-            match marks.get(name) {
-                Some(Mark::Done) => return Ok(()),
-                Some(Mark::Visiting) => {
-                    let start = path.iter().position(|g| g == name).unwrap_or(0);
-                    let mut cycle = path[start..].to_vec();
-                    cycle.push(name.to_string());
-                    let closing = (path.last().cloned().unwrap_or_default(), name.to_string());
+        let children_of = |name: &str| {
+            self.groups
+                .get(name)
+                .map_or(&[][..], |group| group.children.as_slice())
+        };
+        let mut done: HashSet<&str> = HashSet::new();
+        for root in self.groups.keys() {
+            if done.contains(root.as_str()) {
+                continue;
+            }
+            // The groups being visited, each with the index of its next child to look at.
+            let mut path: Vec<(&str, usize)> = vec![(root.as_str(), 0)];
+            let mut on_path: HashSet<&str> = HashSet::from([root.as_str()]);
+            while let Some(top) = path.last_mut() {
+                let (name, index) = *top;
+                top.1 += 1;
+                let Some(child) = children_of(name).get(index) else {
+                    done.insert(name);
+                    on_path.remove(name);
+                    path.pop();
+                    continue;
+                };
+                let child = child.as_str();
+                if done.contains(child) {
+                    continue;
+                }
+                if on_path.contains(child) {
+                    let start = path.iter().position(|(g, _)| *g == child).unwrap_or(0);
+                    let mut cycle: Vec<String> =
+                        path[start..].iter().map(|(g, _)| g.to_string()).collect();
+                    cycle.push(child.to_string());
+                    let closing = (name.to_string(), child.to_string());
                     return Err(InventoryError::Cycle {
-                        at: inventory.edges.get(&closing).cloned(),
+                        at: self.edges.get(&closing).cloned(),
                         cycle,
                     });
                 }
-                None => {}
+                on_path.insert(child);
+                path.push((child, 0));
             }
-            marks.insert(name.to_string(), Mark::Visiting);
-            path.push(name.to_string());
-            if let Some(group) = inventory.groups.get(name) {
-                for child in &group.children {
-                    visit(inventory, child, marks, path)?;
-                }
-            }
-            path.pop();
-            marks.insert(name.to_string(), Mark::Done);
-            Ok(())
-        }
-        let mut marks = HashMap::new();
-        for name in self.groups.keys() {
-            visit(self, name, &mut marks, &mut Vec::new())?;
         }
         Ok(())
     }
 
     /// Longest distance from `all`; only called once the graph is known to be acyclic.
+    /// Iterative for the same reason as [`Self::check_cycles`].
     fn compute_depths(&mut self) {
-        fn depth(inventory: &Inventory, name: &str, memo: &mut HashMap<String, usize>) -> usize {
-            if let Some(known) = memo.get(name) {
-                return *known;
-            }
-            let value = inventory
-                .groups
-                .get(name)
-                .map(|g| {
-                    g.parents
+        let mut memo: HashMap<String, usize> = HashMap::new();
+        for root in self.groups.keys() {
+            let mut stack = vec![root.as_str()];
+            while let Some(&name) = stack.last() {
+                if memo.contains_key(name) {
+                    stack.pop();
+                    continue;
+                }
+                let parents = self
+                    .groups
+                    .get(name)
+                    .map_or(&[][..], |group| group.parents.as_slice());
+                let before = stack.len();
+                stack.extend(
+                    parents
                         .iter()
-                        .map(|p| depth(inventory, p, memo) + 1)
+                        .map(String::as_str)
+                        .filter(|parent| !memo.contains_key(*parent)),
+                );
+                if stack.len() == before {
+                    let value = parents
+                        .iter()
+                        .map(|parent| memo.get(parent).copied().unwrap_or(0) + 1)
                         .max()
-                        .unwrap_or(0)
-                })
-                .unwrap_or(0);
-            memo.insert(name.to_string(), value);
-            value
-        }
-        let mut memo = HashMap::new();
-        let names: Vec<String> = self.groups.keys().cloned().collect();
-        for name in names {
-            let value = depth(self, &name, &mut memo);
-            if let Some(group) = self.groups.get_mut(&name) {
-                group.depth = value;
+                        .unwrap_or(0);
+                    memo.insert(name.to_string(), value);
+                    stack.pop();
+                }
             }
+        }
+        for group in self.groups.values_mut() {
+            group.depth = memo.get(&group.name).copied().unwrap_or(0);
         }
     }
 

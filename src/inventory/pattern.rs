@@ -2,7 +2,7 @@
 //! `~regex`, `all`, unions (`a:b`, `a,b`), intersections (`&g`), exclusions (`!g`) and
 //! subscripts (`g[0]`, `g[1:3]`, `g[-1]`), with Ansible's evaluation order.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::LazyLock;
 
 use indexmap::IndexSet;
@@ -217,9 +217,8 @@ impl Inventory {
     pub fn select_limit(&self, limit: &str) -> Result<Vec<String>, PatternError> {
         let (elements, empty) = match limit.strip_prefix('@') {
             Some(file) => {
-                let path = PathBuf::from(file);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| PatternError::LimitFile { path, source })?;
+                let text = crate::input::read_text(Path::new(file))
+                    .map_err(|source| PatternError::LimitFile { source })?;
                 let elements: Vec<String> = text
                     .lines()
                     .map(str::trim)

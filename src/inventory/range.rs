@@ -30,7 +30,14 @@ pub enum RangeError {
     /// `[1:5:0]`.
     #[error("the step must be a positive number")]
     BadStep,
+    /// More names than [`MAX_EXPANDED`] from one entry.
+    #[error("the ranges expand to more than {MAX_EXPANDED} names")]
+    TooMany,
 }
+
+/// The most names one host entry may expand to (a typo such as `web[1:100000000]` must not
+/// exhaust memory; real fleets are a few thousand hosts).
+pub const MAX_EXPANDED: usize = 100_000;
 
 const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -40,12 +47,48 @@ pub fn has_range(name: &str) -> bool {
 }
 
 /// Expands every range in `name`, left to right; a name without ranges is returned as is.
+///
+/// The name is split once into literal text and ranges, then the product is built
+/// iteratively: time is linear in the name plus the output, and no input recurses deeply.
 pub fn expand(name: &str) -> Result<Vec<String>, RangeError> {
-    let Some(open) = name.find('[') else {
-        return Ok(vec![name.to_string()]);
-    };
-    let close = name[open..].find(']').ok_or(RangeError::Unclosed)? + open;
-    let (head, body, tail) = (&name[..open], &name[open + 1..close], &name[close + 1..]);
+    let mut parts: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut rest = name;
+    let mut total: usize = 1;
+    while let Some(open) = rest.find('[') {
+        let close = rest[open..].find(']').ok_or(RangeError::Unclosed)? + open;
+        let items = range_items(&rest[open + 1..close])?;
+        total = total
+            .checked_mul(items.len())
+            .filter(|total| *total <= MAX_EXPANDED)
+            .ok_or(RangeError::TooMany)?;
+        parts.push((&rest[..open], items));
+        rest = &rest[close + 1..];
+    }
+    // Each name is built once from its parts, the rightmost range varying fastest (an
+    // odometer), so the work is proportional to the text produced.
+    let mut names = Vec::with_capacity(total);
+    let mut odometer = vec![0usize; parts.len()];
+    for _ in 0..total {
+        let mut name = String::new();
+        for ((head, items), &digit) in parts.iter().zip(&odometer) {
+            name.push_str(head);
+            name.push_str(items.get(digit).map_or("", String::as_str));
+        }
+        name.push_str(rest);
+        names.push(name);
+        for (digit, (_, items)) in odometer.iter_mut().zip(&parts).rev() {
+            *digit += 1;
+            if *digit < items.len() {
+                break;
+            }
+            *digit = 0;
+        }
+    }
+    Ok(names)
+}
+
+/// The items of one range body (`01:20`, `a:c`, `1:10:2`), at most [`MAX_EXPANDED`].
+fn range_items(body: &str) -> Result<Vec<String>, RangeError> {
     let bounds: Vec<&str> = body.split(':').collect();
     if bounds.len() != 2 && bounds.len() != 3 {
         return Err(RangeError::Shape);
@@ -64,25 +107,19 @@ pub fn expand(name: &str) -> Result<Vec<String>, RangeError> {
     if step == 0 {
         return Err(RangeError::BadStep);
     }
-    let items: Vec<String> = match (LETTERS.find(begin), LETTERS.find(end)) {
+    match (LETTERS.find(begin), LETTERS.find(end)) {
         (Some(b), Some(e)) if begin.len() == 1 && end.len() == 1 => {
             if b > e {
                 return Err(RangeError::Backwards);
             }
-            LETTERS[b..=e]
+            Ok(LETTERS[b..=e]
                 .chars()
                 .step_by(step)
                 .map(String::from)
-                .collect()
+                .collect())
         }
-        _ => numeric(begin, end, step)?,
-    };
-    let mut names = Vec::new();
-    for item in items {
-        let candidate = format!("{head}{item}{tail}");
-        names.extend(expand(&candidate)?);
+        _ => numeric(begin, end, step),
     }
-    Ok(names)
 }
 
 fn numeric(begin: &str, end: &str, step: usize) -> Result<Vec<String>, RangeError> {
@@ -103,9 +140,16 @@ fn numeric(begin: &str, end: &str, step: usize) -> Result<Vec<String>, RangeErro
             .map_err(|_| RangeError::NotABound(bound.to_string()))
     };
     let (first, last) = (parse(begin)?, parse(end)?);
-    Ok((first..=last)
-        .step_by(step)
-        .map(|n| format!("{n:0width$}"))
+    let step = u64::try_from(step).map_err(|_| RangeError::TooMany)?;
+    let count = match last.checked_sub(first) {
+        None => 0,
+        Some(span) => (span / step).saturating_add(1),
+    };
+    if count > MAX_EXPANDED as u64 {
+        return Err(RangeError::TooMany);
+    }
+    Ok((0..count)
+        .map(|index| format!("{:0width$}", first + index * step))
         .collect())
 }
 
@@ -157,5 +201,30 @@ mod tests {
             Err(RangeError::UnequalWidth { .. })
         ));
         assert!(matches!(expand("web[x:9]"), Err(RangeError::NotABound(_))));
+    }
+
+    #[test]
+    fn a_huge_range_is_an_error_not_an_allocation() {
+        assert_eq!(
+            expand("web[0:18446744073709551615]"),
+            Err(RangeError::TooMany)
+        );
+        assert_eq!(expand("web[1:1000][1:1000]"), Err(RangeError::TooMany));
+        assert_eq!(expand("h[0:99999]").map(|names| names.len()), Ok(100_000));
+    }
+
+    #[test]
+    fn a_name_with_many_ranges_expands_without_recursing() {
+        let name = format!("h{}", "[1:1]".repeat(200_000));
+        assert_eq!(expand(&name), Ok(vec![format!("h{}", "1".repeat(200_000))]));
+    }
+
+    #[test]
+    fn a_backwards_numeric_range_is_empty() {
+        assert_eq!(expand("h[5:1]"), Ok(Vec::new()));
+        assert_eq!(
+            expand("h[0:18446744073709551615:18446744073709551615]").map(|n| n.len()),
+            Ok(2)
+        );
     }
 }

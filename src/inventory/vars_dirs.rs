@@ -121,10 +121,7 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, InventoryEr
 
 /// Reads one vars file, which must hold a YAML (or JSON) mapping.
 pub(crate) fn read_vars_file(path: &Path) -> Result<Vars, InventoryError> {
-    let source = Source::read(path).map_err(|source| InventoryError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let source = Source::read(path)?;
     let node = crate::yaml::parse(&source)?;
     vars::vars_from_node(&node).ok_or_else(|| InventoryError::WrongType {
         what: format!("the vars file {}", path.display()),

@@ -1,7 +1,6 @@
 //! The YAML (and JSON) inventory format: groups at the top level (usually just `all`), each a
 //! mapping of `hosts`, `vars` and `children`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::diagnostic::{did_you_mean, Location, Source};
@@ -20,7 +19,7 @@ pub(crate) fn parse(inventory: &mut Inventory, source: &Arc<Source>) -> Result<(
     let mut parser = Parser {
         inventory,
         source,
-        seen: HashMap::new(),
+        seen: address::Listed::default(),
     };
     match &root.kind {
         NodeKind::Null => Ok(()),
@@ -41,7 +40,7 @@ pub(crate) fn parse(inventory: &mut Inventory, source: &Arc<Source>) -> Result<(
 struct Parser<'a> {
     inventory: &'a mut Inventory,
     source: &'a Arc<Source>,
-    seen: HashMap<String, HashSet<String>>,
+    seen: address::Listed,
 }
 
 impl Parser<'_> {

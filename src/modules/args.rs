@@ -22,7 +22,15 @@ pub enum ArgError {
 }
 
 /// Parses rendered arguments into a module's typed arguments.
+///
+/// A non-finite number (`.inf`, `.nan`) is an error: JSON, through which arguments pass, would
+/// silently turn it into null.
 pub fn parse<T: DeserializeOwned>(args: &Value) -> Result<T, ArgError> {
+    if let Some(path) = non_finite(args) {
+        return Err(ArgError::Invalid(format!(
+            "argument `{path}` must be a finite number"
+        )));
+    }
     let json = match vars::to_json(args) {
         serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
         other => other,
@@ -38,6 +46,40 @@ pub(crate) fn validate<T: DeserializeOwned>(args: &Value, templated: bool) -> Re
         check_unknown::<T>(&vars::to_json(args))
     } else {
         parse::<T>(args).map(|_| ())
+    }
+}
+
+/// The path (`a.b`) of the first infinite or NaN number in `value`, if any.
+fn non_finite(value: &Value) -> Option<String> {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::Number => f64::try_from(value.clone())
+            .ok()
+            .filter(|number| !number.is_finite())
+            .map(|_| String::new()),
+        ValueKind::Map | ValueKind::Seq => {
+            let is_map = value.kind() == ValueKind::Map;
+            value.try_iter().ok()?.enumerate().find_map(|(index, key)| {
+                let item = if is_map {
+                    value.get_item(&key).ok()?
+                } else {
+                    key.clone()
+                };
+                let name = if is_map {
+                    key.to_string()
+                } else {
+                    index.to_string()
+                };
+                non_finite(&item).map(|inner| {
+                    if inner.is_empty() {
+                        name
+                    } else {
+                        format!("{name}.{inner}")
+                    }
+                })
+            })
+        }
+        _ => None,
     }
 }
 
@@ -177,6 +219,34 @@ mod tests {
     struct Sample {
         path: String,
         mode: Option<String>,
+    }
+
+    #[test]
+    fn infinite_or_nan_arguments_are_errors_not_nulls() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Timed {
+            seconds: Option<f64>,
+            nested: Option<serde_json::Value>,
+        }
+        let args = |json: &str| {
+            let node =
+                crate::yaml::parse(&crate::diagnostic::Source::new("a.yml", json)).expect("yaml");
+            vars::from_node(&node)
+        };
+        for (text, path) in [
+            ("{seconds: .inf}", "seconds"),
+            ("{seconds: .nan}", "seconds"),
+            ("{nested: {a: [1, -.inf]}}", "nested.a.1"),
+        ] {
+            let error = parse::<Timed>(&args(text)).expect_err(text);
+            assert_eq!(
+                error,
+                ArgError::Invalid(format!("argument `{path}` must be a finite number")),
+                "{text}"
+            );
+        }
+        assert!(parse::<Timed>(&args("{seconds: 1.5}")).is_ok());
     }
 
     #[test]

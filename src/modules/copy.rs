@@ -361,12 +361,15 @@ async fn copy(args: &CopyArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
     }
 }
 
+/// Reads a local source file: a regular file only (a FIFO or `/dev/zero` as `src` is a task
+/// failure, not a hang), of any size (copying a large archive is a legitimate use).
 fn read_local(path: &Path) -> Result<(Vec<u8>, u32), ModuleError> {
     use std::os::unix::fs::PermissionsExt;
     let fail = |error: std::io::Error| {
         ModuleError::Failed(format!("cannot read {}: {error}", path.display()))
     };
-    let bytes = std::fs::read(path).map_err(fail)?;
+    let bytes = crate::input::read_capped(path, u64::MAX)
+        .map_err(|error| ModuleError::Failed(error.to_string()))?;
     let mode = std::fs::metadata(path).map_err(fail)?.permissions().mode() & 0o7777;
     Ok((bytes, mode))
 }

@@ -49,7 +49,8 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(de: D) -> Result<Option<bool>, D::Err
     Option::<Loose>::deserialize(de)?.map(to_bool).transpose()
 }
 
-/// An optional non-negative number, also from a numeric string.
+/// An optional non-negative number of seconds, also from a numeric string: finite and at
+/// most [`crate::seconds::MAX_SECONDS`].
 pub fn opt_seconds<'de, D: Deserializer<'de>>(de: D) -> Result<Option<f64>, D::Error> {
     let Some(value) = Option::<Loose>::deserialize(de)?
         .map(to_number)
@@ -57,13 +58,9 @@ pub fn opt_seconds<'de, D: Deserializer<'de>>(de: D) -> Result<Option<f64>, D::E
     else {
         return Ok(None);
     };
-    if value.is_finite() && value >= 0.0 {
-        Ok(Some(value))
-    } else {
-        Err(D::Error::custom(format!(
-            "{value} is not a non-negative number"
-        )))
-    }
+    crate::seconds::seconds(value)
+        .map(|_| Some(value))
+        .map_err(D::Error::custom)
 }
 
 /// A non-negative whole number, also from a numeric string.

@@ -1,7 +1,7 @@
 //! `pause`: wait on the controller for a while, without blocking the runtime.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -91,13 +91,15 @@ async fn pause(args: &Value, interactive: bool) -> Result<ModuleResult, ArgError
         (None, Some(minutes)) => (Some(minutes * 60.0), "minutes"),
         (None, None) => (None, "seconds"),
     };
+    let amount = amount
+        .map(crate::seconds::seconds)
+        .transpose()
+        .map_err(|error| ArgError::Invalid(format!("{unit}: {error}")))?;
     let start = SystemTime::now();
     let clock = Instant::now();
     let mut msg = None;
     match amount {
-        Some(seconds) => {
-            tokio::time::sleep(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)).await;
-        }
+        Some(duration) => tokio::time::sleep(duration).await,
         None if interactive => {
             msg = Some("interactive pause prompts are not supported yet; not waiting for input");
         }
@@ -159,6 +161,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn args(json: serde_json::Value) -> Value {
         crate::vars::from_json(&json)
@@ -246,6 +249,24 @@ mod tests {
         for bad in [serde_json::json!(-1), serde_json::json!("soon")] {
             let outcome = pause(&args(serde_json::json!({ "seconds": bad })), false).await;
             assert!(matches!(outcome, Err(ArgError::Invalid(_))), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn infinite_nan_or_huge_durations_are_rejected_not_slept_or_panicked_on() {
+        for bad in [
+            serde_json::json!({"seconds": 1e30}),
+            serde_json::json!({"seconds": "inf"}),
+            serde_json::json!({"seconds": "NaN"}),
+            serde_json::json!({"seconds": "18446744073709551616"}),
+            serde_json::json!({"minutes": "-inf"}),
+            serde_json::json!({"minutes": 1e8}),
+        ] {
+            let outcome = pause(&args(bad.clone()), false).await;
+            let Err(ArgError::Invalid(message)) = outcome else {
+                panic!("{bad} was accepted: {outcome:?}");
+            };
+            assert!(message.contains("4294967295"), "{bad}: {message}");
         }
     }
 

@@ -100,9 +100,8 @@ async fn template(args: &TemplateArgs, ctx: &ModuleContext<'_>) -> Result<Module
     };
     let mut attrs = Attrs::new(args.mode.as_ref(), args.owner.as_ref(), args.group.as_ref())?;
     let local = find_local(src, "templates", ctx)?;
-    let text = std::fs::read_to_string(&local).map_err(|error| {
-        ModuleError::Failed(format!("cannot read template {}: {error}", local.display()))
-    })?;
+    let text = crate::input::read_text(&local)
+        .map_err(|error| ModuleError::Failed(format!("template: {error}")))?;
     if attrs.mode == Some(Mode::Preserve) {
         use std::os::unix::fs::PermissionsExt;
         let bits = std::fs::metadata(&local)

@@ -9,13 +9,11 @@ use crate::yaml::YamlError;
 /// A playbook that cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PlaybookError {
-    /// A file could not be read.
-    #[error("cannot read `{}`: {source}", path.display())]
+    /// A file could not be read (missing, not a regular file, over the input limit, ...).
+    #[error("{source}")]
     Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why, naming the file.
+        source: crate::input::InputError,
         /// What referred to it, if anything.
         at: Option<Location>,
     },
@@ -171,6 +169,7 @@ impl Diagnose for PlaybookError {
     fn help(&self) -> Option<String> {
         let suggestion = |s: &Option<String>| s.as_ref().map(|s| format!("did you mean `{s}`?"));
         match self {
+            Self::Read { source, .. } => source.help(),
             Self::Yaml(error) => error.help(),
             Self::Rollout(error) => error.help(),
             Self::Gate(error) => error.help(),

@@ -27,6 +27,26 @@ pub fn load(
     templar: &Templar,
     options: &LoadOptions,
 ) -> Result<Playbook, PlaybookError> {
+    load_with(path, None, templar, options)
+}
+
+/// Like [`load`], with the playbook's text already in `source` (its path still locates the
+/// files it refers to). Used by the fuzz targets.
+pub fn load_source(
+    source: Arc<Source>,
+    templar: &Templar,
+    options: &LoadOptions,
+) -> Result<Playbook, PlaybookError> {
+    let path = source.path().to_path_buf();
+    load_with(&path, Some(source), templar, options)
+}
+
+fn load_with(
+    path: &Path,
+    first: Option<Arc<Source>>,
+    templar: &Templar,
+    options: &LoadOptions,
+) -> Result<Playbook, PlaybookError> {
     let parent = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -40,6 +60,7 @@ pub fn load(
         next_id: 0,
         parsing_handlers: false,
         sources: Vec::new(),
+        first,
     };
     let plays = loader.playbook_file(path, None)?;
     Ok(Playbook {
@@ -62,6 +83,8 @@ pub(super) struct Loader<'a> {
     pub(super) parsing_handlers: bool,
     /// Every file read so far, in order.
     sources: Vec<Arc<Source>>,
+    /// The top-level playbook's text when it was given in memory ([`load_source`]).
+    first: Option<Arc<Source>>,
 }
 
 impl Loader<'_> {
@@ -86,11 +109,13 @@ impl Loader<'_> {
                 });
             }
         }
-        let source = Source::read(path).map_err(|source| PlaybookError::Read {
-            path: path.to_path_buf(),
-            source,
-            at: at.cloned(),
-        })?;
+        let source = match self.first.take() {
+            Some(source) => source,
+            None => Source::read(path).map_err(|source| PlaybookError::Read {
+                source,
+                at: at.cloned(),
+            })?,
+        };
         let node = yaml::parse(&source)?;
         self.sources.push(source.clone());
         self.include_stack.push(canonical);

@@ -12,7 +12,7 @@ mod tasks;
 mod validate;
 
 pub use error::PlaybookError;
-pub use loader::{load, LoadOptions};
+pub use loader::{load, load_source, LoadOptions};
 pub use model::{
     Action, Block, Condition, Inherited, LoopSpec, MetaAction, Play, Playbook, Retry, Role, Task,
     TaskNode,

@@ -171,7 +171,7 @@ pub struct LoopSpec {
     /// What to show for each item instead of the whole item.
     pub label: Option<Value>,
     /// Seconds to wait between items.
-    pub pause: f64,
+    pub pause: std::time::Duration,
 }
 
 /// `until`/`retries`/`delay`.

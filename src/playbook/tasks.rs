@@ -13,6 +13,7 @@ use super::nodes::{
 };
 use crate::diagnostic::did_you_mean;
 use crate::modules::{self, ArgError};
+use crate::seconds;
 use crate::vars::{self, Value, Vars};
 use crate::yaml::{Key, Node, NodeKind};
 
@@ -424,7 +425,7 @@ impl Loader<'_> {
             loop_var: "item".into(),
             index_var: None,
             label: None,
-            pause: 0.0,
+            pause: std::time::Duration::ZERO,
         };
         if let Some(control) = node.get("loop_control") {
             for (key, value) in expect_map(file, control, "loop_control")? {
@@ -435,13 +436,19 @@ impl Loader<'_> {
                     }
                     "label" => spec.label = Some(vars::from_node(value)),
                     "pause" => {
-                        spec.pause = match value.kind {
-                            NodeKind::Int(n) => n as f64,
-                            NodeKind::Float(f) => f,
+                        let pause = match value.kind {
+                            NodeKind::Int(n) => seconds::whole_seconds(n),
+                            NodeKind::Float(f) => seconds::seconds(f),
+                            // Ansible reads `pause` as a float field, so "2" is 2 seconds.
+                            NodeKind::Str(ref text) if !crate::template::is_template(text) => {
+                                seconds::seconds_from_text(text)
+                            }
                             _ => {
                                 return Err(wrong_type(file, value, "pause", "a number of seconds"))
                             }
-                        }
+                        };
+                        spec.pause =
+                            pause.map_err(|error| invalid(file, value, "pause", &error))?;
                     }
                     "extended" => {}
                     _ => {
@@ -459,18 +466,18 @@ impl Loader<'_> {
     }
 
     fn retry(&self, file: &FileNode, node: &Node) -> Result<Option<Retry>, PlaybookError> {
+        if let Some(retries) = node.get("retries") {
+            check_literal(file, retries, "retries", Number::Count)?;
+        }
+        if let Some(delay) = node.get("delay") {
+            check_literal(file, delay, "delay", Number::Seconds)?;
+        }
         let Some(until) = node.get("until") else {
-            if let Some(retries) = node.get("retries") {
-                check_non_negative(file, retries, "retries")?;
-            }
             return Ok(None);
         };
         let number = |key: &str, default: i64| -> Result<Value, PlaybookError> {
             match node.get(key) {
-                Some(value) => {
-                    check_non_negative(file, value, key)?;
-                    Ok(vars::from_node(value))
-                }
+                Some(value) => Ok(vars::from_node(value)),
                 None => Ok(Value::from(default)),
             }
         };
@@ -510,15 +517,39 @@ impl Loader<'_> {
     }
 }
 
-fn check_non_negative(file: &FileNode, node: &Node, key: &str) -> Result<(), PlaybookError> {
-    match node.kind {
-        NodeKind::Int(n) if n < 0 => Err(PlaybookError::Invalid {
-            key: key.to_string(),
-            reason: format!("must not be negative (found {n})"),
-            at: file.at(node),
-        }),
-        NodeKind::Int(_) | NodeKind::Str(_) => Ok(()),
-        _ => Err(wrong_type(file, node, key, "a non-negative integer")),
+/// What an `until` setting counts.
+#[derive(Clone, Copy)]
+enum Number {
+    /// `retries`: a whole count.
+    Count,
+    /// `delay`: whole seconds.
+    Seconds,
+}
+
+/// Checks a literal `retries`/`delay` (an integer, or text that is not a template) is in
+/// range; a template is checked when it is rendered, for each host.
+fn check_literal(
+    file: &FileNode,
+    node: &Node,
+    key: &str,
+    number: Number,
+) -> Result<(), PlaybookError> {
+    let checked = match (&node.kind, number) {
+        (NodeKind::Int(n), Number::Count) => seconds::count(*n).map(drop),
+        (NodeKind::Int(n), Number::Seconds) => seconds::whole_seconds(*n).map(drop),
+        (NodeKind::Str(text), _) if crate::template::is_template(text) => Ok(()),
+        (NodeKind::Str(text), Number::Count) => seconds::count_from_text(text).map(drop),
+        (NodeKind::Str(text), Number::Seconds) => seconds::seconds_from_text(text).map(drop),
+        _ => return Err(wrong_type(file, node, key, "a non-negative integer")),
+    };
+    checked.map_err(|error| invalid(file, node, key, &error))
+}
+
+fn invalid(file: &FileNode, node: &Node, key: &str, error: &seconds::NumberError) -> PlaybookError {
+    PlaybookError::Invalid {
+        key: key.to_string(),
+        reason: error.to_string(),
+        at: file.at(node),
     }
 }
 
@@ -541,5 +572,101 @@ fn include_file(file: &FileNode, node: &Node) -> Result<String, PlaybookError> {
     match node.get("file") {
         Some(name) => Ok(expect_str(file, name, "file")?.to_string()),
         None => Ok(expect_str(file, node, "include_tasks")?.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::render;
+    use crate::playbook::{load, LoadOptions, PlaybookError, TaskNode};
+    use crate::template::Templar;
+
+    fn load_tasks(tasks: &str) -> Result<crate::playbook::Playbook, PlaybookError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("site.yml");
+        let text = format!("- hosts: all\n  tasks:\n{tasks}");
+        std::fs::write(&path, text).expect("write");
+        load(&path, &Templar::new(), &LoadOptions::default())
+    }
+
+    /// The rendered error for a task list that must not load.
+    fn rejected(tasks: &str) -> String {
+        match load_tasks(tasks) {
+            Ok(_) => panic!("loaded:\n{tasks}"),
+            Err(error) => render(&error),
+        }
+    }
+
+    #[test]
+    fn loop_pause_must_be_a_finite_non_negative_number_of_seconds() {
+        for bad in [
+            ".inf",
+            "1e30",
+            "-1",
+            ".nan",
+            "-.inf",
+            "4294967296",
+            "1.0e30",
+        ] {
+            let text = rejected(&format!(
+                "    - debug: msg=x\n      loop: [1, 2]\n      loop_control: {{pause: {bad}}}\n"
+            ));
+            assert!(text.contains("invalid `pause`"), "{bad}: {text}");
+            assert!(
+                text.contains("expected a number of seconds from 0 to 4294967295"),
+                "{bad}: {text}"
+            );
+            assert!(text.contains("site.yml:5:29"), "{bad}: {text}");
+        }
+        let playbook = load_tasks(
+            "    - debug: msg=x\n      loop: [1, 2]\n      loop_control: {pause: 0.25}\n",
+        )
+        .expect("valid pause");
+        let Some(TaskNode::Task(task)) = playbook.plays[0].tasks.first() else {
+            panic!("a task");
+        };
+        let pause = task.loop_spec.as_ref().map(|spec| spec.pause);
+        assert_eq!(pause, Some(std::time::Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn literal_retries_and_delay_are_range_checked_at_load() {
+        let until = "    - command: 'true'\n      register: r\n      until: r is success\n";
+        for (setting, expected) in [
+            (
+                "retries: 1.0e30",
+                "`retries` must be a non-negative integer, found a number",
+            ),
+            (
+                "retries: 1e30",
+                "expected a whole number from 0 to 4294967295, found `1e30`",
+            ),
+            (
+                "retries: -3",
+                "expected a whole number from 0 to 4294967295, found -3",
+            ),
+            ("retries: 4294967296", "found 4294967296"),
+            (
+                "delay: 18446744073709551616",
+                "found `18446744073709551616`",
+            ),
+            (
+                "delay: -1",
+                "expected a number of seconds from 0 to 4294967295, found -1",
+            ),
+            (
+                "delay: .inf",
+                "`delay` must be a non-negative integer, found a number",
+            ),
+            ("delay: 'soon'", "found `soon`"),
+        ] {
+            let text = rejected(&format!("{until}      {setting}\n"));
+            assert!(text.contains(expected), "{setting}: {text}");
+            assert!(text.contains("site.yml:6:"), "{setting}: {text}");
+        }
+        load_tasks(&format!(
+            "{until}      retries: \"{{{{ n }}}}\"\n      delay: 2\n"
+        ))
+        .expect("a templated retries is checked when rendered");
     }
 }

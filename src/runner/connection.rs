@@ -63,9 +63,12 @@ fn ssh_options(scope: &Value, templar: &Templar) -> Result<SshOptions, Transport
         })?),
         None => None,
     };
-    let timeout = first(&["ansible_timeout", "ansible_ssh_timeout"])
-        .and_then(|t| t.trim().parse::<u64>().ok())
-        .map(std::time::Duration::from_secs);
+    let timeout = match first(&["ansible_timeout", "ansible_ssh_timeout"]) {
+        Some(text) => Some(crate::seconds::seconds_from_text(&text).map_err(|error| {
+            TransportError::Connect(format!("{name}: ansible_timeout: {error}"))
+        })?),
+        None => None,
+    };
     Ok(SshOptions {
         host: first(&["ansible_host", "ansible_ssh_host"]),
         port,

@@ -12,6 +12,7 @@ use super::options::RunOptions;
 use super::scope::{task_scope, PlayScope, OMIT};
 use crate::modules::{self, Module, ModuleContext, ModuleResult};
 use crate::playbook::{Action, Condition, LoopSpec, Task};
+use crate::seconds;
 use crate::template::{Templar, TemplateError};
 use crate::vars::{self, Value, Vars};
 
@@ -154,8 +155,8 @@ impl TaskRun<'_> {
                 Value::from(spec.loop_var.as_str()),
             );
             results.push(item_result.to_value());
-            if spec.pause > 0.0 && index + 1 < items.len() {
-                tokio::time::sleep(Duration::from_secs_f64(spec.pause)).await;
+            if !spec.pause.is_zero() && index + 1 < items.len() {
+                tokio::time::sleep(spec.pause).await;
             }
         }
         let mut summary = ModuleResult {
@@ -191,14 +192,21 @@ impl TaskRun<'_> {
         let templar = &self.shared.templar;
         let (attempts, delay) = match &self.task.retry {
             Some(retry) => {
+                // Literal values were range-checked at load; templated ones are checked here,
+                // and a bad one fails this host's task rather than panicking or wrapping.
                 let retries = templar.render_value(&retry.retries, scope)?;
                 let delay = templar.render_value(&retry.delay, scope)?;
-                (
-                    number(&retries).max(0.0) as u64 + 1,
-                    number(&delay).max(0.0),
-                )
+                let retries = match seconds::count_from_value(&retries) {
+                    Ok(retries) => retries,
+                    Err(error) => return Ok(ModuleResult::failed(format!("retries: {error}"))),
+                };
+                let delay = match seconds::seconds_from_value(&delay) {
+                    Ok(delay) => delay,
+                    Err(error) => return Ok(ModuleResult::failed(format!("delay: {error}"))),
+                };
+                (retries.saturating_add(1), delay)
             }
-            None => (1, 0.0),
+            None => (1, Duration::ZERO),
         };
         let mut attempt = 1;
         loop {
@@ -233,7 +241,7 @@ impl TaskRun<'_> {
                     ),
                 })
                 .await;
-            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+            tokio::time::sleep(delay).await;
             attempt += 1;
         }
     }
@@ -569,13 +577,4 @@ fn strip_omitted(args: Value) -> Value {
         }
         _ => args,
     }
-}
-
-fn number(value: &Value) -> f64 {
-    value
-        .as_i64()
-        .map(|n| n as f64)
-        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-        .or_else(|| f64::try_from(value.clone()).ok())
-        .unwrap_or(0.0)
 }

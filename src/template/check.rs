@@ -193,7 +193,8 @@ pub(crate) fn used_in_template(text: &str) -> Vec<Used> {
     used
 }
 
-/// Finds `close` in `text`, ignoring occurrences inside string literals.
+/// Finds `close` in `text`, ignoring occurrences inside string literals. It walks bytes, so
+/// comparisons are on bytes too: `i` may fall inside a multi-byte character (`{# café #}`).
 fn find_close(text: &str, close: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut quote: Option<u8> = None;
@@ -205,7 +206,7 @@ fn find_close(text: &str, close: &str) -> Option<usize> {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'\'' || b == b'"' => quote = Some(b),
-            None if text[i..].starts_with(close) => return Some(i),
+            None if bytes[i..].starts_with(close.as_bytes()) => return Some(i),
             None => {}
         }
         i += 1;
@@ -264,5 +265,16 @@ mod tests {
         );
         assert_eq!(filters(&used), ["d", "upper", "g"]);
         assert_eq!(tests(&used), ["e"]);
+    }
+
+    #[test]
+    fn non_ascii_text_in_comments_and_blocks_is_scanned_without_panicking() {
+        // Found by the template_check fuzz target: the scan sliced the text at a byte inside
+        // a multi-byte character.
+        let used = used_in_template("{# café #}{{ x | d }}{# c{ \u{702}o #}{ nt{ }+}o #}{}");
+        assert_eq!(filters(&used), ["d"]);
+        let used = used_in_template("{{ 'naïve' | upper }}{% if é is défini %}{% endif %}");
+        assert_eq!(filters(&used), ["upper"]);
+        assert_eq!(tests(&used), ["défini"]);
     }
 }

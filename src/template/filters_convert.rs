@@ -192,15 +192,17 @@ pub fn to_yaml(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
     crate::yaml::to_string(value).map_err(json_error)
 }
 
-/// `from_yaml`: parses YAML text.
+/// `from_yaml`: parses YAML text with the same loader (YAML 1.1, as Ansible's PyYAML) and the
+/// same limits on aliases and nesting as playbooks, so templated data cannot be an alias bomb.
 pub fn from_yaml(text: &str) -> Result<Value, Error> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+    let source = crate::diagnostic::Source::new("<from_yaml>", text);
+    let node = crate::yaml::parse(&source).map_err(|e| {
         Error::new(
             ErrorKind::InvalidOperation,
-            format!("from_yaml: invalid YAML: {e}"),
+            format!("from_yaml: invalid YAML: {e} at line {}", e.at.span.line),
         )
     })?;
-    Ok(Value::from(minijinja::value::Serde(&yaml)))
+    Ok(crate::vars::from_node(&node))
 }
 
 /// `mandatory(msg=None)`: fails when the value is undefined.
@@ -339,10 +341,15 @@ mod tests {
         assert_eq!(eval("{'a': [1, 'x']} | to_yaml"), json!("a:\n- 1\n- x\n"));
         assert_eq!(eval("{'a': 1} | to_nice_yaml"), json!("a: 1\n"));
         assert_eq!(
-            eval("'a: [1, b]\nc: yes' | from_yaml"),
-            json!({"a": [1, "b"], "c": "yes"})
+            eval("'a: [1, b]\nc: yes\nd: 0644' | from_yaml"),
+            json!({"a": [1, "b"], "c": true, "d": 420})
         );
         assert!(eval_err("'a: [' | from_yaml").contains("invalid YAML"));
+        let bomb = crate::yaml::tests::alias_bomb()
+            .replace('"', "'")
+            .replace('\n', "\\n");
+        let error = eval_err(&format!("\"{bomb}\" | from_yaml"));
+        assert!(error.contains("more than 1000000 nodes"), "{error}");
     }
 
     #[test]

@@ -29,9 +29,8 @@ fn run_lookup(plugin: &str, terms: &[String], kwargs: &Kwargs) -> Result<Vec<Val
             terms
                 .iter()
                 .map(|path| {
-                    let text = std::fs::read_to_string(path).map_err(|e| {
-                        invalid(format!("lookup('file'): could not read {path:?}: {e}"))
-                    })?;
+                    let text = crate::input::read_text(std::path::Path::new(path))
+                        .map_err(|e| invalid(format!("lookup('file'): {e}")))?;
                     let text = if rstrip { text.trim_end() } else { &text };
                     let text = if lstrip { text.trim_start() } else { text };
                     Ok(Value::from(text))

@@ -18,7 +18,7 @@ mod templar;
 
 pub use error::TemplateError;
 pub use scope::Scope;
-pub use templar::Templar;
+pub use templar::{has_jinja as is_template, Templar};
 
 /// Helpers shared by this module's tests.
 #[cfg(test)]

@@ -38,7 +38,7 @@ enum Source {
 }
 
 /// Whether `text` contains any Jinja markup at all.
-fn has_jinja(text: &str) -> bool {
+pub fn has_jinja(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 

@@ -24,6 +24,8 @@ pub struct Project {
     state: TempDir,
     /// Environment changes for `rpatch` runs: `Some` sets, `None` removes.
     envs: Vec<(String, Option<String>)>,
+    /// A run still going after this long is killed (and so fails its exit-code check).
+    timeout: Option<std::time::Duration>,
 }
 
 impl Project {
@@ -33,6 +35,7 @@ impl Project {
             dir: tempfile::tempdir().expect("temp dir"),
             state: tempfile::tempdir().expect("state dir"),
             envs: Vec::new(),
+            timeout: None,
         };
         project.file(
             "inventory/local.yml",
@@ -63,6 +66,28 @@ impl Project {
     /// Removes an environment variable from every `rpatch` run of this project.
     pub fn env_remove(mut self, name: &str) -> Self {
         self.envs.push((name.to_string(), None));
+        self
+    }
+
+    /// Kills any `rpatch` run of this project that takes longer than `seconds`, for tests of
+    /// input that once made rpatch hang.
+    pub fn timeout(mut self, seconds: u64) -> Self {
+        self.timeout = Some(std::time::Duration::from_secs(seconds));
+        self
+    }
+
+    /// Makes a FIFO (named pipe) with no writer at `relative`.
+    pub fn fifo(self, relative: &str) -> Self {
+        let path = self.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dir");
+        }
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap_or_else(|e| panic!("mkfifo {relative}: {e}"));
         self
     }
 
@@ -170,10 +195,14 @@ impl Project {
     }
 
     /// Runs a command made by [`Project::command`] (and changed by the caller) to its end.
+    /// A run going on past the project's [`Project::timeout`] is killed.
     pub fn output(&self, command: &mut std::process::Command) -> Output {
-        let output = Command::from_std(std::mem::replace(command, std::process::Command::new("")))
-            .output()
-            .expect("run rpatch");
+        let mut command =
+            Command::from_std(std::mem::replace(command, std::process::Command::new("")));
+        if let Some(timeout) = self.timeout {
+            command.timeout(timeout);
+        }
+        let output = command.output().expect("run rpatch");
         Output {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),

@@ -71,7 +71,7 @@ pub(super) async fn run(
 
     let deadline = request
         .timeout
-        .map(|limit| tokio::time::Instant::now() + limit);
+        .and_then(|limit| tokio::time::Instant::now().checked_add(limit));
     let mut collected = Collected::default();
     let ended = loop {
         let message = match deadline {

@@ -247,7 +247,9 @@ impl Context<'_> {
         };
         let keepalive = match cfg.server_alive_interval {
             Some(0) => None,
-            Some(seconds) => Some(Duration::from_secs(seconds)),
+            Some(seconds) => Some(Duration::from_secs(
+                seconds.min(crate::seconds::MAX_SECONDS),
+            )),
             None => Some(DEFAULT_KEEPALIVE),
         };
         let hop = Hop {
@@ -261,7 +263,9 @@ impl Context<'_> {
             password: over.password.clone(),
             connect_timeout: over
                 .timeout
-                .or(cfg.connect_timeout.map(Duration::from_secs))
+                .or(cfg
+                    .connect_timeout
+                    .map(|seconds| Duration::from_secs(seconds.min(crate::seconds::MAX_SECONDS))))
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             keepalive,
             keepalive_max: cfg.server_alive_count_max.unwrap_or(DEFAULT_KEEPALIVE_MAX),
