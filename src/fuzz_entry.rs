@@ -72,6 +72,12 @@ pub fn template_check(templar: &Templar, text: &str) {
 
 /// Parses `text` as a play's `window:` value (YAML: a string or a list of them) and, when it
 /// is valid, asks whether it is open at `at_seconds` (Unix time) and when it opens next.
+///
+/// # Panics
+///
+/// When [`Windows::next_open`](crate::rolling::window::Windows::next_open) breaks its contract
+/// for a valid window: it must find a moment within two weeks, at or after `at`, when the
+/// windows are open, and the second before it (if not before `at`) must be closed.
 pub fn maintenance_window(text: &str, at_seconds: i64) {
     let source = Source::new("window.yml", text);
     let Ok(node) = crate::yaml::parse(&source) else {
@@ -83,8 +89,26 @@ pub fn maintenance_window(text: &str, at_seconds: i64) {
     let Ok(at) = jiff::Timestamp::from_second(at_seconds) else {
         return;
     };
-    let _ = windows.is_open(at);
-    let _ = windows.next_open(at);
+    let open = windows.is_open(at);
+    let Some(next) = windows.next_open(at).map(|zoned| zoned.timestamp()) else {
+        panic!("`{text}` never opens after {at}");
+    };
+    assert!(next >= at, "`{text}`: next opening {next} is before {at}");
+    assert!(
+        windows.is_open(next),
+        "`{text}`: closed at its next opening {next}"
+    );
+    assert_eq!(
+        open,
+        next == at,
+        "`{text}` at {at}: open {open}, next {next}"
+    );
+    if let Ok(before) = next.checked_sub(jiff::SignedDuration::from_secs(1)) {
+        assert!(
+            before < at || !windows.is_open(before),
+            "`{text}` after {at}: already open at {before}, before its next opening {next}"
+        );
+    }
 }
 
 /// The inventory the host-pattern target matches against: groups with children, ranges,
@@ -147,6 +171,21 @@ mod tests {
 
     #[test]
     fn the_committed_fuzz_corpora_parse_without_panicking() {
+        // rpatch parses user files on its main thread and renders on runtime threads, all
+        // with 8 MiB stacks; the parsers' debug-build frames need more than a test thread's
+        // default 2 MiB for the corpus's most deeply nested inputs.
+        std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn(replay_corpora)
+            .expect("spawn the corpus replay")
+            .join()
+            .expect("the corpus replay panicked");
+    }
+
+    /// The stack of rpatch's own threads (`cli::main` and its runtime).
+    const STACK: usize = 8 * 1024 * 1024;
+
+    fn replay_corpora() {
         let templar = Templar::new();
         for text in texts("yaml_playbook") {
             playbook(&text, &templar);

@@ -52,8 +52,11 @@ pub fn main() -> i32 {
         }
     };
     init_tracing(cli.verbose);
+    // Runtime threads get the main thread's 8 MiB (tokio's default is 2 MiB): templates and
+    // conditions of any nesting the parsers accept are rendered there.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
     {
         Ok(runtime) => runtime,
