@@ -69,7 +69,10 @@ fn failed_hosts_of_a_halted_run_run_again_only_with_retry_failed() {
             "- hosts: kvm\n  gather_facts: false\n  serial: 2\n  max_fail_percentage: 0\n  tasks:\n    - shell: test ! -e {{dir}}/broken-{{{{ inventory_hostname }}}}\n{RECORD}"
         ));
     project.run(&["-i", "hosts.ini"]).expect_code(2);
-    assert_eq!(completed(&project), ["kvm2"]);
+    assert!(
+        completed(&project).is_empty(),
+        "the budget ran out after the first task: kvm2 stopped too"
+    );
     let id = project.only_run_id();
     std::fs::remove_file(project.join("broken-kvm1")).expect("fix kvm1");
 

@@ -112,6 +112,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZES")]
     pub serial: Option<String>,
 
+    /// Run notified handlers even on hosts that failed (every play, as `force_handlers: true`).
+    #[arg(long)]
+    pub force_handlers: bool,
+
     /// Ignore maintenance windows (recorded in the journal as an emergency run).
     #[arg(long)]
     pub emergency: bool,

@@ -61,6 +61,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         forks: args.forks as usize,
         become_all: args.connection.escalate,
         user: args.connection.user.clone(),
+        force_handlers: args.force_handlers,
         extra_var_names: loaded.extra_vars.keys().cloned().collect(),
         connection: Some(connection_from_flags(&args.connection)?),
         digest: Some(digest(&loaded.playbook)),

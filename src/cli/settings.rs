@@ -142,6 +142,7 @@ pub fn run_options(
         limit,
         remote_user: settings.user.clone(),
         become_all: settings.become_all,
+        force_handlers: settings.force_handlers,
         become_password,
         verbosity,
         command_timeout: connection.timeout.map(Duration::from_secs),

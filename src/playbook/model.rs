@@ -133,11 +133,13 @@ pub enum Action {
 pub enum MetaAction {
     /// Run notified handlers now.
     FlushHandlers,
-    /// End the play for every host.
+    /// End the play for every host: this batch and the play's later batches.
     EndPlay,
+    /// End the current batch for every host; the next batch starts as usual.
+    EndBatch,
     /// End the play for this host.
     EndHost,
-    /// Bring failed hosts back into the play.
+    /// Clear the failed state of the play's hosts: they take part in the later plays.
     ClearHostErrors,
     /// Do nothing.
     Noop,
@@ -148,6 +150,7 @@ impl MetaAction {
     pub const ALL: &'static [(&'static str, MetaAction)] = &[
         ("flush_handlers", Self::FlushHandlers),
         ("end_play", Self::EndPlay),
+        ("end_batch", Self::EndBatch),
         ("end_host", Self::EndHost),
         ("clear_host_errors", Self::ClearHostErrors),
         ("noop", Self::Noop),

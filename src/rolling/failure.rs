@@ -5,7 +5,10 @@
 //!   **exceeds** the value, compared in floating point as Ansible's linear strategy does
 //!   (`failed / batch_size > max / 100.0`); `0` halts on the first failure, `100` never does.
 //!   Unreachable hosts do not count here (Ansible keeps them apart too).
-//! - `any_errors_fatal`: any failed or unreachable host halts the run.
+//! - `any_errors_fatal`: a failed or unreachable host fails every other host of the batch
+//!   where it stands (the runner does that after each task), so the batch has failed as a
+//!   whole and the run halts. As in Ansible, hosts whose `rescue` caught the failure go on,
+//!   and then so does the run.
 //! - a batch in which every host failed or was unreachable always halts the run, budget or not
 //!   (Ansible's `PlaybookExecutor` does the same).
 //!
@@ -48,7 +51,7 @@ pub enum Verdict {
 /// Why a batch halted the run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HaltReason {
-    /// `any_errors_fatal` and a host failed or was unreachable.
+    /// `any_errors_fatal` took every host of the batch out.
     AnyErrorsFatal {
         /// Failed hosts in the batch.
         failed: usize,
@@ -135,7 +138,7 @@ impl FailurePolicy {
         if batch_size == 0 {
             return Verdict::Continue;
         }
-        if self.any_errors_fatal && failed + unreachable > 0 {
+        if self.any_errors_fatal && failed + unreachable >= batch_size {
             return halt(HaltReason::AnyErrorsFatal {
                 failed,
                 unreachable,
@@ -285,14 +288,16 @@ mod tests {
     }
 
     #[test]
-    fn any_errors_fatal_halts_on_a_failed_or_unreachable_host() {
+    fn any_errors_fatal_halts_once_it_has_taken_the_batch_out() {
         let policy = FailurePolicy {
             any_errors_fatal: true,
             ..FailurePolicy::default()
         };
         assert!(!halts(&policy, 10, 0, 0));
-        assert!(halts(&policy, 10, 1, 0));
-        assert!(halts(&policy, 10, 0, 1));
+        assert!(halts(&policy, 10, 9, 1));
+        assert!(halts(&policy, 10, 10, 0));
+        // A rescued host survived: the batch did not fail as a whole.
+        assert!(!halts(&policy, 10, 9, 0));
     }
 
     #[test]

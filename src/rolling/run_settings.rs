@@ -35,6 +35,9 @@ pub struct RunSettings {
     pub become_all: bool,
     /// `--user`.
     pub user: Option<String>,
+    /// `--force-handlers`: notified handlers run on hosts that failed; absent in older journals.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force_handlers: bool,
     /// Names of the `-e` variables (never their values).
     pub extra_var_names: Vec<String>,
     /// How the run connects; `None` in journals written before rpatch recorded it.

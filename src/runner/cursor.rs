@@ -141,9 +141,16 @@ impl Cursor {
     }
 
     /// Records that the task just returned by [`Self::next_step`] failed.
+    ///
+    /// A failure that a `rescue` further out will catch counts as rescued at once, even when
+    /// inner `always` sections run first (Ansible counts it so).
     pub fn task_failed(&mut self) -> FailOutcome {
+        let rescued_further_out = self.stack.iter().any(
+            |frame| matches!(&frame.list, List::Block(block, Phase::Main) if !block.rescue.is_empty()),
+        );
         match self.propagate_failure() {
             Unwound::Rescued => FailOutcome::Rescued,
+            Unwound::Failed if rescued_further_out => FailOutcome::Rescued,
             Unwound::Failed if self.stack.is_empty() => FailOutcome::HostFailed,
             Unwound::Failed => FailOutcome::AlwaysThenFail,
         }
@@ -227,6 +234,18 @@ mod tests {
             ["a", "b", "inner-always", "rescue", "outer-always", "after"]
         );
         assert_eq!(end, "done");
+    }
+
+    #[test]
+    fn a_failure_an_outer_rescue_catches_counts_as_rescued_even_before_inner_always() {
+        let mut cursor = Cursor::new(Arc::new(play(NESTED).tasks.clone()));
+        let mut outcomes = Vec::new();
+        while let Step::Run(task, _) = cursor.next_step() {
+            if task.name.as_deref() == Some("b") {
+                outcomes.push(cursor.task_failed());
+            }
+        }
+        assert_eq!(outcomes, [FailOutcome::Rescued]);
     }
 
     #[test]

@@ -88,6 +88,36 @@ pub async fn execute(
     }
 }
 
+/// Whether a `meta:` task's `when:` holds on this host; `Err` names the task, host and error.
+pub fn meta_condition_holds(
+    shared: &Shared,
+    play: &PlayScope,
+    host: &HostContext,
+    task: &Arc<Task>,
+    include_vars: &[Arc<Vars>],
+) -> Result<bool, String> {
+    if task.settings.when.is_empty() {
+        return Ok(true);
+    }
+    let scope = task_scope(play, host, task, include_vars, None);
+    let run = TaskRun {
+        shared,
+        play,
+        host,
+        task,
+        include_vars,
+    };
+    run.first_false(&task.settings.when, &scope)
+        .map(|first_false| first_false.is_none())
+        .map_err(|error| {
+            format!(
+                "task '{}' on host '{}': {error}",
+                task.display_name(),
+                host.name
+            )
+        })
+}
+
 /// One task on one host.
 struct TaskRun<'a> {
     shared: &'a Shared,

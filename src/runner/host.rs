@@ -59,6 +59,9 @@ pub struct HostState {
     pub notified: BTreeSet<usize>,
     /// Whether the host still takes part.
     pub standing: Standing,
+    /// `any_errors_fatal` marked the host failed for another host's failure: it finishes its
+    /// `rescue`/`always` sections, then leaves the run when the play's batch ends.
+    pub marked_failed: bool,
 }
 
 impl HostState {
@@ -71,6 +74,7 @@ impl HostState {
             pending: None,
             notified: BTreeSet::new(),
             standing: Standing::Active,
+            marked_failed: false,
         }
     }
 

@@ -11,6 +11,7 @@ mod cursor;
 mod events;
 mod execute;
 mod host;
+mod meta;
 mod options;
 pub mod plan;
 mod play;
@@ -60,6 +61,16 @@ impl Halt {
     }
 }
 
+/// Why the current batch stopped before its hosts ran every task.
+#[derive(Debug, Clone, PartialEq)]
+enum BatchStop {
+    /// The failure budget ran out mid-batch (checked after every task, as Ansible does): hosts
+    /// with tasks left stop there, are not journaled done, and a resume runs them again.
+    Budget(crate::rolling::failure::HaltReason),
+    /// `meta: end_play`: the play ends for every host, its later batches too.
+    EndPlay,
+}
+
 /// What surrounds a run: its journal, plan and what a resumed run already did.
 #[derive(Default)]
 pub struct RunControl {
@@ -86,6 +97,10 @@ pub struct RunSummary {
     pub paused_until: Option<String>,
     /// Hosts of batches that never started.
     pub not_started: Vec<String>,
+    /// Hosts that ended the run failed (started in this process).
+    pub failed_hosts: Vec<String>,
+    /// Hosts that ended the run unreachable (started in this process).
+    pub unreachable_hosts: Vec<String>,
 }
 
 impl RunSummary {
@@ -99,7 +114,7 @@ impl RunSummary {
             Some(Halt::Journal(_)) => return exit::ERROR,
             _ => {}
         }
-        match exit_code(&self.stats, false) {
+        match exit_code(self.failed_hosts.len(), self.unreachable_hosts.len(), false) {
             exit::OK if self.paused_until.is_some() => exit::WINDOW_CLOSED,
             code => code,
         }
@@ -178,7 +193,7 @@ pub async fn run(
     let stats: IndexMap<String, HostStats> = runner
         .hosts
         .iter()
-        .filter(|(name, _)| runner.started.contains(*name))
+        .filter(|(name, host)| runner.started.contains(*name) && !host.stats.is_empty())
         .map(|(name, host)| (name.clone(), host.stats))
         .collect();
     runner
@@ -187,12 +202,22 @@ pub async fn run(
             not_started: not_started.clone(),
         })
         .await;
+    let ended = |wanted: Standing| -> Vec<String> {
+        runner
+            .hosts
+            .iter()
+            .filter(|(name, host)| runner.started.contains(*name) && host.standing == wanted)
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
     RunSummary {
         stats,
         interrupted,
         halted: runner.halted.clone(),
         paused_until: runner.paused_until.clone(),
         not_started,
+        failed_hosts: ended(Standing::Failed),
+        unreachable_hosts: ended(Standing::Unreachable),
     }
 }
 
@@ -222,6 +247,8 @@ pub(crate) struct Runner {
     cut_short: std::collections::HashSet<String>,
     /// Hosts of the current batch whose failure or unreachability is already journaled.
     left_play: std::collections::HashSet<String>,
+    /// Set when the current batch stops early (see [`BatchStop`]).
+    batch_stop: Option<BatchStop>,
     halted: Option<Halt>,
     paused_until: Option<String>,
 }
@@ -280,6 +307,7 @@ impl Runner {
             groups,
             started: std::collections::HashSet::new(),
             cut_short: std::collections::HashSet::new(),
+            batch_stop: None,
             left_play: std::collections::HashSet::new(),
             halted: None,
             paused_until: None,

@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub remote_user: Option<String>,
     /// Escalate every task (`-b`).
     pub become_all: bool,
+    /// `--force-handlers`: handlers run on failed hosts in every play.
+    pub force_handlers: bool,
     /// The become password from `-K` (never printed or journaled).
     pub become_password: Option<String>,
     /// `-v` count.
@@ -55,6 +57,7 @@ impl Default for RunOptions {
             limit: None,
             remote_user: None,
             become_all: false,
+            force_handlers: false,
             become_password: None,
             verbosity: 0,
             command_timeout: None,

@@ -18,13 +18,13 @@ use super::host::{HostState, Standing};
 use super::scope::{HostVars, HostView, PlayScope, OMIT};
 use super::Runner;
 use crate::modules::{self, ModuleContext};
-use crate::playbook::{Action, MetaAction, Play, Task, TaskNode};
+use crate::playbook::{Action, Play, Task, TaskNode};
 use crate::rolling::journal::{HostStatus, JournalEvent, TaskStatus};
 use crate::vars::{Value, Vars};
 
 /// How a task's failure is handled.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Flow {
+pub(super) enum Flow {
     /// Through the host's cursor (block/rescue/always).
     Cursor,
     /// Directly: a failure ends the host (handlers, fact gathering).
@@ -40,6 +40,7 @@ impl Runner {
     pub(super) async fn run_batch(&mut self, play: &Play, hosts: Vec<String>) {
         self.cut_short.clear();
         self.left_play.clear();
+        self.batch_stop = None;
         self.started.extend(hosts.iter().cloned());
         if hosts.is_empty() {
             return;
@@ -61,6 +62,9 @@ impl Runner {
                 if host.standing == Standing::Ended {
                     host.standing = Standing::Active;
                 }
+                if std::mem::take(&mut host.marked_failed) && !host.standing.is_out() {
+                    host.standing = Standing::Failed;
+                }
                 host.notified.clear();
                 host.cursor = None;
                 host.pending = None;
@@ -76,7 +80,7 @@ impl Runner {
         tasks: Arc<Vec<TaskNode>>,
     ) {
         self.run_section(play, hosts, tasks).await;
-        self.flush_handlers(play, hosts).await;
+        self.flush_handlers(play, hosts, Flow::Direct).await;
     }
 
     /// Re-opens the transport when the play sets `connection:`.
@@ -119,7 +123,12 @@ impl Runner {
         magic.insert("play_hosts".into(), names(&active));
         magic.insert("ansible_play_hosts".into(), names(&active));
         magic.insert("ansible_play_hosts_all".into(), names(&self.play_hosts));
-        magic.insert("ansible_play_batch".into(), names(hosts));
+        let batch: Vec<String> = hosts
+            .iter()
+            .filter(|h| self.hosts.get(*h).is_none_or(|s| !s.standing.is_out()))
+            .cloned()
+            .collect();
+        magic.insert("ansible_play_batch".into(), names(&batch));
         magic.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
         magic.insert("omit".into(), Value::from(OMIT));
         let views: IndexMap<String, HostView> = self
@@ -251,7 +260,7 @@ impl Runner {
             if !self.shared.options.tags.should_run(&task.settings.tags) {
                 continue;
             }
-            if self.interrupted() {
+            if self.interrupted() || self.batch_stop.is_some() {
                 // Hosts with a task still to run stop mid-play; the others are done with it.
                 self.cut_short
                     .extend(members.into_iter().map(|(name, _)| name));
@@ -269,6 +278,31 @@ impl Runner {
             self.journal_left_play(hosts).await;
             self.run_task(play, hosts, &task, members, Flow::Cursor)
                 .await;
+            self.check_failure_budget(play, hosts);
+        }
+    }
+
+    /// Ansible checks `max_fail_percentage` after every task, not only after the batch: once
+    /// the batch's failures exceed the budget, its remaining tasks run on no host.
+    fn check_failure_budget(&mut self, play: &Play, batch: &[String]) {
+        if self.batch_stop.is_some() {
+            return;
+        }
+        let standings: Vec<Standing> = batch
+            .iter()
+            .filter_map(|name| self.hosts.get(name).map(|host| host.standing))
+            .collect();
+        if !standings.contains(&Standing::Active) {
+            return;
+        }
+        let count = |wanted: Standing| standings.iter().filter(|s| **s == wanted).count();
+        let verdict = play.rollout.failure.verdict(
+            batch.len(),
+            count(Standing::Failed),
+            count(Standing::Unreachable),
+        );
+        if let crate::rolling::failure::Verdict::Halt { reason } = verdict {
+            self.batch_stop = Some(super::BatchStop::Budget(reason));
         }
     }
 
@@ -282,7 +316,7 @@ impl Runner {
         flow: Flow,
     ) {
         if let Action::Meta(meta) = &task.action {
-            self.run_meta(*meta, play, play_hosts, &members).await;
+            self.run_meta(*meta, task, play, play_hosts, &members).await;
             return;
         }
         let task = self.with_templated_name(play, play_hosts, task);
@@ -354,7 +388,7 @@ impl Runner {
             });
             names.insert(handle.id(), name);
         }
-        let mut any_failed = false;
+        let mut failing = Vec::new();
         while let Some(joined) = joins.join_next_with_id().await {
             let (name, outcome) = match joined {
                 Ok((id, outcome)) => (names.remove(&id), outcome),
@@ -374,20 +408,41 @@ impl Runner {
                 }
             };
             let Some(name) = name else { continue };
-            any_failed |= self.apply(&name, Some(task), outcome, flow, play);
+            // A failure counts for any_errors_fatal even when a rescue catches it.
+            if matches!(outcome.status, Status::Unreachable)
+                || (outcome.status == Status::Failed && !outcome.ignored)
+            {
+                failing.push(name.clone());
+            }
+            self.apply(&name, Some(task), outcome, flow, play);
         }
+        // Ansible makes a failing `run_once` task fatal too.
         let fatal = task
             .settings
             .any_errors_fatal
-            .unwrap_or(play.any_errors_fatal);
-        if any_failed && fatal {
-            for name in play_hosts {
-                if let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) {
-                    host.standing = Standing::Failed;
-                }
-            }
+            .unwrap_or(play.any_errors_fatal)
+            || task.settings.run_once == Some(true);
+        if !failing.is_empty() && fatal && !task.is_handler {
+            self.mark_batch_failed(play_hosts, &failing);
         }
         self.journal_left_play(play_hosts).await;
+    }
+
+    /// `any_errors_fatal`: every other host of the batch fails where it stands, as if its own
+    /// task had failed: a `rescue` or `always` around it still runs, nothing is counted, and
+    /// the host leaves the run when the batch ends.
+    fn mark_batch_failed(&mut self, batch: &[String], failing: &[String]) {
+        for name in batch.iter().filter(|name| !failing.contains(name)) {
+            let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
+                continue;
+            };
+            host.marked_failed = true;
+            host.pending = None;
+            match host.cursor.as_mut().map(Cursor::task_failed) {
+                Some(FailOutcome::Rescued | FailOutcome::AlwaysThenFail) => {}
+                Some(FailOutcome::HostFailed) | None => host.standing = Standing::Failed,
+            }
+        }
     }
 
     /// Journals (and waits for) `host_done` of every host of the batch that failed or became
@@ -418,7 +473,7 @@ impl Runner {
     }
 
     /// Updates a host after a task; returns true when the host failed for good.
-    fn apply(
+    pub(super) fn apply(
         &mut self,
         name: &str,
         task: Option<&Arc<Task>>,
@@ -490,6 +545,13 @@ impl Runner {
                     FailOutcome::Rescued => {
                         host.stats.rescued += 1;
                         journaled = TaskStatus::Rescued;
+                        if let Some(task) = task {
+                            host.set_fact("ansible_failed_task".into(), failed_task_value(task));
+                            host.set_fact(
+                                "ansible_failed_result".into(),
+                                outcome.registered.clone(),
+                            );
+                        }
                     }
                     FailOutcome::AlwaysThenFail => host.stats.failed += 1,
                     FailOutcome::HostFailed => {
@@ -530,52 +592,25 @@ impl Runner {
         failed_for_good
     }
 
-    async fn run_meta(
-        &mut self,
-        meta: MetaAction,
-        play: &Play,
-        play_hosts: &[String],
-        members: &[(String, Vec<Arc<Vars>>)],
-    ) {
-        match meta {
-            MetaAction::FlushHandlers => {
-                let names: Vec<String> = members.iter().map(|(name, _)| name.clone()).collect();
-                self.flush_handlers(play, &names).await;
-            }
-            MetaAction::EndPlay => {
-                for name in play_hosts {
-                    if let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) {
-                        host.standing = Standing::Ended;
-                    }
-                }
-            }
-            MetaAction::EndHost => {
-                for (name, _) in members {
-                    if let Some(host) = self.hosts.get_mut(name) {
-                        host.standing = Standing::Ended;
-                    }
-                }
-            }
-            MetaAction::ClearHostErrors | MetaAction::Noop => {}
-        }
-    }
-
     /// Runs notified handlers, in the order they are defined, on the hosts that notified them.
-    async fn flush_handlers(&mut self, play: &Play, hosts: &[String]) {
+    ///
+    /// `flow` is [`Flow::Cursor`] for `meta: flush_handlers`, so a handler failing inside a
+    /// block goes to that block's `rescue`, as in Ansible.
+    pub(super) async fn flush_handlers(&mut self, play: &Play, hosts: &[String], flow: Flow) {
         for (index, handler) in play.handlers.iter().enumerate() {
             let mut members = Vec::new();
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name) else {
                     continue;
                 };
-                let eligible =
-                    host.is_active() || (play.force_handlers && host.standing == Standing::Failed);
+                let forced = play.force_handlers || self.shared.options.force_handlers;
+                let eligible = host.is_active() || (forced && host.standing == Standing::Failed);
                 if host.notified.remove(&index) && eligible {
                     members.push((name.clone(), Vec::new()));
                 }
             }
             if !members.is_empty() && !matches!(handler.action, Action::Meta(_)) {
-                if self.interrupted() {
+                if self.interrupted() || self.batch_stop.is_some() {
                     // Hosts with handlers still to run stop mid-play.
                     self.cut_short
                         .extend(members.into_iter().map(|(name, _)| name));
@@ -586,11 +621,37 @@ impl Runner {
                     }
                     return;
                 }
-                self.run_on_hosts(play, hosts, handler, members, Flow::Direct)
-                    .await;
+                self.run_on_hosts(play, hosts, handler, members, flow).await;
             }
         }
     }
+}
+
+/// `ansible_failed_task` in a rescue: the failed task's name (empty when unnamed, as in
+/// Ansible), its action and tags.
+fn failed_task_value(task: &Task) -> Value {
+    let action = match &task.action {
+        Action::Module { module, .. } => module.name().to_string(),
+        Action::Include { .. } => "include_tasks".to_string(),
+        Action::Meta(_) => "meta".to_string(),
+    };
+    let mut value = Vars::new();
+    value.insert(
+        "name".into(),
+        Value::from(task.name.clone().unwrap_or_default()),
+    );
+    value.insert("action".into(), Value::from(action));
+    value.insert(
+        "tags".into(),
+        Value::from(
+            task.settings
+                .tags
+                .iter()
+                .map(|tag| Value::from(tag.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+    );
+    crate::vars::to_value(value)
 }
 
 /// How the journal records a task's outcome.

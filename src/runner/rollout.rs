@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::events::{Event, GateReport};
 use super::host::Standing;
 use super::plan::{BatchPlan, PlayPlan};
-use super::{Halt, Runner};
+use super::{BatchStop, Halt, Runner};
 use crate::gates::{run_gate, GateContext, GateSpec, HostList};
 use crate::playbook::{GateFailure, Play};
 use crate::rolling::failure::Verdict;
@@ -101,6 +101,31 @@ impl Runner {
                 .await;
                 return false;
             }
+            match self.batch_stop.take() {
+                Some(BatchStop::Budget(reason)) => {
+                    // Hosts stopped with tasks left are not done: a resume runs them again.
+                    let finished: Vec<String> = active
+                        .iter()
+                        .filter(|host| !self.cut_short.contains(*host))
+                        .cloned()
+                        .collect();
+                    self.journal_batch_hosts(index, &finished).await;
+                    self.halt(Halt::Failures(reason.to_string()), index, Some(batch_index))
+                        .await;
+                    return false;
+                }
+                Some(BatchStop::EndPlay) => {
+                    self.end_play(
+                        index,
+                        batch_index,
+                        &active,
+                        &plan.batches[batch_index + 1..],
+                    )
+                    .await;
+                    return true;
+                }
+                None => {}
+            }
             let (failed, unreachable) = self.journal_batch_hosts(index, &active).await;
             if let Verdict::Halt { reason } =
                 play.rollout
@@ -187,6 +212,34 @@ impl Runner {
         })
         .await;
         true
+    }
+
+    /// `meta: end_play`: the batch ends as finished, and the hosts of the play's later batches
+    /// are journaled done with it, so a resume does not start them.
+    async fn end_play(
+        &mut self,
+        play: usize,
+        batch: usize,
+        active: &[String],
+        later: &[BatchPlan],
+    ) {
+        self.journal_batch_hosts(play, active).await;
+        self.journal(JournalEvent::BatchEnd {
+            play,
+            batch,
+            halted: None,
+        })
+        .await;
+        for host in later.iter().flat_map(|b| b.hosts.iter().map(|(h, _)| h)) {
+            if !self.already_done(play, host) {
+                self.journal(JournalEvent::HostDone {
+                    play,
+                    host: host.clone(),
+                    status: HostStatus::Ok,
+                })
+                .await;
+            }
+        }
     }
 
     /// True when the journal of a resumed run says this host already finished this play.

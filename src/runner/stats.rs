@@ -1,6 +1,5 @@
 //! Per-host counters for the PLAY RECAP, and the exit code they imply.
 
-use indexmap::IndexMap;
 use serde::Serialize;
 
 /// How many tasks ended which way on one host, as in Ansible's recap.
@@ -23,6 +22,11 @@ pub struct HostStats {
 }
 
 impl HostStats {
+    /// True when nothing was counted: Ansible leaves such a host out of the recap.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
     /// Adds another set of counts.
     pub fn add(&mut self, other: &HostStats) {
         self.ok += other.ok;
@@ -60,12 +64,17 @@ pub mod exit {
 }
 
 /// The exit code for a finished run: failed hosts win over unreachable ones.
-pub fn exit_code(stats: &IndexMap<String, HostStats>, interrupted: bool) -> i32 {
+///
+/// As in Ansible, what counts is how hosts ended, not the recap counters: a host whose
+/// failure was cleared (`meta: clear_host_errors`) or whose unreachability was ignored
+/// (`ignore_unreachable`) does not fail the run, and one that `any_errors_fatal` took out
+/// does, with no failed task of its own.
+pub fn exit_code(failed_hosts: usize, unreachable_hosts: usize, interrupted: bool) -> i32 {
     if interrupted {
         exit::INTERRUPTED
-    } else if stats.values().any(|s| s.failed > 0) {
+    } else if failed_hosts > 0 {
         exit::FAILED_HOSTS
-    } else if stats.values().any(|s| s.unreachable > 0) {
+    } else if unreachable_hosts > 0 {
         exit::UNREACHABLE_HOSTS
     } else {
         exit::OK
