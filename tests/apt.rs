@@ -81,7 +81,7 @@ fn over_ssh(fleet: &Fleet, lab: &AptLab, sources: Sources, tasks: &str) -> Proje
 }
 
 /// The first failure printed for `host`: the name of the task it belongs to (its `TASK [...]`
-/// banner) and the `failed: [host] => ...` line itself.
+/// banner) and the `fatal: [host]: FAILED! => ...` line itself.
 fn failure<'a>(output: &'a Output, host: &str) -> (&'a str, &'a str) {
     let mut task = "";
     for line in output.stdout.lines() {
@@ -90,7 +90,7 @@ fn failure<'a>(output: &'a Output, host: &str) -> (&'a str, &'a str) {
             .and_then(|rest| rest.split_once(']'))
         {
             task = name.0;
-        } else if line.starts_with(&format!("failed: [{host}] => ")) {
+        } else if line.starts_with(&format!("fatal: [{host}]: FAILED! => ")) {
             return (task, line);
         }
     }

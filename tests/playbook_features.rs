@@ -68,7 +68,7 @@ fn a_failed_host_leaves_the_play_while_others_go_on_and_exit_is_2() {
         }
     );
     assert!(
-        output.stdout.contains("failed: [db1] => "),
+        output.stdout.contains("fatal: [db1]: FAILED! => "),
         "{}",
         output.stdout
     );

@@ -104,6 +104,16 @@ impl HumanRenderer {
                 body(result, self.verbosity)
             ),
             (None, false) => format!("{word}: {host}"),
+            // Ansible's own words for a failed or unreachable task, which admins grep logs for.
+            (None, true) if result.status == Status::Failed => {
+                format!("fatal: {host}: FAILED! => {}", body(result, self.verbosity))
+            }
+            (None, true) if result.status == Status::Unreachable => {
+                format!(
+                    "fatal: {host}: UNREACHABLE! => {}",
+                    body(result, self.verbosity)
+                )
+            }
             (None, true) => format!("{word}: {host} => {}", body(result, self.verbosity)),
         };
         self.line(&text, Some(&style));
@@ -124,8 +134,10 @@ impl HumanRenderer {
 fn body(result: &HostResult, verbosity: u8) -> String {
     let mut shown = result.result.clone();
     if let Some(object) = shown.as_object_mut() {
-        if result.status != Status::Failed && verbosity == 0 {
-            object.retain(|key, _| key != "changed" && key != "failed");
+        if verbosity == 0 {
+            // Ansible shows `changed` of a failed task, and never the `failed` flag itself.
+            let failed = result.status == Status::Failed;
+            object.retain(|key, _| key != "failed" && (failed || key != "changed"));
         }
     }
     if result.show_result && result.status != Status::Failed && result.status != Status::Unreachable
