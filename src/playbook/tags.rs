@@ -29,6 +29,20 @@ impl TagFilter {
         }
     }
 
+    /// `ansible_run_tags`: the `--tags` asked for, `["all"]` when none were.
+    pub fn run_tags(&self) -> Vec<String> {
+        if self.only.is_empty() {
+            vec!["all".to_string()]
+        } else {
+            self.only.iter().cloned().collect()
+        }
+    }
+
+    /// `ansible_skip_tags`: the `--skip-tags` asked for.
+    pub fn skip_tags(&self) -> Vec<String> {
+        self.skip.iter().cloned().collect()
+    }
+
     /// True when a task with these tags should run.
     ///
     /// `always` runs unless skipped by name, `never` runs only when asked for by name,

@@ -147,8 +147,10 @@ impl TaskRun<'_> {
         let mut results = Vec::new();
         let mut includes = Vec::new();
         let (mut changed, mut failed, mut all_skipped) = (false, false, true);
+        // Facts set by earlier items (`set_fact` in a loop accumulates, as in Ansible).
+        let mut loop_facts = Vars::new();
         for (index, item) in items.iter().enumerate() {
-            let mut loop_vars = Vars::new();
+            let mut loop_vars = loop_facts.clone();
             loop_vars.insert(spec.loop_var.clone(), item.clone());
             loop_vars.insert(
                 "ansible_loop_var".into(),
@@ -174,6 +176,9 @@ impl TaskRun<'_> {
                 }
                 None => self.run_with_retries(&item_scope, Some(&loop_vars)).await?,
             };
+            if let Some(facts) = &result.facts {
+                loop_facts.extend(facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
             changed |= result.changed;
             failed |= result.failed || result.unreachable;
             all_skipped &= result.skipped;
@@ -204,6 +209,9 @@ impl TaskRun<'_> {
             ..ModuleResult::default()
         };
         summary.data.insert("results".into(), Value::from(results));
+        if !loop_facts.is_empty() {
+            summary.facts = Some(loop_facts);
+        }
         self.report(&summary, None, true, scope).await;
         let mut outcome = self.settle(summary, scope);
         outcome.includes = includes;

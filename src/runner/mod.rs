@@ -221,6 +221,31 @@ pub async fn run(
     }
 }
 
+/// A host's own magic variables: `inventory_hostname`, its short form and `group_names`.
+fn host_magic(inventory: &Inventory, name: &str) -> Vars {
+    let mut magic = Vars::new();
+    magic.insert("inventory_hostname".into(), Value::from(name));
+    let short = name.split('.').next().unwrap_or(name);
+    magic.insert("inventory_hostname_short".into(), Value::from(short));
+    magic.insert(
+        "group_names".into(),
+        Value::from(inventory.group_names(name)),
+    );
+    magic
+}
+
+/// `ansible_version`: the ansible-core release whose playbook semantics rpatch follows, so
+/// playbooks that check it (`ansible_version.full is version('2.9', '>=')`) run unchanged.
+fn ansible_version() -> Value {
+    Value::from(minijinja::value::Serde(serde_json::json!({
+        "full": "2.19.0",
+        "major": 2,
+        "minor": 19,
+        "revision": 0,
+        "string": "2.19.0",
+    })))
+}
+
 /// The state of one run.
 pub(crate) struct Runner {
     shared: Arc<Shared>,
@@ -228,6 +253,9 @@ pub(crate) struct Runner {
     extra_vars: Arc<Vars>,
     /// Magic variables that do not change during the run.
     base_magic: Arc<Vars>,
+    /// `hostvars` of every inventory host, as the inventory defines it: hosts no play has
+    /// reached yet are visible too, as in Ansible.
+    inventory_views: IndexMap<String, scope::HostView>,
     forks: Arc<Semaphore>,
     cancel: CancellationToken,
     control: RunControl,
@@ -271,11 +299,20 @@ impl Runner {
         base_magic.insert("ansible_diff_mode".into(), Value::from(options.diff));
         base_magic.insert("ansible_verbosity".into(), Value::from(options.verbosity));
         base_magic.insert("ansible_forks".into(), Value::from(options.forks));
-        let playbook_dir = input
-            .playbook
-            .path
+        base_magic.insert(
+            "ansible_run_tags".into(),
+            Value::from(options.tags.run_tags()),
+        );
+        base_magic.insert(
+            "ansible_skip_tags".into(),
+            Value::from(options.tags.skip_tags()),
+        );
+        base_magic.insert("ansible_version".into(), ansible_version());
+        let playbook_path = std::path::absolute(&input.playbook.path)
+            .unwrap_or_else(|_| input.playbook.path.clone());
+        let playbook_dir = playbook_path
             .parent()
-            .map(|dir| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()))
+            .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
         base_magic.insert(
             "playbook_dir".into(),
@@ -283,6 +320,19 @@ impl Runner {
         );
         let forks = Arc::new(Semaphore::new(options.forks.max(1)));
         let done = std::mem::take(&mut control.done);
+        let inventory_views = input
+            .inventory
+            .hosts()
+            .map(|host| {
+                let view = scope::HostView {
+                    inventory_vars: Arc::new(input.inventory.host_vars(&host.name)),
+                    facts: Arc::default(),
+                    set_facts: Arc::default(),
+                    magic: Arc::new(host_magic(input.inventory, &host.name)),
+                };
+                (host.name.clone(), view)
+            })
+            .collect();
         Self {
             shared: Arc::new(Shared {
                 templar: input.templar.clone(),
@@ -290,6 +340,7 @@ impl Runner {
                 events,
             }),
             hosts: IndexMap::new(),
+            inventory_views,
             extra_vars: input.extra_vars.clone(),
             base_magic: Arc::new(base_magic),
             forks,
@@ -337,14 +388,12 @@ impl Runner {
                     inventory_vars.insert("ansible_user".into(), Value::from(user.as_str()));
                 }
             }
-            let mut magic = Vars::new();
-            magic.insert("inventory_hostname".into(), Value::from(name.as_str()));
-            let short = name.split('.').next().unwrap_or(name);
-            magic.insert("inventory_hostname_short".into(), Value::from(short));
-            magic.insert(
-                "group_names".into(),
-                Value::from(inventory.group_names(name)),
-            );
+            // A host without `ansible_host` is reached at its inventory name, and tasks see
+            // it so (lowest precedence, as in Ansible).
+            if !inventory_vars.contains_key("ansible_host") {
+                inventory_vars.insert("ansible_host".into(), Value::from(name.as_str()));
+            }
+            let magic = host_magic(inventory, name);
             let scope = crate::template::Scope::new(vec![
                 Arc::new(inventory_vars.clone()),
                 self.extra_vars.clone(),

@@ -131,11 +131,19 @@ impl Runner {
         magic.insert("ansible_play_batch".into(), names(&batch));
         magic.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
         magic.insert("omit".into(), Value::from(OMIT));
-        let views: IndexMap<String, HostView> = self
-            .hosts
+        let mut views: IndexMap<String, HostView> = self
+            .inventory_views
             .iter()
-            .map(|(name, host)| (name.clone(), HostView::of(&host.context)))
+            .map(|(name, view)| match self.hosts.get(name) {
+                Some(host) => (name.clone(), HostView::of(&host.context)),
+                None => (name.clone(), view.clone()),
+            })
             .collect();
+        for (name, host) in &self.hosts {
+            if !views.contains_key(name) {
+                views.insert(name.clone(), HostView::of(&host.context));
+            }
+        }
         magic.insert("hostvars".into(), HostVars::value(views));
         PlayScope {
             play_vars: play.vars.clone(),
