@@ -589,3 +589,26 @@ fn dist_upgrade_over_ssh_with_become_and_a_clear_refusal_without() {
     );
     assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
 }
+
+#[test]
+fn an_apt_config_that_cannot_be_read_fails_the_host_before_apt_runs() {
+    // apt silently falls back to the system's configuration: the task would patch this machine.
+    let project = Project::new().playbook(
+        "- hosts: all\n  gather_facts: false\n  environment:\n    APT_CONFIG: {dir}/missing.conf\n  \
+         tasks:\n    - name: upgrade everything\n      apt:\n        upgrade: dist\n        \
+         update_cache: true\n",
+    );
+    let output = project.run(&[]);
+    output.expect_code(2);
+    let (task, line) = failure(&output, "localhost");
+    assert_eq!(task, "upgrade everything");
+    assert!(
+        line.contains("APT_CONFIG names a file that cannot be read"),
+        "{line}"
+    );
+    assert!(
+        !output.stdout.contains("Reading package lists"),
+        "{}",
+        output.stdout
+    );
+}

@@ -44,6 +44,11 @@ enum AptFailure {
     NoApt,
     #[error("cannot create a temporary directory on the host (`mktemp -d` failed)")]
     NoTmp,
+    #[error(
+        "APT_CONFIG names a file that cannot be read; apt would silently use the system's \
+         configuration instead, so nothing was run"
+    )]
+    BadAptConfig,
     #[error("changing packages needs root: run the task with `become: true`")]
     NotRoot,
     #[error(
@@ -227,6 +232,7 @@ fn failure(
         return Some(match fatal {
             Fatal::NoApt => AptFailure::NoApt,
             Fatal::NoTmp => AptFailure::NoTmp,
+            Fatal::BadAptConfig => AptFailure::BadAptConfig,
             Fatal::NotRoot => AptFailure::NotRoot,
             Fatal::NoSecuritySuite => AptFailure::NoSecuritySuite,
             Fatal::Update(rc) => AptFailure::Update {

@@ -60,6 +60,8 @@ pub enum Fatal {
     NoApt,
     /// `mktemp -d` failed.
     NoTmp,
+    /// `APT_CONFIG` names a file the script cannot read.
+    BadAptConfig,
     /// A change was needed but the script does not run as root.
     NotRoot,
     /// `security_only` with no `*-security` suite among apt's sources.
@@ -329,6 +331,7 @@ pub fn parse(stdout: &str) -> Report {
                 report.fatal = Some(match first {
                     "no-apt" => Fatal::NoApt,
                     "no-tmp" => Fatal::NoTmp,
+                    "bad-apt-config" => Fatal::BadAptConfig,
                     "not-root" => Fatal::NotRoot,
                     "no-security-suite" => Fatal::NoSecuritySuite,
                     "update" => Fatal::Update(code()),

@@ -43,6 +43,9 @@ say() { printf '%s %s\n' "$M" "$*"; }
 finish() { say done; exit 0; }
 fatal() { say fatal "$@"; finish; }
 { command -v apt-get && command -v apt-cache && command -v dpkg-query; } >/dev/null 2>&1 || fatal no-apt
+# apt ignores an APT_CONFIG it cannot read and uses the system's configuration instead: a task
+# meant for another root or repository would patch this host.
+if [ -n "${APT_CONFIG:-}" ] && [ ! -r "$APT_CONFIG" ]; then fatal bad-apt-config; fi
 t=$(mktemp -d 2>/dev/null) || fatal no-tmp
 trap 'rm -rf "$t"' EXIT
 trap 'exit 129' HUP
