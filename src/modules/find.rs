@@ -453,7 +453,7 @@ fn amount(text: &str, what: &str, units: &[(char, i64)]) -> Result<i64, ArgError
 }
 
 /// Python's `fnmatch.translate`, for the `regex` crate: `*`, `?`, `[seq]`, `[!seq]`.
-fn glob_to_regex(glob: &str) -> String {
+pub(crate) fn glob_to_regex(glob: &str) -> String {
     let chars: Vec<char> = glob.chars().collect();
     let mut out = String::from("^(?s:");
     let mut at = 0;

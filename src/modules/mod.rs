@@ -39,12 +39,13 @@ mod virsh;
 pub use args::ArgError;
 pub use context::ModuleContext;
 pub use error::ModuleError;
+/// Fact gathering, which the runner also runs on its own before a play's tasks.
+pub(crate) use find::glob_to_regex;
 pub use free_form::FreeForm;
 pub(crate) use lookup::{lookup, short_names};
 pub(crate) use module::run;
 pub use module::{CheckMode, Module};
 pub use result::{Diff, ModuleResult};
-/// Fact gathering, which the runner also runs on its own before a play's tasks.
 pub(crate) use setup::Setup;
 
 /// Declares each module file and lists the modules it defines, in order, in [`MODULES`].
@@ -62,6 +63,7 @@ module_table! {
     command: [Command, Shell, Raw],
     debug: [Debug],
     set_fact: [SetFact],
+    include_vars: [IncludeVars],
     assert_fail: [Assert, Fail],
     ping: [Ping],
     stat: [Stat],

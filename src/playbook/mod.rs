@@ -14,8 +14,8 @@ mod validate;
 pub use error::PlaybookError;
 pub use loader::{load, load_source, LoadOptions};
 pub use model::{
-    Action, Block, Condition, Inherited, LoopSpec, MetaAction, Play, Playbook, Retry, Role, Task,
-    TaskNode,
+    Action, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Play, Playbook, Retry,
+    Role, Task, TaskNode,
 };
 pub use rollout::{GateFailure, Rollout};
 pub use tags::TagFilter;

@@ -165,8 +165,8 @@ impl MetaAction {
 pub struct LoopSpec {
     /// The list, or an expression that renders to one.
     pub items: Value,
-    /// Flatten one level (`with_items` does, `loop` does not).
-    pub flatten: bool,
+    /// The keyword used, which decides how the rendered value becomes items.
+    pub kind: LoopKind,
     /// Variable name for the current item (`item`).
     pub loop_var: String,
     /// Variable name for the current index, if requested.
@@ -175,6 +175,59 @@ pub struct LoopSpec {
     pub label: Option<Value>,
     /// Seconds to wait between items.
     pub pause: std::time::Duration,
+}
+
+/// Which loop keyword a task used: `loop` takes a list as it is, each `with_<lookup>` turns
+/// its value into items the way that Ansible lookup does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopKind {
+    /// `loop`, `with_list`: the list as it is.
+    List,
+    /// `with_items`: flattened one level.
+    Items,
+    /// `with_flattened`: flattened all the way down.
+    Flattened,
+    /// `with_dict`: `{key, value}` per entry.
+    Dict,
+    /// `with_indexed_items`: `[index, item]` per item.
+    IndexedItems,
+    /// `with_together`: the lists zipped, shorter ones padded with null.
+    Together,
+    /// `with_nested`, `with_cartesian`: every combination.
+    Nested,
+    /// `with_subelements`: `[parent, child]` for each child list entry.
+    Subelements,
+    /// `with_sequence`: numbers from `start=`/`end=`/`count=`/`stride=`/`format=`.
+    Sequence,
+    /// `with_fileglob`: controller files matching the patterns.
+    Fileglob,
+    /// `with_first_found`: the first controller file that exists.
+    FirstFound,
+    /// `with_lines`: the output lines of controller commands.
+    Lines,
+    /// `with_random_choice`: one item picked at random.
+    RandomChoice,
+}
+
+impl LoopKind {
+    /// Every loop keyword with its kind.
+    pub const ALL: &'static [(&'static str, LoopKind)] = &[
+        ("loop", Self::List),
+        ("with_items", Self::Items),
+        ("with_list", Self::List),
+        ("with_flattened", Self::Flattened),
+        ("with_dict", Self::Dict),
+        ("with_indexed_items", Self::IndexedItems),
+        ("with_together", Self::Together),
+        ("with_nested", Self::Nested),
+        ("with_cartesian", Self::Nested),
+        ("with_subelements", Self::Subelements),
+        ("with_sequence", Self::Sequence),
+        ("with_fileglob", Self::Fileglob),
+        ("with_first_found", Self::FirstFound),
+        ("with_lines", Self::Lines),
+        ("with_random_choice", Self::RandomChoice),
+    ];
 }
 
 /// `until`/`retries`/`delay`.

@@ -6,7 +6,7 @@ use super::error::PlaybookError;
 use super::keys::{self, BLOCK_ONLY_KEYS, INCLUDE_ACTIONS, INHERITED_KEYS, LOOP_CONTROL_KEYS};
 use super::loader::Loader;
 use super::model::{
-    Action, Block, Condition, Inherited, LoopSpec, MetaAction, Retry, Task, TaskNode,
+    Action, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Retry, Task, TaskNode,
 };
 use super::nodes::{
     as_bool, expect_map, expect_seq, expect_str, string_list, wrong_type, FileNode,
@@ -400,28 +400,34 @@ impl Loader<'_> {
     }
 
     fn loop_spec(&self, file: &FileNode, node: &Node) -> Result<Option<LoopSpec>, PlaybookError> {
-        let (items, flatten) = match (
-            node.get("loop"),
-            node.get("with_items"),
-            node.get("with_list"),
-        ) {
-            (Some(items), _, _) => (items, false),
-            (None, Some(items), _) => (items, true),
-            (None, None, Some(items)) => (items, false),
-            (None, None, None) => return Ok(None),
+        let mut used = LoopKind::ALL
+            .iter()
+            .filter_map(|(key, kind)| node.get(key).map(|items| (*key, *kind, items)));
+        let Some((key, kind, items)) = used.next() else {
+            return Ok(None);
         };
-        if !matches!(items.kind, NodeKind::Seq(_) | NodeKind::Str(_)) {
+        if let Some((other, _, node)) = used.next() {
+            return Err(PlaybookError::Invalid {
+                key: other.to_string(),
+                reason: format!("a task takes one loop keyword, and this one has `{key}` too"),
+                at: file.at(node),
+            });
+        }
+        if !matches!(
+            items.kind,
+            NodeKind::Seq(_) | NodeKind::Str(_) | NodeKind::Map(_)
+        ) {
             return Err(wrong_type(
                 file,
                 items,
-                "loop",
+                key,
                 "a list or a template that renders to one",
             ));
         }
         self.check_templates(file, Some(items))?;
         let mut spec = LoopSpec {
             items: vars::from_node(items),
-            flatten,
+            kind,
             loop_var: "item".into(),
             index_var: None,
             label: None,

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use super::connection;
 use super::events::{Event, HostResult, Status};
 use super::host::HostContext;
+use super::loops::{self, SearchPaths};
 use super::options::RunOptions;
 use super::scope::{task_scope, PlayScope, OMIT};
 use crate::modules::{self, Module, ModuleContext, ModuleResult};
@@ -449,28 +450,28 @@ impl TaskRun<'_> {
 
     fn loop_items(&self, spec: &LoopSpec, scope: &Value) -> Result<Vec<Value>, TemplateError> {
         let rendered = self.shared.templar.render_value(&spec.items, scope)?;
-        let items: Vec<Value> = match rendered.as_str() {
-            Some(text) => text
-                .split(',')
-                .map(|part| Value::from(part.trim()))
-                .collect(),
-            None => rendered
-                .try_iter()
-                .map(Iterator::collect)
-                .unwrap_or_else(|_| vec![rendered.clone()]),
+        let subdir = match &self.task.action {
+            Action::Module { module, .. } if module.name() == "include_vars" => "vars",
+            Action::Module { module, .. } if module.name() == "template" => "templates",
+            _ => "files",
         };
-        if !spec.flatten {
-            return Ok(items);
-        }
-        Ok(items
-            .into_iter()
-            .flat_map(|item| match item.kind() {
-                minijinja::value::ValueKind::Seq => {
-                    item.try_iter().map(Iterator::collect).unwrap_or_default()
-                }
-                _ => vec![item],
-            })
-            .collect())
+        let paths = SearchPaths {
+            role: self
+                .task
+                .settings
+                .role
+                .as_ref()
+                .map(|role| role.path.clone()),
+            playbook: self
+                .play
+                .magic
+                .get("playbook_dir")
+                .and_then(|dir| dir.as_str().map(std::path::PathBuf::from)),
+            subdir,
+        };
+        let items = loops::expand(spec.kind, vars::to_json(&rendered), &paths)
+            .map_err(|message| TemplateError::Render { message })?;
+        Ok(items.iter().map(vars::from_json).collect())
     }
 
     fn label(&self, spec: &LoopSpec, item: &Value, scope: &Value) -> String {

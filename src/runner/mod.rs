@@ -11,6 +11,7 @@ mod cursor;
 mod events;
 mod execute;
 mod host;
+mod loops;
 mod meta;
 mod options;
 pub mod plan;
