@@ -20,3 +20,4 @@ mod ssh;
 mod state;
 mod support;
 mod system_modules;
+mod windows;
