@@ -16,6 +16,7 @@ mod spec;
 mod tcp;
 #[cfg(test)]
 mod test_support;
+mod url;
 
 pub use check::run_gate;
 pub use context::{GateContext, GateOutcome, GroupResolver, HostList, DEFAULT_GATE_FORKS};
@@ -23,6 +24,6 @@ pub use error::GateSpecError;
 pub use parse::{parse_duration, parse_gate, parse_gates};
 pub use redact::redact_url;
 pub use spec::{
-    GateKind, GateSpec, HttpCheck, HttpMethod, PrometheusCheck, TlsOptions, DEFAULT_DELAY,
-    DEFAULT_RETRIES, DEFAULT_TIMEOUT, KIND_KEYS,
+    FollowRedirects, GateKind, GateSpec, HttpCheck, HttpMethod, PrometheusCheck, TlsOptions,
+    DEFAULT_DELAY, DEFAULT_RETRIES, DEFAULT_TIMEOUT, KIND_KEYS,
 };

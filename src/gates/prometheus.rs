@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 use super::check::Attempt;
 use super::context::GateContext;
 use super::http::{render_headers, Request};
-use super::spec::{HttpMethod, PrometheusCheck};
+use super::spec::{FollowRedirects, HttpMethod, PrometheusCheck};
 
 /// How many offending series a message names before it says "and N more".
 const NAMED_SERIES: usize = 10;
@@ -52,6 +52,9 @@ impl PrometheusProbe {
                 render_headers(&check.headers, ctx)?,
                 &check.tls,
                 timeout,
+                // Prometheus queries are GETs: redirects are followed, credentials stay on
+                // their origin.
+                FollowRedirects::Safe,
             )?,
             alert_regex,
         })
