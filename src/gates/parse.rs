@@ -3,7 +3,7 @@
 //! ```yaml
 //! gates:
 //!   - name: API answers
-//!     http: { url: "https://api/healthz", status: [200, 204] }
+//!     http: { url: "https://api/healthz", status: [200, 204], follow_redirects: safe }
 //!     retries: 20
 //!     delay: 15          # seconds, or "15s", "2m", "1h", "1m30s", "500ms"
 //!     timeout: 5s        # per attempt
