@@ -97,3 +97,30 @@ fn redirects_are_followed_by_default_and_a_loop_fails_the_gate() {
         output.stdout
     );
 }
+
+#[test]
+fn a_percent_encoded_password_is_sent_but_never_shown_even_in_tracing() {
+    let server = StatusServer::start(&[503]);
+    let url = server.url.replace("http://", "http://admin:p%2Fa%23b%3Fc@") + "?token=tok-secret";
+    let vars = format!("  vars:\n    gate_url: \"{url}\"\n");
+    let project = play("http: \"{{ gate_url }}\"\n      retries: 1", &vars);
+    let output = project.run(&["-i", "hosts.ini", "-vvv"]);
+    output.expect_code(6);
+    assert_eq!(server.requests(), 2, "the URL is valid and used");
+    assert!(
+        output.stderr.contains("gate attempt failed"),
+        "tracing is on: {}",
+        output.stderr
+    );
+    let journal =
+        std::fs::read_to_string(project.journal(&project.only_run_id())).expect("journal");
+    for (what, text) in [
+        ("stdout", &output.stdout),
+        ("stderr", &output.stderr),
+        ("journal", &journal),
+    ] {
+        for secret in ["p%2Fa", "admin", "tok-secret"] {
+            assert!(!text.contains(secret), "{what} shows `{secret}`:\n{text}");
+        }
+    }
+}
