@@ -23,7 +23,7 @@ fn plan_on_the_autumn_night_says_the_window_opens_when_the_repeated_hour_reaches
     output.expect_code(0);
     assert!(
         output.stdout.contains(
-            "window: Sun 02:30-04:00 Europe/Berlin (closed now, opens 2026-10-25T02:30:00+01:00[Europe/Berlin])"
+            "window: Sun 02:30-04:00 Europe/Berlin (closed now, opens 2026-10-25T02:30:00+01:00[Europe/Berlin] (2026-10-25T01:30:00Z))"
         ),
         "{}",
         output.stdout

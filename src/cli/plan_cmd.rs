@@ -62,7 +62,7 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
                 } else {
                     windows.next_open(now).map_or_else(
                         || "closed, never opens".to_string(),
-                        |next| format!("closed now, opens {next}"),
+                        |next| format!("closed now, opens {next} ({})", next.timestamp()),
                     )
                 };
                 outln!("  window: {windows} ({state})");
