@@ -528,6 +528,65 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// `next_open` is the first minute at or after `t` at which `is_open` holds, for any
+        /// window near any 2026 transition of zones with 1-hour, 30-minute and midnight changes.
+        #[test]
+        fn next_open_is_the_first_open_minute(
+            zone in proptest::sample::select(vec![
+                "Europe/Berlin", "America/New_York", "Australia/Sydney",
+                "America/Santiago", "Australia/Lord_Howe", "UTC",
+            ]),
+            days in 1u8..128,
+            shift in -8i64..8,
+            length in 1u16..32,
+            night in 0usize..2,
+            offset in -180i64..180,
+        ) {
+            let tz = TimeZone::get(zone).expect("zone");
+            let year = at("2026-01-01T00:00:00Z");
+            let transitions: Vec<Timestamp> = tz
+                .following(year)
+                .map(|t| t.timestamp())
+                .take_while(|t| *t < at("2027-01-01T00:00:00Z"))
+                .collect();
+            let base = transitions.get(night).copied().unwrap_or(year);
+            let minutes = |delta: i64| {
+                base.checked_add(jiff::SignedDuration::from_mins(delta))
+                    .expect("in range")
+            };
+            // Start near the wall-clock time of the change, so folds and gaps are hit often.
+            let wall = tz.to_datetime(minutes(shift * 15));
+            let start = (u16::try_from(wall.hour()).unwrap_or(0) * 60
+                + u16::try_from(wall.minute()).unwrap_or(0)) / 15 * 15;
+            let end = (start + length * 15) % 1440;
+            let end = if end == 0 { 1440 } else { end };
+            proptest::prop_assume!(start != end);
+            let text = format!(
+                "{} {:02}:{:02}-{:02}:{:02} {zone}",
+                (0..7)
+                    .filter(|day| days & (1 << day) != 0)
+                    .map(|day| DAY_NAMES[day].0)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                start / 60, start % 60, end / 60, end % 60
+            );
+            let t = minutes(offset);
+            let window = windows(&[&text]);
+            let next = window.next_open(t).expect("opens").timestamp();
+            let mut scan = t;
+            while !window.is_open(scan) {
+                scan = scan
+                    .checked_add(jiff::SignedDuration::from_mins(1))
+                    .expect("in range");
+                proptest::prop_assert!(scan <= next, "{text}: open at {scan}? next_open said {next}");
+            }
+            proptest::prop_assert_eq!(scan, next, "{} from {}", text, t);
+        }
+    }
+
     #[test]
     fn bad_windows_are_located_errors() {
         let cases = [
