@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use ureq::http::header::{HeaderValue, LOCATION};
-use ureq::http::uri::{Authority, PathAndQuery, Scheme};
+use ureq::http::uri::Authority;
 use ureq::http::Uri;
 use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 use ureq::Agent;
@@ -25,7 +25,7 @@ use super::check::Attempt;
 use super::context::GateContext;
 use super::redact::{redact_in, redact_url};
 use super::spec::{FollowRedirects, HttpCheck, HttpMethod, TlsOptions};
-use super::url::GateUrl;
+use super::url::{strip_userinfo, GateUrl};
 
 /// The most of a response body that is read (for `body_regex` and Prometheus answers).
 pub(crate) const BODY_LIMIT: u64 = 10 * 1024 * 1024;
@@ -170,13 +170,22 @@ impl Request {
 
     /// Sends the request on the blocking pool; reads the body when `read_body`.
     pub(crate) async fn send(&self, read_body: bool) -> Result<Response, String> {
-        let (agent, method, uri, headers, follow) = (
+        let (agent, method, uri, follow) = (
             self.agent.clone(),
             self.method,
-            self.url.uri().clone(),
-            self.headers.clone(),
+            self.url.without_userinfo(),
             self.follow,
         );
+        let mut headers = self.headers.clone();
+        if let Some(basic) = self.url.basic_auth() {
+            // A header the gate names itself wins over the URL's userinfo, as in ureq and curl.
+            if !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            {
+                headers.push(("Authorization".into(), basic));
+            }
+        }
         let task = tokio::task::spawn_blocking(move || {
             send_blocking(&agent, method, &uri, &headers, follow, read_body)
         });
@@ -188,8 +197,8 @@ impl Request {
     }
 }
 
-/// Sends the request, following redirects as `follow` allows; credentials (the URL's userinfo
-/// and the gate's headers) go only to the original origin.
+/// Sends the request, following redirects as `follow` allows; `headers` (with the URL's
+/// credentials among them) go only to the original origin.
 fn send_blocking(
     agent: &Agent,
     method: HttpMethod,
@@ -218,12 +227,7 @@ fn send_blocking(
         let location = response.headers().get(LOCATION);
         match location {
             Some(location) if is_redirect(status) && follow.follows(method) => {
-                let next = resolve(&target, location)?;
-                target = if Origin::of(&next) == origin {
-                    with_authority(&next, url.authority())?
-                } else {
-                    with_authority(&next, None)?
-                };
+                target = strip_userinfo(&resolve(&target, location)?);
                 method = redirected_method(method, status);
                 redirected_to = Some(redact_url(&target.to_string()));
             }
@@ -320,28 +324,6 @@ fn resolve(base: &Uri, location: &HeaderValue) -> Result<Uri, String> {
         format!("{scheme}://{authority}{dir}/{location}")
     };
     absolute.parse::<Uri>().map_err(|_| bad())
-}
-
-/// `uri` with `authority` (the original one, userinfo included) or, for `None`, its own host
-/// and port without any userinfo.
-fn with_authority(uri: &Uri, authority: Option<&Authority>) -> Result<Uri, String> {
-    let bad = |_| "the redirect's Location is not a valid http(s) URL".to_string();
-    let own = uri.authority().map_or("", Authority::as_str);
-    let host_port = own.rsplit_once('@').map_or(own, |(_, host)| host);
-    let authority = match authority {
-        Some(authority) => authority.clone(),
-        None => Authority::try_from(host_port).map_err(bad)?,
-    };
-    Uri::builder()
-        .scheme(uri.scheme().cloned().unwrap_or(Scheme::HTTP))
-        .authority(authority)
-        .path_and_query(
-            uri.path_and_query()
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/")),
-        )
-        .build()
-        .map_err(|_| "the redirect's Location is not a valid http(s) URL".to_string())
 }
 
 /// A ureq error as an operator reads it.
@@ -562,6 +544,23 @@ mod tests {
             )),
             "{}",
             outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn url_credentials_are_percent_decoded_before_they_are_sent() {
+        use base64::Engine;
+        let server = TestServer::always(200, "");
+        let url = format!(
+            "http://ad%40min:p%2Fa%23b%3Fc@127.0.0.1:{}/x",
+            server.port()
+        );
+        assert!(run(http_check(&url), 0, serde_json::json!({})).await.passed);
+        let sent = base64::engine::general_purpose::STANDARD.encode("ad@min:p/a#b?c");
+        let head = server.heads().join("");
+        assert!(
+            head.contains(&format!("authorization: Basic {sent}\r\n")),
+            "{head}"
         );
     }
 

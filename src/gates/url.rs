@@ -85,6 +85,67 @@ impl GateUrl {
     pub fn shown(&self) -> &str {
         &self.shown
     }
+
+    /// `Basic …` from the URL's user name and password, percent-decoded first as curl and
+    /// Python do (ureq would send them still encoded); `None` without userinfo.
+    pub fn basic_auth(&self) -> Option<String> {
+        use base64::Engine;
+        let authority = self.uri.authority()?.as_str();
+        let (userinfo, _) = authority.rsplit_once('@')?;
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        let mut credentials = percent_decode(user);
+        credentials.push(b':');
+        credentials.extend(percent_decode(password));
+        Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        ))
+    }
+
+    /// The URL to send: userinfo removed (it travels as [`GateUrl::basic_auth`] instead).
+    pub fn without_userinfo(&self) -> Uri {
+        strip_userinfo(&self.uri)
+    }
+}
+
+/// `uri` without any `user:password@`.
+pub(crate) fn strip_userinfo(uri: &Uri) -> Uri {
+    let Some(authority) = uri.authority() else {
+        return uri.clone();
+    };
+    let Some((_, host_port)) = authority.as_str().rsplit_once('@') else {
+        return uri.clone();
+    };
+    let mut parts = uri.clone().into_parts();
+    match host_port.parse() {
+        Ok(authority) => parts.authority = Some(authority),
+        Err(_) => return uri.clone(),
+    }
+    Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
+}
+
+/// `%XX` sequences as the bytes they stand for; anything else as is.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// `host`, `host:port` or `[v6]:port` after any userinfo: the port, when there, must be 1-65535.
@@ -153,6 +214,22 @@ mod tests {
         for (text, shown) in cases {
             assert_eq!(GateUrl::parse(text).expect(text).shown(), shown, "{text}");
         }
+    }
+
+    #[test]
+    fn basic_auth_decodes_the_user_name_and_password() {
+        use base64::Engine;
+        let url = GateUrl::parse("https://ad%40min:p%2Fa%23b%3Fc%zz@host/x").expect("valid");
+        let expected = base64::engine::general_purpose::STANDARD.encode("ad@min:p/a#b?c%zz");
+        assert_eq!(url.basic_auth(), Some(format!("Basic {expected}")));
+        assert_eq!(url.without_userinfo().to_string(), "https://host/x");
+        let token = GateUrl::parse("https://t0k@host/").expect("valid");
+        let expected = base64::engine::general_purpose::STANDARD.encode("t0k:");
+        assert_eq!(token.basic_auth(), Some(format!("Basic {expected}")));
+        assert_eq!(
+            GateUrl::parse("https://host/").expect("valid").basic_auth(),
+            None
+        );
     }
 
     #[test]
