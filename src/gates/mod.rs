@@ -2,7 +2,8 @@
 //!
 //! [`parse_gates`] reads a play's `gates:` list into [`GateSpec`]s (every mistake located);
 //! after each batch the runner calls [`run_gate`] with a [`GateContext`] and acts on the
-//! [`GateOutcome`]. One file per kind: `http`, `tcp`, `command` (with `on_hosts`), `prometheus`.
+//! [`GateOutcome`]. One file per kind: `http`, `tcp`, `command` (with `on_hosts`), `prometheus`;
+//! `url` parses and checks gate URLs and `redact` keeps their credentials out of messages.
 
 mod check;
 mod command;
