@@ -98,6 +98,9 @@ pub enum CliError {
     /// `resume` without the extra variables the run was started with.
     #[error("the run was started with extra variables that were not given again: {}", .0.join(", "))]
     MissingExtraVars(Vec<String>),
+    /// `RPATCH_NOW` is not an instant.
+    #[error(transparent)]
+    Clock(#[from] crate::rolling::clock::ClockError),
     /// The man page could not be rendered.
     #[error("cannot render the man page: {0}")]
     ManPage(std::io::Error),
@@ -129,7 +132,8 @@ impl CliError {
             | Self::UnknownRun { .. }
             | Self::RunFinished { .. }
             | Self::PlaybookChanged { .. }
-            | Self::MissingExtraVars(_) => exit::BAD_OPTIONS,
+            | Self::MissingExtraVars(_)
+            | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
             Self::Password(_)
             | Self::Journal(_)

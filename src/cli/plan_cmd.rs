@@ -26,7 +26,7 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
         &loaded.templar,
         &inputs,
     )?;
-    let now = jiff::Timestamp::now();
+    let now = crate::rolling::clock::Clock::from_env()?.now();
     for (play, plan) in loaded.playbook.plays.iter().zip(&plans) {
         let rollout = &play.rollout;
         let hosts: usize = plan.batches.iter().map(|b| b.hosts.len()).sum();
@@ -62,7 +62,7 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
                 } else {
                     windows.next_open(now).map_or_else(
                         || "closed, never opens".to_string(),
-                        |next| format!("closed now, opens {next}"),
+                        |next| format!("closed now, opens {next} ({})", next.timestamp()),
                     )
                 };
                 outln!("  window: {windows} ({state})");

@@ -21,6 +21,7 @@ use crate::runner::{exit, RunControl};
 /// the gates that halted it and goes on; later batches follow the journaled plan, and the
 /// run connects as it did (the journaled options, or for an older journal the flags given).
 pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
+    let clock = crate::rolling::clock::Clock::from_env()?;
     let (path, state) = open_run(&runs_dir(&args.runs)?, &args.id)?;
     let scope = resume_scope(&state, args.retry_failed).map_err(|refusal| match refusal {
         NothingToResume::Completed { failed } => CliError::RunFinished {
@@ -80,6 +81,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
     let control = RunControl {
         journal: Some(writer.spawn()?),
         emergency: state.emergency || args.emergency,
+        clock,
         done: scope.done,
         recheck_gates_after: scope.recheck_gates_after,
     };

@@ -13,6 +13,7 @@ use super::settings::{connection_from_flags, run_options};
 use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::digest::digest;
 use crate::playbook::{Action, TagFilter, TaskNode};
+use crate::rolling::clock::Clock;
 use crate::rolling::journal::RunSettings;
 use crate::rolling::serial::Serial;
 use crate::runner::plan::{plan_playbook, PlanInputs, PlayPlan};
@@ -20,6 +21,7 @@ use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
 
 /// Runs a playbook and returns the exit code.
 pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
+    let clock = Clock::from_env()?;
     let loaded = load_all(&args.playbook, &args.sources)?;
     let limit = match &args.limit {
         Some(pattern) => Some(loaded.inventory.select_limit(pattern)?),
@@ -83,6 +85,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
     let control = RunControl {
         journal: Some(journal),
         emergency: args.emergency,
+        clock,
         done: Vec::new(),
         recheck_gates_after: None,
     };

@@ -4,21 +4,33 @@
 //! against the system's trust store unless the gate names a `ca_file` (then only its CAs are
 //! trusted) or says `validate_certs: false`. Messages show URLs without userinfo or query
 //! values, and never header values.
+//!
+//! Redirects are followed here, not by ureq, so that credentials stay on their origin: a
+//! followed redirect keeps the URL's user name and password and the gate's headers only while it
+//! stays on the original scheme, host and port; on any other origin it is sent without them.
+//! At most [`MAX_REDIRECTS`] are followed; `follow_redirects` says which (see
+//! [`FollowRedirects`]).
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use regex::Regex;
+use ureq::http::header::{HeaderValue, LOCATION};
+use ureq::http::uri::Authority;
+use ureq::http::Uri;
 use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 use ureq::Agent;
 
 use super::check::Attempt;
 use super::context::GateContext;
 use super::redact::{redact_in, redact_url};
-use super::spec::{HttpCheck, HttpMethod, TlsOptions};
+use super::spec::{FollowRedirects, HttpCheck, HttpMethod, TlsOptions};
+use super::url::{strip_userinfo, GateUrl};
 
 /// The most of a response body that is read (for `body_regex` and Prometheus answers).
 pub(crate) const BODY_LIMIT: u64 = 10 * 1024 * 1024;
+/// The most redirects one request follows (curl's and Python's urllib's limit is about this).
+pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// An `http` gate ready to attempt: strings rendered, client configured.
 pub(crate) struct HttpProbe {
@@ -47,6 +59,7 @@ impl HttpProbe {
                 render_headers(&check.headers, ctx)?,
                 &check.tls,
                 timeout,
+                check.follow_redirects,
             )?,
             status: check.status.clone(),
             body_regex,
@@ -55,11 +68,14 @@ impl HttpProbe {
 
     /// One request: the status must be listed and the body must match `body_regex`.
     pub(crate) async fn attempt(&self) -> Attempt {
-        let what = self.request.describe();
+        let mut what = self.request.describe();
         let response = match self.request.send(self.body_regex.is_some()).await {
             Ok(response) => response,
             Err(why) => return Attempt::Fail(format!("{what}: {why}")),
         };
+        if let Some(last) = &response.redirected_to {
+            what = format!("{what} (redirected to {last})");
+        }
         if !self.status.contains(&response.status) {
             return Attempt::Fail(format!(
                 "{what}: status {}, expected {}",
@@ -99,8 +115,9 @@ fn list(codes: &[u16]) -> String {
 pub(crate) struct Request {
     agent: Agent,
     method: HttpMethod,
-    url: String,
+    url: GateUrl,
     headers: Vec<(String, String)>,
+    follow: FollowRedirects,
 }
 
 /// What came back.
@@ -108,6 +125,8 @@ pub(crate) struct Response {
     pub status: u16,
     /// The body (lossy UTF-8), or empty when it was not asked for.
     pub body: String,
+    /// Where the last followed redirect led (safe to print), if one was followed.
+    pub redirected_to: Option<String>,
 }
 
 impl Request {
@@ -118,11 +137,14 @@ impl Request {
         headers: Vec<(String, String)>,
         tls: &TlsOptions,
         timeout: Duration,
+        follow: FollowRedirects,
     ) -> Result<Self, String> {
+        let url = GateUrl::parse(&url).map_err(|error| format!("the url {error}"))?;
         let config = Agent::config_builder()
             .tls_config(tls_config(tls)?)
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            .max_redirects(0)
             .user_agent(concat!("rpatch/", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(Self {
@@ -130,58 +152,97 @@ impl Request {
             method,
             url,
             headers,
+            follow,
         })
     }
 
     /// "GET https://host/path", safe to print.
     pub(crate) fn describe(&self) -> String {
-        format!("{} {}", self.method.as_str(), redact_url(&self.url))
+        format!("{} {}", self.method.as_str(), self.url.shown())
     }
 
     /// The URL without its query, safe to print.
     pub(crate) fn describe_base(&self) -> String {
-        let url = redact_url(&self.url);
+        let url = self.url.shown();
         url.split_once('?')
-            .map_or(url.clone(), |(base, _)| base.to_string())
+            .map_or(url.to_string(), |(base, _)| base.to_string())
     }
 
     /// Sends the request on the blocking pool; reads the body when `read_body`.
     pub(crate) async fn send(&self, read_body: bool) -> Result<Response, String> {
-        let (agent, method, url, headers) = (
+        let (agent, method, uri, follow) = (
             self.agent.clone(),
             self.method,
-            self.url.clone(),
-            self.headers.clone(),
+            self.url.without_userinfo(),
+            self.follow,
         );
+        let mut headers = self.headers.clone();
+        if let Some(basic) = self.url.basic_auth() {
+            // A header the gate names itself wins over the URL's userinfo, as in ureq and curl.
+            if !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            {
+                headers.push(("Authorization".into(), basic));
+            }
+        }
         let task = tokio::task::spawn_blocking(move || {
-            send_blocking(&agent, method, &url, &headers, read_body)
+            send_blocking(&agent, method, &uri, &headers, follow, read_body)
         });
+        let raw = self.url.uri().to_string();
         match task.await {
-            Ok(result) => result.map_err(|why| redact_in(&why, &self.url)),
+            Ok(result) => result.map_err(|why| redact_in(&why, &raw)),
             Err(error) => Err(format!("the request task failed: {error}")),
         }
     }
 }
 
+/// Sends the request, following redirects as `follow` allows; `headers` (with the URL's
+/// credentials among them) go only to the original origin.
 fn send_blocking(
     agent: &Agent,
     method: HttpMethod,
-    url: &str,
+    url: &Uri,
     headers: &[(String, String)],
+    follow: FollowRedirects,
     read_body: bool,
 ) -> Result<Response, String> {
-    let mut builder = ureq::http::Request::builder()
-        .method(method.as_str())
-        .uri(url);
-    for (name, value) in headers {
-        builder = builder.header(name.as_str(), value.as_str());
+    let origin = Origin::of(url);
+    let (mut method, mut target, mut redirected_to) = (method, url.clone(), None);
+    for _ in 0..=MAX_REDIRECTS {
+        let mut builder = ureq::http::Request::builder()
+            .method(method.as_str())
+            .uri(target.clone());
+        if Origin::of(&target) == origin {
+            for (name, value) in headers {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+        }
+        // http's errors name the part that is wrong, never the header value itself.
+        let request = builder
+            .body(())
+            .map_err(|error| format!("invalid request: {error}"))?;
+        let response = agent.run(request).map_err(|error| describe_error(&error))?;
+        let status = response.status().as_u16();
+        let location = response.headers().get(LOCATION);
+        match location {
+            Some(location) if is_redirect(status) && follow.follows(method) => {
+                target = strip_userinfo(&resolve(&target, location)?);
+                method = redirected_method(method, status);
+                redirected_to = Some(redact_url(&target.to_string()));
+            }
+            _ => return finish(response, status, read_body, redirected_to),
+        }
     }
-    // http's errors name the part that is wrong, never the header value itself.
-    let request = builder
-        .body(())
-        .map_err(|error| format!("invalid request: {error}"))?;
-    let mut response = agent.run(request).map_err(|error| describe_error(&error))?;
-    let status = response.status().as_u16();
+    Err(format!("more than {MAX_REDIRECTS} redirects"))
+}
+
+fn finish(
+    mut response: ureq::http::Response<ureq::Body>,
+    status: u16,
+    read_body: bool,
+    redirected_to: Option<String>,
+) -> Result<Response, String> {
     let body = if read_body {
         response
             .body_mut()
@@ -193,7 +254,76 @@ fn send_blocking(
     } else {
         String::new()
     };
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        body,
+        redirected_to,
+    })
+}
+
+/// Statuses that redirect with a `Location` (304 and 300 do not send the client anywhere).
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// The method after a redirect: 303 makes it a GET (HEAD stays), 301/302 turn a POST into a GET
+/// (what browsers and Python's urllib do), 307/308 keep it.
+fn redirected_method(method: HttpMethod, status: u16) -> HttpMethod {
+    match (status, method) {
+        (303, HttpMethod::Head) => HttpMethod::Head,
+        (303, _) | (301 | 302, HttpMethod::Post) => HttpMethod::Get,
+        _ => method,
+    }
+}
+
+/// Scheme, host (case-insensitive) and port, with the scheme's default port filled in.
+#[derive(Debug, PartialEq, Eq)]
+struct Origin(String, String, u16);
+
+impl Origin {
+    fn of(uri: &Uri) -> Self {
+        let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
+        let default = if scheme == "https" { 443 } else { 80 };
+        Self(
+            scheme,
+            uri.host().unwrap_or("").to_ascii_lowercase(),
+            uri.port_u16().unwrap_or(default),
+        )
+    }
+}
+
+/// Where a `Location` points, resolved against the URL that answered (RFC 3986 section 5.2,
+/// without dot-segment removal, which servers do themselves); its fragment is dropped.
+fn resolve(base: &Uri, location: &HeaderValue) -> Result<Uri, String> {
+    let bad = || "the redirect's Location is not a valid http(s) URL".to_string();
+    let location = location.to_str().map_err(|_| bad())?.trim();
+    let location = location
+        .split_once('#')
+        .map_or(location, |(before, _)| before);
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map_or("", Authority::as_str);
+    let lower = location.to_ascii_lowercase();
+    let absolute = if lower.starts_with("http://") || lower.starts_with("https://") {
+        location.to_string()
+    } else if location.starts_with("//") {
+        format!("{scheme}:{location}")
+    } else if location.contains("://")
+        || lower
+            .split(['/', '?'])
+            .next()
+            .is_some_and(|first| first.contains(':'))
+    {
+        return Err("the redirect leads to a URL that is not http(s)".into());
+    } else if location.starts_with('/') {
+        format!("{scheme}://{authority}{location}")
+    } else if location.starts_with('?') || location.is_empty() {
+        format!("{scheme}://{authority}{}{location}", base.path())
+    } else {
+        let path = base.path();
+        let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        format!("{scheme}://{authority}{dir}/{location}")
+    };
+    absolute.parse::<Uri>().map_err(|_| bad())
 }
 
 /// A ureq error as an operator reads it.
@@ -418,6 +548,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn url_credentials_are_percent_decoded_before_they_are_sent() {
+        use base64::Engine;
+        let server = TestServer::always(200, "");
+        let url = format!(
+            "http://ad%40min:p%2Fa%23b%3Fc@127.0.0.1:{}/x",
+            server.port()
+        );
+        assert!(run(http_check(&url), 0, serde_json::json!({})).await.passed);
+        let sent = base64::engine::general_purpose::STANDARD.encode("ad@min:p/a#b?c");
+        let head = server.heads().join("");
+        assert!(
+            head.contains(&format!("authorization: Basic {sent}\r\n")),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
     async fn the_url_is_templated() {
         let server = TestServer::always(200, "");
         let check = http_check("http://127.0.0.1:{{ port }}/healthz");
@@ -454,6 +601,148 @@ mod tests {
             "{}",
             outcome.message
         );
+    }
+
+    #[tokio::test]
+    async fn a_302_can_pass_when_redirects_are_not_followed() {
+        let server = TestServer::start(|_, _| Reply::redirect(302, "/login"));
+        let mut check = http_check(&server.url("/app"));
+        check.status = vec![302];
+        check.follow_redirects = FollowRedirects::None;
+        let outcome = run(check, 0, serde_json::json!({})).await;
+        assert!(outcome.passed, "{outcome:?}");
+        assert_eq!(server.hits(), 1);
+        assert!(
+            outcome.message.ends_with(": status 302"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn safe_redirects_on_the_same_origin_keep_the_credentials() {
+        let server = TestServer::start(|n, _| match n {
+            1 => Reply::redirect(301, "/final?x=1"),
+            _ => Reply::text(200, "ok"),
+        });
+        let url = format!("http://admin:hunter2@127.0.0.1:{}/start", server.port());
+        let mut check = http_check(&url);
+        check.headers.insert("X-Api-Key".into(), "k3y".into());
+        let outcome = run(check, 0, serde_json::json!({})).await;
+        assert!(outcome.passed, "{outcome:?}");
+        let heads = server.heads();
+        assert_eq!(heads.len(), 2);
+        let second = heads[1].to_ascii_lowercase();
+        assert!(second.starts_with("get /final?x=1 http/1.1"), "{second}");
+        assert!(second.contains("authorization: basic"), "{second}");
+        assert!(second.contains("x-api-key: k3y"), "{second}");
+        assert_eq!(
+            outcome.message,
+            format!(
+                "GET http://127.0.0.1:{0}/start (redirected to http://127.0.0.1:{0}/final?x=***): status 200",
+                server.port()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn credentials_are_never_sent_to_another_origin_on_redirect() {
+        let elsewhere = TestServer::always(200, "ok");
+        let target = elsewhere.url("/landing");
+        let server = TestServer::start(move |_, _| Reply::redirect(302, &target));
+        for follow in [FollowRedirects::Safe, FollowRedirects::All] {
+            // Credentials in the URL, then in an Authorization header.
+            let url = format!("http://admin:hunter2@127.0.0.1:{}/", server.port());
+            let mut check = http_check(&url);
+            check.follow_redirects = follow;
+            check.headers.insert("X-Api-Key".into(), "k3y".into());
+            assert!(run(check, 0, serde_json::json!({})).await.passed);
+            let mut check = http_check(&server.url("/"));
+            check.follow_redirects = follow;
+            check
+                .headers
+                .insert("Authorization".into(), "Bearer t0ken".into());
+            assert!(run(check, 0, serde_json::json!({})).await.passed);
+        }
+        let sent_there = elsewhere.heads().join("").to_ascii_lowercase();
+        assert_eq!(elsewhere.hits(), 4);
+        for secret in ["authorization", "x-api-key", "k3y", "t0ken"] {
+            assert!(!sent_there.contains(secret), "{sent_there}");
+        }
+        let sent_here = server.heads().join("").to_ascii_lowercase();
+        assert!(sent_here.contains("authorization: basic"), "{sent_here}");
+        assert!(
+            sent_here.contains("authorization: bearer t0ken"),
+            "{sent_here}"
+        );
+    }
+
+    #[tokio::test]
+    async fn safe_does_not_follow_a_post_redirect_but_all_does() {
+        let server = TestServer::start(|_, head| {
+            if head.contains("/final") {
+                Reply::text(200, "ok")
+            } else {
+                Reply::redirect(302, "/final")
+            }
+        });
+        let mut check = http_check(&server.url("/"));
+        check.method = HttpMethod::Post;
+        let outcome = run(check.clone(), 0, serde_json::json!({})).await;
+        assert!(!outcome.passed);
+        assert!(
+            outcome.message.ends_with("status 302, expected 200"),
+            "{}",
+            outcome.message
+        );
+        check.follow_redirects = FollowRedirects::All;
+        assert!(run(check, 0, serde_json::json!({})).await.passed);
+        let heads = server.heads();
+        assert_eq!(heads.len(), 3);
+        assert!(
+            heads[2].starts_with("GET /final HTTP/1.1"),
+            "302 turns POST into GET"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_307_keeps_the_method_and_a_redirect_loop_fails() {
+        let server = TestServer::start(|_, head| {
+            if head.contains("/final") {
+                Reply::text(200, "ok")
+            } else {
+                Reply::redirect(307, "final")
+            }
+        });
+        let mut check = http_check(&server.url("/dir/start"));
+        check.method = HttpMethod::Put;
+        check.follow_redirects = FollowRedirects::All;
+        assert!(run(check, 0, serde_json::json!({})).await.passed);
+        assert!(server.heads()[1].starts_with("PUT /dir/final HTTP/1.1"));
+
+        let looping = TestServer::start(|_, _| Reply::redirect(302, "/again"));
+        let outcome = run(http_check(&looping.url("/")), 0, serde_json::json!({})).await;
+        assert!(!outcome.passed);
+        assert!(
+            outcome.message.ends_with("more than 10 redirects"),
+            "{}",
+            outcome.message
+        );
+        assert_eq!(looping.hits(), MAX_REDIRECTS + 1);
+    }
+
+    #[tokio::test]
+    async fn a_rendered_url_with_an_unescaped_password_fails_without_showing_it() {
+        let server = TestServer::always(200, "");
+        let check = http_check("http://u:p/a#b?c@127.0.0.1:{{ port }}/x");
+        let outcome = run(check, 3, serde_json::json!({"port": server.port()})).await;
+        assert!(!outcome.passed);
+        assert_eq!(outcome.attempts, 0, "retrying cannot help");
+        assert!(outcome.message.contains("has a `#`"), "{}", outcome.message);
+        for secret in ["p/a", "b?c", "u:p"] {
+            assert!(!outcome.message.contains(secret), "{}", outcome.message);
+        }
+        assert_eq!(server.hits(), 0);
     }
 
     #[tokio::test]

@@ -2,7 +2,8 @@
 //!
 //! [`parse_gates`] reads a play's `gates:` list into [`GateSpec`]s (every mistake located);
 //! after each batch the runner calls [`run_gate`] with a [`GateContext`] and acts on the
-//! [`GateOutcome`]. One file per kind: `http`, `tcp`, `command` (with `on_hosts`), `prometheus`.
+//! [`GateOutcome`]. One file per kind: `http`, `tcp`, `command` (with `on_hosts`), `prometheus`;
+//! `url` parses and checks gate URLs and `redact` keeps their credentials out of messages.
 
 mod check;
 mod command;
@@ -16,6 +17,7 @@ mod spec;
 mod tcp;
 #[cfg(test)]
 mod test_support;
+mod url;
 
 pub use check::run_gate;
 pub use context::{GateContext, GateOutcome, GroupResolver, HostList, DEFAULT_GATE_FORKS};
@@ -23,6 +25,6 @@ pub use error::GateSpecError;
 pub use parse::{parse_duration, parse_gate, parse_gates};
 pub use redact::redact_url;
 pub use spec::{
-    GateKind, GateSpec, HttpCheck, HttpMethod, PrometheusCheck, TlsOptions, DEFAULT_DELAY,
-    DEFAULT_RETRIES, DEFAULT_TIMEOUT, KIND_KEYS,
+    FollowRedirects, GateKind, GateSpec, HttpCheck, HttpMethod, PrometheusCheck, TlsOptions,
+    DEFAULT_DELAY, DEFAULT_RETRIES, DEFAULT_TIMEOUT, KIND_KEYS,
 };

@@ -3,7 +3,7 @@
 //! ```yaml
 //! gates:
 //!   - name: API answers
-//!     http: { url: "https://api/healthz", status: [200, 204] }
+//!     http: { url: "https://api/healthz", status: [200, 204], follow_redirects: safe }
 //!     retries: 20
 //!     delay: 15          # seconds, or "15s", "2m", "1h", "1m30s", "500ms"
 //!     timeout: 5s        # per attempt
@@ -25,15 +25,16 @@ use indexmap::IndexMap;
 use super::error::GateSpecError;
 use super::redact::redact_url;
 use super::spec::{
-    GateKind, GateSpec, HttpCheck, HttpMethod, PrometheusCheck, TlsOptions, DEFAULT_DELAY,
-    DEFAULT_RETRIES, DEFAULT_TIMEOUT, KIND_KEYS,
+    FollowRedirects, GateKind, GateSpec, HttpCheck, HttpMethod, PrometheusCheck, TlsOptions,
+    DEFAULT_DELAY, DEFAULT_RETRIES, DEFAULT_TIMEOUT, KIND_KEYS,
 };
+use super::url::{GateUrl, UrlError, URL_HINT};
 use crate::diagnostic::{did_you_mean, Location, Source};
 use crate::yaml::{Key, Node, NodeKind};
 
 /// Keys a gate may have besides its kind.
 const GATE_KEYS: [&str; 4] = ["name", "retries", "delay", "timeout"];
-const HTTP_KEYS: [&str; 7] = [
+const HTTP_KEYS: [&str; 8] = [
     "url",
     "method",
     "status",
@@ -41,6 +42,7 @@ const HTTP_KEYS: [&str; 7] = [
     "headers",
     "validate_certs",
     "ca_file",
+    "follow_redirects",
 ];
 const TCP_KEYS: [&str; 2] = ["host", "port"];
 const COMMAND_KEYS: [&str; 1] = ["command"];
@@ -282,6 +284,7 @@ impl File<'_> {
                 body_regex: None,
                 headers: IndexMap::new(),
                 tls: TlsOptions::default(),
+                follow_redirects: FollowRedirects::default(),
             });
         }
         let entries = self.map(node, "http")?;
@@ -291,10 +294,12 @@ impl File<'_> {
         let mut body_regex = None;
         let mut headers = IndexMap::new();
         let mut tls = TlsOptions::default();
+        let mut follow_redirects = FollowRedirects::default();
         for (key, value) in entries {
             match key.name.as_str() {
                 "url" => url = Some(self.url(value)?),
                 "method" => method = self.method(value)?,
+                "follow_redirects" => follow_redirects = self.follow_redirects(value)?,
                 "status" => status = self.status(value)?,
                 "body_regex" => body_regex = Some(self.regex(value, "body_regex")?),
                 "headers" => headers = self.headers(value)?,
@@ -314,6 +319,7 @@ impl File<'_> {
             body_regex,
             headers,
             tls,
+            follow_redirects,
         })
     }
 
@@ -326,14 +332,15 @@ impl File<'_> {
         Ok(())
     }
 
-    /// An http(s) URL, or a template that will render to one.
+    /// An http(s) URL checked now, or a template (checked once rendered, when the gate runs).
     fn url(&self, node: &Node) -> Result<String, GateSpecError> {
         let url = self.required_text(node, "url")?;
-        let lower = url.to_ascii_lowercase();
-        let plausible =
-            url.contains("{{") || lower.starts_with("http://") || lower.starts_with("https://");
-        if !plausible {
-            return Err(GateSpecError::Invalid {
+        if url.contains("{{") || url.contains("{%") {
+            return Ok(url);
+        }
+        match GateUrl::parse(&url) {
+            Ok(_) => Ok(url),
+            Err(UrlError::Scheme) => Err(GateSpecError::Invalid {
                 key: "url",
                 problem: format!(
                     "must start with http:// or https://, found {:?}",
@@ -341,9 +348,58 @@ impl File<'_> {
                 ),
                 at: self.at(node),
                 hint: None,
-            });
+            }),
+            Err(error) => Err(GateSpecError::Invalid {
+                key: "url",
+                problem: error.to_string(),
+                at: self.at_redacted(node, &url),
+                hint: Some(URL_HINT.into()),
+            }),
         }
-        Ok(url)
+    }
+
+    /// Where `node` is, in a copy of the file whose quoted line shows `url` redacted: the error
+    /// for a URL that holds credentials must not print them, not even in the quoted line.
+    fn at_redacted(&self, node: &Node, url: &str) -> Location {
+        let shown = redact_url(url);
+        let number = usize::try_from(node.span.line).unwrap_or(0);
+        let text: Vec<String> = self
+            .source
+            .text()
+            .lines()
+            .enumerate()
+            .map(|(index, line)| match index + 1 == number {
+                false => line.to_string(),
+                true if line.contains(url) => line.replace(url, &shown),
+                // Written with escapes or over several lines: show nothing after the column.
+                true => line
+                    .chars()
+                    .take(node.span.col.saturating_sub(1) as usize)
+                    .chain("…".chars())
+                    .collect(),
+            })
+            .collect();
+        let len = u32::try_from(shown.chars().count() + 2).unwrap_or(1);
+        let mut span = node.span;
+        span.len = len.min(node.span.len.max(1));
+        Location::new(Source::new(self.source.path(), text.join("\n")), span)
+    }
+
+    fn follow_redirects(&self, node: &Node) -> Result<FollowRedirects, GateSpecError> {
+        let text = self.text(node, "follow_redirects")?;
+        FollowRedirects::ALL
+            .into_iter()
+            .find(|value| value.as_str() == text)
+            .ok_or_else(|| GateSpecError::Invalid {
+                key: "follow_redirects",
+                problem: format!("must be none, safe or all, found {text:?}"),
+                at: self.at(node),
+                hint: Some(
+                    "`safe` (the default) follows redirects of GET and HEAD only; Ansible's \
+                     deprecated yes/no/urllib2 are not accepted"
+                        .into(),
+                ),
+            })
     }
 
     fn method(&self, node: &Node) -> Result<HttpMethod, GateSpecError> {
@@ -627,6 +683,7 @@ mod tests {
                     body_regex: None,
                     headers: IndexMap::new(),
                     tls: TlsOptions::default(),
+                    follow_redirects: FollowRedirects::Safe,
                 }),
                 retries: 20,
                 delay: Duration::from_secs(15),
@@ -863,6 +920,48 @@ mod tests {
     }
 
     #[test]
+    fn follow_redirects_reads_none_safe_or_all_and_defaults_to_safe() {
+        let parsed = gates(
+            "- http: { url: \"http://a/\", follow_redirects: none, status: 302 }\n- http: { url: \"http://a/\", follow_redirects: all }\n- http: http://a/\n",
+        );
+        let follows: Vec<FollowRedirects> = parsed
+            .iter()
+            .map(|gate| match &gate.kind {
+                GateKind::Http(http) => http.follow_redirects,
+                _ => panic!("http"),
+            })
+            .collect();
+        assert_eq!(
+            follows,
+            [
+                FollowRedirects::None,
+                FollowRedirects::All,
+                FollowRedirects::Safe
+            ]
+        );
+    }
+
+    #[test]
+    fn a_url_with_an_unescaped_password_is_refused_at_load_without_showing_it() {
+        for (url, says) in [
+            ("https://u:p/a#b?c@host/x", "has a `#`"),
+            ("https://u:p/a?c@host/x", "invalid port:"),
+            ("https://u:12/34@host/x", "`@` after the host"),
+            ("https://u:secret@host:99999/", "invalid port:"),
+        ] {
+            let (error, at) = reject(&format!("- http: {{ url: \"{url}\" }}\n"));
+            assert_eq!(at, "site.yml:1:16", "{url}");
+            let shown = render(&error);
+            assert!(shown.contains(says), "{url}: {shown}");
+            for secret in ["p/a", "b?c", "12/34", "secret", "u:p"] {
+                assert!(!shown.contains(secret), "{url}: {shown}");
+            }
+        }
+        // A template is checked once rendered, when the gate runs.
+        gates("- http: \"https://{{ user }}:{{ password }}@api/x\"\n");
+    }
+
+    #[test]
     fn other_shape_mistakes_are_located() {
         let cases = [
             ("3\n", "site.yml:1:1", "must be a list of gates"),
@@ -880,6 +979,21 @@ mod tests {
                 "- http: ftp://a\n",
                 "site.yml:1:9",
                 "must start with http://",
+            ),
+            (
+                "- http: { url: \"http://a:99999/\" }\n",
+                "site.yml:1:16",
+                "invalid port `99999`: ports are 1 to 65535",
+            ),
+            (
+                "- prometheus: { url: \"http://p:0\", query: up }\n",
+                "site.yml:1:22",
+                "invalid port `0`",
+            ),
+            (
+                "- http: { url: \"http://a/\", follow_redirects: sometimes }\n",
+                "site.yml:1:47",
+                "must be none, safe or all, found \"sometimes\"",
             ),
             (
                 "- http: { url: \"http://a\", method: FETCH }\n",

@@ -4,6 +4,10 @@
 //! `/api/v1/query`). The gate passes when the result vector is empty after dropping the series
 //! whose `alertname` label does not match `alert_regex` (when one is given). So
 //! `ALERTS{alertstate="firing",severity="critical"}` passes while no critical alert fires.
+//!
+//! It fails closed: only a 2xx answer with `"status": "success"`, `"resultType": "vector"` and a
+//! `result` list can pass; a missing or null `result`, another status or result type, or a non-2xx
+//! HTTP status (even with a success-looking body) fails the gate and the message says which.
 
 use std::time::Duration;
 
@@ -13,7 +17,7 @@ use serde_json::Value as Json;
 use super::check::Attempt;
 use super::context::GateContext;
 use super::http::{render_headers, Request};
-use super::spec::{HttpMethod, PrometheusCheck};
+use super::spec::{FollowRedirects, HttpMethod, PrometheusCheck};
 
 /// How many offending series a message names before it says "and N more".
 const NAMED_SERIES: usize = 10;
@@ -48,6 +52,9 @@ impl PrometheusProbe {
                 render_headers(&check.headers, ctx)?,
                 &check.tls,
                 timeout,
+                // Prometheus queries are GETs: redirects are followed, credentials stay on
+                // their origin.
+                FollowRedirects::Safe,
             )?,
             alert_regex,
         })
@@ -103,26 +110,51 @@ fn encode_component(text: &str) -> String {
 }
 
 /// Reads Prometheus's answer: `Ok` (with a summary) when no offending series came back.
+///
+/// Fails closed: anything but a 2xx status carrying `"status": "success"` and a `data` object
+/// with `"resultType": "vector"` and a `result` list fails the gate, naming what was wrong, so a
+/// proxy's error page or a half-written answer never reads as "no alerts".
 fn judge(status: u16, body: &str, alert_regex: Option<&Regex>) -> Result<String, String> {
     let json: Json = match serde_json::from_str(body) {
         Ok(json) => json,
-        Err(_) if status != 200 => return Err(format!("status {status}")),
+        Err(_) if !(200..300).contains(&status) => return Err(format!("status {status}")),
         Err(error) => return Err(format!("the answer is not Prometheus JSON: {error}")),
     };
-    if json["status"] != "success" {
+    if json["status"] == "error" {
         let kind = json["errorType"].as_str().unwrap_or("error");
         let error = json["error"].as_str().unwrap_or("no error message");
         return Err(format!("query failed (status {status}, {kind}): {error}"));
     }
-    let data = &json["data"];
-    if data["resultType"] != "vector" {
+    if !(200..300).contains(&status) {
         return Err(format!(
-            "the query must return an instant vector, got {}",
-            data["resultType"]
+            "status {status}: only a 2xx answer can pass, whatever its body says"
         ));
     }
-    let empty = Vec::new();
-    let series = data["result"].as_array().unwrap_or(&empty);
+    if json["status"] != "success" {
+        return Err(format!(
+            "the answer's status is {}, not \"success\"",
+            shown(&json["status"])
+        ));
+    }
+    let data = &json["data"];
+    if !data.is_object() {
+        return Err(format!(
+            "the answer's data is {}, not an object",
+            shown(data)
+        ));
+    }
+    if data["resultType"] != "vector" {
+        return Err(format!(
+            "the query must return an instant vector, got resultType {}",
+            shown(&data["resultType"])
+        ));
+    }
+    let Some(series) = data["result"].as_array() else {
+        return Err(format!(
+            "the answer's data.result is {}, not a list of series",
+            shown(&data["result"])
+        ));
+    };
     let offending: Vec<String> = series
         .iter()
         .filter(|one| match alert_regex {
@@ -147,6 +179,19 @@ fn judge(status: u16, body: &str, alert_regex: Option<&Regex>) -> Result<String,
         named.push(format!("and {} more", offending.len() - NAMED_SERIES));
     }
     Err(format!("{} firing: {}", offending.len(), named.join(", ")))
+}
+
+/// A JSON value for a message: `missing` for an absent key, else compact JSON cut short.
+fn shown(value: &Json) -> String {
+    const LONGEST: usize = 60;
+    if value.is_null() {
+        return "missing or null".to_string();
+    }
+    let text = value.to_string();
+    match text.char_indices().nth(LONGEST) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
 }
 
 /// `HostDown{instance="kvm03:9100"}`: the alert (or metric) name and its instance if any.
@@ -276,6 +321,100 @@ mod tests {
             outcome
                 .message
                 .ends_with("query failed (status 400, bad_data): parse error at char 7"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[test]
+    fn answers_without_a_result_list_fail_closed() {
+        let cases = [
+            (json!({"status": "success"}), "data is missing or null"),
+            (
+                json!({"status": "success", "data": null}),
+                "data is missing or null",
+            ),
+            (
+                json!({"status": "success", "data": {"resultType": "vector"}}),
+                "data.result is missing or null",
+            ),
+            (
+                json!({"status": "success", "data": {"resultType": "vector", "result": null}}),
+                "data.result is missing or null",
+            ),
+            (
+                json!({"status": "success", "data": {"resultType": "vector", "result": {}}}),
+                "data.result is {}",
+            ),
+            (
+                json!({"data": {"resultType": "vector", "result": []}}),
+                "status is missing or null, not \"success\"",
+            ),
+            (
+                json!({"status": "partial", "data": {"resultType": "vector", "result": []}}),
+                "status is \"partial\"",
+            ),
+            (
+                json!({"status": "success", "data": {"result": []}}),
+                "got resultType missing or null",
+            ),
+            (
+                json!({"status": "success", "data": {"resultType": "matrix", "result": []}}),
+                "got resultType \"matrix\"",
+            ),
+        ];
+        for (answer, says) in cases {
+            let why = judge(200, &answer.to_string(), None).expect_err(&answer.to_string());
+            assert!(why.contains(says), "{answer}: {why}");
+        }
+    }
+
+    #[test]
+    fn a_non_2xx_status_fails_even_with_a_success_body() {
+        let empty = json!({"status": "success", "data": {"resultType": "vector", "result": []}});
+        for status in [503, 500, 302, 404, 100] {
+            let why = judge(status, &empty.to_string(), None).expect_err("non-2xx");
+            assert!(
+                why.starts_with(&format!("status {status}: only a 2xx answer can pass")),
+                "{why}"
+            );
+        }
+        assert!(judge(203, &empty.to_string(), None).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_503_with_a_success_body_fails_the_gate() {
+        let server = TestServer::start(|_, _| {
+            Reply::json(
+                503,
+                json!({"status": "success", "data": {"resultType": "vector", "result": []}}),
+            )
+        });
+        let outcome = run(server.url(""), None).await;
+        assert!(!outcome.passed, "{outcome:?}");
+        assert!(
+            outcome
+                .message
+                .contains("status 503: only a 2xx answer can pass"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_null_result_fails_the_gate() {
+        let server = TestServer::start(|_, _| {
+            Reply::json(
+                200,
+                json!({"status": "success", "data": {"resultType": "vector", "result": null}}),
+            )
+        });
+        let outcome = run(server.url(""), None).await;
+        assert!(!outcome.passed, "{outcome:?}");
+        assert!(
+            outcome
+                .message
+                .ends_with("data.result is missing or null, not a list of series"),
             "{}",
             outcome.message
         );

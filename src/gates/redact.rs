@@ -1,41 +1,36 @@
 //! Keeping secrets out of gate messages: URLs lose their userinfo and query values.
 
+use super::url::{mask_query, GateUrl};
+
 /// The URL with any `user:password@` removed and every query value replaced by `***`.
 ///
-/// Gate messages go to the terminal, JSON events and the journal; URLs in playbooks often carry
-/// credentials (`https://user:token@host/…`, `?api_key=…`), so only the shape is shown.
+/// Gate messages go to the terminal, JSON events, tracing and the journal; URLs in playbooks often
+/// carry credentials (`https://user:token@host/…`, `?api_key=…`), so only the shape is shown. A
+/// URL that [`GateUrl`] accepts is shown from its parsed parts. Anything else (a template not yet
+/// rendered, a malformed URL in an error message) keeps only what follows the last `@`, since
+/// userinfo always ends at an `@` however many `/ ? #` it holds; the fragment is dropped.
 pub fn redact_url(url: &str) -> String {
-    let (before_fragment, _) = url.split_once('#').unwrap_or((url, ""));
-    let (scheme, rest) = match before_fragment.split_once("://") {
+    if let Ok(parsed) = GateUrl::parse(url) {
+        return parsed.shown().to_string();
+    }
+    let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, before_fragment),
+        None => (None, url),
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let (path, query) = match tail.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (tail, None),
-    };
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
+    let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
     let mut out = String::with_capacity(url.len());
     if let Some(scheme) = scheme {
         out.push_str(scheme);
         out.push_str("://");
     }
-    out.push_str(host);
-    out.push_str(path);
-    if let Some(query) = query {
-        out.push('?');
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) => format!("{name}=***"),
-                None => pair.to_string(),
-            })
-            .collect();
-        out.push_str(&pairs.join("&"));
+    match rest.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            out.push_str(&mask_query(query));
+        }
+        None => out.push_str(rest),
     }
     out
 }
@@ -59,7 +54,7 @@ mod tests {
             redact_url("https://admin:hunter2@api.example/healthz"),
             "https://api.example/healthz"
         );
-        assert_eq!(redact_url("http://token@h:8080"), "http://h:8080");
+        assert_eq!(redact_url("http://token@h:8080"), "http://h:8080/");
     }
 
     #[test]
@@ -77,8 +72,17 @@ mod tests {
     }
 
     #[test]
-    fn at_sign_in_path_is_not_userinfo() {
-        assert_eq!(redact_url("https://h/users/@me"), "https://h/users/@me");
+    fn passwords_with_unescaped_delimiters_are_never_shown() {
+        for (url, shown) in [
+            ("https://u:p/a#b?c@host/x", "https://host/x"),
+            ("https://u:p/a?c@host/x", "https://host/x"),
+            ("https://u:p#a@host", "https://host"),
+            ("https://u:12/34@host/x?k=v", "https://host/x?k=***"),
+            ("https://admin:p/a#b@{{ host }}/x", "https://{{ host }}/x"),
+            ("u:p/a#b?c@host/x", "host/x"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]

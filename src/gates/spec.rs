@@ -127,6 +127,45 @@ impl HttpMethod {
     }
 }
 
+/// Which redirects an `http` gate follows (Ansible `uri`'s `follow_redirects`).
+///
+/// Followed redirects keep the URL's user name and password and the gate's headers only while
+/// they stay on the original origin (scheme, host and port); on any other origin both are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FollowRedirects {
+    /// Follow none: a 3xx is the answer (so `status: [302]` can pass).
+    None,
+    /// Follow only when the request is a `GET` or `HEAD` (the default, as Ansible's `safe`).
+    #[default]
+    Safe,
+    /// Follow every redirect; 301/302 turn a `POST` into a `GET` and 303 turns any method but
+    /// `HEAD` into a `GET`, as browsers and Python's urllib do; 307/308 keep the method.
+    All,
+}
+
+impl FollowRedirects {
+    /// Every value, for parsing and messages.
+    pub const ALL: [FollowRedirects; 3] = [Self::None, Self::Safe, Self::All];
+
+    /// As written in a playbook.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Safe => "safe",
+            Self::All => "all",
+        }
+    }
+
+    /// Whether a redirect answering `method` is followed.
+    pub fn follows(self, method: HttpMethod) -> bool {
+        match self {
+            Self::None => false,
+            Self::Safe => matches!(method, HttpMethod::Get | HttpMethod::Head),
+            Self::All => true,
+        }
+    }
+}
+
 /// How TLS is checked for HTTPS URLs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsOptions {
@@ -160,6 +199,8 @@ pub struct HttpCheck {
     pub headers: IndexMap<String, String>,
     /// Certificate checking.
     pub tls: TlsOptions,
+    /// Which redirects are followed.
+    pub follow_redirects: FollowRedirects,
 }
 
 /// A `prometheus` gate.

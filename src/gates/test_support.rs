@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A canned answer: status, content type and body.
+/// A canned answer: status, content type, body and an optional `Location`.
 pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+    pub location: Option<String>,
 }
 
 impl Reply {
@@ -20,6 +21,15 @@ impl Reply {
             status,
             content_type: "text/plain",
             body: body.to_string(),
+            location: None,
+        }
+    }
+
+    /// A redirect to `location`.
+    pub fn redirect(status: u16, location: &str) -> Self {
+        Self {
+            location: Some(location.to_string()),
+            ..Self::text(status, "moved")
         }
     }
 
@@ -29,6 +39,7 @@ impl Reply {
             status,
             content_type: "application/json",
             body: body.to_string(),
+            location: None,
         }
     }
 }
@@ -64,10 +75,15 @@ impl TestServer {
                 let reply = respond(number, &head);
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {} Canned\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                    "HTTP/1.1 {} Canned\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n{}",
                     reply.status,
                     reply.content_type,
                     reply.body.len(),
+                    reply
+                        .location
+                        .as_deref()
+                        .map(|to| format!("Location: {to}\r\n"))
+                        .unwrap_or_default(),
                     reply.body
                 );
                 let _ = stream.flush();
@@ -157,5 +173,6 @@ pub fn http_check(url: &str) -> super::HttpCheck {
         body_regex: None,
         headers: indexmap::IndexMap::new(),
         tls: super::TlsOptions::default(),
+        follow_redirects: super::FollowRedirects::default(),
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! Nothing here talks to a host: the runner (`crate::runner`) drives these pieces.
 
+pub mod clock;
 pub mod error;
 pub mod failure;
 pub mod journal;

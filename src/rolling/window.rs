@@ -7,9 +7,26 @@
 //! is open from Friday 22:00 to Saturday 02:00. `24:00` may end a window. The zone is an IANA
 //! name and defaults to UTC. A play may list several windows; it is open when any is.
 //!
-//! Windows are civil (wall-clock) time in their zone, so they follow daylight saving time: on
-//! the night clocks spring forward, `02:30-04:00 Europe/Berlin` opens at 03:00 local time, the
-//! first moment the wall clock is inside it.
+//! # Reading a window on DST nights: wall-clock per fold
+//!
+//! A window is open at instant `t` exactly when the wall clock of its zone at `t` (the date and
+//! `HH:MM` the zone's clocks show then) is inside it: on a day the window starts, from the start
+//! (inclusive) to the end (exclusive), or, for an overnight window, from the start to midnight
+//! and from midnight to the end on the next day. Seconds do not matter: 02:29:59 is 02:29.
+//! [`Windows::next_open`] is the first instant at or after a given one at which that holds, so
+//! the two always agree. On the nights clocks change this reads as follows:
+//!
+//! - Fold (autumn; an hour of wall-clock times occurs twice). Each occurrence of the repeated
+//!   hour is read by its wall clock. A start inside it opens the window at its first occurrence;
+//!   when the clocks go back, the times before the start are outside the window again until the
+//!   start comes round a second time. An end inside it closes the window at its first occurrence;
+//!   when the clocks go back into the window it is open again until the end's second occurrence.
+//!   `Sun 02:30-04:00 Europe/Berlin` on 2026-10-25 (clocks go back 03:00 CEST -> 02:00 CET at
+//!   01:00Z) is open 00:30-01:00Z, closed 01:00-01:30Z (02:00-02:29 CET) and open 01:30-03:00Z.
+//! - Gap (spring; an hour of wall-clock times is skipped). Skipped times are never on the clock:
+//!   a start inside the gap opens the window at the first instant after the gap (when the end is
+//!   after it), an end inside the gap closes it at the gap, and a window wholly inside the gap
+//!   does not open that night. `Sun 02:30-04:00 Europe/Berlin` on 2026-03-29 opens at 03:00 CEST.
 //!
 //! Time zones come from jiff: it reads the system's /usr/share/zoneinfo and falls back to a
 //! copy of the tz database compiled into rpatch (`tzdb-bundle-always`), so a window in
@@ -119,9 +136,11 @@ impl Window {
         }
     }
 
-    /// Instants around which this window may open, from the day before `after` for two weeks
-    /// (the week repeats; the second week covers a window lost to a DST gap): each start time,
-    /// and each time-zone transition (a wall clock jumping into the window).
+    /// Instants at which this window may open, from the day before `after` for two weeks
+    /// (the week repeats; the second week covers a window lost to a DST gap): every instant the
+    /// wall clock reads the start time (both occurrences in a fold), and every time-zone
+    /// transition (a wall clock jumping into the window). Between those the wall clock runs on
+    /// without reaching the start, so [`Window::is_open`] cannot turn true anywhere else.
     fn candidates(&self, after: Timestamp) -> Vec<Timestamp> {
         let mut out = Vec::new();
         let Ok(mut date) = self.tz.to_datetime(after).date().yesterday() else {
@@ -135,16 +154,16 @@ impl Window {
         );
         for _ in 0..16 {
             if self.starts_on(date) {
-                if let Ok(zoned) = date.to_datetime(start).to_zoned(self.tz.clone()) {
-                    out.push(zoned.timestamp());
-                }
+                let occurrences = self.tz.to_ambiguous_timestamp(date.to_datetime(start));
+                out.extend(occurrences.earlier().ok());
+                out.extend(occurrences.later().ok());
             }
             match date.tomorrow() {
                 Ok(next) => date = next,
                 Err(_) => break,
             }
         }
-        let horizon = out.last().copied().unwrap_or(after);
+        let horizon = out.iter().max().copied().unwrap_or(after);
         out.extend(
             self.tz
                 .following(after)
@@ -433,6 +452,139 @@ mod tests {
         assert_eq!(next.to_string(), "2026-04-05T02:00:00+02:00[Europe/Berlin]");
         // Summer: 01:00 in Berlin is 23:00 UTC the day before.
         assert!(windows(&["Sat 01:00-06:00 Europe/Berlin"]).is_open(at("2026-07-03T23:30:00Z")));
+    }
+
+    #[test]
+    fn a_window_starting_in_the_repeated_hour_reopens_when_the_clocks_go_back() {
+        // Berlin, 2026-10-25: 03:00 CEST -> 02:00 CET at 01:00Z; 02:00-03:00 happens twice.
+        let fold = windows(&["Sun 02:30-04:00 Europe/Berlin"]);
+        assert!(fold.is_open(at("2026-10-25T00:30:00Z")), "02:30 CEST");
+        assert!(!fold.is_open(at("2026-10-25T01:00:00Z")), "02:00 CET");
+        assert!(!fold.is_open(at("2026-10-25T01:29:59Z")), "02:29:59 CET");
+        assert!(fold.is_open(at("2026-10-25T01:30:00Z")), "02:30 CET");
+        for asked in ["2026-10-25T01:00:00Z", "2026-10-25T01:29:00Z"] {
+            let next = fold.next_open(at(asked)).expect("opens");
+            assert_eq!(
+                next.to_string(),
+                "2026-10-25T02:30:00+01:00[Europe/Berlin]",
+                "{asked}"
+            );
+        }
+        // Asked the evening before: the first occurrence of 02:30.
+        let next = fold.next_open(at("2026-10-24T18:00:00Z")).expect("opens");
+        assert_eq!(next.to_string(), "2026-10-25T02:30:00+02:00[Europe/Berlin]");
+        // An end inside the repeated hour: closed at its first occurrence, open again after.
+        let ends = windows(&["Sun 01:00-02:30 Europe/Berlin"]);
+        assert!(!ends.is_open(at("2026-10-25T00:45:00Z")), "02:45 CEST");
+        let next = ends.next_open(at("2026-10-25T00:45:00Z")).expect("opens");
+        assert_eq!(next.to_string(), "2026-10-25T02:00:00+01:00[Europe/Berlin]");
+    }
+
+    /// Every row of `tests/fixtures/windows/dst-2026.txt`, computed by Python's zoneinfo
+    /// (`gen.py` beside it) under the semantics in this module's documentation.
+    #[test]
+    fn windows_agree_with_zoneinfo_around_the_2026_dst_nights() {
+        let fixture = include_str!("../../tests/fixtures/windows/dst-2026.txt");
+        let mut window = None;
+        let (mut rows, mut wrong) = (0, Vec::new());
+        for line in fixture.lines() {
+            if let Some(text) = line.strip_prefix("# ") {
+                let (_, spec) = text.split_once('|').expect("# ZONE|WINDOW");
+                window = Some(windows(&[spec]));
+                continue;
+            }
+            let fields: Vec<i64> = line
+                .split(',')
+                .map(|field| field.parse().expect("number"))
+                .collect();
+            let [instant, open, wait] = fields[..] else {
+                panic!("bad row {line}");
+            };
+            let window = window.as_ref().expect("a window before its rows");
+            let t = Timestamp::from_second(instant).expect("instant");
+            let next = window
+                .next_open(t)
+                .map(|zoned| zoned.timestamp().as_second());
+            if window.is_open(t) != (open == 1) || next != Some(instant + wait) {
+                wrong.push(format!(
+                    "{window} at {t}: zoneinfo open={open} next={}, rpatch open={} next={next:?}",
+                    instant + wait,
+                    window.is_open(t)
+                ));
+            }
+            rows += 1;
+        }
+        assert!(rows > 10_000, "only {rows} rows");
+        assert!(
+            wrong.is_empty(),
+            "{} of {rows} rows differ:\n{}",
+            wrong.len(),
+            wrong
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// `next_open` is the first minute at or after `t` at which `is_open` holds, for any
+        /// window near any 2026 transition of zones with 1-hour, 30-minute and midnight changes.
+        #[test]
+        fn next_open_is_the_first_open_minute(
+            zone in proptest::sample::select(vec![
+                "Europe/Berlin", "America/New_York", "Australia/Sydney",
+                "America/Santiago", "Australia/Lord_Howe", "UTC",
+            ]),
+            days in 1u8..128,
+            shift in -8i64..8,
+            length in 1u16..32,
+            night in 0usize..2,
+            offset in -180i64..180,
+        ) {
+            let tz = TimeZone::get(zone).expect("zone");
+            let year = at("2026-01-01T00:00:00Z");
+            let transitions: Vec<Timestamp> = tz
+                .following(year)
+                .map(|t| t.timestamp())
+                .take_while(|t| *t < at("2027-01-01T00:00:00Z"))
+                .collect();
+            let base = transitions.get(night).copied().unwrap_or(year);
+            let minutes = |delta: i64| {
+                base.checked_add(jiff::SignedDuration::from_mins(delta))
+                    .expect("in range")
+            };
+            // Start near the wall-clock time of the change, so folds and gaps are hit often.
+            let wall = tz.to_datetime(minutes(shift * 15));
+            let start = (u16::try_from(wall.hour()).unwrap_or(0) * 60
+                + u16::try_from(wall.minute()).unwrap_or(0)) / 15 * 15;
+            let end = (start + length * 15) % 1440;
+            let end = if end == 0 { 1440 } else { end };
+            proptest::prop_assume!(start != end);
+            let text = format!(
+                "{} {:02}:{:02}-{:02}:{:02} {zone}",
+                (0..7)
+                    .filter(|day| days & (1 << day) != 0)
+                    .map(|day| DAY_NAMES[day].0)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                start / 60, start % 60, end / 60, end % 60
+            );
+            let t = minutes(offset);
+            let window = windows(&[&text]);
+            let next = window.next_open(t).expect("opens").timestamp();
+            let mut scan = t;
+            while !window.is_open(scan) {
+                scan = scan
+                    .checked_add(jiff::SignedDuration::from_mins(1))
+                    .expect("in range");
+                proptest::prop_assert!(scan <= next, "{text}: open at {scan}? next_open said {next}");
+            }
+            proptest::prop_assert_eq!(scan, next, "{} from {}", text, t);
+        }
     }
 
     #[test]

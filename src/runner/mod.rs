@@ -79,6 +79,8 @@ pub struct RunControl {
     pub journal: Option<JournalHandle>,
     /// `--emergency`: maintenance windows are ignored.
     pub emergency: bool,
+    /// What "now" is when a window is checked (the system clock unless `RPATCH_NOW` is set).
+    pub clock: crate::rolling::clock::Clock,
     /// Per play, hosts that already finished it (from the journal of a resumed run).
     pub done: Vec<BTreeMap<String, HostStatus>>,
     /// A resumed run that had halted: the batch whose gates run again before the next batch.

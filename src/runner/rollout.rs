@@ -257,7 +257,7 @@ impl Runner {
         if self.control.emergency {
             return true;
         }
-        let now = jiff::Timestamp::now();
+        let now = self.control.clock.now();
         if windows.is_open(now) {
             return true;
         }

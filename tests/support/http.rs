@@ -1,4 +1,5 @@
-//! A tiny HTTP server on 127.0.0.1 for gate tests: answers each request with the next status.
+//! A tiny HTTP server on 127.0.0.1 for gate tests: answers each request with the next status
+//! (a redirect status sends the client back to `/health`).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -28,9 +29,14 @@ impl StatusServer {
                 let index = counter.fetch_add(1, Ordering::SeqCst);
                 let status = statuses[index.min(statuses.len() - 1)];
                 let body = if status == 200 { "ok" } else { "down" };
+                let location = if matches!(status, 301 | 302 | 303 | 307 | 308) {
+                    "Location: /health\r\n"
+                } else {
+                    ""
+                };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{location}Connection: close\r\n\r\n{body}",
                     body.len()
                 );
             }
