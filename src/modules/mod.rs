@@ -29,6 +29,7 @@ mod context;
 mod error;
 mod file_edit;
 mod free_form;
+mod govc;
 mod lenient;
 mod lookup;
 mod module;
@@ -94,4 +95,9 @@ module_table! {
     virsh_domain: [VirshDomain],
     uri: [Uri],
     virsh_migrate: [VirshMigrate],
+    govc_snapshot: [GovcSnapshot],
+    govc_vmotion: [GovcVmotion],
+    govc_host_maintenance: [GovcHostMaintenance],
+    govc_evacuate: [GovcEvacuate],
+    govc_facts: [GovcFacts],
 }
