@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod dnf;
 mod edit_modules;
+mod govc;
 mod kvm;
 mod kvm_migrate;
 mod monthly;

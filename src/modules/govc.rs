@@ -75,6 +75,11 @@ impl Govc {
             if var == "govc_url" {
                 secrets.extend(parse::url_password(&value));
             }
+            let value = if var == "govc_insecure" {
+                boolean(var, &value)?
+            } else {
+                value
+            };
             env.push((name, value));
         }
         Ok(Self {
@@ -103,10 +108,14 @@ impl Govc {
         }
         let stderr = output.stderr_text();
         if stderr.contains(script::NO_GOVC) {
+            let place = if ctx.transport.is_local() {
+                "the controller".to_string()
+            } else {
+                format!("`{}`", ctx.host)
+            };
             return Err(ModuleError::Failed(format!(
-                "govc is not installed on {} (the vSphere modules run govc on the host of the \
-                 task: install it there, or use `delegate_to` a host that has it)",
-                ctx.host
+                "govc is not on the PATH of {place} (the vSphere modules run govc where the \
+                 task runs: install it there, or `delegate_to` a host that has it)"
             )));
         }
         Ok(Reply {
@@ -193,9 +202,23 @@ fn variable(ctx: &ModuleContext<'_>, name: &str) -> Result<Option<String>, Modul
     Ok(Some(text))
 }
 
-/// A non-string variable as govc reads it (`true`, `1`).
+/// A non-string variable as text (a YAML `true` is `true`, not Jinja's `True`).
 fn plain(value: &Value) -> String {
-    value.to_string()
+    match value.kind() {
+        minijinja::value::ValueKind::Bool => value.is_true().to_string(),
+        _ => value.to_string(),
+    }
+}
+
+/// A yes/no variable as govc's `strconv.ParseBool` reads it: `true` or `false`.
+fn boolean(var: &str, text: &str) -> Result<String, ModuleError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok("true".into()),
+        "false" | "no" | "off" | "0" | "" => Ok("false".into()),
+        _ => Err(ModuleError::Failed(format!(
+            "variable `{var}` is `{text}`, not true or false"
+        ))),
+    }
 }
 
 /// The default limit of one govc call, unless the task sets `timeout`.
