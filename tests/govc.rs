@@ -24,10 +24,15 @@ fn inventory() -> String {
 
 /// The `govc_*` variables, each line indented by `indent`.
 fn govc_vars(indent: &str) -> String {
+    govc_vars_with(indent, PASSWORD)
+}
+
+/// The `govc_*` variables with `password` as written for `govc_password`.
+fn govc_vars_with(indent: &str, password: &str) -> String {
     [
         format!("govc_url: https://admin:{URL_PASSWORD}@vc.example/sdk"),
         "govc_username: admin".to_string(),
-        format!("govc_password: {PASSWORD}"),
+        format!("govc_password: {password}"),
         "govc_insecure: true".to_string(),
         "govc_datacenter: DC0".to_string(),
     ]
@@ -498,31 +503,20 @@ fn govc_facts_lists_hosts_vms_per_host_and_power_state() {
 }
 
 #[test]
-fn a_rolling_play_over_esxi_hosts_evacuates_patches_and_brings_each_back() {
+fn the_example_rolling_play_over_esxi_hosts_evacuates_patches_and_brings_each_back() {
     let mut steps: Vec<&str> = EVACUATE.to_vec();
     steps.extend(MAINTENANCE_EXIT);
     let replay = GovcReplay::new(&steps);
     let inventory = format!(
         "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n  children:\n    esxi:\n      \
          hosts:\n        DC0_C0_H1:\n          ansible_host: 192.0.2.10\n      vars:\n{}",
-        govc_vars("        ")
+        govc_vars_with("        ", "\"{{ lookup('env', 'RPATCH_TEST_VC_PASSWORD') }}\"")
     );
     let project = Project::new()
         .file("inventory/local.yml", &inventory)
         .env("PATH", &replay.path_env())
-        .playbook(indoc! {r#"
-            - hosts: esxi
-              gather_facts: false
-              serial: 1
-              tasks:
-                - govc_evacuate: {host: "{{ inventory_hostname }}"}
-                  delegate_to: localhost
-                - name: patch step
-                  command: echo patching {{ inventory_hostname }}
-                  delegate_to: localhost
-                - govc_host_maintenance: {host: "{{ inventory_hostname }}", state: exit}
-                  delegate_to: localhost
-        "#});
+        .env("RPATCH_TEST_VC_PASSWORD", PASSWORD)
+        .playbook(include_str!("../playbooks/esxi-rolling.yml"));
     let output = project.run(&[]);
     output.expect_code(0);
     assert_secrets_kept(&project, &output, &replay);

@@ -243,3 +243,29 @@ pub(crate) fn check_word(kind: &str, word: &str) -> Result<(), ModuleError> {
         word.escape_debug()
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whatever_govc_prints_is_reported_with_secrets_masked() {
+        let govc = Govc {
+            env: Vec::new(),
+            secrets: vec!["pw!1".into()],
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(
+            govc.mask("Post \"https://root:other@vc/sdk\": login pw!1 refused"),
+            "Post \"https://root:********@vc/sdk\": login ******** refused"
+        );
+    }
+
+    #[test]
+    fn govc_insecure_reads_as_govcs_true_or_false() {
+        assert_eq!(boolean("v", "yes").expect("bool"), "true");
+        assert_eq!(boolean("v", "False").expect("bool"), "false");
+        assert!(boolean("v", "maybe").is_err());
+        assert_eq!(plain(&Value::from(true)), "true");
+    }
+}
