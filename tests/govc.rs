@@ -8,6 +8,7 @@ use std::path::Path;
 use indoc::indoc;
 use serde_json::Value as Json;
 
+use crate::support::fleet::Fleet;
 use crate::support::govc_replay::{fixtures_dir, GovcReplay};
 use crate::support::{Output, Project};
 
@@ -522,4 +523,31 @@ fn the_example_rolling_play_over_esxi_hosts_evacuates_patches_and_brings_each_ba
     assert_secrets_kept(&project, &output, &replay);
     replay.assert_replayed(&steps);
     assert_eq!(output.recap_of("DC0_C0_H1").changed, 3, "{}", output.stdout);
+}
+
+#[test]
+fn govc_runs_over_ssh_with_the_password_in_no_remote_command_line() {
+    let fleet = Fleet::new().start();
+    let replay = GovcReplay::new(SNAPSHOT_CREATE).shared();
+    let inventory = format!("{}{}", fleet.inventory(), govc_vars("      "));
+    let project = fleet.project_with_inventory(&inventory).playbook(&format!(
+        "- hosts: all\n  gather_facts: false\n  environment:\n    PATH: {}:/usr/bin:/bin\n  \
+         tasks:\n    - govc_snapshot: {{vm: DC0_C0_RP0_VM0, name: rpatch-pre-2026-11, \
+         description: rpatch pre-patch}}\n",
+        replay.bin_dir().display()
+    ));
+    let output = project.run(&["--json"]);
+    output.expect_code(0);
+    assert_secrets_kept(&project, &output, &replay);
+    replay.assert_replayed(SNAPSHOT_CREATE);
+    let calls = replay.calls();
+    // govc's parent is the shell sshd started: its command line is `sh -c 'export PATH=…; sh'`
+    // (the task's environment), the script with GOVC_* came on its standard input.
+    let remote_shell = calls[0]["ancestors"][0].as_str().unwrap_or_default().trim();
+    assert!(
+        remote_shell.starts_with("sh -c export PATH=") && remote_shell.ends_with("; sh"),
+        "{remote_shell}"
+    );
+    assert!(!remote_shell.contains("GOVC"), "{remote_shell}");
+    assert_eq!(result(&output)["changed"], true);
 }

@@ -46,6 +46,19 @@ impl GovcReplay {
         Self { dir }
     }
 
+    /// Lets every user run the replay and write its log (for a fleet host's login user).
+    pub fn shared(self) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod replay dir");
+        self
+    }
+
+    /// The directory holding the `govc` wrapper.
+    pub fn bin_dir(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
     /// A PATH with the replay first.
     pub fn path_env(&self) -> String {
         let rest = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
