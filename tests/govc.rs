@@ -551,3 +551,22 @@ fn govc_runs_over_ssh_with_the_password_in_no_remote_command_line() {
     assert!(!remote_shell.contains("GOVC"), "{remote_shell}");
     assert_eq!(result(&output)["changed"], true);
 }
+
+#[test]
+fn govc_snapshot_in_check_mode_reads_the_tree_and_creates_nothing() {
+    let steps = &["11"];
+    let replay = GovcReplay::new(steps);
+    let (_, output) = run(
+        &replay,
+        "    - govc_snapshot: {vm: DC0_C0_RP0_VM0, name: rpatch-pre-2026-11}\n",
+        &["--json", "--check"],
+        0,
+    );
+    replay.assert_replayed(steps);
+    let result = result(&output);
+    assert_eq!(result["changed"], true, "{result}");
+    assert_eq!(
+        result["msg"],
+        "would create snapshot `rpatch-pre-2026-11` of `DC0_C0_RP0_VM0`"
+    );
+}
