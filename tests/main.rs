@@ -21,3 +21,4 @@ mod ssh;
 mod state;
 mod support;
 mod system_modules;
+mod windows;

@@ -33,6 +33,7 @@ mod govc;
 mod lenient;
 mod lookup;
 mod module;
+mod powershell;
 mod remote_file;
 mod result;
 mod virsh;
@@ -100,4 +101,5 @@ module_table! {
     govc_host_maintenance: [GovcHostMaintenance],
     govc_evacuate: [GovcEvacuate],
     govc_facts: [GovcFacts],
+    win_updates: [WinUpdates],
 }
