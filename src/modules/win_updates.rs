@@ -80,7 +80,9 @@ fn script(state: UpdateState) -> String {
 struct Triggered {
     tool: String,
     action: String,
-    rc: i64,
+    /// `$LASTEXITCODE` of the tool (null if PowerShell did not set one).
+    #[serde(default)]
+    rc: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -100,10 +102,10 @@ fn outcome(triggered: Triggered) -> ModuleResult {
     if let Some(error) = &triggered.error {
         return ModuleResult::failed(error.clone()).with_data(&triggered);
     }
-    if triggered.rc != 0 {
+    if let Some(rc) = triggered.rc.filter(|rc| *rc != 0) {
         return ModuleResult::failed(format!(
-            "{} {} exited with {}",
-            triggered.tool, triggered.action, triggered.rc
+            "{} {} exited with {rc}",
+            triggered.tool, triggered.action
         ))
         .with_data(&triggered);
     }
