@@ -29,9 +29,11 @@ mod context;
 mod error;
 mod file_edit;
 mod free_form;
+mod govc;
 mod lenient;
 mod lookup;
 mod module;
+mod powershell;
 mod remote_file;
 mod result;
 mod virsh;
@@ -96,4 +98,10 @@ module_table! {
     virsh_domain: [VirshDomain],
     uri: [Uri],
     virsh_migrate: [VirshMigrate],
+    govc_snapshot: [GovcSnapshot],
+    govc_vmotion: [GovcVmotion],
+    govc_host_maintenance: [GovcHostMaintenance],
+    govc_evacuate: [GovcEvacuate],
+    govc_facts: [GovcFacts],
+    win_updates: [WinUpdates],
 }

@@ -83,13 +83,14 @@ enum SnapshotState {
 /// `older_than` as written: a number of seconds or a text with a unit.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-enum Age {
+pub(crate) enum Age {
     Seconds(u64),
     Text(String),
 }
 
 impl Age {
-    fn seconds(&self) -> Result<u64, String> {
+    /// The age in seconds, or why the text is not one.
+    pub(crate) fn seconds(&self) -> Result<u64, String> {
         let text = match self {
             Self::Seconds(seconds) => return Ok(*seconds),
             Self::Text(text) => text.trim(),

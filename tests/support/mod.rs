@@ -5,6 +5,7 @@
 
 pub mod apt_repo;
 pub mod fleet;
+pub mod govc_replay;
 pub mod http;
 pub mod kvm_lab;
 pub mod reboot_host;
