@@ -98,6 +98,10 @@ pub enum CliError {
     /// `resume` without the extra variables the run was started with.
     #[error("the run was started with extra variables that were not given again: {}", .0.join(", "))]
     MissingExtraVars(Vec<String>),
+    /// The ssh_config file (`-F`, `RPATCH_SSH_CONFIG`, or the standard ones) is missing or
+    /// malformed.
+    #[error("ssh config: {0}")]
+    SshConfig(#[from] crate::transport::ssh::ConfigError),
     /// The man page could not be rendered.
     #[error("cannot render the man page: {0}")]
     ManPage(std::io::Error),
@@ -131,6 +135,9 @@ impl CliError {
             | Self::PlaybookChanged { .. }
             | Self::MissingExtraVars(_) => exit::BAD_OPTIONS,
             Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
+            // A file that is not there is a bad option; one that is there but wrong, a parse error.
+            Self::SshConfig(error) if error.line == 0 => exit::BAD_OPTIONS,
+            Self::SshConfig(_) => exit::PARSE_ERROR,
             Self::Password(_)
             | Self::Journal(_)
             | Self::Lock(_)
