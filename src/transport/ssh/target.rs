@@ -298,16 +298,19 @@ impl Context<'_> {
         alias: &str,
         preset: &[Setting],
         over: &Overrides,
-        visited: &mut Vec<String>,
+        visited: &mut Vec<(String, Vec<Setting>)>,
     ) -> Result<Vec<Hop>, TargetError> {
-        if visited.iter().any(|v| v == alias) || visited.len() > MAX_JUMP_DEPTH {
-            visited.push(alias.to_string());
+        // The same alias with the same options is the same ssh invocation again: a loop. (The
+        // same alias reached with other earlier hops is not: OpenSSH goes through it.)
+        let seen = visited.iter().any(|(a, p)| a == alias && p == preset);
+        visited.push((alias.to_string(), preset.to_vec()));
+        if seen || visited.len() > MAX_JUMP_DEPTH {
+            let path: Vec<&str> = visited.iter().map(|(a, _)| a.as_str()).collect();
             return Err(TargetError::Invalid(format!(
                 "ProxyJump loop: {}",
-                visited.join(" -> ")
+                path.join(" -> ")
             )));
         }
-        visited.push(alias.to_string());
         let cfg = self.config.resolve_with(alias, preset)?;
         let mut hops = match &cfg.proxy_jump {
             None => Vec::new(),

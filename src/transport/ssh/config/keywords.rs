@@ -315,9 +315,11 @@ pub fn parse_setting(
                 "yes" | "no" | "ask" | "accept-new" | "off" | "true" | "false" => {
                     Setting::StrictHostKeyChecking(value)
                 }
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "bad StrictHostKeyChecking `{value}`: expected yes, no, ask, accept-new or off"
-                )),
+                ))
+                }
             }
         }
         K::ConnectTimeout => Setting::ConnectTimeout(time(&single()?)?),

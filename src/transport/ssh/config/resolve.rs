@@ -22,9 +22,9 @@ pub(super) struct State {
     port: Option<u16>,
     identity_files: Vec<String>,
     identities_only: Option<bool>,
-    /// ProxyJump as written (`none` included), set only if no ProxyCommand came first.
+    /// ProxyJump as written (`none` included).
     jump: Option<String>,
-    /// ProxyCommand as written (`none` included), set only if no ProxyJump came first.
+    /// ProxyCommand as written (`none` included, and set to `none` by a ProxyJump).
     proxy_command: Option<String>,
     host_key_alias: Option<String>,
     user_known_hosts: Option<Vec<String>>,
@@ -58,16 +58,18 @@ impl State {
                 }
             }
             Setting::IdentitiesOnly(v) => first(&mut self.identities_only, v),
+            // As OpenSSH 9.2 behaves (checked with `ssh -G`): a ProxyJump applies only if
+            // neither came first, and a real one also sets ProxyCommand to `none`; a
+            // ProxyCommand is first-wins on its own, so `ProxyJump none` does not block it.
             Setting::ProxyJump(v) => {
                 if self.jump.is_none() && self.proxy_command.is_none() {
                     self.jump = Some(v.clone());
+                    if !v.eq_ignore_ascii_case("none") {
+                        self.proxy_command = Some("none".into());
+                    }
                 }
             }
-            Setting::ProxyCommand(v) => {
-                if self.jump.is_none() {
-                    first(&mut self.proxy_command, v);
-                }
-            }
+            Setting::ProxyCommand(v) => first(&mut self.proxy_command, v),
             Setting::HostKeyAlias(v) => first(&mut self.host_key_alias, v),
             Setting::UserKnownHostsFile(v) => first(&mut self.user_known_hosts, v),
             Setting::GlobalKnownHostsFile(v) => first(&mut self.global_known_hosts, v),

@@ -195,8 +195,13 @@ fn proxyjump_and_proxycommand_first_one_wins() {
     let none = "Host a\n  ProxyCommand none\nHost *\n  ProxyJump j\n";
     let a = resolve(none, "a");
     assert_eq!((a.proxy_jump, a.proxy_command), (None, None));
-    let jump_none = "Host a\n  ProxyJump none\nHost *\n  ProxyCommand nc\n";
-    assert_eq!(resolve(jump_none, "a").proxy_command, None);
+    // OpenSSH 9.2 (`ssh -G`): `ProxyJump none` blocks a later ProxyJump, not a ProxyCommand.
+    let jump_none = "Host a\n  ProxyJump none\n  ProxyJump j\nHost *\n  ProxyCommand nc\n";
+    let a = resolve(jump_none, "a");
+    assert_eq!(
+        (a.proxy_jump, a.proxy_command.as_deref()),
+        (None, Some("nc"))
+    );
 }
 
 #[test]
