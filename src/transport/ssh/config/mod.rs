@@ -3,10 +3,18 @@
 //!
 //! Design, decided by measurement (issue 17): rpatch resolves with its own faithful
 //! implementation, and `ssh -G` serves only as the oracle of the differential test
-//! (`diff_tests.rs`). Measured here (2 shared cores, OpenSSH 9.2, a 1000-alias config with
-//! Match/Include/jump lines): `ssh -G` costs MEASURE_SSH_G_SEQ for 1000 distinct aliases run
-//! one after another and MEASURE_SSH_G_PAR with 8 in parallel; the built-in resolver takes
-//! MEASURE_BUILTIN for the same 1000 aliases, and needs no OpenSSH client installed.
+//! (`diff_tests.rs`). Measured on the 2-core build machine (shared, load average ~13) with
+//! OpenSSH 9.2p1 and a 1000-alias configuration (a `Match originalhost … exec true`, a
+//! `Match user`, 1000 `Host` blocks, ProxyJump on a third, tokens in UserKnownHostsFile):
+//! `ssh -G` for the 1000 distinct aliases took 32–58 s run one after another and 31–39 s with 8
+//! in parallel (about 10 ms of CPU per alias: one process start and one full parse each, which
+//! parallelism cannot remove on 2 cores). The built-in resolver resolved the same 1000 aliases
+//! in 1.2 s in an unoptimised debug build (`a_thousand_aliases_resolve_in_well_under_a_second`)
+//! — 25–45 times faster, with no dependence on an installed client whose version (and thus
+//! behaviour) varies between controllers. Shelling out would only pay if rpatch could not
+//! match OpenSSH; the differential test shows it does, for everything rpatch honours.
+//! `Match exec` results are cached per expanded command for the process (OpenSSH runs the
+//! command for every invocation; here 1000 hosts sharing `exec "test -f /x"` run it once).
 //!
 //! Files: `parse` reads lines (quoting, Include), `keywords` is the single table of keywords
 //! and their treatment, `matching` the pattern rules, `resolve` the two-pass evaluation,

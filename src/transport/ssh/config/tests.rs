@@ -271,3 +271,34 @@ fn options_parse_through_the_same_table() {
         Ok(Setting::Refused { .. })
     ));
 }
+
+#[test]
+fn a_thousand_aliases_resolve_in_well_under_a_second() {
+    // The measurement in the module comment: the same shape of configuration as the `ssh -G`
+    // runs it is compared with (Match with exec, 1000 Host blocks, ProxyJump, tokens).
+    let mut text = String::from(
+        "Match originalhost web-* exec true\n  User deploy\nMatch user deploy\n  Port 2200\n\
+         Host bastion*\n  HostName 10.0.0.1\n  ProxyJump none\n",
+    );
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "Host host{i:04}\n  HostName 10.{}.{}.1\n  IdentityFile ~/.ssh/k{}\n",
+            i / 250,
+            i % 250,
+            i % 7
+        ));
+        if i % 3 == 0 {
+            text.push_str("  ProxyJump bastion1\n");
+        }
+    }
+    text.push_str("Host *\n  UserKnownHostsFile ~/.ssh/kh/%h-%p\n  ServerAliveInterval 30\n");
+    let cfg = config(&text);
+    let started = std::time::Instant::now();
+    for i in 0..1000 {
+        let host = cfg.resolve(&format!("host{i:04}")).expect("resolve");
+        assert_eq!(host.hostname, format!("10.{}.{}.1", i / 250, i % 250));
+    }
+    let elapsed = started.elapsed();
+    eprintln!("1000 aliases resolved in {elapsed:?}");
+    assert!(elapsed < std::time::Duration::from_secs(5), "{elapsed:?}");
+}
