@@ -446,4 +446,90 @@ mod tests {
         assert_eq!(resolved.host.identity_files, vec![PathBuf::from("/k/inv")]);
         assert!(resolved.jumps.is_empty());
     }
+
+    fn write_config(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config");
+        std::fs::write(&path, text).expect("write");
+        (dir, path)
+    }
+
+    #[test]
+    fn a_jump_hosts_own_proxyjump_is_followed() {
+        let (_dir, path) = write_config(
+            "Host web01
+  ProxyJump inner
+Host inner
+  ProxyJump outer
+  User iu
+             Host outer
+  HostName 192.0.2.1
+  Port 2201
+",
+        );
+        let target = SshTarget::resolve(&options(&path)).expect("resolve");
+        let chain: Vec<String> = target.jumps.iter().map(|h| format!("{h:?}")).collect();
+        let me = super::super::config::LocalFacts::current().user;
+        assert_eq!(
+            chain,
+            vec![format!("{me}@192.0.2.1:2201"), "iu@inner:22".into()]
+        );
+    }
+
+    #[test]
+    fn earlier_hops_replace_the_last_hops_own_proxyjump() {
+        let (_dir, path) = write_config(
+            "Host web01
+  ProxyJump a,u@b:2
+Host b
+  ProxyJump elsewhere
+  Port 9
+",
+        );
+        let target = SshTarget::resolve(&options(&path)).expect("resolve");
+        let hosts: Vec<(&str, u16)> = target
+            .jumps
+            .iter()
+            .map(|h| (h.host.as_str(), h.port))
+            .collect();
+        assert_eq!(hosts, vec![("a", 22), ("b", 2)]);
+        assert_eq!(target.jumps[1].user, "u");
+    }
+
+    #[test]
+    fn proxyjump_loops_are_errors() {
+        let (_dir, path) = write_config(
+            "Host web01
+  ProxyJump a
+Host a
+  ProxyJump b
+Host b
+  ProxyJump a
+",
+        );
+        let error = SshTarget::resolve(&options(&path)).expect_err("loop");
+        assert!(
+            error.to_string().contains("web01 -> a -> b -> a"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn ssh_args_honour_o_j_p_i_l_f_and_refuse_the_rest() {
+        let words = |s: &str| shlex::split(s).expect("split");
+        let args = parse_ssh_args(
+            "h",
+            &words("-o Port=2 -oUser=u -J j -p 3 -i /k -l v -F /cfg -o 'ProxyCommand nc %h %p'"),
+        )
+        .expect("args");
+        assert_eq!(args.config_file, Some(PathBuf::from("/cfg")));
+        assert_eq!(args.settings[0], Setting::Port(2));
+        assert_eq!(args.settings[1], Setting::User("u".into()));
+        assert_eq!(args.settings[2], Setting::ProxyJump("j".into()));
+        assert_eq!(args.settings.len(), 7);
+        for bad in ["-C", "-o Frob=1", "-o BindAddress=1.2.3.4", "stray", "-p"] {
+            let error = parse_ssh_args("web9", &words(bad)).err().expect(bad);
+            assert!(error.to_string().starts_with("web9: "), "{error}");
+        }
+    }
 }
