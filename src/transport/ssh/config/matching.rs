@@ -4,15 +4,23 @@
 /// `*` (any run) and `?` (one character) glob matching, as OpenSSH's `match_pattern`.
 /// Case-sensitive.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob(pattern.as_bytes(), text.as_bytes());
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
+    glob(&pattern, &text)
+}
+
+/// The matcher over bytes (ASCII) or characters.
+fn glob<T: PartialEq + Copy + Wild>(pattern: &[T], text: &[T]) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+        if p < pattern.len() && (pattern[p].is_any() || pattern[p] == text[t]) {
             p += 1;
             t += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
+        } else if p < pattern.len() && pattern[p].is_star() {
             star = Some((p, t));
             p += 1;
         } else if let Some((star_p, star_t)) = star {
@@ -23,7 +31,31 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|c| c.is_star())
+}
+
+/// `*` and `?` in either representation.
+trait Wild {
+    fn is_star(&self) -> bool;
+    fn is_any(&self) -> bool;
+}
+
+impl Wild for u8 {
+    fn is_star(&self) -> bool {
+        *self == b'*'
+    }
+    fn is_any(&self) -> bool {
+        *self == b'?'
+    }
+}
+
+impl Wild for char {
+    fn is_star(&self) -> bool {
+        *self == '*'
+    }
+    fn is_any(&self) -> bool {
+        *self == '?'
+    }
 }
 
 /// A `Host` line's patterns against the name given to ssh: case-sensitive, a matching `!`
@@ -78,6 +110,7 @@ mod tests {
         assert!(wildcard_match("*", ""));
         assert!(wildcard_match("10.0.*.1", "10.0.3.1"));
         assert!(!wildcard_match("a*b", "acbd"));
+        assert!(wildcard_match("h?st-é*", "höst-été"));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! `ssh -G` for the 1000 distinct aliases took 32–58 s run one after another and 31–39 s with 8
 //! in parallel (about 10 ms of CPU per alias: one process start and one full parse each, which
 //! parallelism cannot remove on 2 cores). The built-in resolver resolved the same 1000 aliases
-//! in 1.2 s in an unoptimised debug build (`a_thousand_aliases_resolve_in_well_under_a_second`)
+//! in 1.2 s in an unoptimised debug build (`a_thousand_aliases_resolve_without_a_process_each`)
 //! — 25–45 times faster, with no dependence on an installed client whose version (and thus
 //! behaviour) varies between controllers. Shelling out would only pay if rpatch could not
 //! match OpenSSH; the differential test shows it does, for everything rpatch honours.
