@@ -309,13 +309,23 @@ fn run_exec(command: &str, cache: &Mutex<HashMap<String, bool>>) -> Result<bool,
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "/bin/sh".into());
-    let status = std::process::Command::new(&shell)
-        .arg("-c")
-        .arg(command)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .map_err(|e| format!("Match exec `{command}`: cannot run {shell}: {e}"))?;
+    let run = || {
+        std::process::Command::new(&shell)
+            .arg("-c")
+            .arg(command)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .status()
+    };
+    // Hosts are resolved from async tasks: let the runtime move other tasks off this worker
+    // while the command runs.
+    let status = match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(run)
+        }
+        _ => run(),
+    }
+    .map_err(|e| format!("Match exec `{command}`: cannot run {shell}: {e}"))?;
     let holds = status.success();
     cache
         .lock()
