@@ -101,6 +101,10 @@ pub enum CliError {
     /// `RPATCH_NOW` is not an instant.
     #[error(transparent)]
     Clock(#[from] crate::rolling::clock::ClockError),
+    /// The ssh_config file (`-F`, `RPATCH_SSH_CONFIG`, or the standard ones) is missing or
+    /// malformed.
+    #[error("ssh config: {0}")]
+    SshConfig(#[from] crate::transport::ssh::ConfigError),
     /// The man page could not be rendered.
     #[error("cannot render the man page: {0}")]
     ManPage(std::io::Error),
@@ -135,6 +139,9 @@ impl CliError {
             | Self::MissingExtraVars(_)
             | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
+            // A file that is not there is a bad option; one that is there but wrong, a parse error.
+            Self::SshConfig(error) if error.line == 0 => exit::BAD_OPTIONS,
+            Self::SshConfig(_) => exit::PARSE_ERROR,
             Self::Password(_)
             | Self::Journal(_)
             | Self::Lock(_)

@@ -7,7 +7,7 @@ use super::error::CliError;
 use super::journal::{lock_run, runs_dir, Locked};
 use super::load::{load_all, Loaded};
 use super::run::{execute, read_password, OutputMode};
-use super::settings::{apply_resume_flags, run_options};
+use super::settings::{apply_resume_flags, check_ssh_config, run_options};
 use crate::playbook::digest::digest;
 use crate::rolling::journal::{
     JournalEvent, JournalReader, JournalWriter, RunId, RunState, JOURNAL_FILE,
@@ -77,6 +77,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
     if !scope.retried.is_empty() {
         eprintln!("rpatch: running again on {}", scope.retried.join(", "));
     }
+    check_ssh_config(&settings)?;
     let options = run_options(&settings, None, become_password, verbosity);
     let control = RunControl {
         journal: Some(writer.spawn()?),

@@ -9,7 +9,7 @@ use super::args::RunArgs;
 use super::error::CliError;
 use super::journal::{absolute, lock_run, runs_dir, start_journal, Locked};
 use super::load::{inventory_paths, load_all, Loaded};
-use super::settings::{connection_from_flags, run_options};
+use super::settings::{check_ssh_config, connection_from_flags, run_options};
 use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::digest::digest;
 use crate::playbook::{Action, TagFilter, TaskNode};
@@ -68,6 +68,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         connection: Some(connection_from_flags(&args.connection)?),
         digest: Some(digest(&loaded.playbook)),
     };
+    check_ssh_config(&settings)?;
     let become_password = if args.connection.ask_become_pass {
         Some(read_password()?)
     } else {

@@ -46,6 +46,18 @@ pub fn connection_from_flags(flags: &ConnectionArgs) -> Result<ConnectionSetting
     })
 }
 
+/// Reads the ssh_config files a run will use, so a missing `-F` file, an unknown keyword or a
+/// bad value stops the run before it connects anywhere (as `ssh` refuses to start).
+pub fn check_ssh_config(settings: &RunSettings) -> Result<(), CliError> {
+    let explicit = settings
+        .connection
+        .as_ref()
+        .and_then(|c| c.ssh_config.as_deref())
+        .map(PathBuf::from);
+    crate::transport::ssh::SshConfig::standard(explicit.as_deref())?;
+    Ok(())
+}
+
 /// Applies the connection flags given to `rpatch resume` to a journaled run's settings and
 /// returns a warning per difference: a journal that recorded no connection options (an older
 /// rpatch) takes them all from the command line; otherwise each flag given overrides the

@@ -51,7 +51,8 @@ pub fn transport_for(
 
 /// SSH settings from `ansible_host`, `ansible_port`, `ansible_user`,
 /// `ansible_ssh_private_key_file` and (only when set) `ansible_password`.
-/// `ansible_ssh_common_args` is ignored: ssh_config covers what it is used for.
+/// `ansible_ssh_common_args` and `ansible_ssh_extra_args` are split into words for the
+/// transport, which honours `-o`, `-J`, `-p`, `-i`, `-l`, `-F` and refuses anything else.
 fn ssh_options(scope: &Value, templar: &Templar) -> Result<SshOptions, TransportError> {
     let first = |names: &[&str]| names.iter().find_map(|n| var_string(scope, templar, n));
     let name = first(&["inventory_hostname"]).unwrap_or_default();
@@ -81,9 +82,23 @@ fn ssh_options(scope: &Value, templar: &Templar) -> Result<SshOptions, Transport
             "ansible_ssh_password",
         ]),
         connect_timeout: timeout,
+        ssh_args: ssh_args(scope, templar, &name)?,
         name,
         ..SshOptions::default()
     })
+}
+
+/// `ansible_ssh_common_args` then `ansible_ssh_extra_args`, split as a shell would.
+fn ssh_args(scope: &Value, templar: &Templar, name: &str) -> Result<Vec<String>, TransportError> {
+    let mut words = Vec::new();
+    for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+        if let Some(text) = var_string(scope, templar, var) {
+            words.extend(shlex::split(&text).ok_or_else(|| {
+                TransportError::Connect(format!("{name}: {var}: unbalanced quotes in `{text}`"))
+            })?);
+        }
+    }
+    Ok(words)
 }
 
 /// The task's escalation settings, if it escalates.

@@ -5,6 +5,7 @@ mod auth;
 mod channel;
 mod config;
 mod known_hosts;
+mod proxy;
 mod session;
 mod target;
 mod transport;

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::auth;
 use super::known_hosts::{self, HostKeyPolicy, Verdict};
+use super::proxy;
 use super::target::{Hop, SshTarget};
 use super::transport::SshTransport;
 use crate::transport::TransportError;
@@ -87,16 +88,17 @@ fn decide(hop: &Hop, key: &PublicKey) -> Result<(), String> {
     if hop.policy == HostKeyPolicy::Off {
         return Ok(());
     }
-    let name = known_hosts::host_key_name(&hop.host, hop.port);
+    let (key_host, key_port) = hop.key_name();
+    let name = known_hosts::host_key_name(key_host, key_port);
     let shown = format!(
         "{} key {}",
         known_hosts::key_type(key),
         known_hosts::fingerprint(key)
     );
-    match hop.known_hosts.verify(&hop.host, hop.port, key) {
+    match hop.known_hosts.verify(key_host, key_port, key) {
         Verdict::Known => Ok(()),
         Verdict::Unknown if hop.policy == HostKeyPolicy::AcceptNew => {
-            match hop.known_hosts.learn(&hop.host, hop.port, key) {
+            match hop.known_hosts.learn(key_host, key_port, key) {
                 Ok(path) => {
                     tracing::warn!("permanently added {name} ({shown}) to {}", path.display());
                     Ok(())
@@ -240,13 +242,28 @@ async fn connect_hop(
     };
     let known = {
         let hop = hop.clone();
-        tokio::task::spawn_blocking(move || hop.known_hosts.known_algorithms(&hop.host, hop.port))
-            .await
-            .unwrap_or_default()
+        tokio::task::spawn_blocking(move || {
+            let (host, port) = hop.key_name();
+            hop.known_hosts.known_algorithms(host, port)
+        })
+        .await
+        .unwrap_or_default()
     };
     let config = Arc::new(client_config(hop, &known));
     let attempt = async {
+        let mut proxy_stderr = None;
         let handshake = match &via {
+            None if hop.proxy_command.is_some() => {
+                let command = hop.proxy_command.as_deref().unwrap_or_default();
+                let (stream, stderr) = proxy::spawn(command).map_err(|e| {
+                    TransportError::Connect(format!(
+                        "{}:{}: cannot run ProxyCommand `{command}`: {e}",
+                        hop.host, hop.port
+                    ))
+                })?;
+                proxy_stderr = Some(stderr);
+                client::connect_stream(config, stream, client).await
+            }
             None => {
                 let stream = TcpStream::connect((hop.host.as_str(), hop.port))
                     .await
@@ -277,7 +294,15 @@ async fn connect_hop(
         let mut handle = handshake.map_err(|error| {
             match problem.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 Some(message) => TransportError::HostKey(message),
-                None => handshake_error(hop, &error),
+                None => match proxy_stderr.as_ref().map(|s| s.text()) {
+                    Some(text) if !text.is_empty() => {
+                        let TransportError::Connect(m) = handshake_error(hop, &error) else {
+                            return handshake_error(hop, &error);
+                        };
+                        TransportError::Connect(format!("{m} (ProxyCommand said: {text})"))
+                    }
+                    _ => handshake_error(hop, &error),
+                },
             }
         })?;
         auth::authenticate(&mut handle, hop).await?;

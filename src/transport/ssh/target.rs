@@ -1,14 +1,19 @@
 //! Where and how to connect: inventory variables merged over ssh_config and rpatch's settings.
 //!
 //! Precedence, as in Ansible: inventory variables (`ansible_host`, `ansible_port`,
-//! `ansible_user`, `ansible_ssh_private_key_file`, `ansible_password`) win over ssh_config,
-//! which wins over built-in defaults.
+//! `ansible_user`, `ansible_ssh_private_key_file`, `ansible_password`), then the options in
+//! `ansible_ssh_common_args`/`ansible_ssh_extra_args`, win over ssh_config (they are applied
+//! first, as `ssh -o` options are), which wins over built-in defaults. A jump host is resolved
+//! as OpenSSH's `ssh -W` to it would be: its own ssh_config, including its own ProxyJump.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::config::{expand_tilde, home_dir, ConfigError, SshConfig};
+use super::config::{
+    expand_tilde, home_dir, parse_jump_hop, parse_option, ConfigError, HostConfig, Setting,
+    SshConfig,
+};
 use super::known_hosts::{HostKeyPolicy, KnownHosts};
 
 /// Default `ConnectTimeout`.
@@ -41,6 +46,9 @@ pub struct SshOptions {
     pub known_hosts_files: Option<Vec<PathBuf>>,
     /// Host key policy; default `RPATCH_HOST_KEY_CHECKING`, then ssh_config, then strict.
     pub host_key_policy: Option<HostKeyPolicy>,
+    /// `ansible_ssh_common_args` then `ansible_ssh_extra_args`, split into words: `-o
+    /// Key=Value`, `-J`, `-p`, `-i`, `-l`, `-F` are honoured, anything else is an error.
+    pub ssh_args: Vec<String>,
 }
 
 impl fmt::Debug for SshOptions {
@@ -83,8 +91,23 @@ pub struct Hop {
     pub keepalive_max: usize,
     /// Where host keys are looked up.
     pub known_hosts: KnownHosts,
+    /// `HostKeyAlias`: the name host keys are looked up and recorded under instead of host.
+    pub host_key_alias: Option<String>,
+    /// `ProxyCommand` (tokens expanded): run with `sh -c`, SSH spoken over its stdin/stdout.
+    pub proxy_command: Option<String>,
     /// What to do with unknown host keys.
     pub policy: HostKeyPolicy,
+}
+
+impl Hop {
+    /// The name and port host keys are recorded under: `HostKeyAlias` (as OpenSSH, without
+    /// the port), else the host and port.
+    pub fn key_name(&self) -> (&str, u16) {
+        match &self.host_key_alias {
+            Some(alias) => (alias, 22),
+            None => (&self.host, self.port),
+        }
+    }
 }
 
 impl fmt::Debug for Hop {
@@ -148,7 +171,12 @@ impl SshTarget {
     /// Resolves a host's target from its options, ssh_config and the environment.
     pub fn resolve(options: &SshOptions) -> Result<Self, TargetError> {
         let env = env_settings();
-        let config_file = options.config_file.clone().or(env.config_file);
+        let args = parse_ssh_args(&options.name, &options.ssh_args)?;
+        let config_file = args
+            .config_file
+            .clone()
+            .or_else(|| options.config_file.clone())
+            .or(env.config_file);
         let config = SshConfig::standard(config_file.as_deref())?;
         let policy = match (options.host_key_policy, env.policy) {
             (Some(policy), _) => Some(policy),
@@ -162,35 +190,91 @@ impl SshTarget {
             known_hosts,
         };
         let name = options.host.clone().unwrap_or_else(|| options.name.clone());
-        let inventory = Overrides {
-            port: options.port,
-            user: options.user.clone(),
-            key: options.private_key_file.clone(),
+        // Inventory variables first, then the ssh arguments: the order Ansible passes them.
+        let mut preset = Vec::new();
+        if let Some(port) = options.port {
+            preset.push(Setting::Port(port));
+        }
+        if let Some(user) = &options.user {
+            preset.push(Setting::User(user.clone()));
+        }
+        if let Some(key) = &options.private_key_file {
+            let key = expand_tilde(&key.to_string_lossy());
+            preset.push(Setting::IdentityFile(key.display().to_string()));
+        }
+        preset.extend(args.settings);
+        let target = Overrides {
             password: options.password.clone(),
             timeout: options.connect_timeout,
         };
-        let (host, jump_spec) = ctx.hop(&name, &inventory)?;
-        let mut jumps = Vec::new();
-        if let Some(spec) = jump_spec.filter(|s| !s.eq_ignore_ascii_case("none")) {
-            for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                let (user, host, port) = parse_jump(entry)?;
-                let overrides = Overrides {
-                    port,
-                    user,
-                    ..Overrides::default()
-                };
-                jumps.push(ctx.hop(&host, &overrides)?.0);
-            }
-        }
-        Ok(Self { jumps, host })
+        let mut visited = Vec::new();
+        let mut hops = ctx.chain(&name, &preset, &target, &mut visited)?;
+        let host = hops
+            .pop()
+            .ok_or_else(|| TargetError::Invalid(format!("{name}: nothing to connect to")))?;
+        Ok(Self { jumps: hops, host })
     }
+}
+
+/// What `ansible_ssh_common_args`/`ansible_ssh_extra_args` say.
+#[derive(Default)]
+struct SshArgs {
+    settings: Vec<Setting>,
+    config_file: Option<PathBuf>,
+}
+
+/// The ssh command-line options rpatch honours; anything else is an error naming the host.
+fn parse_ssh_args(host: &str, words: &[String]) -> Result<SshArgs, TargetError> {
+    let mut out = SshArgs::default();
+    let mut words = words.iter();
+    let bad = |message: String| {
+        TargetError::Invalid(format!(
+            "{host}: ansible_ssh_common_args/ansible_ssh_extra_args: {message}"
+        ))
+    };
+    while let Some(word) = words.next() {
+        let Some(flag) = word.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            return Err(bad(format!("unexpected argument `{word}`")));
+        };
+        let (letter, attached) = flag.split_at(flag.chars().next().map_or(0, char::len_utf8));
+        if !matches!(letter, "o" | "J" | "p" | "i" | "l" | "F") {
+            return Err(bad(format!(
+                "option `{word}` is not supported (rpatch honours -o, -J, -p, -i, -l and -F)"
+            )));
+        }
+        let value = if attached.is_empty() {
+            words
+                .next()
+                .cloned()
+                .ok_or_else(|| bad(format!("`-{letter}` needs a value")))?
+        } else {
+            attached.to_string()
+        };
+        let setting = match letter {
+            "o" => parse_option(&value).map_err(|m| bad(format!("-o {value}: {m}")))?,
+            "J" => parse_option(&format!("ProxyJump {value}"))
+                .map_err(|m| bad(format!("-J {value}: {m}")))?,
+            "p" => parse_option(&format!("Port {value}"))
+                .map_err(|m| bad(format!("-p {value}: {m}")))?,
+            "l" => Setting::User(value),
+            "i" => Setting::IdentityFile(value),
+            _ => {
+                out.config_file = Some(expand_tilde(&value));
+                continue;
+            }
+        };
+        if let Setting::Refused { keyword, value } = &setting {
+            return Err(bad(format!(
+                "-o {keyword}={value} would change where or how rpatch connects, and rpatch cannot do that"
+            )));
+        }
+        out.settings.push(setting);
+    }
+    Ok(out)
 }
 
 #[derive(Default)]
 struct Overrides {
-    port: Option<u16>,
-    user: Option<String>,
-    key: Option<PathBuf>,
     password: Option<String>,
     timeout: Option<Duration>,
 }
@@ -201,20 +285,61 @@ struct Context<'a> {
     known_hosts: Option<Vec<PathBuf>>,
 }
 
+/// Jump hosts deeper than this are refused (a chain this long is a mistake).
+const MAX_JUMP_DEPTH: usize = 16;
+
 impl Context<'_> {
-    /// One hop and its `ProxyJump` setting.
-    fn hop(&self, name: &str, over: &Overrides) -> Result<(Hop, Option<String>), TargetError> {
-        let cfg = self.config.resolve(name)?;
-        let mut identity_files: Vec<PathBuf> = over
-            .key
-            .iter()
-            .map(|p| expand_tilde(&p.to_string_lossy()))
-            .collect();
-        for file in cfg.identity_files {
-            if !identity_files.contains(&file) {
-                identity_files.push(file);
-            }
+    /// The hops to reach `alias`, ending with `alias` itself. A jump host is resolved as
+    /// OpenSSH resolves it for `ssh -l USER -p PORT -J EARLIER-HOPS HOST`: the hop's user and
+    /// port win, the earlier hops replace its ProxyJump, and without earlier hops its own
+    /// ProxyJump (or ProxyCommand) is followed. A loop is an error.
+    fn chain(
+        &self,
+        alias: &str,
+        preset: &[Setting],
+        over: &Overrides,
+        visited: &mut Vec<(String, Vec<Setting>)>,
+    ) -> Result<Vec<Hop>, TargetError> {
+        // The same alias with the same options is the same ssh invocation again: a loop. (The
+        // same alias reached with other earlier hops is not: OpenSSH goes through it.)
+        let seen = visited.iter().any(|(a, p)| a == alias && p == preset);
+        visited.push((alias.to_string(), preset.to_vec()));
+        if seen || visited.len() > MAX_JUMP_DEPTH {
+            let path: Vec<&str> = visited.iter().map(|(a, _)| a.as_str()).collect();
+            return Err(TargetError::Invalid(format!(
+                "ProxyJump loop: {}",
+                path.join(" -> ")
+            )));
         }
+        let cfg = self.config.resolve_with(alias, preset)?;
+        let mut hops = match &cfg.proxy_jump {
+            None => Vec::new(),
+            Some(spec) => {
+                let entries: Vec<&str> = spec.split(',').map(str::trim).collect();
+                let Some((last, earlier)) = entries.split_last() else {
+                    return Err(TargetError::Invalid(format!("{alias}: empty ProxyJump")));
+                };
+                let hop = parse_jump_hop(last).map_err(TargetError::Invalid)?;
+                let mut jump_preset = Vec::new();
+                if let Some(user) = hop.user {
+                    jump_preset.push(Setting::User(user));
+                }
+                if let Some(port) = hop.port {
+                    jump_preset.push(Setting::Port(port));
+                }
+                if !earlier.is_empty() {
+                    jump_preset.push(Setting::ProxyJump(earlier.join(",")));
+                }
+                self.chain(&hop.host, &jump_preset, &Overrides::default(), visited)?
+            }
+        };
+        hops.push(self.hop(cfg, over));
+        Ok(hops)
+    }
+
+    /// One hop from its resolved configuration.
+    fn hop(&self, cfg: HostConfig, over: &Overrides) -> Hop {
+        let mut identity_files = cfg.identity_files;
         let explicit = !identity_files.is_empty();
         if !explicit {
             let ssh = home_dir().join(".ssh");
@@ -226,13 +351,8 @@ impl Context<'_> {
         let known_files = match &self.known_hosts {
             Some(files) => files.clone(),
             None => {
-                let mut files = cfg
-                    .user_known_hosts_files
-                    .unwrap_or_else(|| vec![home_dir().join(".ssh/known_hosts")]);
-                files.extend(
-                    cfg.global_known_hosts_files
-                        .unwrap_or_else(|| vec![PathBuf::from("/etc/ssh/ssh_known_hosts")]),
-                );
+                let mut files = cfg.user_known_hosts_files;
+                files.extend(cfg.global_known_hosts_files);
                 files
             }
         };
@@ -240,79 +360,40 @@ impl Context<'_> {
             Some(policy) => policy,
             None => match cfg.strict_host_key_checking.as_deref() {
                 // OpenSSH's `no` also accepts changed keys; rpatch never does.
-                Some(value) if value.eq_ignore_ascii_case("no") => HostKeyPolicy::AcceptNew,
+                Some("no" | "false") => HostKeyPolicy::AcceptNew,
                 Some(value) => HostKeyPolicy::parse(value).unwrap_or_default(),
                 None => HostKeyPolicy::Strict,
             },
         };
+        let seconds = |s: u64| Duration::from_secs(s.min(crate::seconds::MAX_SECONDS));
         let keepalive = match cfg.server_alive_interval {
-            Some(0) => None,
-            Some(seconds) => Some(Duration::from_secs(
-                seconds.min(crate::seconds::MAX_SECONDS),
-            )),
+            Some(Some(0) | None) => None,
+            Some(Some(s)) => Some(seconds(s)),
             None => Some(DEFAULT_KEEPALIVE),
         };
-        let hop = Hop {
-            alias: name.to_string(),
-            host: cfg.hostname.unwrap_or_else(|| name.to_string()),
-            port: over.port.or(cfg.port).unwrap_or(22),
-            user: over.user.clone().or(cfg.user).unwrap_or_else(local_user),
+        Hop {
+            alias: cfg.alias,
+            host: cfg.hostname,
+            port: cfg.port,
+            user: cfg.user,
             identity_files,
             explicit_identities: explicit,
             identities_only: explicit && cfg.identities_only.unwrap_or(false),
             password: over.password.clone(),
             connect_timeout: over
                 .timeout
-                .or(cfg
-                    .connect_timeout
-                    .map(|seconds| Duration::from_secs(seconds.min(crate::seconds::MAX_SECONDS))))
+                .or(cfg.connect_timeout.flatten().map(seconds))
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             keepalive,
-            keepalive_max: cfg.server_alive_count_max.unwrap_or(DEFAULT_KEEPALIVE_MAX),
+            keepalive_max: cfg
+                .server_alive_count_max
+                .map_or(DEFAULT_KEEPALIVE_MAX, |n| n as usize),
             known_hosts: KnownHosts { files: known_files },
             policy,
-        };
-        Ok((hop, cfg.proxy_jump))
-    }
-}
-
-/// `[user@]host[:port]`, with `[v6]:port` brackets.
-fn parse_jump(entry: &str) -> Result<(Option<String>, String, Option<u16>), TargetError> {
-    let entry = entry.strip_prefix("ssh://").unwrap_or(entry);
-    let (user, rest) = match entry.rsplit_once('@') {
-        Some((user, rest)) => (Some(user.to_string()), rest),
-        None => (None, entry),
-    };
-    let bad_port = |p: &str| TargetError::Invalid(format!("ProxyJump `{entry}`: bad port `{p}`"));
-    let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
-        match inner.split_once(']') {
-            Some((host, tail)) => match tail.strip_prefix(':') {
-                Some(p) => (host, Some(p.parse().map_err(|_| bad_port(p))?)),
-                None => (host, None),
-            },
-            None => return Err(TargetError::Invalid(format!("ProxyJump `{entry}`: no `]`"))),
+            host_key_alias: cfg.host_key_alias,
+            proxy_command: cfg.proxy_command,
         }
-    } else {
-        match rest.rsplit_once(':') {
-            Some((host, p)) => (host, Some(p.parse().map_err(|_| bad_port(p))?)),
-            None => (rest, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(TargetError::Invalid(format!(
-            "ProxyJump `{entry}`: no host"
-        )));
     }
-    Ok((user, host.to_string(), port))
-}
-
-/// The local user name, OpenSSH's default remote user.
-fn local_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "root".to_string())
 }
 
 #[cfg(test)]
@@ -366,12 +447,89 @@ mod tests {
         assert!(resolved.jumps.is_empty());
     }
 
+    fn write_config(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config");
+        std::fs::write(&path, text).expect("write");
+        (dir, path)
+    }
+
     #[test]
-    fn bad_jump_ports_are_errors() {
-        assert!(parse_jump("host:x").is_err());
-        assert_eq!(
-            parse_jump("u@h:2").expect("jump"),
-            (Some("u".into()), "h".into(), Some(2))
+    fn a_jump_hosts_own_proxyjump_is_followed() {
+        let (_dir, path) = write_config(
+            "Host web01
+  ProxyJump inner
+Host inner
+  ProxyJump outer
+  User iu
+             Host outer
+  HostName 192.0.2.1
+  Port 2201
+",
         );
+        let target = SshTarget::resolve(&options(&path)).expect("resolve");
+        let chain: Vec<String> = target.jumps.iter().map(|h| format!("{h:?}")).collect();
+        let me = super::super::config::LocalFacts::current().user;
+        assert_eq!(
+            chain,
+            vec![format!("{me}@192.0.2.1:2201"), "iu@inner:22".into()]
+        );
+    }
+
+    #[test]
+    fn earlier_hops_replace_the_last_hops_own_proxyjump() {
+        let (_dir, path) = write_config(
+            "Host web01
+  ProxyJump a,u@b:2
+Host b
+  ProxyJump elsewhere
+  Port 9
+",
+        );
+        let target = SshTarget::resolve(&options(&path)).expect("resolve");
+        let hosts: Vec<(&str, u16)> = target
+            .jumps
+            .iter()
+            .map(|h| (h.host.as_str(), h.port))
+            .collect();
+        assert_eq!(hosts, vec![("a", 22), ("b", 2)]);
+        assert_eq!(target.jumps[1].user, "u");
+    }
+
+    #[test]
+    fn proxyjump_loops_are_errors() {
+        let (_dir, path) = write_config(
+            "Host web01
+  ProxyJump a
+Host a
+  ProxyJump b
+Host b
+  ProxyJump a
+",
+        );
+        let error = SshTarget::resolve(&options(&path)).expect_err("loop");
+        assert!(
+            error.to_string().contains("web01 -> a -> b -> a"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn ssh_args_honour_o_j_p_i_l_f_and_refuse_the_rest() {
+        let words = |s: &str| shlex::split(s).expect("split");
+        let args = parse_ssh_args(
+            "h",
+            &words("-o Port=2 -oUser=u -J j -p 3 -i /k -l v -F /cfg -o 'ProxyCommand nc %h %p'"),
+        )
+        .expect("args");
+        assert_eq!(args.config_file, Some(PathBuf::from("/cfg")));
+        assert_eq!(args.settings[0], Setting::Port(2));
+        assert_eq!(args.settings[1], Setting::User("u".into()));
+        assert_eq!(args.settings[2], Setting::ProxyJump("j".into()));
+        assert_eq!(args.settings.len(), 7);
+        for bad in ["-C", "-o Frob=1", "-o BindAddress=1.2.3.4", "stray", "-p"] {
+            let error = parse_ssh_args("web9", &words(bad)).err().expect(bad);
+            assert!(error.to_string().starts_with("web9: "), "{error}");
+        }
     }
 }
