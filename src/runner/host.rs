@@ -59,6 +59,9 @@ pub struct HostState {
     pub notified: BTreeSet<usize>,
     /// Whether the host still takes part.
     pub standing: Standing,
+    /// True when the inventory names the login user (`ansible_user`/`ansible_ssh_user`):
+    /// then neither the play's `remote_user:` nor `-u` applies.
+    pub inventory_user: bool,
 }
 
 impl HostState {
@@ -71,6 +74,7 @@ impl HostState {
             pending: None,
             notified: BTreeSet::new(),
             standing: Standing::Active,
+            inventory_user: false,
         }
     }
 

@@ -48,6 +48,8 @@ pub struct HostConfig {
     pub port: Option<u16>,
     /// `IdentityFile`s, `~` expanded, in order.
     pub identity_files: Vec<PathBuf>,
+    /// `CertificateFile`s, `~` expanded, in order (they accumulate, like `IdentityFile`).
+    pub certificate_files: Vec<PathBuf>,
     /// `IdentitiesOnly`.
     pub identities_only: Option<bool>,
     /// `ProxyJump` (comma-separated hops, or `none`).
@@ -259,6 +261,12 @@ impl SshConfig {
                         let value = first()?;
                         if !value.eq_ignore_ascii_case("none") {
                             out.identity_files.push(expand_tilde(&value));
+                        }
+                    }
+                    "certificatefile" => {
+                        let value = first()?;
+                        if !value.eq_ignore_ascii_case("none") {
+                            out.certificate_files.push(expand_tilde(&value));
                         }
                     }
                     "identitiesonly" if out.identities_only.is_none() => {

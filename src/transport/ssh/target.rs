@@ -71,7 +71,11 @@ pub struct Hop {
     pub identity_files: Vec<PathBuf>,
     /// True when keys were configured (not the default ~/.ssh/id_* list).
     pub explicit_identities: bool,
-    /// `IdentitiesOnly`: offer only the configured keys, even from the agent.
+    /// `CertificateFile`s: user certificates to present with a matching key (besides the
+    /// `KEY-cert.pub` found next to each identity file).
+    pub certificate_files: Vec<PathBuf>,
+    /// `IdentitiesOnly`: offer only the identity files (configured, else the default
+    /// `~/.ssh/id_*`), even from the agent.
     pub identities_only: bool,
     /// Password for password authentication, when explicitly configured.
     pub password: Option<String>,
@@ -238,12 +242,10 @@ impl Context<'_> {
         };
         let policy = match self.policy {
             Some(policy) => policy,
-            None => match cfg.strict_host_key_checking.as_deref() {
-                // OpenSSH's `no` also accepts changed keys; rpatch never does.
-                Some(value) if value.eq_ignore_ascii_case("no") => HostKeyPolicy::AcceptNew,
-                Some(value) => HostKeyPolicy::parse(value).unwrap_or_default(),
-                None => HostKeyPolicy::Strict,
-            },
+            None => cfg
+                .strict_host_key_checking
+                .as_deref()
+                .map_or(HostKeyPolicy::Strict, policy_from_config),
         };
         let keepalive = match cfg.server_alive_interval {
             Some(0) => None,
@@ -259,7 +261,8 @@ impl Context<'_> {
             user: over.user.clone().or(cfg.user).unwrap_or_else(local_user),
             identity_files,
             explicit_identities: explicit,
-            identities_only: explicit && cfg.identities_only.unwrap_or(false),
+            certificate_files: cfg.certificate_files,
+            identities_only: cfg.identities_only.unwrap_or(false),
             password: over.password.clone(),
             connect_timeout: over
                 .timeout
@@ -274,6 +277,35 @@ impl Context<'_> {
         };
         Ok((hop, cfg.proxy_jump))
     }
+}
+
+/// ssh_config's `StrictHostKeyChecking` as a policy. OpenSSH's `no`/`off`/`false` accept new
+/// *and changed* keys; rpatch deliberately never accepts a changed key, so they mean
+/// `accept-new` here, and the first host that reads such a value says so once per run.
+fn policy_from_config(value: &str) -> HostKeyPolicy {
+    let lowered = value.trim().to_ascii_lowercase();
+    match lowered.as_str() {
+        "no" | "off" | "false" => {
+            warn_stricter_once(&lowered);
+            HostKeyPolicy::AcceptNew
+        }
+        _ => HostKeyPolicy::parse(&lowered).unwrap_or_default(),
+    }
+}
+
+/// Warns that `StrictHostKeyChecking VALUE` is read more strictly than OpenSSH reads it,
+/// once per distinct value and process (not once per host).
+fn warn_stricter_once(value: &str) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned.iter().any(|v| v == value) {
+        return;
+    }
+    warned.push(value.to_string());
+    tracing::warn!(
+        "ssh_config `StrictHostKeyChecking {value}`: rpatch records keys of new hosts but, \
+         unlike OpenSSH, still refuses a changed host key (treated as accept-new)"
+    );
 }
 
 /// `[user@]host[:port]`, with `[v6]:port` brackets.
