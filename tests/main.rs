@@ -17,6 +17,7 @@ mod rolling;
 mod security;
 mod service;
 mod ssh;
+mod ssh_auth;
 mod state;
 mod support;
 mod system_modules;
