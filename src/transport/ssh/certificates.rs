@@ -222,3 +222,87 @@ pub(super) fn check_host_certificate(
     }
     Ok(authority.origin.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use russh::keys::ssh_key::certificate::Builder;
+    use russh::keys::ssh_key::private::Ed25519Keypair;
+    use russh::keys::ssh_key::PrivateKey;
+    use std::path::PathBuf;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn key(seed: u8) -> PrivateKey {
+        PrivateKey::from(Ed25519Keypair::from_seed(&[seed; 32]))
+    }
+
+    fn host_cert(ca: &PrivateKey, principals: &[&str], after: u64, before: u64) -> Certificate {
+        let mut builder = Builder::new(
+            [9u8; 16].to_vec(),
+            key(1).public_key().key_data().clone(),
+            after,
+            before,
+        )
+        .expect("builder");
+        builder.cert_type(CertType::Host).expect("type");
+        builder.key_id("web01").expect("id");
+        if principals.is_empty() {
+            builder.all_principals_valid().expect("all");
+        }
+        for principal in principals {
+            builder.valid_principal(*principal).expect("principal");
+        }
+        builder.sign(ca).expect("sign")
+    }
+
+    fn listed(ca: &PrivateKey) -> Vec<Authority> {
+        vec![Authority {
+            origin: Origin {
+                path: PathBuf::from("known_hosts"),
+                line: 3,
+            },
+            key: ca.public_key().clone(),
+        }]
+    }
+
+    #[test]
+    fn a_valid_host_certificate_names_its_authority_line() {
+        let ca = key(2);
+        let cert = host_cert(&ca, &["web01", "10.0.0.5"], NOW - 60, NOW + 60);
+        let origin =
+            check_host_certificate(&cert, "10.0.0.5", &listed(&ca), &[], NOW).expect("valid");
+        assert_eq!(origin.line, 3);
+    }
+
+    #[test]
+    fn expired_future_foreign_unlisted_and_revoked_certificates_are_refused() {
+        let ca = key(2);
+        let check = |cert: &Certificate,
+                     authorities: &[Authority],
+                     revoked: &[(Origin, PublicKey)]| {
+            check_host_certificate(cert, "web01", authorities, revoked, NOW).expect_err("refused")
+        };
+        let expired = host_cert(&ca, &["web01"], NOW - 120, NOW - 60);
+        assert!(check(&expired, &listed(&ca), &[]).contains("expired at"));
+        let future = host_cert(&ca, &["web01"], NOW + 60, NOW + 120);
+        assert!(check(&future, &listed(&ca), &[]).contains("not valid before"));
+        let other = host_cert(&ca, &["db01"], NOW - 60, NOW + 60);
+        assert!(check(&other, &listed(&ca), &[]).contains("do not include `web01`"));
+        let anyone = host_cert(&ca, &[], NOW - 60, NOW + 60);
+        assert!(check(&anyone, &listed(&ca), &[]).contains("names no principals"));
+        let valid = host_cert(&ca, &["web01"], NOW - 60, NOW + 60);
+        assert!(check(&valid, &listed(&key(3)), &[]).contains("not among the authorities"));
+        assert!(check(&valid, &[], &[]).contains("no @cert-authority line"));
+        let revoked = [(listed(&ca)[0].origin.clone(), ca.public_key().clone())];
+        assert!(check(&valid, &listed(&ca), &revoked).contains("@revoked"));
+    }
+
+    #[test]
+    fn key_cert_pub_sits_beside_the_key() {
+        assert_eq!(
+            beside(Path::new("/home/u/.ssh/id_ed25519")),
+            PathBuf::from("/home/u/.ssh/id_ed25519-cert.pub")
+        );
+    }
+}

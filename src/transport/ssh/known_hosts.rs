@@ -413,6 +413,27 @@ mod tests {
     }
 
     #[test]
+    fn cert_authority_lines_are_authorities_never_host_keys() {
+        let (_dir, hosts) = file(&format!("@cert-authority *.lab {ED}\n@revoked * {ED2}\n"));
+        assert_eq!(hosts.verify("a.lab", 22, &key(ED)), Verdict::Unknown);
+        assert!(hosts.known_algorithms("a.lab", 22).is_empty());
+        let (authorities, revoked) = hosts.authorities("a.lab", 22);
+        assert_eq!(authorities.len(), 1);
+        assert_eq!(authorities[0].origin.line, 1);
+        assert_eq!(revoked.len(), 1);
+        assert!(hosts.authorities("a.other", 22).0.is_empty());
+        // Learning appends a plain line and leaves the authority line alone.
+        hosts.learn("a.lab", 22, &key(ED)).expect("learn");
+        let text = std::fs::read_to_string(&hosts.files[0]).expect("read");
+        assert!(
+            text.starts_with(&format!("@cert-authority *.lab {ED}\n")),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!("a.lab {ED}\n")), "{text}");
+        assert_eq!(hosts.verify("a.lab", 22, &key(ED)), Verdict::Known);
+    }
+
+    #[test]
     fn policy_spellings() {
         assert_eq!(
             HostKeyPolicy::parse("accept-new"),

@@ -399,6 +399,38 @@ mod tests {
     }
 
     #[test]
+    fn certificate_files_and_identities_only_without_identity_files() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "Host web01\n  CertificateFile /c/one-cert.pub\n  IdentitiesOnly yes\n",
+        )
+        .expect("write");
+        let resolved = SshTarget::resolve(&options(&path)).expect("resolve");
+        assert_eq!(
+            resolved.host.certificate_files,
+            vec![PathBuf::from("/c/one-cert.pub")]
+        );
+        // No IdentityFile: the default ~/.ssh/id_* files, and IdentitiesOnly still holds.
+        assert!(!resolved.host.explicit_identities);
+        assert!(resolved.host.identities_only);
+    }
+
+    #[test]
+    fn strict_host_key_checking_no_off_and_false_mean_accept_new() {
+        for value in ["no", "off", "False"] {
+            assert_eq!(
+                policy_from_config(value),
+                HostKeyPolicy::AcceptNew,
+                "{value}"
+            );
+        }
+        assert_eq!(policy_from_config("yes"), HostKeyPolicy::Strict);
+        assert_eq!(policy_from_config("accept-new"), HostKeyPolicy::AcceptNew);
+    }
+
+    #[test]
     fn bad_jump_ports_are_errors() {
         assert!(parse_jump("host:x").is_err());
         assert_eq!(
