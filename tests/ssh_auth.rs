@@ -108,19 +108,41 @@ fn certificate_file_from_ssh_config_is_offered_and_an_expired_one_is_named() {
 }
 
 #[test]
-fn agent_held_certificate_logs_in() {
+fn agent_held_certificate_or_key_for_a_certificate_file_logs_in() {
     let fleet = Fleet::new().user_ca().start();
-    fleet.sign_user_key(&fleet.dir().join("user_key.pub"), fleet::user(), "-5m:+1h");
-    // ssh-add loads `user_key-cert.pub` with the key.
-    let agent = Agent::start(&fleet.user_key());
+    let cert = fleet.sign_user_key(&fleet.dir().join("user_key.pub"), fleet::user(), "-5m:+1h");
     let home = tempfile::tempdir().expect("home");
-    let project = fleet
-        .project_with_inventory(&inventory_without_key(&fleet))
-        .env("HOME", &home.path().display().to_string())
-        .playbook(ID_PLAY);
-    let out = project_with_agent(project, &agent).run(&[]);
-    out.expect_code(0);
-    assert!(accepted_with_certificate(&fleet), "{}", fleet.log("node01"));
+    let project = || {
+        fleet
+            .project_with_inventory(&inventory_without_key(&fleet))
+            .env("HOME", &home.path().display().to_string())
+            .playbook(ID_PLAY)
+    };
+    {
+        // ssh-add loads `user_key-cert.pub` with the key.
+        let agent = Agent::start(&fleet.user_key());
+        project_with_agent(project(), &agent)
+            .run(&[])
+            .expect_code(0);
+        assert!(accepted_with_certificate(&fleet), "{}", fleet.log("node01"));
+    }
+    // The agent holds only the key; the certificate comes from CertificateFile (and counts as
+    // an identity for IdentitiesOnly).
+    let dir = tempfile::tempdir().expect("dir");
+    let agent = Agent::start(&bare_key_copy(&fleet, dir.path()));
+    let without = project_with_agent(project(), &agent).run(&[]);
+    without.expect_code(3);
+    std::fs::write(
+        fleet.ssh_config(),
+        format!(
+            "Host *\n  CertificateFile {}\n  IdentitiesOnly yes\n",
+            cert.display()
+        ),
+    )
+    .expect("ssh_config");
+    project_with_agent(project(), &agent)
+        .run(&[])
+        .expect_code(0);
 }
 
 #[test]

@@ -196,6 +196,7 @@ pub(super) async fn authenticate(
     }
 
     if attempts.allows(MethodKind::PublicKey) {
+        // OpenSSH's IdentitiesOnly: the identity files and the certificate files configured.
         let wanted: Option<Vec<PublicKey>> = hop.identities_only.then(|| {
             files
                 .iter()
@@ -204,6 +205,11 @@ pub(super) async fn authenticate(
                     KeyFile::Encrypted(public, _) => Some(public.clone()),
                     KeyFile::Unusable(_) | KeyFile::Missing(_) => None,
                 })
+                .chain(
+                    configured_certificates(hop)
+                        .into_iter()
+                        .map(|(_, cert)| PublicKey::new(cert.public_key().clone(), "")),
+                )
                 .collect()
         });
         if try_agent(
@@ -273,6 +279,17 @@ pub(super) async fn authenticate(
     }
 
     Err(TransportError::Auth(failure_message(hop, &attempts)))
+}
+
+/// The `CertificateFile`s that could be read (problems are reported with the key they certify).
+fn configured_certificates(hop: &Hop) -> Vec<(PathBuf, Arc<Certificate>)> {
+    hop.certificate_files
+        .iter()
+        .filter_map(|path| match certificates::load(path) {
+            certificates::CertFile::Found(cert) => Some((path.clone(), cert)),
+            certificates::CertFile::Missing | certificates::CertFile::Unusable(_) => None,
+        })
+        .collect()
 }
 
 /// Offers the user certificates of the key at `path`; `true` once one is accepted.
@@ -393,6 +410,38 @@ async fn try_agent(
                     .await
             }
             AgentIdentity::PublicKey { .. } => {
+                // A CertificateFile whose private key only the agent holds.
+                for (path, cert) in configured_certificates(hop) {
+                    if cert.public_key() != public.key_data()
+                        || attempts.certificates.contains(&cert)
+                        || certificates::user_certificate_problem(&cert).is_some()
+                    {
+                        continue;
+                    }
+                    attempts.certificates.push((*cert).clone());
+                    attempts.tried.push(format!(
+                        "certificate {} with agent key {}",
+                        path.display(),
+                        identity.comment()
+                    ));
+                    let mut signer = PlainKeySigner {
+                        agent: &mut agent,
+                        key: public.clone(),
+                    };
+                    match handle
+                        .authenticate_certificate_with(
+                            hop.user.clone(),
+                            (*cert).clone(),
+                            hash,
+                            &mut signer,
+                        )
+                        .await
+                    {
+                        Ok(result) if result.success() => return Ok(true),
+                        Ok(result) => attempts.record(&result),
+                        Err(error) => attempts.notes.push(format!("ssh-agent: {error}")),
+                    }
+                }
                 if tried_keys.iter().any(|k| k.key_data() == public.key_data()) {
                     continue;
                 }
@@ -412,6 +461,33 @@ async fn try_agent(
         }
     }
     Ok(false)
+}
+
+/// Signs for a `CertificateFile` with the plain key the agent holds: ssh-agent finds a key by
+/// the blob it is asked to sign with, and it was given the key without that certificate.
+struct PlainKeySigner<'a> {
+    agent: &'a mut AgentClient<tokio::net::UnixStream>,
+    key: PublicKey,
+}
+
+impl russh::Signer for PlainKeySigner<'_> {
+    type Error = russh::AgentAuthError;
+
+    #[allow(clippy::manual_async_fn)]
+    fn auth_sign(
+        &mut self,
+        _certificate: &AgentIdentity,
+        hash_alg: Option<HashAlg>,
+        to_sign: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<Vec<u8>, Self::Error>> + Send {
+        async move {
+            let key = AgentIdentity::from(self.key.clone());
+            self.agent
+                .sign_request(&key, hash_alg, to_sign)
+                .await
+                .map_err(Into::into)
+        }
+    }
 }
 
 /// Answers every keyboard-interactive prompt that asks for a password.
