@@ -21,6 +21,7 @@ mod rolling;
 mod security;
 mod service;
 mod ssh;
+mod ssh_auth;
 mod ssh_config;
 mod state;
 mod support;

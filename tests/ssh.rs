@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::fleet::{self, Fleet};
 
-const ID_PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      register: who\n    - debug: var=who.stdout\n";
+pub(crate) const ID_PLAY: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      register: who\n    - debug: var=who.stdout\n";
 
 /// `ssh-keygen -lf` of a public key: the SHA256 fingerprint OpenSSH would show.
 fn fingerprint(public_key: &Path) -> String {
@@ -22,7 +22,7 @@ fn fingerprint(public_key: &Path) -> String {
         .to_string()
 }
 
-fn all_output(out: &crate::support::Output) -> String {
+pub(crate) fn all_output(out: &crate::support::Output) -> String {
     format!("{}\n{}", out.stdout, out.stderr)
 }
 
@@ -71,14 +71,16 @@ fn password_login_only_when_configured_and_never_printed() {
     );
 }
 
-struct Agent {
+/// A real ssh-agent started by the test, killed when dropped.
+pub(crate) struct Agent {
     child: Child,
     socket: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Agent {
-    fn start(key: &Path) -> Self {
+    /// Starts ssh-agent and `ssh-add`s `key` (and `KEY-cert.pub` beside it, if any).
+    pub(crate) fn start(key: &Path) -> Self {
         let dir = tempfile::tempdir().expect("agent dir");
         let socket = dir.path().join("agent.sock");
         let child = Command::new("ssh-agent")
@@ -155,7 +157,10 @@ fn agent_auth_without_a_key_file() {
     );
 }
 
-fn project_with_agent(project: crate::support::Project, agent: &Agent) -> crate::support::Project {
+pub(crate) fn project_with_agent(
+    project: crate::support::Project,
+    agent: &Agent,
+) -> crate::support::Project {
     project.env("SSH_AUTH_SOCK", &agent.socket.display().to_string())
 }
 

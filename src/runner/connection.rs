@@ -53,10 +53,14 @@ pub fn transport_for(
 /// `ansible_ssh_private_key_file` and (only when set) `ansible_password`.
 /// `ansible_ssh_common_args` and `ansible_ssh_extra_args` are split into words for the
 /// transport, which honours `-o`, `-J`, `-p`, `-i`, `-l`, `-F` and refuses anything else.
+///
+/// Where both spellings are set, the `ansible_ssh_*` one wins, as in ansible-core's ssh
+/// connection plugin (its option `vars:` lists `ansible_port` then `ansible_ssh_port`, and the
+/// later entry wins).
 fn ssh_options(scope: &Value, templar: &Templar) -> Result<SshOptions, TransportError> {
     let first = |names: &[&str]| names.iter().find_map(|n| var_string(scope, templar, n));
     let name = first(&["inventory_hostname"]).unwrap_or_default();
-    let port = match first(&["ansible_port", "ansible_ssh_port"]) {
+    let port = match first(&["ansible_ssh_port", "ansible_port"]) {
         Some(text) => Some(text.trim().parse::<u16>().map_err(|_| {
             TransportError::Connect(format!(
                 "{name}: ansible_port `{text}` is not a port number"
@@ -71,9 +75,9 @@ fn ssh_options(scope: &Value, templar: &Templar) -> Result<SshOptions, Transport
         None => None,
     };
     Ok(SshOptions {
-        host: first(&["ansible_host", "ansible_ssh_host"]),
+        host: first(&["ansible_ssh_host", "ansible_host"]),
         port,
-        user: first(&["ansible_user", "ansible_ssh_user"]),
+        user: first(&["ansible_ssh_user", "ansible_user"]),
         private_key_file: first(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
             .map(std::path::PathBuf::from),
         password: first(&[

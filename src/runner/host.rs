@@ -62,6 +62,9 @@ pub struct HostState {
     /// `any_errors_fatal` marked the host failed for another host's failure: it finishes its
     /// `rescue`/`always` sections, then leaves the run when the play's batch ends.
     pub marked_failed: bool,
+    /// True when the inventory names the login user (`ansible_user`/`ansible_ssh_user`):
+    /// then neither the play's `remote_user:` nor `-u` applies.
+    pub inventory_user: bool,
 }
 
 impl HostState {
@@ -75,6 +78,7 @@ impl HostState {
             notified: BTreeSet::new(),
             standing: Standing::Active,
             marked_failed: false,
+            inventory_user: false,
         }
     }
 

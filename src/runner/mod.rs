@@ -382,12 +382,13 @@ impl Runner {
             }
             let mut inventory_vars = inventory.host_vars(name);
             // `-u` is a default, as in Ansible: an inventory's `ansible_user` (or
-            // `ansible_ssh_user`) for the host wins over it.
+            // `ansible_ssh_user`) for the host wins over it, and so does a play's
+            // `remote_user:` (applied per play, see `reconnect_for_play`).
+            let inventory_user = ["ansible_user", "ansible_ssh_user"]
+                .iter()
+                .any(|name| inventory_vars.contains_key(*name));
             if let Some(user) = &self.shared.options.remote_user {
-                if !["ansible_user", "ansible_ssh_user"]
-                    .iter()
-                    .any(|name| inventory_vars.contains_key(*name))
-                {
+                if !inventory_user {
                     inventory_vars.insert("ansible_user".into(), Value::from(user.as_str()));
                 }
             }
@@ -420,6 +421,7 @@ impl Runner {
                 transport,
             };
             let mut state = HostState::new(context);
+            state.inventory_user = inventory_user;
             let failed_earlier = self.done.iter().take(play).any(|done| {
                 matches!(
                     done.get(name),

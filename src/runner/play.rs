@@ -83,23 +83,66 @@ impl Runner {
         self.flush_handlers(play, hosts, Flow::Direct).await;
     }
 
-    /// Re-opens the transport when the play sets `connection:`.
+    /// Re-opens the transport when the play sets `connection:`, or when the login user
+    /// changes: Ansible's order is the inventory's `ansible_user`, then the play's
+    /// `remote_user:`, then `-u`, then ssh_config. The user chosen is also what
+    /// `{{ ansible_user }}` shows during the play.
     fn reconnect_for_play(&mut self, name: &str, play: &Play) {
-        let Some(connection) = play.connection.as_deref() else {
+        let Some(host) = self.hosts.get(name) else {
             return;
         };
-        let Some(context) = self.hosts.get(name).map(|host| host.context.clone()) else {
+        let mut context = host.context.clone();
+        let mut user_changed = false;
+        let mut problem = None;
+        if !host.inventory_user {
+            let wanted = match &play.remote_user {
+                Some(user) if user.contains("{{") => {
+                    let scope = super::scope::host_scope(&self.play_scope(play, &[]), &context);
+                    match self.shared.templar.render_to_string(user, &scope) {
+                        Ok(user) => Some(user),
+                        Err(error) => {
+                            problem = Some(format!("remote_user: {error}"));
+                            None
+                        }
+                    }
+                }
+                Some(user) => Some(user.clone()),
+                None => self.shared.options.remote_user.clone(),
+            };
+            let current = context
+                .inventory_vars
+                .get("ansible_user")
+                .and_then(|v| v.as_str().map(str::to_string));
+            if wanted != current {
+                let mut vars = (*context.inventory_vars).clone();
+                match &wanted {
+                    Some(user) => {
+                        vars.insert("ansible_user".into(), Value::from(user.as_str()));
+                    }
+                    None => {
+                        vars.shift_remove("ansible_user");
+                    }
+                }
+                context.inventory_vars = Arc::new(vars);
+                user_changed = true;
+            }
+        }
+        if play.connection.is_none() && !user_changed && problem.is_none() {
             return;
-        };
+        }
         let scope = super::scope::host_scope(&self.play_scope(play, &[]), &context);
-        let transport = super::connection::transport_for(
-            &scope,
-            &self.shared.templar,
-            Some(connection),
-            &self.shared.options.ssh,
-        )
+        let transport = match problem {
+            Some(problem) => Err(crate::transport::TransportError::Connect(problem)),
+            None => super::connection::transport_for(
+                &scope,
+                &self.shared.templar,
+                play.connection.as_deref(),
+                &self.shared.options.ssh,
+            ),
+        }
         .unwrap_or_else(|error| Arc::new(crate::transport::UnavailableTransport::new(error)));
         if let Some(host) = self.hosts.get_mut(name) {
+            host.context.inventory_vars = context.inventory_vars;
             host.context.transport = transport;
         }
     }

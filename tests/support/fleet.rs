@@ -8,6 +8,10 @@
 //! [`password`]) and [`cached_user`] (sudo asks once, then trusts its timestamp). Only the
 //! fleet's sshd lets them in, with the fleet's key. Missing prerequisites fail the test with
 //! the package to install; nothing is skipped.
+//!
+//! Certificates: `.user_ca()` makes sshd trust a throwaway user CA (`TrustedUserCAKeys`)
+//! *instead of* authorized_keys; `.host_certificate(principals, validity)` gives every sshd a
+//! host certificate signed by a throwaway host CA (`HostCertificate`).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,8 @@ pub struct FleetBuilder {
     debug_log: bool,
     prefix: String,
     launchers: Vec<Vec<String>>,
+    user_ca: bool,
+    host_certificate: Option<(String, String)>,
 }
 
 /// One simulated host.
@@ -98,6 +104,8 @@ impl Fleet {
             debug_log: false,
             prefix: "node".into(),
             launchers: Vec::new(),
+            user_ca: false,
+            host_certificate: None,
         }
     }
 }
@@ -140,6 +148,20 @@ impl FleetBuilder {
         self
     }
 
+    /// sshd trusts the user CA ([`Fleet::user_ca`]) through `TrustedUserCAKeys`, and the
+    /// authorized_keys file is empty: only certificates let anyone in.
+    pub fn user_ca(mut self) -> Self {
+        self.user_ca = true;
+        self
+    }
+
+    /// sshd presents a host certificate for its ed25519 key, signed by [`Fleet::host_ca`] for
+    /// `principals` (comma-separated) and `validity` (`ssh-keygen -V`, e.g. `-5m:+1h`).
+    pub fn host_certificate(mut self, principals: &str, validity: &str) -> Self {
+        self.host_certificate = Some((principals.to_string(), validity.to_string()));
+        self
+    }
+
     /// Creates keys and files and starts the sshd processes; waits until they accept.
     pub fn start(self) -> Fleet {
         prerequisites();
@@ -153,8 +175,22 @@ impl FleetBuilder {
         keygen(&d.join("host_ed25519"), "ed25519");
         keygen(&d.join("host_ecdsa"), "ecdsa");
         keygen(&d.join("user_key"), "ed25519");
-        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).expect("authorized_keys");
+        if self.user_ca {
+            keygen(&d.join("user_ca"), "ed25519");
+            std::fs::write(d.join("authorized_keys"), "").expect("authorized_keys");
+        } else {
+            std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys"))
+                .expect("authorized_keys");
+        }
         chmod(&d.join("authorized_keys"), 0o644);
+        if let Some((principals, validity)) = &self.host_certificate {
+            keygen(&d.join("host_ca"), "ed25519");
+            sign(
+                &d.join("host_ca"),
+                &d.join("host_ed25519.pub"),
+                &["-h", "-n", principals, "-V", validity],
+            );
+        }
 
         let ports = free_ports(self.hosts);
         let host_key = read_pub(&d.join("host_ed25519.pub"));
@@ -175,7 +211,20 @@ impl FleetBuilder {
         let mut sshds = Vec::new();
         for (index, group) in ports.chunks(self.per_sshd).enumerate() {
             let config = d.join(format!("sshd_{index}.conf"));
-            std::fs::write(&config, sshd_config(d, group, self.debug_log)).expect("sshd config");
+            let mut text = sshd_config(d, group, self.debug_log);
+            if self.user_ca {
+                text.push_str(&format!(
+                    "TrustedUserCAKeys {}\n",
+                    d.join("user_ca.pub").display()
+                ));
+            }
+            if self.host_certificate.is_some() {
+                text.push_str(&format!(
+                    "HostCertificate {}\n",
+                    d.join("host_ed25519-cert.pub").display()
+                ));
+            }
+            std::fs::write(&config, text).expect("sshd config");
             let log = d.join(format!("sshd_{index}.log"));
             let launcher = self.launchers.get(index).map_or(&[][..], Vec::as_slice);
             sshds.push(Some(spawn_sshd(&config, &log, launcher)));
@@ -231,6 +280,27 @@ impl Fleet {
     /// The host's ed25519 public key line (`ssh-ed25519 AAAA…`).
     pub fn host_key(&self) -> String {
         read_pub(&self.dir().join("host_ed25519.pub"))
+    }
+
+    /// The user CA's private key (with [`FleetBuilder::user_ca`]).
+    pub fn user_ca(&self) -> PathBuf {
+        self.dir().join("user_ca")
+    }
+
+    /// The host CA's public key line (with [`FleetBuilder::host_certificate`]).
+    pub fn host_ca(&self) -> String {
+        read_pub(&self.dir().join("host_ca.pub"))
+    }
+
+    /// Signs the public key `public` (`NAME.pub`) with the user CA as a user certificate
+    /// for `principals`, valid for `validity`; returns `NAME-cert.pub`.
+    pub fn sign_user_key(&self, public: &Path, principals: &str, validity: &str) -> PathBuf {
+        sign(&self.user_ca(), public, &["-n", principals, "-V", validity]);
+        let name = public.to_string_lossy();
+        PathBuf::from(format!(
+            "{}-cert.pub",
+            name.strip_suffix(".pub").unwrap_or(&name)
+        ))
     }
 
     /// One host by name.
@@ -431,6 +501,24 @@ fn keygen(path: &Path, kind: &str) {
         .status()
         .expect("ssh-keygen");
     assert!(status.success(), "ssh-keygen -t {kind} failed");
+}
+
+/// `ssh-keygen -s CA -I rpatch-test ARGS PUBLIC`: writes `PUBLIC`'s `-cert.pub` beside it.
+fn sign(ca: &Path, public: &Path, args: &[&str]) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(ca)
+        .args(["-I", "rpatch-test"])
+        .args(args)
+        .arg(public)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen -s");
+    assert!(
+        status.success(),
+        "ssh-keygen -s {} failed",
+        public.display()
+    );
 }
 
 fn read_pub(path: &Path) -> String {

@@ -1,10 +1,13 @@
 //! Client authentication: key files, ssh-agent, and password only when configured.
 //!
 //! Order: configured key files that can be used without asking (unencrypted, or decrypted with
-//! `RPATCH_KEY_PASSPHRASE`), then agent identities (only those matching the configured files
-//! with `IdentitiesOnly`), then encrypted keys after a prompt when stdin is a terminal, then the
-//! password (password and keyboard-interactive). Keys are loaded once per process and shared by
-//! every host. Passwords and passphrases are never logged.
+//! `RPATCH_KEY_PASSPHRASE`), each with its user certificates first (`CertificateFile`s that
+//! certify it, then `KEY-cert.pub`), then agent identities, certificates included (with
+//! `IdentitiesOnly`, only those matching the identity files — configured, else the default
+//! `~/.ssh/id_*` — so none when those files hold no key), then encrypted keys after a prompt
+//! when stdin is a terminal, then the password (password and keyboard-interactive). Keys are
+//! loaded once per process and shared by every host. Passwords and passphrases are never
+//! logged.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -13,10 +16,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use russh::client::{AuthResult, Handle, KeyboardInteractiveAuthResponse};
 use russh::keys::agent::client::AgentClient;
-use russh::keys::ssh_key::{self, HashAlg, PublicKey};
+use russh::keys::agent::AgentIdentity;
+use russh::keys::ssh_key::{self, Certificate, HashAlg, PublicKey};
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use russh::MethodKind;
 
+use super::certificates;
 use super::session::Client;
 use super::target::Hop;
 use crate::transport::TransportError;
@@ -118,6 +123,8 @@ struct Attempts {
     tried: Vec<String>,
     notes: Vec<String>,
     server_methods: Option<Vec<&'static str>>,
+    /// Certificates offered already (from files or the agent).
+    certificates: Vec<Certificate>,
 }
 
 impl Attempts {
@@ -157,6 +164,9 @@ pub(super) async fn authenticate(
     for (path, file) in &files {
         match file {
             KeyFile::Ready(key) => {
+                if offer_certificates(handle, hop, path, key, &mut attempts).await? {
+                    return Ok(());
+                }
                 if !attempts.allows(MethodKind::PublicKey) {
                     break;
                 }
@@ -186,6 +196,7 @@ pub(super) async fn authenticate(
     }
 
     if attempts.allows(MethodKind::PublicKey) {
+        // OpenSSH's IdentitiesOnly: the identity files and the certificate files configured.
         let wanted: Option<Vec<PublicKey>> = hop.identities_only.then(|| {
             files
                 .iter()
@@ -194,6 +205,11 @@ pub(super) async fn authenticate(
                     KeyFile::Encrypted(public, _) => Some(public.clone()),
                     KeyFile::Unusable(_) | KeyFile::Missing(_) => None,
                 })
+                .chain(
+                    configured_certificates(hop)
+                        .into_iter()
+                        .map(|(_, cert)| PublicKey::new(cert.public_key().clone(), "")),
+                )
                 .collect()
         });
         if try_agent(
@@ -223,6 +239,12 @@ pub(super) async fn authenticate(
             ));
             continue;
         };
+        if offer_certificates(handle, hop, &path, &key, &mut attempts).await? {
+            return Ok(());
+        }
+        if !attempts.allows(MethodKind::PublicKey) {
+            continue;
+        }
         let hash = rsa_hash_for(handle, key.algorithm().is_rsa(), &mut rsa_hash).await;
         let result = handle
             .authenticate_publickey(hop.user.clone(), PrivateKeyWithHashAlg::new(key, hash))
@@ -257,6 +279,51 @@ pub(super) async fn authenticate(
     }
 
     Err(TransportError::Auth(failure_message(hop, &attempts)))
+}
+
+/// The `CertificateFile`s that could be read (problems are reported with the key they certify).
+fn configured_certificates(hop: &Hop) -> Vec<(PathBuf, Arc<Certificate>)> {
+    hop.certificate_files
+        .iter()
+        .filter_map(|path| match certificates::load(path) {
+            certificates::CertFile::Found(cert) => Some((path.clone(), cert)),
+            certificates::CertFile::Missing | certificates::CertFile::Unusable(_) => None,
+        })
+        .collect()
+}
+
+/// Offers the user certificates of the key at `path`; `true` once one is accepted.
+async fn offer_certificates(
+    handle: &mut Handle<Client>,
+    hop: &Hop,
+    path: &Path,
+    key: &Arc<PrivateKey>,
+    attempts: &mut Attempts,
+) -> Result<bool, TransportError> {
+    let found = certificates::user_certificates_for(
+        path,
+        key.public_key(),
+        &hop.certificate_files,
+        &mut attempts.notes,
+    );
+    for (cert_path, cert) in found {
+        if !attempts.allows(MethodKind::PublicKey) || attempts.certificates.contains(&cert) {
+            continue;
+        }
+        let result = handle
+            .authenticate_openssh_cert(hop.user.clone(), key.clone(), (*cert).clone())
+            .await
+            .map_err(|e| TransportError::Connect(format!("{hop}: {e}")))?;
+        attempts
+            .tried
+            .push(format!("certificate {}", cert_path.display()));
+        attempts.certificates.push((*cert).clone());
+        if result.success() {
+            return Ok(true);
+        }
+        attempts.record(&result);
+    }
+    Ok(false)
 }
 
 async fn rsa_hash_for(
@@ -308,9 +375,6 @@ async fn try_agent(
     };
     for identity in identities {
         let public = identity.public_key().into_owned();
-        if tried_keys.iter().any(|k| k.key_data() == public.key_data()) {
-            continue;
-        }
         if let Some(wanted) = &wanted {
             if !wanted.iter().any(|k| k.key_data() == public.key_data()) {
                 continue;
@@ -320,13 +384,76 @@ async fn try_agent(
             break;
         }
         let hash = rsa_hash_for(handle, public.algorithm().is_rsa(), rsa_hash).await;
-        let result = handle
-            .authenticate_publickey_with(hop.user.clone(), public.clone(), hash, &mut agent)
-            .await;
-        attempts
-            .tried
-            .push(format!("agent key {}", identity.comment()));
-        tried_keys.push(public);
+        let result = match &identity {
+            AgentIdentity::Certificate { certificate, .. } => {
+                if attempts.certificates.contains(certificate) {
+                    continue;
+                }
+                if let Some(problem) = certificates::user_certificate_problem(certificate) {
+                    attempts.notes.push(format!(
+                        "agent certificate {}: {problem}",
+                        identity.comment()
+                    ));
+                    continue;
+                }
+                attempts.certificates.push(certificate.clone());
+                attempts
+                    .tried
+                    .push(format!("agent certificate {}", identity.comment()));
+                handle
+                    .authenticate_certificate_with(
+                        hop.user.clone(),
+                        certificate.clone(),
+                        hash,
+                        &mut agent,
+                    )
+                    .await
+            }
+            AgentIdentity::PublicKey { .. } => {
+                // A CertificateFile whose private key only the agent holds.
+                for (path, cert) in configured_certificates(hop) {
+                    if cert.public_key() != public.key_data()
+                        || attempts.certificates.contains(&cert)
+                        || certificates::user_certificate_problem(&cert).is_some()
+                    {
+                        continue;
+                    }
+                    attempts.certificates.push((*cert).clone());
+                    attempts.tried.push(format!(
+                        "certificate {} with agent key {}",
+                        path.display(),
+                        identity.comment()
+                    ));
+                    let mut signer = PlainKeySigner {
+                        agent: &mut agent,
+                        key: public.clone(),
+                    };
+                    match handle
+                        .authenticate_certificate_with(
+                            hop.user.clone(),
+                            (*cert).clone(),
+                            hash,
+                            &mut signer,
+                        )
+                        .await
+                    {
+                        Ok(result) if result.success() => return Ok(true),
+                        Ok(result) => attempts.record(&result),
+                        Err(error) => attempts.notes.push(format!("ssh-agent: {error}")),
+                    }
+                }
+                if tried_keys.iter().any(|k| k.key_data() == public.key_data()) {
+                    continue;
+                }
+                attempts
+                    .tried
+                    .push(format!("agent key {}", identity.comment()));
+                tried_keys.push(public.clone());
+                handle
+                    .authenticate_publickey_with(hop.user.clone(), public, hash, &mut agent)
+                    .await
+            }
+        };
         match result {
             Ok(result) if result.success() => return Ok(true),
             Ok(result) => attempts.record(&result),
@@ -334,6 +461,33 @@ async fn try_agent(
         }
     }
     Ok(false)
+}
+
+/// Signs for a `CertificateFile` with the plain key the agent holds: ssh-agent finds a key by
+/// the blob it is asked to sign with, and it was given the key without that certificate.
+struct PlainKeySigner<'a> {
+    agent: &'a mut AgentClient<tokio::net::UnixStream>,
+    key: PublicKey,
+}
+
+impl russh::Signer for PlainKeySigner<'_> {
+    type Error = russh::AgentAuthError;
+
+    #[allow(clippy::manual_async_fn)]
+    fn auth_sign(
+        &mut self,
+        _certificate: &AgentIdentity,
+        hash_alg: Option<HashAlg>,
+        to_sign: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<Vec<u8>, Self::Error>> + Send {
+        async move {
+            let key = AgentIdentity::from(self.key.clone());
+            self.agent
+                .sign_request(&key, hash_alg, to_sign)
+                .await
+                .map_err(Into::into)
+        }
+    }
 }
 
 /// Answers every keyboard-interactive prompt that asks for a password.

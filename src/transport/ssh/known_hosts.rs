@@ -1,9 +1,10 @@
 //! known_hosts files: looking up, verifying and recording host keys the way OpenSSH does.
 //!
 //! Supports plain and hashed (`|1|salt|hash`) host names, `[host]:port` entries, wildcard and
-//! negated patterns, several key types per host, `@revoked` markers, and comments. A key that
-//! differs from a recorded key of the same type is a *changed* key: always refused, never
-//! overwritten.
+//! negated patterns, several key types per host, `@revoked` markers, `@cert-authority` lines
+//! (see `certificates`), and comments. A key that differs from a recorded key of the same type
+//! is a *changed* key: always refused, never overwritten. Recording only ever appends a plain
+//! `host key` line; authority lines are never written or rewritten.
 
 use std::fmt;
 use std::io::Write;
@@ -16,6 +17,7 @@ use russh::keys::ssh_key::{HashAlg, PublicKey};
 use russh::keys::Algorithm;
 use sha1::Sha1;
 
+pub use super::certificates::Authority;
 use super::config::wildcard_match;
 
 /// What to do with a host key that is not in any known_hosts file (journaled by its
@@ -92,10 +94,21 @@ pub enum Verdict {
     Revoked(Origin),
 }
 
+/// What a known_hosts line's `@` marker makes of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    /// A host key.
+    Plain,
+    /// `@revoked`: never accepted.
+    Revoked,
+    /// `@cert-authority`: signs host certificates.
+    Authority,
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     origin: Origin,
-    revoked: bool,
+    marker: Marker,
     key: PublicKey,
 }
 
@@ -130,10 +143,16 @@ impl KnownHosts {
     /// Checks `key` presented by `host:port`.
     pub fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Verdict {
         let entries = self.entries_for(host, port);
-        if let Some(entry) = entries.iter().find(|e| e.revoked && e.key == *key) {
+        if let Some(entry) = entries
+            .iter()
+            .find(|e| e.marker == Marker::Revoked && e.key.key_data() == key.key_data())
+        {
             return Verdict::Revoked(entry.origin.clone());
         }
-        let recorded: Vec<&Entry> = entries.iter().filter(|e| !e.revoked).collect();
+        let recorded: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.marker == Marker::Plain)
+            .collect();
         if recorded.iter().any(|e| e.key.key_data() == key.key_data()) {
             return Verdict::Known;
         }
@@ -152,7 +171,7 @@ impl KnownHosts {
     pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for entry in self.entries_for(host, port) {
-            if entry.revoked {
+            if entry.marker != Marker::Plain {
                 continue;
             }
             let algorithm = entry.key.algorithm();
@@ -161,6 +180,24 @@ impl KnownHosts {
             }
         }
         algorithms
+    }
+
+    /// The `@cert-authority` keys listed for `host:port`, and every `@revoked` key that
+    /// applies to it (a revoked CA or certified key refuses a certificate).
+    pub fn authorities(&self, host: &str, port: u16) -> (Vec<Authority>, Vec<(Origin, PublicKey)>) {
+        let mut authorities = Vec::new();
+        let mut revoked = Vec::new();
+        for entry in self.entries_for(host, port) {
+            match entry.marker {
+                Marker::Authority => authorities.push(Authority {
+                    origin: entry.origin,
+                    key: entry.key,
+                }),
+                Marker::Revoked => revoked.push((entry.origin, entry.key)),
+                Marker::Plain => {}
+            }
+        }
+        (authorities, revoked)
     }
 
     /// Records a new key for `host:port` in the first file, unless it is there already.
@@ -228,13 +265,13 @@ fn parse_matching(path: &Path, text: &str, name: &str) -> Vec<Entry> {
         }
         let mut fields = line.split_whitespace();
         let mut first = fields.next().unwrap_or_default();
-        let mut revoked = false;
-        if let Some(marker) = first.strip_prefix('@') {
-            match marker {
-                "revoked" => revoked = true,
-                // Certificate authorities vouch for certificates, which rpatch does not request.
+        let mut marker = Marker::Plain;
+        if let Some(name) = first.strip_prefix('@') {
+            marker = match name {
+                "revoked" => Marker::Revoked,
+                "cert-authority" => Marker::Authority,
                 _ => continue,
-            }
+            };
             first = match fields.next() {
                 Some(field) => field,
                 None => continue,
@@ -254,7 +291,7 @@ fn parse_matching(path: &Path, text: &str, name: &str) -> Vec<Entry> {
                 path: path.to_path_buf(),
                 line: index + 1,
             },
-            revoked,
+            marker,
             key,
         });
     }
@@ -373,6 +410,27 @@ mod tests {
             hosts.known_algorithms("web02", 2200),
             vec![Algorithm::Ed25519]
         );
+    }
+
+    #[test]
+    fn cert_authority_lines_are_authorities_never_host_keys() {
+        let (_dir, hosts) = file(&format!("@cert-authority *.lab {ED}\n@revoked * {ED2}\n"));
+        assert_eq!(hosts.verify("a.lab", 22, &key(ED)), Verdict::Unknown);
+        assert!(hosts.known_algorithms("a.lab", 22).is_empty());
+        let (authorities, revoked) = hosts.authorities("a.lab", 22);
+        assert_eq!(authorities.len(), 1);
+        assert_eq!(authorities[0].origin.line, 1);
+        assert_eq!(revoked.len(), 1);
+        assert!(hosts.authorities("a.other", 22).0.is_empty());
+        // Learning appends a plain line and leaves the authority line alone.
+        hosts.learn("a.lab", 22, &key(ED)).expect("learn");
+        let text = std::fs::read_to_string(&hosts.files[0]).expect("read");
+        assert!(
+            text.starts_with(&format!("@cert-authority *.lab {ED}\n")),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!("a.lab {ED}\n")), "{text}");
+        assert_eq!(hosts.verify("a.lab", 22, &key(ED)), Verdict::Known);
     }
 
     #[test]

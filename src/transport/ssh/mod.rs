@@ -2,6 +2,7 @@
 //! connection per host with a channel per command.
 
 mod auth;
+mod certificates;
 mod channel;
 mod config;
 mod known_hosts;

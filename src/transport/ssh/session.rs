@@ -5,13 +5,14 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use russh::client::{self, Handle};
-use russh::keys::ssh_key::PublicKey;
+use russh::keys::ssh_key::{Certificate, PublicKey};
 use russh::keys::{Algorithm, HashAlg, PublicKeyOrCertificate};
 use russh::Preferred;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::auth;
+use super::certificates;
 use super::known_hosts::{self, HostKeyPolicy, Verdict};
 use super::proxy;
 use super::target::{Hop, SshTarget};
@@ -63,16 +64,17 @@ impl client::Handler for Client {
         &mut self,
         presented: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let key = match presented {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
-            PublicKeyOrCertificate::Certificate(cert) => {
-                PublicKey::new(cert.public_key().clone(), "")
-            }
+        let presented = match presented {
+            PublicKeyOrCertificate::PublicKey { key, .. } => Err(key.clone()),
+            PublicKeyOrCertificate::Certificate(cert) => Ok(cert.clone()),
         };
         let hop = self.hop.clone();
-        let decision = tokio::task::spawn_blocking(move || decide(&hop, &key))
-            .await
-            .unwrap_or_else(|e| Err(format!("host key check failed: {e}")));
+        let decision = tokio::task::spawn_blocking(move || match &presented {
+            Err(key) => decide(&hop, key),
+            Ok(cert) => decide_certificate(&hop, cert),
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("host key check failed: {e}")));
         match decision {
             Ok(()) => Ok(true),
             Err(problem) => {
@@ -97,6 +99,18 @@ fn decide(hop: &Hop, key: &PublicKey) -> Result<(), String> {
     );
     match hop.known_hosts.verify(key_host, key_port, key) {
         Verdict::Known => Ok(()),
+        Verdict::Unknown if !authorities_of(hop).is_empty() => Err(format!(
+            "host key of {name} is unknown ({shown}): the host is covered by @cert-authority at \
+             {} but presented a plain key, not a certificate signed by it; refusing to connect \
+             (rpatch never records a plain key for a host an authority vouches for; give the \
+             server a HostCertificate, or add the key to {} yourself)",
+            authorities_of(hop)
+                .iter()
+                .map(|a| a.origin.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            known_files(hop)
+        )),
         Verdict::Unknown if hop.policy == HostKeyPolicy::AcceptNew => {
             match hop.known_hosts.learn(key_host, key_port, key) {
                 Ok(path) => {
@@ -135,6 +149,39 @@ fn decide(hop: &Hop, key: &PublicKey) -> Result<(), String> {
     }
 }
 
+/// Checks a host certificate against the `@cert-authority` lines for the host. A certificate
+/// is never recorded, whatever the policy: without a matching authority it is refused.
+fn decide_certificate(hop: &Hop, cert: &Certificate) -> Result<(), String> {
+    if hop.policy == HostKeyPolicy::Off {
+        return Ok(());
+    }
+    let name = known_hosts::host_key_name(&hop.host, hop.port);
+    let key = PublicKey::new(cert.public_key().clone(), "");
+    let (authorities, revoked) = hop.known_hosts.authorities(&hop.host, hop.port);
+    match certificates::check_host_certificate(
+        cert,
+        &hop.host,
+        &authorities,
+        &revoked,
+        certificates::now(),
+    ) {
+        Ok(origin) => {
+            tracing::debug!("host certificate of {name} vouched for by {origin}");
+            Ok(())
+        }
+        Err(why) => Err(format!(
+            "host certificate of {name} ({} key {}, id `{}`) refused: {why}; refusing to connect",
+            known_hosts::key_type(&key),
+            known_hosts::fingerprint(&key),
+            cert.key_id()
+        )),
+    }
+}
+
+fn authorities_of(hop: &Hop) -> Vec<certificates::Authority> {
+    hop.known_hosts.authorities(&hop.host, hop.port).0
+}
+
 fn known_files(hop: &Hop) -> String {
     match hop.known_hosts.files.first() {
         Some(path) => path.display().to_string(),
@@ -143,9 +190,23 @@ fn known_files(hop: &Hop) -> String {
 }
 
 /// russh client settings for one hop: keepalive, nodelay, and host key types we can verify
-/// asked for first.
-fn client_config(hop: &Hop, known: &[Algorithm]) -> client::Config {
+/// asked for first; host certificates are asked for only when an authority covers the host.
+fn client_config(hop: &Hop, known: &[Algorithm], authority: bool) -> client::Config {
     let mut preferred = Preferred::default();
+    if authority && hop.policy != HostKeyPolicy::Off {
+        let certified: Vec<Algorithm> = Preferred::DEFAULT
+            .key
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Algorithm::Ed25519 | Algorithm::Ecdsa { .. } | Algorithm::Rsa { hash: Some(_) }
+                )
+            })
+            .cloned()
+            .collect();
+        preferred.host_key_certificates = Cow::Owned(certified);
+    }
     if !known.is_empty() {
         let mut keys: Vec<Algorithm> = Vec::new();
         for algorithm in known {
@@ -240,16 +301,19 @@ async fn connect_hop(
         hop: hop.clone(),
         problem: problem.clone(),
     };
-    let known = {
+    let (known, authority) = {
         let hop = hop.clone();
         tokio::task::spawn_blocking(move || {
             let (host, port) = hop.key_name();
-            hop.known_hosts.known_algorithms(host, port)
+            (
+                hop.known_hosts.known_algorithms(host, port),
+                !authorities_of(&hop).is_empty(),
+            )
         })
         .await
         .unwrap_or_default()
     };
-    let config = Arc::new(client_config(hop, &known));
+    let config = Arc::new(client_config(hop, &known, authority));
     let attempt = async {
         let mut proxy_stderr = None;
         let handshake = match &via {

@@ -79,7 +79,11 @@ pub struct Hop {
     pub identity_files: Vec<PathBuf>,
     /// True when keys were configured (not the default ~/.ssh/id_* list).
     pub explicit_identities: bool,
-    /// `IdentitiesOnly`: offer only the configured keys, even from the agent.
+    /// `CertificateFile`s: user certificates to present with a matching key (besides the
+    /// `KEY-cert.pub` found next to each identity file).
+    pub certificate_files: Vec<PathBuf>,
+    /// `IdentitiesOnly`: offer only the identity files (configured, else the default
+    /// `~/.ssh/id_*`), even from the agent.
     pub identities_only: bool,
     /// Password for password authentication, when explicitly configured.
     pub password: Option<String>,
@@ -358,12 +362,10 @@ impl Context<'_> {
         };
         let policy = match self.policy {
             Some(policy) => policy,
-            None => match cfg.strict_host_key_checking.as_deref() {
-                // OpenSSH's `no` also accepts changed keys; rpatch never does.
-                Some("no" | "false") => HostKeyPolicy::AcceptNew,
-                Some(value) => HostKeyPolicy::parse(value).unwrap_or_default(),
-                None => HostKeyPolicy::Strict,
-            },
+            None => cfg
+                .strict_host_key_checking
+                .as_deref()
+                .map_or(HostKeyPolicy::Strict, policy_from_config),
         };
         let seconds = |s: u64| Duration::from_secs(s.min(crate::seconds::MAX_SECONDS));
         let keepalive = match cfg.server_alive_interval {
@@ -378,7 +380,8 @@ impl Context<'_> {
             user: cfg.user,
             identity_files,
             explicit_identities: explicit,
-            identities_only: explicit && cfg.identities_only.unwrap_or(false),
+            certificate_files: cfg.certificate_files,
+            identities_only: cfg.identities_only.unwrap_or(false),
             password: over.password.clone(),
             connect_timeout: over
                 .timeout
@@ -394,6 +397,35 @@ impl Context<'_> {
             proxy_command: cfg.proxy_command,
         }
     }
+}
+
+/// ssh_config's `StrictHostKeyChecking` as a policy. OpenSSH's `no`/`off`/`false` accept new
+/// *and changed* keys; rpatch deliberately never accepts a changed key, so they mean
+/// `accept-new` here, and the first host that reads such a value says so once per run.
+fn policy_from_config(value: &str) -> HostKeyPolicy {
+    let lowered = value.trim().to_ascii_lowercase();
+    match lowered.as_str() {
+        "no" | "off" | "false" => {
+            warn_stricter_once(&lowered);
+            HostKeyPolicy::AcceptNew
+        }
+        _ => HostKeyPolicy::parse(&lowered).unwrap_or_default(),
+    }
+}
+
+/// Warns that `StrictHostKeyChecking VALUE` is read more strictly than OpenSSH reads it,
+/// once per distinct value and process (not once per host).
+fn warn_stricter_once(value: &str) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned.iter().any(|v| v == value) {
+        return;
+    }
+    warned.push(value.to_string());
+    tracing::warn!(
+        "ssh_config `StrictHostKeyChecking {value}`: rpatch records keys of new hosts but, \
+         unlike OpenSSH, still refuses a changed host key (treated as accept-new)"
+    );
 }
 
 #[cfg(test)]
@@ -452,6 +484,38 @@ mod tests {
         let path = dir.path().join("config");
         std::fs::write(&path, text).expect("write");
         (dir, path)
+    }
+
+    #[test]
+    fn certificate_files_and_identities_only_without_identity_files() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "Host web01\n  CertificateFile /c/one-cert.pub\n  IdentitiesOnly yes\n",
+        )
+        .expect("write");
+        let resolved = SshTarget::resolve(&options(&path)).expect("resolve");
+        assert_eq!(
+            resolved.host.certificate_files,
+            vec![PathBuf::from("/c/one-cert.pub")]
+        );
+        // No IdentityFile: the default ~/.ssh/id_* files, and IdentitiesOnly still holds.
+        assert!(!resolved.host.explicit_identities);
+        assert!(resolved.host.identities_only);
+    }
+
+    #[test]
+    fn strict_host_key_checking_no_off_and_false_mean_accept_new() {
+        for value in ["no", "off", "False"] {
+            assert_eq!(
+                policy_from_config(value),
+                HostKeyPolicy::AcceptNew,
+                "{value}"
+            );
+        }
+        assert_eq!(policy_from_config("yes"), HostKeyPolicy::Strict);
+        assert_eq!(policy_from_config("accept-new"), HostKeyPolicy::AcceptNew);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub enum Key {
     User,
     Port,
     IdentityFile,
+    CertificateFile,
     IdentitiesOnly,
     ProxyJump,
     ProxyCommand,
@@ -50,6 +51,7 @@ pub const KEYWORDS: &[(&str, Kind)] = &[
     ("user", H(K::User)),
     ("port", H(K::Port)),
     ("identityfile", H(K::IdentityFile)),
+    ("certificatefile", H(K::CertificateFile)),
     ("identityfile2", H(K::IdentityFile)),
     ("identitiesonly", H(K::IdentitiesOnly)),
     ("proxyjump", H(K::ProxyJump)),
@@ -73,9 +75,6 @@ pub const KEYWORDS: &[(&str, Kind)] = &[
     ("revokedhostkeys", R(&["none"])),
     ("remotecommand", R(&["none"])),
     ("sessiontype", R(&["default"])),
-    // Certificates are the certificate work's (issue 17); until then CertificateFile is
-    // accepted and authentication without the certificate fails visibly.
-    ("certificatefile", I),
     // Deprecated or unsupported in OpenSSH itself (it only warns).
     ("protocol", I),
     ("cipher", I),
@@ -195,6 +194,8 @@ pub enum Setting {
     Port(u16),
     /// `IdentityFile` as written (`~` and tokens expanded later).
     IdentityFile(String),
+    /// `CertificateFile` as written (`~` and tokens expanded later; `none` adds nothing).
+    CertificateFile(String),
     /// `IdentitiesOnly`.
     IdentitiesOnly(bool),
     /// `ProxyJump`: the hops as written, or `none`.
@@ -276,6 +277,7 @@ pub fn parse_setting(
             }
         }
         K::IdentityFile => Setting::IdentityFile(single()?),
+        K::CertificateFile => Setting::CertificateFile(single()?),
         K::IdentitiesOnly => Setting::IdentitiesOnly(flag(&single()?)?),
         K::ProxyJump => {
             let value = rest.trim().to_string();

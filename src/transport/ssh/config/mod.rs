@@ -90,6 +90,8 @@ pub struct HostConfig {
     pub identity_files: Vec<PathBuf>,
     /// The same as written (what `ssh -G` prints).
     pub identity_file_specs: Vec<String>,
+    /// `CertificateFile`s, expanded as identity files are, in order (they accumulate).
+    pub certificate_files: Vec<PathBuf>,
     /// `IdentitiesOnly`.
     pub identities_only: Option<bool>,
     /// `ProxyJump` hops as written (never `none`).

@@ -21,6 +21,7 @@ pub(super) struct State {
     user: Option<String>,
     port: Option<u16>,
     identity_files: Vec<String>,
+    certificate_files: Vec<String>,
     identities_only: Option<bool>,
     /// ProxyJump as written (`none` included).
     jump: Option<String>,
@@ -55,6 +56,12 @@ impl State {
             Setting::IdentityFile(v) => {
                 if !self.identity_files.contains(v) {
                     self.identity_files.push(v.clone());
+                }
+            }
+            // Certificates accumulate like identities.
+            Setting::CertificateFile(v) => {
+                if !v.eq_ignore_ascii_case("none") && !self.certificate_files.contains(v) {
+                    self.certificate_files.push(v.clone());
                 }
             }
             Setting::IdentitiesOnly(v) => first(&mut self.identities_only, v),
@@ -369,6 +376,15 @@ fn finish(
                 .map_err(|m| error(&format!("IdentityFile `{f}`"), m))
         })
         .collect::<Result<Vec<PathBuf>, _>>()?;
+    let certificate_files = state
+        .certificate_files
+        .iter()
+        .map(|f| {
+            tokens
+                .expand_path(f)
+                .map_err(|m| error(&format!("CertificateFile `{f}`"), m))
+        })
+        .collect::<Result<Vec<PathBuf>, _>>()?;
     let files = |list: &Option<Vec<String>>, defaults: &[&str], expand: bool| {
         let list: Vec<String> = match list {
             Some(list) => list.clone(),
@@ -430,6 +446,7 @@ fn finish(
         port,
         identity_files,
         identity_file_specs: state.identity_files,
+        certificate_files,
         identities_only: state.identities_only,
         proxy_jump,
         proxy_command,
