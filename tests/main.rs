@@ -4,6 +4,7 @@ mod apt;
 mod bad_input;
 mod cli;
 mod dnf;
+mod dynamic_inventory;
 mod edit_modules;
 mod kvm;
 mod kvm_migrate;

@@ -131,7 +131,10 @@ struct Output {
 /// Runs one script call with a timeout and an output cap.
 fn run(path: &Path, args: &[&str], timeout: Duration, limit: u64) -> Result<Output, DynamicError> {
     let command = command_text(path, args);
-    let mut child = Command::new(path)
+    // An absolute path, so that `inv.sh` is not looked up in $PATH (Ansible runs the
+    // absolute path too).
+    let program = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
