@@ -386,3 +386,21 @@ fn an_unknown_plugin_or_option_is_refused_naming_the_file() {
     let stderr = refused(&project, "dyn.yml");
     assert!(stderr.contains("unknown field `compse`"), "{stderr}");
 }
+
+#[test]
+fn a_successful_scripts_stderr_is_shown_as_a_warning() {
+    let project = script(
+        Project::new(),
+        "chatty.sh",
+        "#!/bin/sh\necho 'using cached CMDB export from 02:00' >&2\necho '{\"web\": [\"web1\"], \"_meta\": {\"hostvars\": {}}}'\n",
+    );
+    let output = project.rpatch(&["inventory", "-i", "chatty.sh", "--graph"]);
+    output.expect_code(0);
+    assert!(
+        output.stderr.contains(
+            "[WARNING]: inventory script `chatty.sh --list`: using cached CMDB export from 02:00"
+        ),
+        "{}",
+        output.stderr
+    );
+}

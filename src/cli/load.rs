@@ -32,7 +32,11 @@ pub fn load_inventory(sources: &Sources) -> Result<Inventory, CliError> {
         flush_cache: sources.flush_cache,
         ..InventoryOptions::default()
     };
-    Ok(Inventory::load_with(&inventory_paths(sources)?, &options)?)
+    let inventory = Inventory::load_with(&inventory_paths(sources)?, &options)?;
+    for warning in inventory.warnings() {
+        eprintln!("[WARNING]: {warning}");
+    }
+    Ok(inventory)
 }
 
 /// Everything a run needs, loaded and validated.

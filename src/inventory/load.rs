@@ -132,6 +132,7 @@ impl Inventory {
     fn load_file(&mut self, path: &Path, loader: &mut Loader<'_>) -> Result<(), InventoryError> {
         if script::is_executable(path) {
             if let Some(data) = script::discover(path, loader.timeout)? {
+                self.note_stderr(&data);
                 data.apply(self, path);
                 return Ok(());
             }
@@ -156,6 +157,14 @@ impl Inventory {
             Some("json") => yaml_format::parse(self, &source),
             _ => ini::parse(self, &source),
         }
+    }
+
+    fn note_stderr(&mut self, data: &super::source_data::SourceData) {
+        self.warnings.extend(
+            data.stderr
+                .iter()
+                .map(|text| format!("inventory script {text}")),
+        );
     }
 
     fn load_plugin(
@@ -195,6 +204,7 @@ impl Inventory {
                         )?
                     }
                 };
+                self.note_stderr(&data);
                 data.apply(self, &config.path);
                 constructed::apply(self, &layer, &config.path, Some(&data.hosts()))?;
             }

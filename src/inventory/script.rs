@@ -55,6 +55,7 @@ pub fn discover(path: &Path, timeout: Duration) -> Result<Option<SourceData>, Dy
             stderr: output.stderr.clone(),
         })?;
     let mut data = listed.data;
+    note_stderr(&mut data, &command, &output.stderr);
     if let Some(name) = data.host_and_group() {
         return Err(DynamicError::HostAndGroup {
             path: path.to_path_buf(),
@@ -63,12 +64,24 @@ pub fn discover(path: &Path, timeout: Duration) -> Result<Option<SourceData>, Dy
     }
     if !listed.has_meta {
         let hosts = data.hosts();
-        for (host, vars) in hosts.iter().zip(host_calls(path, &hosts, timeout, limit)?) {
+        for (host, (vars, stderr)) in hosts.iter().zip(host_calls(path, &hosts, timeout, limit)?) {
+            note_stderr(&mut data, &command_text(path, &["--host", host]), &stderr);
             data.hostvars.insert(host.clone(), vars);
         }
     }
     Ok(Some(data))
 }
+
+/// Keeps what a successful call wrote to stderr, for a warning.
+fn note_stderr(data: &mut SourceData, command: &str, stderr: &str) {
+    if !stderr.trim().is_empty() {
+        data.stderr
+            .push(format!("`{command}`: {}", stderr.trim_end()));
+    }
+}
+
+/// Variables from one `--host` call and what it wrote to stderr.
+type HostAnswer = (serde_json::Map<String, serde_json::Value>, String);
 
 /// `--host NAME` for every host, [`HOST_CALLS`] at a time; results in `hosts` order.
 fn host_calls(
@@ -76,7 +89,7 @@ fn host_calls(
     hosts: &[String],
     timeout: Duration,
     limit: u64,
-) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, DynamicError> {
+) -> Result<Vec<HostAnswer>, DynamicError> {
     let next = AtomicUsize::new(0);
     let mut results: Vec<Option<Result<_, DynamicError>>> =
         (0..hosts.len()).map(|_| None).collect();
@@ -89,15 +102,17 @@ fn host_calls(
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(host) = hosts.get(index) else { break };
                 let args = ["--host", host.as_str()];
-                let result = run(path, &args, timeout, limit).and_then(|output| {
-                    SourceData::parse_host(&output.stdout).map_err(|reason| {
-                        DynamicError::BadOutput {
-                            command: command_text(path, &args),
-                            reason,
-                            stderr: output.stderr,
-                        }
-                    })
-                });
+                let result =
+                    run(path, &args, timeout, limit).and_then(
+                        |output| match SourceData::parse_host(&output.stdout) {
+                            Ok(vars) => Ok((vars, output.stderr)),
+                            Err(reason) => Err(DynamicError::BadOutput {
+                                command: command_text(path, &args),
+                                reason,
+                                stderr: output.stderr,
+                            }),
+                        },
+                    );
                 let failed = result.is_err();
                 if sender.send((index, result)).is_err() || failed {
                     // Stop taking new hosts once one failed: the load fails anyway.

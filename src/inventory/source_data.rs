@@ -32,6 +32,10 @@ pub struct SourceData {
     pub groups: IndexMap<String, GroupData>,
     /// Host variables (`_meta.hostvars`, or one `--host` call per host).
     pub hostvars: IndexMap<String, Map<String, Value>>,
+    /// What the source's commands wrote to stderr while succeeding, each as "command: text"
+    /// (shown as warnings, as Ansible shows it; not cached).
+    #[serde(skip)]
+    pub stderr: Vec<String>,
 }
 
 /// The result of parsing a `--list` document.
