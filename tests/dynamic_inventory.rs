@@ -384,7 +384,21 @@ fn an_unknown_plugin_or_option_is_refused_naming_the_file() {
     assert!(stderr.contains("did you mean `constructed`?"), "{stderr}");
     let project = guarded(Project::new().file("dyn.yml", "plugin: constructed\ncompse: {}\n"));
     let stderr = refused(&project, "dyn.yml");
-    assert!(stderr.contains("unknown field `compse`"), "{stderr}");
+    assert!(
+        stderr.contains("unknown option `compse` for inventory plugin `constructed`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("dyn.yml:2:1"), "{stderr}");
+    assert!(stderr.contains("did you mean `compose`?"), "{stderr}");
+    let project = guarded(Project::new().file(
+        "dyn.yml",
+        "plugin: constructed\nkeyed_groups:\n  - key: os\n    prefx: os\n",
+    ));
+    let stderr = refused(&project, "dyn.yml");
+    assert!(
+        stderr.contains("dyn.yml: unknown field `prefx`"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -95,6 +95,20 @@ pub enum DynamicError {
         /// The closest known plugin name.
         suggestion: Option<String>,
     },
+    /// A top-level option the plugin does not take.
+    #[error("unknown option `{key}` for inventory plugin `{plugin}`")]
+    UnknownOption {
+        /// The key.
+        key: String,
+        /// The plugin.
+        plugin: String,
+        /// The closest option name.
+        suggestion: Option<String>,
+        /// Every option it takes.
+        known: String,
+        /// Where the key is written.
+        at: crate::diagnostic::Location,
+    },
     /// A plugin config with a missing, unknown or mistyped option.
     #[error("{}: {message}", path.display())]
     BadConfig {
@@ -143,6 +157,14 @@ pub fn truncate_stderr(bytes: &[u8]) -> String {
 }
 
 impl DynamicError {
+    /// Where in a file the problem is, when known.
+    pub fn location(&self) -> Option<&crate::diagnostic::Location> {
+        match self {
+            Self::UnknownOption { at, .. } => Some(at),
+            _ => None,
+        }
+    }
+
     /// What to do about it, when there is something to say.
     pub fn help(&self) -> Option<String> {
         match self {
@@ -167,6 +189,12 @@ impl DynamicError {
             Self::UnknownPlugin { suggestion, .. } => Some(match suggestion {
                 Some(name) => format!("did you mean `{name}`? known plugins: {}", super::plugin::known_names()),
                 None => format!("known plugins: {}", super::plugin::known_names()),
+            }),
+            Self::UnknownOption {
+                suggestion, known, ..
+            } => Some(match suggestion {
+                Some(key) => format!("did you mean `{key}`? it takes: {known}"),
+                None => format!("it takes: {known}"),
             }),
             Self::Constructed { .. } => Some(
                 "fix the expression, or set `strict: false` to skip hosts it fails for, as Ansible does".into(),

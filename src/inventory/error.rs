@@ -143,7 +143,8 @@ pub enum InventoryError {
 impl Diagnose for InventoryError {
     fn location(&self) -> Option<&Location> {
         match self {
-            Self::Io { .. } | Self::Input(_) | Self::NotFound(_) | Self::Dynamic(_) => None,
+            Self::Io { .. } | Self::Input(_) | Self::NotFound(_) => None,
+            Self::Dynamic(error) => error.location(),
             Self::Yaml(error) => error.location(),
             Self::Range { at, .. }
             | Self::DuplicateHost { at, .. }

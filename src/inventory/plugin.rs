@@ -45,12 +45,16 @@ pub struct PluginConfig {
     pub text: String,
     /// Every other top-level key.
     pub options: Map<String, Value>,
+    /// Where each top-level key is written, for errors.
+    pub keys: Vec<(String, crate::diagnostic::Location)>,
 }
 
 /// What the loader needs from a discovery plugin.
 pub trait Discovery: Sync {
     /// The names a config may give in `plugin:`.
     fn names(&self) -> &'static [&'static str];
+    /// The plugin's own option names (besides the shared cache and constructed ones).
+    fn options(&self) -> &'static [&'static str];
     /// What, besides the config text, decides the discovered data for the cache key (a
     /// script's path, size and mtime, ...).
     fn cache_inputs(
@@ -82,6 +86,16 @@ pub fn known_names() -> String {
 pub fn read(path: &Path, text: &str) -> Result<Option<PluginConfig>, InventoryError> {
     let source = crate::diagnostic::Source::new(path, text);
     let node = crate::yaml::parse(&source)?;
+    let keys = match &node.kind {
+        crate::yaml::NodeKind::Map(entries) => entries
+            .iter()
+            .map(|(key, _)| {
+                let at = crate::diagnostic::Location::new(source.clone(), key.span);
+                (key.name.clone(), at)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let Value::Object(mut options) = crate::vars::to_json(&crate::vars::from_node(&node)) else {
         return Ok(None);
     };
@@ -98,6 +112,7 @@ pub fn read(path: &Path, text: &str) -> Result<Option<PluginConfig>, InventoryEr
         name,
         text: text.to_string(),
         options,
+        keys,
     }))
 }
 
@@ -122,6 +137,7 @@ impl PluginConfig {
     /// Works out which plugin runs and with which options.
     pub fn plan(&self) -> Result<Plan<'static>, InventoryError> {
         if CONSTRUCTED.contains(&self.name.as_str()) {
+            self.check_keys(&CONSTRUCTED_KEYS)?;
             return Ok(Plan::Constructed(
                 self.typed(&Value::Object(self.options.clone()))?,
             ));
@@ -139,6 +155,10 @@ impl PluginConfig {
             }
             .into());
         };
+        let mut known: Vec<&str> = CONSTRUCTED_KEYS.to_vec();
+        known.extend(CACHE_KEYS);
+        known.extend(plugin.options());
+        self.check_keys(&known)?;
         let (mut own, mut constructed, mut cache) = (Map::new(), Map::new(), Map::new());
         for (key, value) in &self.options {
             let target = if CONSTRUCTED_KEYS.contains(&key.as_str()) {
@@ -161,6 +181,24 @@ impl PluginConfig {
             }),
             constructed: self.typed(&Value::Object(constructed))?,
         })
+    }
+
+    /// Refuses a top-level key that is not in `known` (or the plugin name), at its location.
+    fn check_keys(&self, known: &[&str]) -> Result<(), InventoryError> {
+        for (key, at) in &self.keys {
+            if key == "plugin" || key == "rpatch" || known.contains(&key.as_str()) {
+                continue;
+            }
+            return Err(DynamicError::UnknownOption {
+                key: key.clone(),
+                plugin: self.name.clone(),
+                suggestion: crate::diagnostic::did_you_mean(key, known.iter().copied()),
+                known: known.join(", "),
+                at: at.clone(),
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// Deserializes options into `T`, naming this file in the error.

@@ -55,6 +55,10 @@ impl Discovery for ScriptPlugin {
         &["rpatch.script"]
     }
 
+    fn options(&self) -> &'static [&'static str] {
+        &["path", "timeout"]
+    }
+
     fn cache_inputs(
         &self,
         config: &PluginConfig,
