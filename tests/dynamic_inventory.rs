@@ -418,3 +418,8 @@ fn a_successful_scripts_stderr_is_shown_as_a_warning() {
         output.stderr
     );
 }
+
+#[test]
+fn constructed_sees_only_the_vars_ansible_lets_it_see() {
+    assert_same_as_ansible("allvars.host-w1.json", &["-i", "allvars", "--host", "w1"]);
+}

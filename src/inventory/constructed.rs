@@ -117,7 +117,7 @@ pub fn apply(
         .into()
     };
     for host in hosts {
-        let mut vars = visible_vars(&view, &host, options.use_vars_plugins);
+        let mut vars = visible_vars(&view, inventory, &host, options.use_vars_plugins);
         let scope = Scope::new(vec![Arc::new(vars.clone())]);
         let mut composed = Vars::new();
         for (name, expr) in &options.compose {
@@ -246,14 +246,20 @@ fn keyed_group(
     Ok(())
 }
 
-/// The variables constructed expressions see for `host`.
-fn visible_vars(view: &Inventory, host: &str, with_dirs: bool) -> Vars {
+/// The variables constructed expressions see for `host`: `view` is the inventory finalized,
+/// `loaded` as the sources left it. As in Ansible, where `all` and the other top-level groups
+/// are linked only after every source is parsed, only groups the host reaches through links
+/// the sources declared count (so `[all:vars]` is invisible to an INI host in `[web]`).
+fn visible_vars(view: &Inventory, loaded: &Inventory, host: &str, with_dirs: bool) -> Vars {
     let mut vars = if with_dirs {
         view.host_vars(host)
     } else {
+        let declared = declared_groups(loaded, host);
         let mut vars = Vars::new();
         for group in view.vars_order(host) {
-            vars.extend(group.vars.clone());
+            if declared.contains(group.name.as_str()) {
+                vars.extend(group.vars.clone());
+            }
         }
         if let Some(entry) = view.hosts.get(host) {
             vars.extend(entry.vars.clone());
@@ -277,6 +283,24 @@ fn visible_vars(view: &Inventory, host: &str, with_dirs: bool) -> Vars {
     names.sort();
     vars.insert("group_names".into(), Value::from(names));
     vars
+}
+
+/// The groups `host` is in through the links the sources declared.
+fn declared_groups<'a>(loaded: &'a Inventory, host: &str) -> std::collections::HashSet<&'a str> {
+    let mut found = std::collections::HashSet::new();
+    let mut queue: Vec<&str> = loaded
+        .hosts
+        .get(host)
+        .map(|h| h.groups.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    while let Some(name) = queue.pop() {
+        if found.insert(name) {
+            if let Some(group) = loaded.groups.get(name) {
+                queue.extend(group.parents.iter().map(String::as_str));
+            }
+        }
+    }
+    found
 }
 
 /// An expression as written: strings as they are, other YAML scalars as Python prints them.
