@@ -135,7 +135,7 @@ fn check_and_inventory_take_a_limit_like_run() {
     graph.expect_code(0);
     assert_eq!(
         graph.stdout,
-        "@all:\n  |--@guests:\n  |--@kvm:\n  |  |--kvm02\n  |--@ungrouped:\n"
+        "@all:\n  |--@ungrouped:\n  |--@kvm:\n  |  |--kvm02\n  |--@guests:\n"
     );
     let list = project.rpatch(&["inventory", "-i", "hosts.ini", "--list", "-l", "web01"]);
     list.expect_code(0);

@@ -5,6 +5,7 @@ mod apt;
 mod bad_input;
 mod cli;
 mod dnf;
+mod dynamic_inventory;
 mod edit_modules;
 mod failure_semantics;
 mod gates;

@@ -70,6 +70,10 @@ pub struct Sources {
     /// Extra variables: `key=value ...`, a JSON/YAML mapping, or `@file` (repeatable; later wins).
     #[arg(short, long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,
+
+    /// Ignore cached inventory discoveries (`cache: true` sources) and refresh them.
+    #[arg(long)]
+    pub flush_cache: bool,
 }
 
 /// `rpatch run`.

@@ -2,13 +2,12 @@
 
 use super::args::InventoryArgs;
 use super::error::CliError;
-use super::load::inventory_paths;
-use crate::inventory::Inventory;
+use super::load::load_inventory;
 use crate::runner::exit;
 
 /// Prints the inventory in the requested view.
 pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
-    let inventory = Inventory::load(&inventory_paths(&args.sources)?)?;
+    let inventory = load_inventory(&args.sources)?;
     let only = args
         .limit
         .as_deref()
@@ -33,6 +32,16 @@ pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
     Ok(exit::OK)
 }
 
+/// JSON as ansible-inventory prints it (`json.dumps(indent=4)`).
 fn pretty(value: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    match value.serialize(&mut serializer) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }

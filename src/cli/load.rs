@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::args::Sources;
 use super::error::CliError;
 use super::extra_vars;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, LoadOptions as InventoryOptions};
 use crate::playbook::{self, LoadOptions, Playbook};
 use crate::template::Templar;
 use crate::vars::Vars;
@@ -26,6 +26,19 @@ pub fn inventory_paths(sources: &Sources) -> Result<Vec<PathBuf>, CliError> {
     Err(CliError::NoInventory)
 }
 
+/// Loads the inventory the sources name, running dynamic sources as `--flush-cache` says.
+pub fn load_inventory(sources: &Sources) -> Result<Inventory, CliError> {
+    let options = InventoryOptions {
+        flush_cache: sources.flush_cache,
+        ..InventoryOptions::default()
+    };
+    let inventory = Inventory::load_with(&inventory_paths(sources)?, &options)?;
+    for warning in inventory.warnings() {
+        eprintln!("[WARNING]: {warning}");
+    }
+    Ok(inventory)
+}
+
 /// Everything a run needs, loaded and validated.
 pub struct Loaded {
     /// The inventory, with the playbook's group_vars/host_vars added.
@@ -40,7 +53,7 @@ pub struct Loaded {
 
 /// Loads inventory, extra vars and playbook; any error means nothing was touched.
 pub fn load_all(playbook_path: &Path, sources: &Sources) -> Result<Loaded, CliError> {
-    let mut inventory = Inventory::load(&inventory_paths(sources)?)?;
+    let mut inventory = load_inventory(sources)?;
     let extra_vars = Arc::new(extra_vars::parse_all(&sources.extra_vars)?);
     let templar = Arc::new(Templar::new());
     let roles_path = std::env::var_os("RPATCH_ROLES_PATH")

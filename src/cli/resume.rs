@@ -33,6 +33,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
     let sources = Sources {
         inventory: settings.inventory.iter().map(PathBuf::from).collect(),
         extra_vars: args.extra_vars.clone(),
+        flush_cache: false,
     };
     let playbook = PathBuf::from(&state.playbook);
     let loaded = load_all(&playbook, &sources)?;

@@ -25,12 +25,9 @@ pub enum InventoryError {
     /// An inventory path given on the command line does not exist.
     #[error("inventory source {} does not exist", .0.display())]
     NotFound(PathBuf),
-    /// An executable inventory script (dynamic inventory) was found.
-    #[error("{} is an inventory script; dynamic inventories are not supported", path.display())]
-    Script {
-        /// The script.
-        path: PathBuf,
-    },
+    /// A dynamic source (script, plugin config, constructed layer, cache) failed.
+    #[error(transparent)]
+    Dynamic(#[from] super::dynamic_error::DynamicError),
     /// A YAML file is not valid YAML.
     #[error(transparent)]
     Yaml(#[from] YamlError),
@@ -146,7 +143,8 @@ pub enum InventoryError {
 impl Diagnose for InventoryError {
     fn location(&self) -> Option<&Location> {
         match self {
-            Self::Io { .. } | Self::Input(_) | Self::NotFound(_) | Self::Script { .. } => None,
+            Self::Io { .. } | Self::Input(_) | Self::NotFound(_) => None,
+            Self::Dynamic(error) => error.location(),
             Self::Yaml(error) => error.location(),
             Self::Range { at, .. }
             | Self::DuplicateHost { at, .. }
@@ -190,9 +188,7 @@ impl Diagnose for InventoryError {
                 None => "a group may only contain `hosts`, `vars` and `children`".into(),
             }),
             Self::Cycle { .. } => Some("a group cannot be a child of one of its own children".into()),
-            Self::Script { .. } => {
-                Some("run the script yourself and pass its output as a YAML/JSON inventory".into())
-            }
+            Self::Dynamic(error) => error.help(),
             _ => None,
         }
     }

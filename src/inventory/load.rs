@@ -1,14 +1,40 @@
-//! Loading inventory sources: files (format by extension), directories of them, their
+//! Loading inventory sources: files (format by extension), executable inventory scripts,
+//! plugin configs (`plugin: constructed`, `plugin: rpatch.script`), directories of them, their
 //! neighbouring `group_vars/`/`host_vars/`, and `host1,host2,` host lists.
+//!
+//! Sources load in order; `constructed` configs are evaluated after all the others (in their
+//! own order), so they see every discovered host.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::diagnostic::Source;
 
+use super::constructed::{self, Constructable};
+use super::dynamic_error::DynamicError;
 use super::error::InventoryError;
 use super::model::{Inventory, UNGROUPED};
+use super::plugin::{self, Plan};
 use super::vars_dirs::{list_dir, VarsDirs};
-use super::{ini, yaml_format};
+use super::{ini, script, source_cache, yaml_format};
+
+/// How dynamic sources are run.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Ignore cached discoveries and store fresh ones (`--flush-cache`).
+    pub flush_cache: bool,
+    /// Where the cache lives (default: the state directory's `inventory-cache/`).
+    pub cache_dir: Option<PathBuf>,
+    /// How long one script call may take (default: `$RPATCH_INVENTORY_TIMEOUT`, else 30 s).
+    pub timeout: Option<Duration>,
+}
+
+/// One load in progress: the options, and the constructed layers waiting for the end.
+struct Loader<'a> {
+    options: &'a LoadOptions,
+    timeout: Duration,
+    pending: Vec<(PathBuf, Constructable)>,
+}
 
 /// Endings of files in an inventory directory that are not inventories (Ansible's
 /// `INVENTORY_IGNORE_EXTS`).
@@ -25,9 +51,27 @@ impl Inventory {
     /// contains a comma — a list of hosts such as `web1,web2,`. The `group_vars/` and
     /// `host_vars/` beside a file, or inside a directory, are loaded too.
     pub fn load(paths: &[PathBuf]) -> Result<Self, InventoryError> {
+        Self::load_with(paths, &LoadOptions::default())
+    }
+
+    /// [`Inventory::load`] with options for dynamic sources. An executable file is run as an
+    /// inventory script; a YAML file with a top-level `plugin:` is a plugin config.
+    pub fn load_with(paths: &[PathBuf], options: &LoadOptions) -> Result<Self, InventoryError> {
+        let timeout = match options.timeout {
+            Some(timeout) => timeout,
+            None => script::timeout_from_env()?,
+        };
+        let mut loader = Loader {
+            options,
+            timeout,
+            pending: Vec::new(),
+        };
         let mut inventory = Self::new();
         for path in paths {
-            inventory.load_source(path)?;
+            inventory.load_source(path, &mut loader)?;
+        }
+        for (path, layer) in std::mem::take(&mut loader.pending) {
+            constructed::apply(&mut inventory, &layer, &path, None)?;
         }
         inventory.finalize()?;
         Ok(inventory)
@@ -43,12 +87,12 @@ impl Inventory {
         Ok(())
     }
 
-    fn load_source(&mut self, path: &Path) -> Result<(), InventoryError> {
+    fn load_source(&mut self, path: &Path, loader: &mut Loader<'_>) -> Result<(), InventoryError> {
         if path.is_dir() {
-            self.load_dir(path)?;
+            self.load_dir(path, loader)?;
             self.inventory_vars.push(VarsDirs::load(path)?);
         } else if path.exists() {
-            self.load_file(path)?;
+            self.load_file(path, loader)?;
             let dir = path.parent().unwrap_or(Path::new("."));
             let dir = if dir.as_os_str().is_empty() {
                 Path::new(".")
@@ -68,7 +112,7 @@ impl Inventory {
         Ok(())
     }
 
-    fn load_dir(&mut self, dir: &Path) -> Result<(), InventoryError> {
+    fn load_dir(&mut self, dir: &Path, loader: &mut Loader<'_>) -> Result<(), InventoryError> {
         for (name, path) in list_dir(dir)? {
             let skip = name.starts_with('.')
                 || IGNORED_ENDINGS.iter().any(|end| name.ends_with(end))
@@ -77,28 +121,95 @@ impl Inventory {
                 continue;
             }
             if path.is_dir() {
-                self.load_dir(&path)?;
+                self.load_dir(&path, loader)?;
             } else {
-                self.load_file(&path)?;
+                self.load_file(&path, loader)?;
             }
         }
         Ok(())
     }
 
-    fn load_file(&mut self, path: &Path) -> Result<(), InventoryError> {
+    fn load_file(&mut self, path: &Path, loader: &mut Loader<'_>) -> Result<(), InventoryError> {
+        if script::is_executable(path) {
+            if let Some(data) = script::discover(path, loader.timeout)? {
+                self.note_stderr(&data);
+                data.apply(self, path);
+                return Ok(());
+            }
+            // Not a program (an executable text file without `#!`): read it as Ansible's
+            // other plugins would.
+        }
         let source = Source::read(path)?;
         if source.text().starts_with("#!") {
-            return Err(InventoryError::Script {
+            return Err(DynamicError::NotExecutable {
                 path: path.to_path_buf(),
-            });
+            }
+            .into());
         }
         let extension = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
         match extension.as_deref() {
-            Some("yml" | "yaml" | "json") => yaml_format::parse(self, &source),
+            Some("yml" | "yaml") => match plugin::read(path, source.text())? {
+                Some(config) => self.load_plugin(&config, loader),
+                None => yaml_format::parse(self, &source),
+            },
+            Some("json") => yaml_format::parse(self, &source),
             _ => ini::parse(self, &source),
         }
+    }
+
+    fn note_stderr(&mut self, data: &super::source_data::SourceData) {
+        self.warnings.extend(
+            data.stderr
+                .iter()
+                .map(|text| format!("inventory script {text}")),
+        );
+    }
+
+    fn load_plugin(
+        &mut self,
+        config: &plugin::PluginConfig,
+        loader: &mut Loader<'_>,
+    ) -> Result<(), InventoryError> {
+        match config.plan()? {
+            Plan::Constructed(layer) => loader.pending.push((config.path.clone(), layer)),
+            Plan::Discover {
+                plugin,
+                own,
+                cache,
+                constructed: layer,
+            } => {
+                let discover = || plugin.discover(config, &own, loader.timeout);
+                let data = match cache {
+                    None => discover()?,
+                    Some(ttl) => {
+                        let canonical = std::fs::canonicalize(&config.path)
+                            .unwrap_or_else(|_| config.path.clone());
+                        let key = format!(
+                            "{}\0{}\0{}\0{}",
+                            config.name,
+                            canonical.display(),
+                            config.text,
+                            plugin.cache_inputs(config, &own)?
+                        );
+                        let dir = source_cache::cache_dir(loader.options.cache_dir.as_deref())?;
+                        source_cache::cached(
+                            &dir,
+                            &key,
+                            ttl,
+                            loader.options.flush_cache,
+                            &config.path,
+                            discover,
+                        )?
+                    }
+                };
+                self.note_stderr(&data);
+                data.apply(self, &config.path);
+                constructed::apply(self, &layer, &config.path, Some(&data.hosts()))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -180,14 +291,18 @@ mod tests {
     }
 
     #[test]
-    fn an_inventory_script_is_refused() {
+    fn a_script_that_is_not_executable_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let script = write(
             dir.path(),
             "inv.py",
             "#!/usr/bin/env python3\nprint('{}')\n",
         );
-        let error = Inventory::load(&[script]).unwrap_err();
-        assert!(render(&error).contains("dynamic inventories are not supported"));
+        let text = render(&Inventory::load(&[script]).unwrap_err());
+        assert!(
+            text.contains("inv.py looks like an inventory script"),
+            "{text}"
+        );
+        assert!(text.contains("chmod +x"), "{text}");
     }
 }

@@ -87,6 +87,8 @@ pub struct Inventory {
     /// not a scan of the group's list (which made large inventories quadratic).
     memberships: HashSet<(String, String)>,
     links: HashSet<(String, String)>,
+    /// Things loading noticed but did not fail on (a script's stderr), for the CLI to show.
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Default for Inventory {
@@ -107,11 +109,17 @@ impl Inventory {
             edges: HashMap::new(),
             memberships: HashSet::new(),
             links: HashSet::new(),
+            warnings: Vec::new(),
         };
         inventory.add_group(ALL);
         inventory.add_group(UNGROUPED);
         inventory.add_child(ALL, UNGROUPED, None);
         inventory
+    }
+
+    /// What loading noticed without failing: each inventory script's stderr, as Ansible shows it.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Creates `name` unless it exists.

@@ -8,6 +8,9 @@ use crate::vars;
 
 use super::model::{Group, Inventory, ALL};
 
+/// The `_meta.profile` ansible-inventory 2.19 writes: the JSON dialect of the document.
+const LIST_PROFILE: &str = "inventory_legacy";
+
 /// Variables Ansible computes itself and leaves out of `ansible-inventory` output.
 const INTERNAL_VARS: [&str; 18] = [
     "ansible_diff_mode",
@@ -58,6 +61,7 @@ impl Inventory {
         }
         let mut meta = Map::new();
         meta.insert("hostvars".into(), Value::Object(hostvars));
+        meta.insert("profile".into(), Value::from(LIST_PROFILE));
         out.insert("_meta".into(), Value::Object(meta));
         sort_keys(Value::Object(out))
     }
@@ -108,7 +112,7 @@ impl Inventory {
     }
 
     /// The `ansible-inventory --graph [GROUP]` text: `@group:` lines with child groups and
-    /// then hosts (both sorted by name) indented below. `None` for an unknown group.
+    /// then hosts (both in inventory order, as ansible-inventory 2.19 prints them) indented below. `None` for an unknown group.
     pub fn graph(&self, group: Option<&str>) -> Option<String> {
         self.graph_limited(group, None)
     }
@@ -130,19 +134,12 @@ impl Inventory {
         lines: &mut Vec<String>,
     ) {
         lines.push(graph_line(&format!("@{}:", group.name), depth));
-        let mut children: Vec<&Group> = group
-            .children
-            .iter()
-            .filter_map(|c| self.groups.get(c))
-            .collect();
-        children.sort_by(|a, b| a.name.cmp(&b.name));
+        let children = group.children.iter().filter_map(|c| self.groups.get(c));
         for child in children {
             self.graph_group(child, only, depth + 1, lines);
         }
         if group.name != ALL {
-            let mut hosts: Vec<&String> = group.hosts.iter().filter(|h| only.keeps(h)).collect();
-            hosts.sort();
-            for host in hosts {
+            for host in group.hosts.iter().filter(|h| only.keeps(h)) {
                 lines.push(graph_line(host, depth + 1));
             }
         }
@@ -218,7 +215,7 @@ env=prod
                     "db1": {"env": "prod"},
                     "web1": {"env": "prod"},
                     "web2": {"env": "prod", "port": 80}
-                }},
+                }, "profile": "inventory_legacy"},
                 "all": {"children": ["ungrouped", "prod", "empty"]},
                 "db": {"hosts": ["db1"]},
                 "prod": {"children": ["web", "db"]},
@@ -242,23 +239,23 @@ env=prod
     }
 
     #[test]
-    fn graph_draws_sorted_groups_then_sorted_hosts() {
+    fn graph_draws_groups_then_hosts_in_inventory_order_like_ansible_2_19() {
         let inventory = load_text("hosts", INVENTORY);
         let expected = "\
 @all:
-  |--@empty:
+  |--@ungrouped:
+  |  |--lonely
   |--@prod:
+  |  |--@web:
+  |  |  |--web2
+  |  |  |--web1
   |  |--@db:
   |  |  |--db1
-  |  |--@web:
-  |  |  |--web1
-  |  |  |--web2
-  |--@ungrouped:
-  |  |--lonely";
+  |--@empty:";
         assert_eq!(inventory.graph(None).as_deref(), Some(expected));
         assert_eq!(
             inventory.graph(Some("web")).as_deref(),
-            Some("@web:\n  |--web1\n  |--web2")
+            Some("@web:\n  |--web2\n  |--web1")
         );
         assert_eq!(inventory.graph(Some("nosuch")), None);
     }
@@ -270,7 +267,7 @@ env=prod
         assert_eq!(
             inventory.list_json_limited(Some(&only)),
             json!({
-                "_meta": {"hostvars": {"web1": {"env": "prod"}}},
+                "_meta": {"hostvars": {"web1": {"env": "prod"}}, "profile": "inventory_legacy"},
                 "all": {"children": ["ungrouped", "prod", "empty"]},
                 "prod": {"children": ["web", "db"]},
                 "ungrouped": {"hosts": ["lonely"]},
@@ -281,7 +278,7 @@ env=prod
             inventory
                 .graph_limited(Some("prod"), Some(&only))
                 .as_deref(),
-            Some("@prod:\n  |--@db:\n  |--@web:\n  |  |--web1")
+            Some("@prod:\n  |--@web:\n  |  |--web1\n  |--@db:")
         );
     }
 }
