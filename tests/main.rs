@@ -8,6 +8,7 @@ mod dnf;
 mod edit_modules;
 mod failure_semantics;
 mod kvm;
+mod kvm_evacuate;
 mod kvm_migrate;
 mod monthly;
 mod parity;

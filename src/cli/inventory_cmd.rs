@@ -8,7 +8,9 @@ use crate::runner::exit;
 
 /// Prints the inventory in the requested view.
 pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
-    let inventory = Inventory::load(&inventory_paths(&args.sources)?)?;
+    let paths = inventory_paths(&args.sources)?;
+    let mut inventory = Inventory::load(&paths)?;
+    super::load::apply_discovered(&mut inventory, &paths);
     let only = args
         .limit
         .as_deref()

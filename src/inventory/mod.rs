@@ -7,6 +7,8 @@
 //! [`Inventory::select_limit`] a `--limit`.
 
 mod address;
+pub mod discover;
+pub mod discovered;
 mod error;
 mod ini;
 mod literal;

@@ -43,7 +43,7 @@ pub use free_form::FreeForm;
 pub(crate) use lookup::{lookup, short_names};
 pub(crate) use module::run;
 pub use module::{CheckMode, Module};
-pub use result::{Diff, ModuleResult};
+pub use result::{Diff, ModuleResult, JOURNAL_KEY};
 /// Fact gathering, which the runner also runs on its own before a play's tasks.
 pub(crate) use setup::Setup;
 
@@ -94,4 +94,5 @@ module_table! {
     virsh_domain: [VirshDomain],
     uri: [Uri],
     virsh_migrate: [VirshMigrate],
+    virsh_evacuate: [VirshEvacuate],
 }

@@ -41,6 +41,8 @@ pub struct Outcome {
     pub facts: Option<Vars>,
     /// Loop items of an `include_tasks`, each with its variables.
     pub includes: Vec<Arc<Vars>>,
+    /// What the module asked the run journal to keep ([`modules::JOURNAL_KEY`]).
+    pub record: Option<serde_json::Value>,
 }
 
 impl Outcome {
@@ -53,6 +55,7 @@ impl Outcome {
             registered,
             facts: None,
             includes: Vec::new(),
+            record: None,
         }
     }
 }
@@ -306,6 +309,8 @@ impl TaskRun<'_> {
         let env = self.environment(scope)?;
         let delegate = match &settings.delegate_to {
             Some(target) => Some(templar.render_value(target, scope)?.to_string()),
+            // Implicit: a guest's virsh task runs on its hypervisor.
+            None if module.runs_on_hypervisor() => hypervisor_of(scope),
             None => None,
         };
         let transport = match delegate.as_deref() {
@@ -502,7 +507,11 @@ impl TaskRun<'_> {
     }
 
     /// Decides the final status (ignore_errors included) and the registered value.
-    fn settle(&self, result: ModuleResult, scope: &Value) -> Outcome {
+    fn settle(&self, mut result: ModuleResult, scope: &Value) -> Outcome {
+        let record = result
+            .data
+            .shift_remove(modules::JOURNAL_KEY)
+            .map(|v| vars::to_json(&v));
         let status = status_of(&result);
         let ignored = status == Status::Failed && self.ignores_errors(scope);
         Outcome {
@@ -512,6 +521,7 @@ impl TaskRun<'_> {
             registered: result.to_value(),
             facts: result.facts,
             includes: Vec::new(),
+            record,
         }
     }
 
@@ -554,6 +564,7 @@ impl TaskRun<'_> {
             .unwrap_or(0);
         if let Some(object) = shown.as_object_mut() {
             object.remove("_verbosity");
+            object.remove(modules::JOURNAL_KEY);
         }
         let shows_result = matches!(
             self.task.action,
@@ -600,6 +611,16 @@ fn skipped_result(condition: &str) -> ModuleResult {
         "skip_reason": "Conditional result was False",
         "false_condition": condition,
     }))
+}
+
+/// A guest's hypervisor: its `rpatch_hypervisor`, if set and not empty.
+fn hypervisor_of(scope: &Value) -> Option<String> {
+    scope
+        .get_attr("rpatch_hypervisor")
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .filter(|name| !name.is_empty())
 }
 
 /// Drops top-level arguments that rendered to `omit`.
