@@ -55,7 +55,8 @@ pub struct VirshEvacuateArgs {
     /// starts a guest that was shut down or saved.
     #[serde(default)]
     pinned_action: PinnedAction,
-    /// How many guests move at once.
+    /// How many guests move at once (never two into one hypervisor at once, so guests come
+    /// back home one after the other).
     #[serde(default = "default_parallel", deserialize_with = "lenient::whole")]
     parallel: u64,
     /// Seconds a pinned guest gets to shut down.
@@ -379,9 +380,11 @@ async fn evacuate(
         name: ctx.host,
         uri: None,
     };
-    let wave = usize::try_from(args.parallel.max(1)).unwrap_or(1);
-    for batch in plan.chunks(wave) {
-        let moves = batch.iter().map(|p| evacuate_one(args, ctx, &own, &source, targets, p));
+    let parallel = usize::try_from(args.parallel).unwrap_or(1);
+    for batch in placement::waves(plan.iter().collect(), parallel, |p| p.target.as_str()) {
+        let moves = batch
+            .iter()
+            .map(|p| evacuate_one(args, ctx, &own, &source, targets, p));
         for (p, moved) in batch.iter().zip(join_all(moves).await) {
             match moved {
                 Ok(elapsed) => outcome.moved.push(Moved {
@@ -656,8 +659,9 @@ async fn bring_back(
             }
         }
     }
-    let wave = usize::try_from(args.parallel.max(1)).unwrap_or(1);
-    for batch in away.chunks(wave) {
+    // Every guest comes back to this one host: one at a time (see `placement::waves`).
+    let parallel = usize::try_from(args.parallel).unwrap_or(1);
+    for batch in placement::waves(away.iter().collect(), parallel, |_| "home") {
         let moves = batch
             .iter()
             .map(|(target, report, name)| return_one(args, ctx, &home, target, report, name));

@@ -307,12 +307,7 @@ impl TaskRun<'_> {
         let escalation =
             connection::escalation_for(scope, templar, settings, &self.shared.options)?;
         let env = self.environment(scope)?;
-        let delegate = match &settings.delegate_to {
-            Some(target) => Some(templar.render_value(target, scope)?.to_string()),
-            // Implicit: a guest's virsh task runs on its hypervisor.
-            None if module.runs_on_hypervisor() => hypervisor_of(scope),
-            None => None,
-        };
+        let delegate = self.delegate(scope)?;
         let transport = match delegate.as_deref() {
             Some("localhost" | "127.0.0.1") => {
                 Arc::new(crate::transport::LocalTransport) as Arc<dyn crate::transport::Transport>
@@ -339,6 +334,19 @@ impl TaskRun<'_> {
             scope,
         };
         Ok(modules::run(module, &args, &ctx).await)
+    }
+
+    /// The host the task runs on instead of this one: `delegate_to`, or implicitly a guest's
+    /// hypervisor for a module that [`Module::runs_on_hypervisor`].
+    fn delegate(&self, scope: &Value) -> Result<Option<String>, TemplateError> {
+        let Action::Module { module, .. } = &self.task.action else {
+            return Ok(None);
+        };
+        Ok(match &self.task.settings.delegate_to {
+            Some(target) => Some(self.shared.templar.render_value(target, scope)?.to_string()),
+            None if module.runs_on_hypervisor() => hypervisor_of(scope),
+            None => None,
+        })
     }
 
     fn delegate_transport(
@@ -575,7 +583,11 @@ impl TaskRun<'_> {
             task: self.task.display_name(),
             status,
             item,
-            delegated_to: None,
+            delegated_to: if loop_summary {
+                None
+            } else {
+                self.delegate(scope).ok().flatten()
+            },
             ignored,
             result: shown,
             verbosity,
