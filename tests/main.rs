@@ -11,6 +11,7 @@ mod failure_semantics;
 mod gates;
 mod govc;
 mod kvm;
+mod kvm_evacuate;
 mod kvm_migrate;
 mod monthly;
 mod parity;

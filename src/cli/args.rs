@@ -273,7 +273,7 @@ pub struct CheckArgs {
 
 /// `rpatch inventory`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("view").required(true).args(["list", "graph", "host"])))]
+#[command(group(clap::ArgGroup::new("view").required(true).args(["list", "graph", "host", "discover"])))]
 pub struct InventoryArgs {
     #[command(flatten)]
     pub sources: Sources,
@@ -289,6 +289,20 @@ pub struct InventoryArgs {
     /// One host's variables, as JSON.
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+
+    /// Ask each hypervisor (virsh, over SSH) which domains it runs, match them to inventory
+    /// guests by `rpatch_domain` or name, and keep that topology for later runs and plans.
+    #[arg(long)]
+    pub discover: bool,
+
+    /// With --discover: the hypervisors to ask [default: the `hypervisors` group, hosts with
+    /// `rpatch_libvirt_uri`, and every host a guest names as `rpatch_hypervisor`].
+    #[arg(long, value_name = "PATTERN", requires = "discover")]
+    pub hypervisors: Option<String>,
+
+    /// With --discover: run virsh with privilege escalation (sudo).
+    #[arg(short = 'b', long = "become", requires = "discover")]
+    pub escalate: bool,
 
     /// Show only hosts matching this pattern in --list and --graph (`@file`: one per line).
     #[arg(short, long, value_name = "PATTERN", conflicts_with = "host")]

@@ -2,12 +2,14 @@
 
 use super::args::InventoryArgs;
 use super::error::CliError;
-use super::load::load_inventory;
+use super::load::{inventory_paths, load_inventory};
 use crate::runner::exit;
 
 /// Prints the inventory in the requested view.
 pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
-    let inventory = load_inventory(&args.sources)?;
+    let paths = inventory_paths(&args.sources)?;
+    let mut inventory = load_inventory(&args.sources)?;
+    super::load::apply_discovered(&mut inventory, &paths);
     let only = args
         .limit
         .as_deref()

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::args::Sources;
 use super::error::CliError;
 use super::extra_vars;
+use crate::inventory::discovered::{self, Saved};
 use crate::inventory::{Inventory, LoadOptions as InventoryOptions};
 use crate::playbook::{self, LoadOptions, Playbook};
 use crate::template::Templar;
@@ -49,11 +50,27 @@ pub struct Loaded {
     pub extra_vars: Arc<Vars>,
     /// The template engine used to load (and then run) it.
     pub templar: Arc<Templar>,
+    /// The saved discovery laid over the inventory, and the guests it placed.
+    pub discovered: Option<(Saved, Vec<String>)>,
+}
+
+/// Lays the saved discovery of these inventories (`rpatch inventory --discover`) over
+/// `inventory`; what it placed, if there is one.
+pub fn apply_discovered(
+    inventory: &mut Inventory,
+    paths: &[PathBuf],
+) -> Option<(Saved, Vec<String>)> {
+    let state = crate::rolling::state_dir::StateDir::from_env().ok()?;
+    let saved = discovered::load(&state, paths)?;
+    let placed = inventory.apply_discovered(&saved.topology);
+    Some((saved, placed))
 }
 
 /// Loads inventory, extra vars and playbook; any error means nothing was touched.
 pub fn load_all(playbook_path: &Path, sources: &Sources) -> Result<Loaded, CliError> {
+    let paths = inventory_paths(sources)?;
     let mut inventory = load_inventory(sources)?;
+    let discovered = apply_discovered(&mut inventory, &paths);
     let extra_vars = Arc::new(extra_vars::parse_all(&sources.extra_vars)?);
     let templar = Arc::new(Templar::new());
     let roles_path = std::env::var_os("RPATCH_ROLES_PATH")
@@ -77,5 +94,6 @@ pub fn load_all(playbook_path: &Path, sources: &Sources) -> Result<Loaded, CliEr
         playbook,
         extra_vars,
         templar,
+        discovered,
     })
 }

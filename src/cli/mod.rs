@@ -19,6 +19,7 @@ macro_rules! outln {
 mod args;
 mod check;
 mod completions;
+mod discover_cmd;
 mod error;
 mod extra_vars;
 mod inventory_cmd;
@@ -69,6 +70,7 @@ pub fn main() -> i32 {
         match cli.command {
             Command::Run(args) => run::run(args, cli.verbose).await,
             Command::Check(args) => check::check(args),
+            Command::Inventory(args) if args.discover => discover_cmd::discover(args).await,
             Command::Inventory(args) => inventory_cmd::inventory(args),
             Command::Plan(args) => plan_cmd::plan(args),
             Command::Runs(args) => runs::runs(args),

@@ -27,6 +27,27 @@ pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
         &inputs,
     )?;
     let now = crate::rolling::clock::Clock::from_env()?.now();
+    if let Some((saved, placed)) = &loaded.discovered {
+        let topology = &saved.topology;
+        let guests: Vec<String> = placed
+            .iter()
+            .filter_map(|guest| {
+                let at = topology.guests.get(guest)?;
+                Some(format!("{guest} on {}", at.hypervisor))
+            })
+            .collect();
+        outln!(
+            "TOPOLOGY discovered {} from {} hypervisor(s): {}",
+            saved.discovered_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            topology.hypervisors.len(),
+            if guests.is_empty() {
+                "no guest placed (the inventory names every hypervisor)".to_string()
+            } else {
+                guests.join(", ")
+            }
+        );
+        outln!();
+    }
     for (play, plan) in loaded.playbook.plays.iter().zip(&plans) {
         let rollout = &play.rollout;
         let hosts: usize = plan.batches.iter().map(|b| b.hosts.len()).sum();

@@ -10,6 +10,8 @@
 mod address;
 mod constructed;
 mod dynamic_error;
+pub mod discover;
+pub mod discovered;
 mod error;
 mod ini;
 mod literal;

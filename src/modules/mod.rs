@@ -41,13 +41,13 @@ mod virsh;
 pub use args::ArgError;
 pub use context::ModuleContext;
 pub use error::ModuleError;
-/// Fact gathering, which the runner also runs on its own before a play's tasks.
 pub(crate) use find::glob_to_regex;
 pub use free_form::FreeForm;
 pub(crate) use lookup::{lookup, short_names};
 pub(crate) use module::run;
 pub use module::{CheckMode, Module};
-pub use result::{Diff, ModuleResult};
+pub use result::{Diff, ModuleResult, JOURNAL_KEY};
+/// Fact gathering, which the runner also runs on its own before a play's tasks.
 pub(crate) use setup::Setup;
 
 /// Declares each module file and lists the modules it defines, in order, in [`MODULES`].
@@ -104,4 +104,5 @@ module_table! {
     govc_evacuate: [GovcEvacuate],
     govc_facts: [GovcFacts],
     win_updates: [WinUpdates],
+    virsh_evacuate: [VirshEvacuate],
 }

@@ -59,6 +59,14 @@ pub trait Module: Sync {
         false
     }
 
+    /// True when, on a guest (a host with `rpatch_hypervisor`) and without `delegate_to`, the
+    /// task runs on the guest's hypervisor: the virsh modules acting on the guest's own
+    /// domain. The runner reads this in one place (its delegation); the module picks the
+    /// domain ([`super::virsh::guest_domain`]).
+    fn runs_on_hypervisor(&self) -> bool {
+        false
+    }
+
     /// Runs on one host with arguments already rendered for it.
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>)
         -> Result<ModuleResult, ModuleError>;

@@ -15,6 +15,11 @@ pub struct Diff {
     pub header: String,
 }
 
+/// The data key of a result whose value the runner keeps in the run journal with the task's
+/// record (composed by the module, never secret: e.g. where `virsh_evacuate` moved guests),
+/// and leaves out of what it shows and registers.
+pub const JOURNAL_KEY: &str = "_journal";
+
 /// The result of one module run on one host.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleResult {

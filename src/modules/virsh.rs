@@ -8,6 +8,7 @@
 //! the login user may talk to libvirtd.
 
 pub(crate) mod parse;
+pub(crate) mod placement;
 pub(crate) mod script;
 
 use std::time::Duration;
@@ -20,7 +21,16 @@ pub(crate) use script::Step;
 /// Reads the host and its domains in one round trip; a host without virsh, or whose libvirtd
 /// does not answer, is a failure saying so.
 pub(crate) async fn gather(ctx: &ModuleContext<'_>) -> Result<Report, ModuleError> {
-    let mut request = ExecRequest::new(script::facts());
+    gather_at(ctx, None).await
+}
+
+/// [`gather`] for the libvirtd at `uri` (another hypervisor, reached from the task's host with
+/// `virsh -c`), or the task's own host when `None`.
+pub(crate) async fn gather_at(
+    ctx: &ModuleContext<'_>,
+    uri: Option<&str>,
+) -> Result<Report, ModuleError> {
+    let mut request = ExecRequest::new(at_uri(script::facts(), uri));
     request.timeout = Some(ctx.timeout.unwrap_or(Duration::from_secs(120)));
     let output = ctx.exec_request(request).await?;
     if output.status == ExitStatus::TimedOut {
@@ -78,6 +88,34 @@ pub(crate) async fn run_script(
         )));
     }
     Ok(applied)
+}
+
+/// `script` with every plain `virsh` in it talking to the libvirtd at `uri` (the scripts'
+/// prelude keeps a `LIBVIRT_DEFAULT_URI` already set); unchanged when `uri` is `None`.
+pub(crate) fn at_uri(script: String, uri: Option<&str>) -> String {
+    match uri {
+        Some(uri) => format!(
+            "LIBVIRT_DEFAULT_URI={}; export LIBVIRT_DEFAULT_URI\n{script}",
+            crate::shell::quote(uri)
+        ),
+        None => script,
+    }
+}
+
+/// The domain a guest's task acts on when it names none: on a host with `rpatch_hypervisor`
+/// (a guest, whose virsh task runs on its hypervisor), its `rpatch_domain`, else its
+/// inventory name. `None` for a host that is no guest.
+pub(crate) fn guest_domain(ctx: &ModuleContext<'_>) -> Option<String> {
+    let text = |name: &str| {
+        ctx.scope
+            .get_attr(name)
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|v| !v.is_empty())
+    };
+    text("rpatch_hypervisor")?;
+    text("rpatch_domain").or_else(|| Some(ctx.host.to_string()))
 }
 
 fn no_virsh() -> ModuleError {

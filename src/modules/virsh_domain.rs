@@ -22,8 +22,9 @@ use crate::vars::Value;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VirshDomainArgs {
-    /// The domain (`name` as in Ansible's `virt` module).
-    #[serde(alias = "name")]
+    /// The domain (`name` as in Ansible's `virt` module); on a guest, its own domain by
+    /// default (see [`virsh::guest_domain`]).
+    #[serde(default, alias = "name")]
     domain: String,
     /// `running`, `shutdown` or `destroyed`.
     state: DomainState,
@@ -65,8 +66,21 @@ impl Module for VirshDomain {
         CheckMode::Supported
     }
 
+    fn runs_on_hypervisor(&self) -> bool {
+        true
+    }
+
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
-        let args: VirshDomainArgs = args::parse(args)?;
+        let mut args: VirshDomainArgs = args::parse(args)?;
+        if args.domain.is_empty() {
+            args.domain = virsh::guest_domain(ctx).ok_or_else(|| {
+                ModuleError::Failed(
+                    "which domain? give `domain: NAME` (only a guest's own task, on a host with \
+                     `rpatch_hypervisor`, defaults to its domain)"
+                        .into(),
+                )
+            })?;
+        }
         virsh::check_name("domain", &args.domain)?;
         let report = virsh::gather(ctx).await?;
         let domain = report

@@ -82,6 +82,74 @@ fn yes() -> bool {
     true
 }
 
+/// How `virsh_evacuate` moves each guest: the migration options it passes on (a guest always
+/// moves `persistent` and `undefinesource`, so it lives in one place at a time).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MoveOptions {
+    /// As `virsh_migrate`'s `live` (shut-off guests move offline whatever this says).
+    #[serde(default = "yes", deserialize_with = "lenient::bool")]
+    pub live: bool,
+    /// As `virsh_migrate`'s `p2p`.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub p2p: bool,
+    /// As `virsh_migrate`'s `copy_storage`.
+    #[serde(default)]
+    copy_storage: Option<CopyStorage>,
+    /// As `virsh_migrate`'s `unsafe`.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub r#unsafe: bool,
+    /// As `virsh_migrate`'s `bandwidth`.
+    #[serde(default, deserialize_with = "lenient::opt_seconds")]
+    bandwidth: Option<f64>,
+    /// As `virsh_migrate`'s `remove_snapshots`.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub remove_snapshots: bool,
+    /// As `virsh_migrate`'s `timeout`, per guest.
+    #[serde(default = "default_timeout", deserialize_with = "lenient::whole")]
+    pub timeout: u64,
+    /// As `virsh_migrate`'s `on_timeout`.
+    #[serde(default)]
+    on_timeout: OnTimeout,
+}
+
+impl Default for MoveOptions {
+    fn default() -> Self {
+        Self {
+            live: true,
+            p2p: false,
+            copy_storage: None,
+            r#unsafe: false,
+            bandwidth: None,
+            remove_snapshots: false,
+            timeout: default_timeout(),
+            on_timeout: OnTimeout::Abort,
+        }
+    }
+}
+
+impl VirshMigrateArgs {
+    /// The arguments that move `domain` to `target` with `options`, for good: persistent
+    /// there and undefined here; a shut-off domain moves offline.
+    pub(crate) fn moving(domain: &str, target: &str, active: bool, options: &MoveOptions) -> Self {
+        Self {
+            domain: domain.to_string(),
+            target: Some(target.to_string()),
+            target_uri: None,
+            live: options.live && active,
+            persistent: true,
+            undefinesource: true,
+            p2p: options.p2p,
+            copy_storage: options.copy_storage,
+            r#unsafe: options.r#unsafe,
+            bandwidth: options.bandwidth,
+            remove_snapshots: options.remove_snapshots,
+            timeout: options.timeout,
+            on_timeout: options.on_timeout,
+        }
+    }
+}
+
 fn default_timeout() -> u64 {
     600
 }
@@ -126,19 +194,48 @@ impl Module for VirshMigrate {
         virsh::check_name("domain", &args.domain)?;
         let target = resolve_target(&args, ctx)?;
         let report = virsh::gather(ctx).await?;
+        let source = Source {
+            name: ctx.host,
+            uri: None,
+        };
+        move_domain(ctx, &args, &source, &target, &report).await
+    }
+}
+
+/// Where a domain moves from: the task's host (`uri: None`), or another hypervisor reached
+/// from it at `uri` (`virsh_evacuate` bringing guests back).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    /// Its inventory name, for messages and the result.
+    pub name: &'a str,
+    /// Its libvirt URI, when it is not the task's host.
+    pub uri: Option<&'a str>,
+}
+
+/// Moves `args.domain` from `source`, whose facts are `report`, to `target`: probes the
+/// target, decides (check mode stops there), migrates and verifies. The one place a migration
+/// is made, for `virsh_migrate` and `virsh_evacuate` alike.
+pub(crate) async fn move_domain(
+    ctx: &ModuleContext<'_>,
+    args: &VirshMigrateArgs,
+    source: &Source<'_>,
+    target: &Target,
+    report: &parse::Report,
+) -> Result<ModuleResult, ModuleError> {
         let limit = ctx.timeout.unwrap_or(Duration::from_secs(120));
-        let probe = virsh::run_script(ctx, probe_script(&args.domain, &target.uri), limit).await?;
-        let there = read_probe(&probe, &target)?;
+        let probe = virsh::at_uri(probe_script(&args.domain, &target.uri), source.uri);
+        let probe = virsh::run_script(ctx, probe, limit).await?;
+        let there = read_probe(&probe, target)?;
         let d = args.domain.as_str();
         let here = report.domains.get(d);
-        let plan = decide(&args, here, &there, &report, &target)?;
+        let plan = decide(args, here, &there, report, target)?;
         let Some(snapshots) = plan else {
             let state = there.state.as_deref().unwrap_or("running");
             let note = match here {
                 Some(domain) => format!("; this host keeps its {} definition", domain.state),
                 None => String::new(),
             };
-            return Ok(outcome(&args, ctx.host, &target, here, state, None, &[])
+            return Ok(outcome(args, source.name, target, here, state, None, &[])
                 .with_msg(format!("`{d}` is already {state} on {}{note}", target.name)));
         };
         if ctx.check_mode {
@@ -147,16 +244,17 @@ impl Module for VirshMigrate {
             } else {
                 format!(" after deleting snapshots {}", snapshots.join(", "))
             };
-            return Ok(outcome(&args, ctx.host, &target, here, "", None, &snapshots).with_msg(
+            return Ok(outcome(args, source.name, target, here, "", None, &snapshots).with_msg(
                 format!(
                     "would migrate `{d}` to {}{removing}: virsh {}",
                     target.name,
-                    command_line(&migrate_words(&args, here, &target.uri))
+                    command_line(&migrate_words(args, here, &target.uri))
                 ),
             ));
         }
-        let words = migrate_words(&args, here, &target.uri);
-        let script = migrate_script(d, &snapshots, &words, &target.uri, &args);
+        let words = migrate_words(args, here, &target.uri);
+        let script = migrate_script(d, &snapshots, &words, &target.uri, args);
+        let script = virsh::at_uri(script, source.uri);
         let started = Instant::now();
         let limit = Duration::from_secs(args.timeout.saturating_add(120));
         let applied = virsh::run_script(ctx, script, limit).await?;
@@ -178,7 +276,7 @@ impl Module for VirshMigrate {
             }
         }
         let at = snapshots.len();
-        read_migration(&applied, at, &args, &target)?;
+        read_migration(&applied, at, args, target)?;
         let after = applied
             .steps
             .get(at + 1)
@@ -212,18 +310,17 @@ impl Module for VirshMigrate {
             .get(at + 2)
             .filter(|s| s.rc == Some(0))
             .map(|s| one_line(&s.output));
-        let mut result = outcome(&args, ctx.host, &target, here, wanted, Some(elapsed), &snapshots);
+        let mut result = outcome(args, source.name, target, here, wanted, Some(elapsed), &snapshots);
         result.msg = Some(format!(
             "`{d}` migrated to {} in {:.1} s ({wanted} there; {})",
             target.name,
             elapsed.as_secs_f64(),
             match left {
-                Some(state) => format!("{state} on this host"),
-                None => "no longer defined on this host".to_string(),
+                Some(state) => format!("{state} on {}", source.name),
+                None => format!("no longer defined on {}", source.name),
             }
         ));
         Ok(result)
-    }
 }
 
 /// Whether `virsh migrate` (step `at` of `applied`) succeeded; a failure says whether the
@@ -260,11 +357,11 @@ fn read_migration(
 
 /// The target: how it is named in messages and reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
+pub(crate) struct Target {
     /// The inventory name, or the URI when given directly.
-    name: String,
+    pub name: String,
     /// Its libvirt URI.
-    uri: String,
+    pub uri: String,
 }
 
 /// The target from `target` (its `rpatch_libvirt_uri` in `hostvars`) or `target_uri`.
@@ -288,35 +385,48 @@ fn resolve_target(args: &VirshMigrateArgs, ctx: &ModuleContext<'_>) -> Result<Ta
                     "target `{name}` is this host: a domain cannot migrate to the hypervisor it runs on"
                 ));
             }
-            let vars = ctx
-                .scope
-                .get_attr("hostvars")
-                .ok()
-                .and_then(|hostvars| hostvars.get_attr(name).ok())
-                .filter(|vars| !vars.is_undefined() && !vars.is_none());
-            let Some(vars) = vars else {
-                return fail(format!(
-                    "target `{name}` is not a host of this run (no hostvars): name an inventory \
-                     hypervisor that a play of this run includes, or give `target_uri`"
-                ));
-            };
-            let template = vars
-                .get_attr("rpatch_libvirt_uri")
-                .ok()
-                .filter(|v| !v.is_undefined() && !v.is_none())
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| DEFAULT_URI.to_string());
-            let uri = ctx.templar.render_to_string(&template, &vars).map_err(|error| {
-                ModuleError::Failed(format!(
-                    "the libvirt URI of target `{name}` (`{template}`) does not render: {error}"
-                ))
-            })?;
-            Target {
-                name: name.clone(),
-                uri,
-            }
+            return hypervisor(name, ctx);
         }
     };
+    checked(target)
+}
+
+/// Inventory hypervisor `name` as a migration target: its `rpatch_libvirt_uri` (default
+/// `qemu+ssh://{{ ansible_host }}/system`) rendered with its own variables from `hostvars`.
+pub(crate) fn hypervisor(name: &str, ctx: &ModuleContext<'_>) -> Result<Target, ModuleError> {
+    let fail = |m: String| Err(ModuleError::Failed(m));
+    let vars = ctx
+        .scope
+        .get_attr("hostvars")
+        .ok()
+        .and_then(|hostvars| hostvars.get_attr(name).ok())
+        .filter(|vars| !vars.is_undefined() && !vars.is_none());
+    let Some(vars) = vars else {
+        return fail(format!(
+            "target `{name}` is not in the inventory (no hostvars): name an inventory \
+             hypervisor, or give `target_uri`"
+        ));
+    };
+    let template = vars
+        .get_attr("rpatch_libvirt_uri")
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| DEFAULT_URI.to_string());
+    let uri = ctx.templar.render_to_string(&template, &vars).map_err(|error| {
+        ModuleError::Failed(format!(
+            "the libvirt URI of target `{name}` (`{template}`) does not render: {error}"
+        ))
+    })?;
+    checked(Target {
+        name: name.to_string(),
+        uri,
+    })
+}
+
+/// A target whose URI looks like one (not empty, no control characters, a scheme).
+fn checked(target: Target) -> Result<Target, ModuleError> {
+    let fail = |m: String| Err(ModuleError::Failed(m));
     let uri = target.uri.trim();
     if uri.is_empty() || uri.starts_with('-') || uri.chars().any(char::is_control) {
         return fail(format!(

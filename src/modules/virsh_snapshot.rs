@@ -227,8 +227,15 @@ impl Module for VirshSnapshot {
         CheckMode::Supported
     }
 
+    fn runs_on_hypervisor(&self) -> bool {
+        true
+    }
+
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
-        let args: VirshSnapshotArgs = args::parse(args)?;
+        let mut args: VirshSnapshotArgs = args::parse(args)?;
+        if args.domain.is_none() && args.guests.is_empty() {
+            args.domain = virsh::guest_domain(ctx);
+        }
         let request = args.request()?;
         let report = virsh::gather(ctx).await?;
         let plan = plan(&request, &args, &report)?;

@@ -214,6 +214,9 @@ pub enum JournalEvent {
         task: String,
         /// How it ended.
         status: TaskStatus,
+        /// What the module asked to keep (e.g. where `virsh_evacuate` moved each guest).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<serde_json::Value>,
     },
     /// A host finished its play.
     HostDone {
@@ -860,6 +863,7 @@ mod tests {
                 host: "a".into(),
                 task: "apt".into(),
                 status: TaskStatus::Changed,
+                record: None,
             },
             done(0, "a", HostStatus::Ok),
             JournalEvent::BatchEnd {
@@ -882,6 +886,7 @@ mod tests {
                 host: "c".into(),
                 task: "reboot".into(),
                 status: TaskStatus::Ok,
+                record: None,
             },
         ]
     }
@@ -1174,6 +1179,7 @@ mod tests {
                             host: host.into(),
                             task: format!("task {i}"),
                             status: TaskStatus::Ok,
+                            record: None,
                         })
                         .await
                 })

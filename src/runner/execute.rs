@@ -42,6 +42,8 @@ pub struct Outcome {
     pub facts: Option<Vars>,
     /// Loop items of an `include_tasks`, each with its variables.
     pub includes: Vec<Arc<Vars>>,
+    /// What the module asked the run journal to keep ([`modules::JOURNAL_KEY`]).
+    pub record: Option<serde_json::Value>,
 }
 
 impl Outcome {
@@ -54,6 +56,7 @@ impl Outcome {
             registered,
             facts: None,
             includes: Vec::new(),
+            record: None,
         }
     }
 }
@@ -305,10 +308,7 @@ impl TaskRun<'_> {
         let escalation =
             connection::escalation_for(scope, templar, settings, &self.shared.options)?;
         let env = self.environment(scope)?;
-        let delegate = match &settings.delegate_to {
-            Some(target) => Some(templar.render_value(target, scope)?.to_string()),
-            None => None,
-        };
+        let delegate = self.delegate(scope)?;
         let transport = match delegate.as_deref() {
             Some("localhost" | "127.0.0.1") => {
                 Arc::new(crate::transport::LocalTransport) as Arc<dyn crate::transport::Transport>
@@ -335,6 +335,19 @@ impl TaskRun<'_> {
             scope,
         };
         Ok(modules::run(module, &args, &ctx).await)
+    }
+
+    /// The host the task runs on instead of this one: `delegate_to`, or implicitly a guest's
+    /// hypervisor for a module that [`Module::runs_on_hypervisor`].
+    fn delegate(&self, scope: &Value) -> Result<Option<String>, TemplateError> {
+        let Action::Module { module, .. } = &self.task.action else {
+            return Ok(None);
+        };
+        Ok(match &self.task.settings.delegate_to {
+            Some(target) => Some(self.shared.templar.render_value(target, scope)?.to_string()),
+            None if module.runs_on_hypervisor() => hypervisor_of(scope),
+            None => None,
+        })
     }
 
     fn delegate_transport(
@@ -503,7 +516,11 @@ impl TaskRun<'_> {
     }
 
     /// Decides the final status (ignore_errors included) and the registered value.
-    fn settle(&self, result: ModuleResult, scope: &Value) -> Outcome {
+    fn settle(&self, mut result: ModuleResult, scope: &Value) -> Outcome {
+        let record = result
+            .data
+            .shift_remove(modules::JOURNAL_KEY)
+            .map(|v| vars::to_json(&v));
         let status = status_of(&result);
         let ignored = status == Status::Failed && self.ignores_errors(scope);
         Outcome {
@@ -513,6 +530,7 @@ impl TaskRun<'_> {
             registered: result.to_value(),
             facts: result.facts,
             includes: Vec::new(),
+            record,
         }
     }
 
@@ -555,6 +573,7 @@ impl TaskRun<'_> {
             .unwrap_or(0);
         if let Some(object) = shown.as_object_mut() {
             object.remove("_verbosity");
+            object.remove(modules::JOURNAL_KEY);
         }
         let shows_result = matches!(
             self.task.action,
@@ -565,7 +584,11 @@ impl TaskRun<'_> {
             task: self.task.display_name(),
             status,
             item,
-            delegated_to: None,
+            delegated_to: if loop_summary {
+                None
+            } else {
+                self.delegate(scope).ok().flatten()
+            },
             ignored,
             result: shown,
             verbosity,
@@ -601,6 +624,16 @@ fn skipped_result(condition: &str) -> ModuleResult {
         "skip_reason": "Conditional result was False",
         "false_condition": condition,
     }))
+}
+
+/// A guest's hypervisor: its `rpatch_hypervisor`, if set and not empty.
+fn hypervisor_of(scope: &Value) -> Option<String> {
+    scope
+        .get_attr("rpatch_hypervisor")
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .filter(|name| !name.is_empty())
 }
 
 /// Drops top-level arguments that rendered to `omit`.

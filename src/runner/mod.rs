@@ -31,6 +31,15 @@ pub use events::{Event, GateReport, HostResult, Status};
 pub use options::{RunOptions, SshSettings};
 pub use stats::{exit, exit_code, HostStats};
 
+/// Opens a host's transport from its variables, as a run does (for discovery).
+pub fn transport_for(
+    scope: &Value,
+    templar: &Templar,
+    ssh: &SshSettings,
+) -> Result<Arc<dyn Transport>, crate::transport::TransportError> {
+    connection::transport_for(scope, templar, None, ssh)
+}
+
 use crate::inventory::Inventory;
 use crate::modules::ModuleResult;
 use crate::playbook::Playbook;

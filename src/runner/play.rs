@@ -543,6 +543,7 @@ impl Runner {
                 .collect()
         };
         let mut journaled = journal_status(&outcome);
+        let record = outcome.record.clone();
         let Some(host) = self.hosts.get_mut(name) else {
             return false;
         };
@@ -638,6 +639,7 @@ impl Runner {
                 host: name.to_string(),
                 task: task.map_or_else(|| "Gathering Facts".to_string(), |t| t.display_name()),
                 status: journaled,
+                record,
             });
         }
         failed_for_good

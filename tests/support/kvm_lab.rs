@@ -243,6 +243,12 @@ impl KvmLab {
     /// A project whose inventory is the hypervisors, with the fleet's environment; each
     /// hypervisor's `rpatch_libvirt_uri` is its [`KvmLab::uri`].
     pub fn project(&self) -> Project {
+        self.project_with("")
+    }
+
+    /// [`KvmLab::project`] with `extra` appended to its YAML inventory (more hosts under
+    /// `all.hosts`, indented by four spaces, or `  children:` groups).
+    pub fn project_with(&self, extra: &str) -> Project {
         let mut inventory = String::new();
         for line in self.fleet.inventory().lines() {
             inventory.push_str(line);
@@ -252,6 +258,7 @@ impl KvmLab {
                 inventory.push_str(&format!("      rpatch_libvirt_uri: {}\n", self.uri(n)));
             }
         }
+        inventory.push_str(extra);
         self.fleet.project_with_inventory(&inventory)
     }
 

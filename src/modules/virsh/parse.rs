@@ -105,6 +105,51 @@ pub(crate) struct Domain {
     pub disks: Vec<Disk>,
     /// Every disk with an image is on shared storage (and there is at least one).
     pub shared_storage: bool,
+    /// What `virsh_evacuate` recorded in the domain's metadata when it moved it off its
+    /// home hypervisor, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evacuation: Option<Evacuation>,
+}
+
+/// Where an evacuated guest came from (its `urn:rpatch:evacuation` metadata).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Evacuation {
+    /// The inventory name of its home hypervisor.
+    pub from: String,
+    /// `migrated`, or what was done to a pinned guest: `shutdown`, `save`.
+    pub action: String,
+}
+
+impl Evacuation {
+    /// Reads `<evacuated from="…" action="…"/>`.
+    pub(crate) fn from_xml(xml: &str) -> Option<Self> {
+        let attribute = |name: &str| {
+            let start = xml.find(&format!(" {name}=\""))? + name.len() + 3;
+            let end = xml[start..].find('"')? + start;
+            Some(xml_unescape(&xml[start..end]))
+        };
+        Some(Self {
+            from: attribute("from")?,
+            action: attribute("action").unwrap_or_else(|| "migrated".into()),
+        })
+    }
+
+    /// The metadata element for this record, attribute values escaped.
+    pub(crate) fn to_xml(&self) -> String {
+        format!(
+            "<evacuated from=\"{}\" action=\"{}\"/>",
+            xml_escape(&self.from),
+            xml_escape(&self.action)
+        )
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 impl Domain {
@@ -193,6 +238,12 @@ pub(crate) fn facts(stdout: &str) -> Report {
                 "disks" => Section::Disks,
                 "warning" => {
                     report.warnings.push(rest.to_string());
+                    section
+                }
+                "evacuated" => {
+                    if let Some(d) = domain.as_ref().and_then(|d| report.domains.get_mut(d)) {
+                        d.evacuation = Evacuation::from_xml(rest);
+                    }
                     section
                 }
                 "parent" => {
@@ -513,6 +564,28 @@ mod tests {
         assert_eq!(nfs.source.as_deref(), Some("/mnt/vm images/a b.qcow2"));
         let cdrom = disk_line("file cdrom sda - -").expect("disk");
         assert_eq!((cdrom.source, cdrom.shared), (None, false));
+    }
+
+    #[test]
+    fn evacuation_metadata_is_read_back_as_written() {
+        let record = Evacuation {
+            from: "kvm\"01&<x>".into(),
+            action: "migrated".into(),
+        };
+        let xml = record.to_xml();
+        assert_eq!(Evacuation::from_xml(&xml), Some(record));
+        let report = facts(
+            "@@rpatch:start\n@@rpatch:domain web01\nState: running\n@@rpatch:current\n\
+             @@rpatch:evacuated <evacuated from=\"virthost01\" action=\"shutdown\"/>\n@@rpatch:disks\n@@rpatch:end\n"
+        );
+        let web = &report.domains["web01"];
+        assert_eq!(
+            web.evacuation,
+            Some(Evacuation {
+                from: "virthost01".into(),
+                action: "shutdown".into()
+            })
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ printf '%s\n' "$list" | while IFS= read -r d; do
   done
   echo '@@rpatch:current'
   c=$(virsh snapshot-current --domain "$d" --name 2>/dev/null) && printf '%s\n' "$c"
+  m=$(virsh metadata --domain "$d" --uri urn:rpatch:evacuation 2>/dev/null) &&
+    printf '%s\n' "$m" | sed -n 's:^ *<evacuated .*:@@rpatch\:evacuated &:p'
   echo '@@rpatch:disks'
   virsh -q domblklist --domain "$d" --details 2>&1 | while read -r type device target source; do
     [ -n "$type" ] || continue
@@ -56,6 +58,11 @@ printf '%s\n' "$list" | while IFS= read -r d; do
 done
 echo '@@rpatch:end'
 "#;
+
+/// The XML namespace of the libvirt metadata `virsh_evacuate` keeps on a guest it moved
+/// (`<evacuated from="HOST" action="migrated"/>`); the facts script reads it (as
+/// [`super::parse::Evacuation`]).
+pub(crate) const EVACUATION_NS: &str = "urn:rpatch:evacuation";
 
 /// One round trip that reports the host and every domain (see the module docs of `parse`).
 pub(crate) fn facts() -> String {
