@@ -3,6 +3,7 @@
 mod apt;
 mod bad_input;
 mod cli;
+mod compat;
 mod dnf;
 mod edit_modules;
 mod kvm;
