@@ -250,6 +250,10 @@ fn build(behavior: UndefinedBehavior, names: &mut Names) -> Environment<'static>
     filter!(env, names, "basename", text::basename);
     filter!(env, names, "dirname", text::dirname);
     filter!(env, names, "quote", |v: &Value| text::quote(v));
+    filter!(env, names, "hash", text::hash);
+    filter!(env, names, "checksum", text::checksum);
+    filter!(env, names, "regex_escape", text::regex_escape);
+    filter!(env, names, "urlencode", text::urlencode);
     // Collections.
     filter!(env, names, "combine", data::combine);
     filter!(env, names, "dict2items", data::dict2items);

@@ -424,4 +424,3 @@ mod tests {
         assert_eq!(eval("['a'] | map('upper') | list"), json!(["A"]));
     }
 }
-
