@@ -154,6 +154,16 @@ impl Serialize for Node {
     }
 }
 
+/// An `!unsafe` scalar as a string that templating gives back verbatim and never templates
+/// again: the text inside `{% raw %}` (split where it holds an `{% endraw %}` of its own).
+fn unsafe_text(text: &str) -> String {
+    if !crate::template::is_template(text) {
+        return text.to_string();
+    }
+    let inner = text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}");
+    format!("{{% raw %}}{inner}{{% endraw %}}")
+}
+
 /// The most alias uses (`*name`) in one document.
 pub const MAX_ALIASES: usize = 100_000;
 
@@ -431,8 +441,13 @@ impl TreeBuilder {
             Event::Scalar(text, style, anchor, tag) => {
                 let len = text.chars().count().max(1);
                 let plain = style == TScalarStyle::Plain && tag.is_none();
+                let is_unsafe = tag
+                    .as_ref()
+                    .is_some_and(|t| t.handle == "!" && t.suffix == "unsafe");
                 let kind = if plain {
                     resolve_plain(&text)
+                } else if is_unsafe {
+                    NodeKind::Str(unsafe_text(&text))
                 } else {
                     NodeKind::Str(text)
                 };

@@ -4,6 +4,7 @@ mod ansible_vars;
 mod apt;
 mod bad_input;
 mod cli;
+mod compat;
 mod dnf;
 mod dynamic_inventory;
 mod edit_modules;

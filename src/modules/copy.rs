@@ -328,9 +328,13 @@ async fn copy(args: &CopyArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
                     "can not use content with a dir as dest".into(),
                 ))?;
             }
+            // As Ansible's copy: lists and dicts as `json.dumps` gives them, booleans as Python
+            // spells them.
             let bytes = match content {
                 serde_json::Value::String(text) => text.clone().into_bytes(),
-                other => other.to_string().into_bytes(),
+                serde_json::Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+                serde_json::Value::Null => Vec::new(),
+                other => crate::template::python_json_dumps(other).into_bytes(),
             };
             if attrs.mode == Some(Mode::Preserve) {
                 attrs.mode = None;

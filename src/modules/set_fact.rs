@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::args::ArgError;
 use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
-use crate::vars::{self, Value, Vars};
+use crate::vars::{Value, Vars};
 
 /// `set_fact`: set host variables.
 pub(crate) struct SetFact;
@@ -35,16 +35,26 @@ impl Module for SetFact {
 
 /// Every argument becomes a host variable (`cacheable` is accepted and ignored).
 fn run(args: &Value) -> Result<ModuleResult, ArgError> {
-    let serde_json::Value::Object(map) = vars::to_json(args) else {
-        return Err(ArgError::Invalid(
-            "set_fact needs a mapping of names to values".into(),
-        ));
-    };
-    let facts: Vars = map
-        .iter()
-        .filter(|(name, _)| name.as_str() != "cacheable")
-        .map(|(name, value)| (name.clone(), vars::from_json(value)))
-        .collect();
+    let invalid = || ArgError::Invalid("set_fact needs a mapping of names to values".into());
+    if args.kind() != minijinja::value::ValueKind::Map {
+        return Err(invalid());
+    }
+    // Values are kept as they are (not round-tripped through JSON), so text marked as never to
+    // be templated again (from `{% raw %}` or `!unsafe`) stays marked.
+    let mut facts = Vars::new();
+    for key in args.try_iter().map_err(|_| invalid())? {
+        let name = key.as_str().map_or_else(|| key.to_string(), str::to_string);
+        if name == "cacheable" {
+            continue;
+        }
+        let value = args.get_item(&key).unwrap_or_default();
+        let value = if value.is_undefined() {
+            Value::from(())
+        } else {
+            value
+        };
+        facts.insert(name, value);
+    }
     if facts.is_empty() {
         return Err(ArgError::Invalid(
             "set_fact needs at least one variable".into(),

@@ -137,8 +137,8 @@ async fn template(args: &TemplateArgs, ctx: &ModuleContext<'_>) -> Result<Module
     Ok(installed.result(&dest, Some(local.display().to_string())))
 }
 
-/// Renders the template with the host's variables, keeping a trailing newline as Ansible
-/// does (Jinja drops it).
+/// Renders the template with the host's variables, keeping its trailing newlines as Ansible
+/// does.
 fn render(
     ctx: &ModuleContext<'_>,
     text: &str,
@@ -147,7 +147,10 @@ fn render(
 ) -> Result<String, crate::template::TemplateError> {
     let source = whitespace_control(text, trim_blocks, lstrip_blocks);
     let mut out = ctx.templar.render_to_string(&source, ctx.scope)?;
-    if text.ends_with('\n') && !out.ends_with('\n') {
+    // Ansible ends the output with at least as many newlines as the template ends with, even
+    // where `trim_blocks` took one after a final block tag.
+    let trailing = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    for _ in trailing(&out)..trailing(text) {
         out.push('\n');
     }
     Ok(out)

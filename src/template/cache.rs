@@ -50,7 +50,7 @@ impl Cache {
             .map(|map| map.len() < CACHE_LIMIT)
             .unwrap_or(false);
         if !has_room {
-            return self.env.render_str(text, scope);
+            return self.env.render_str(&super::escapes::template(text), scope);
         }
         // The environment's loader returns the name as the source, so the text is its own name;
         // minijinja keeps the compiled form and hands back a `'static` handle we can store.
@@ -74,7 +74,10 @@ impl Cache {
                 return Ok(compiled.clone());
             }
         }
-        let compiled = Arc::new(self.env.compile_expression_owned(expr.to_string())?);
+        let compiled = Arc::new(
+            self.env
+                .compile_expression_owned(super::escapes::expression(expr).into_owned())?,
+        );
         if let Ok(mut map) = self.expressions.write() {
             if map.len() < CACHE_LIMIT {
                 map.insert(expr.into(), compiled.clone());

@@ -54,7 +54,6 @@ const BUILTIN_FILTERS: &[&str] = &[
     "reject",
     "selectattr",
     "rejectattr",
-    "map",
     "groupby",
     "unique",
     "chain",
@@ -189,8 +188,20 @@ fn python_formatter(out: &mut Output, state: &mut State, value: &Value) -> Resul
         }
         return minijinja::escape_formatter(out, state, value);
     }
-    if value.as_str().is_some() {
+    if let Some(text) = value.as_str() {
+        if value.is_safe() && super::templar::has_jinja(text) {
+            // Text that must not be templated (from `{% raw %}` or `!unsafe`) printed into a
+            // template: kept in a raw block, which the templar's last pass unwraps.
+            let text = text.replace("{% endraw %}", "{% endraw %}{{ '{% endraw %}' }}{% raw %}");
+            return out
+                .write_str(&format!("{{% raw %}}{text}{{% endraw %}}"))
+                .map_err(|_| Error::new(ErrorKind::WriteFailure, "could not write output"));
+        }
         return minijinja::escape_formatter(out, state, value);
+    }
+    if value.is_none() {
+        // Ansible prints None inside a string as nothing.
+        return Ok(());
     }
     out.write_str(&repr::python_str(value))
         .map_err(|_| Error::new(ErrorKind::WriteFailure, "could not write output"))
@@ -200,11 +211,20 @@ fn build(behavior: UndefinedBehavior, names: &mut Names) -> Environment<'static>
     let mut env = Environment::new();
     env.set_undefined_behavior(behavior);
     env.set_debug(false);
+    // Ansible renders with `keep_trailing_newline`: `content: "x\n"` and a template ending in a
+    // newline keep it.
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
     // Template names are the template text; never let a name ending in `.html` turn on escaping.
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_formatter(python_formatter);
     // Cached templates are looked up by their text: the loader hands the name back as source.
-    env.set_loader(|name| Ok(Some(name.to_string())));
+    // String literals are read as Ansible reads them (`'\1'` stays a backreference).
+    env.set_loader(|name| Ok(Some(super::escapes::template(name).into_owned())));
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     minijinja_contrib::add_to_environment(&mut env);
 
@@ -230,6 +250,10 @@ fn build(behavior: UndefinedBehavior, names: &mut Names) -> Environment<'static>
     filter!(env, names, "basename", text::basename);
     filter!(env, names, "dirname", text::dirname);
     filter!(env, names, "quote", |v: &Value| text::quote(v));
+    filter!(env, names, "hash", text::hash);
+    filter!(env, names, "checksum", text::checksum);
+    filter!(env, names, "regex_escape", text::regex_escape);
+    filter!(env, names, "urlencode", text::urlencode);
     // Collections.
     filter!(env, names, "combine", data::combine);
     filter!(env, names, "dict2items", data::dict2items);
@@ -245,6 +269,7 @@ fn build(behavior: UndefinedBehavior, names: &mut Names) -> Environment<'static>
         data::symmetric_difference
     );
     filter!(env, names, "flatten", data::flatten);
+    filter!(env, names, "map", data::map);
 
     // Task results.
     test!(env, names, "failed", tests::failed);

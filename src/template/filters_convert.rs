@@ -4,6 +4,7 @@
 use minijinja::value::{Kwargs, ValueKind};
 use minijinja::{Error, ErrorKind, Value};
 
+use super::python_json::{self, DumpOptions};
 use super::repr;
 
 /// Strings Ansible's `bool` filter takes as true (compared lower-case and trimmed).
@@ -114,61 +115,45 @@ pub fn type_debug(value: &Value) -> &'static str {
     }
 }
 
-/// Recursively sorts the keys of every JSON object.
-fn sort_json_keys(value: serde_json::Value) -> serde_json::Value {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_json_keys(v)))
-                    .collect(),
-            )
-        }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(sort_json_keys).collect())
-        }
-        other => other,
-    }
-}
-
 fn json_error(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::BadSerialization, e.to_string())
 }
 
-/// Serialises with an indent of `indent` spaces (0: compact), optionally sorting keys.
-fn json_string(value: &Value, indent: usize, sort_keys: bool) -> Result<String, Error> {
-    let mut json = serde_json::to_value(value).map_err(json_error)?;
-    if sort_keys {
-        json = sort_json_keys(json);
-    }
-    if indent == 0 {
-        return serde_json::to_string(&json).map_err(json_error);
-    }
-    let indent = " ".repeat(indent);
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-    serde::Serialize::serialize(&json, &mut ser).map_err(json_error)?;
-    String::from_utf8(out).map_err(json_error)
+/// Serialises as Python's `json.dumps` with the filter's keyword arguments (`indent`,
+/// `sort_keys`, `ensure_ascii`), defaults given by the filter.
+fn json_string(value: &Value, kwargs: &Kwargs, defaults: DumpOptions) -> Result<String, Error> {
+    let json = serde_json::to_value(value).map_err(json_error)?;
+    let options = DumpOptions {
+        indent: kwargs.get::<Option<usize>>("indent")?.or(defaults.indent),
+        sort_keys: kwargs
+            .get::<Option<bool>>("sort_keys")?
+            .unwrap_or(defaults.sort_keys),
+        ensure_ascii: kwargs
+            .get::<Option<bool>>("ensure_ascii")?
+            .unwrap_or(defaults.ensure_ascii),
+    };
+    kwargs.assert_all_used()?;
+    Ok(python_json::dumps(&json, options))
 }
 
-/// `to_json(indent=0, sort_keys=False)`.
+/// `to_json(indent=None, sort_keys=False, ensure_ascii=True)`: Python's `json.dumps`.
 pub fn to_json(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
-    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(0);
-    let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
-    kwargs.assert_all_used()?;
-    json_string(value, indent, sort_keys)
+    let defaults = DumpOptions {
+        indent: None,
+        sort_keys: false,
+        ensure_ascii: true,
+    };
+    json_string(value, &kwargs, defaults)
 }
 
-/// `to_nice_json(indent=4, sort_keys=True)`.
+/// `to_nice_json(indent=4, sort_keys=True, ensure_ascii=True)`.
 pub fn to_nice_json(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
-    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
-    let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
-    kwargs.assert_all_used()?;
-    json_string(value, indent.max(1), sort_keys)
+    let defaults = DumpOptions {
+        indent: Some(4),
+        sort_keys: true,
+        ensure_ascii: true,
+    };
+    json_string(value, &kwargs, defaults)
 }
 
 /// `from_json`: parses JSON text.
@@ -257,9 +242,10 @@ mod tests {
 
     #[test]
     fn nice_json_sorts_keys_and_indents_four() {
-        let value = crate::vars::from_json(&serde_json::json!({"b": 1, "a": [1]}));
-        let text = json_string(&value, 4, true).expect("json");
-        assert_eq!(text, "{\n    \"a\": [\n        1\n    ],\n    \"b\": 1\n}");
+        assert_eq!(
+            eval("{'b': 1, 'a': [1]} | to_nice_json"),
+            json!("{\n    \"a\": [\n        1\n    ],\n    \"b\": 1\n}")
+        );
     }
 
     use crate::template::testing::{eval, eval_err, render};
@@ -298,8 +284,9 @@ mod tests {
         assert_eq!(eval("none | string"), json!("None"));
         assert_eq!(eval("5 | string"), json!("5"));
         assert_eq!(
-            render("{{ true }} {{ none }} {{ ['a', 1] }} {{ {'k': false} }}"),
-            "True None ['a', 1] {'k': False}"
+            render("{{ true }} {{ none }} {{ ['a', 1] }} {{ {'k': false, 'n': none} }}"),
+            "True  ['a', 1] {'k': False, 'n': None}",
+            "None prints as nothing in text, as Ansible's (recorded in tests/compat)"
         );
     }
 
@@ -318,11 +305,11 @@ mod tests {
     fn json_filters() {
         assert_eq!(
             eval("{'b': 1, 'a': [1, 2]} | to_json"),
-            json!(r#"{"b":1,"a":[1,2]}"#)
+            json!(r#"{"b": 1, "a": [1, 2]}"#)
         );
         assert_eq!(
             eval("{'b': 1, 'a': 2} | to_json(sort_keys=true)"),
-            json!(r#"{"a":2,"b":1}"#)
+            json!(r#"{"a": 2, "b": 1}"#)
         );
         assert_eq!(
             eval("{'b': 1, 'a': 2} | to_nice_json"),

@@ -253,6 +253,23 @@ pub fn flatten(value: &Value, levels: Option<usize>, kwargs: Kwargs) -> Result<V
     Ok(Value::from(out))
 }
 
+/// `map`: minijinja's, except that `map(attribute='x')` over an item without `x` (and no
+/// `default=`) fails, as Ansible's does, instead of giving undefined values.
+pub fn map(
+    state: &mut minijinja::State,
+    value: Value,
+    args: minijinja::value::Rest<minijinja::value::ValueOrKwargs>,
+) -> Result<Vec<Value>, Error> {
+    let mapped = minijinja::filters::map(state, value, args)?;
+    if mapped.iter().any(Value::is_undefined) {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            "map(attribute=...): an item has no such attribute",
+        ));
+    }
+    Ok(mapped)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::template::testing::{eval, eval_err};
@@ -394,5 +411,16 @@ mod tests {
         );
         assert_eq!(eval("['a', 'b'] | map('upper') | list"), json!(["A", "B"]));
         assert_eq!(eval("['1', '2'] | map('int') | list"), json!([1, 2]));
+    }
+
+    #[test]
+    fn map_attribute_fails_on_an_item_without_it() {
+        let err = eval_err("[{'name': 'a'}, {'uid': 1}] | map(attribute='uid') | list");
+        assert!(err.contains("no such attribute"), "{err}");
+        assert_eq!(
+            eval("[{'name': 'a'}] | map(attribute='uid', default=0) | list"),
+            json!([0])
+        );
+        assert_eq!(eval("['a'] | map('upper') | list"), json!(["A"]));
     }
 }

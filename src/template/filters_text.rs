@@ -220,6 +220,56 @@ pub fn quote(value: &Value) -> String {
     crate::shell::quote(&text)
 }
 
+/// `hash(algorithm='sha1')`: the hex digest of the UTF-8 text (sha1, sha256, sha512).
+pub fn hash(value: &str, algorithm: Option<&str>) -> Result<String, Error> {
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+    use sha2::Digest as _;
+    let data = value.as_bytes();
+    Ok(match algorithm.unwrap_or("sha1") {
+        "sha1" => hex(&sha1::Sha1::digest(data)),
+        "sha256" => hex(&sha2::Sha256::digest(data)),
+        "sha512" => hex(&sha2::Sha512::digest(data)),
+        other => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("hash: unsupported algorithm `{other}` (sha1, sha256, sha512)"),
+            ))
+        }
+    })
+}
+
+/// `checksum`: the SHA-1 hex digest, as Ansible's.
+pub fn checksum(value: &str) -> Result<String, Error> {
+    hash(value, Some("sha1"))
+}
+
+/// `regex_escape`: Python's `re.escape` (a backslash before each special character).
+pub fn regex_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if "()[]{}?*+-|^$\\.&~# \t\n\r\u{b}\u{c}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `urlencode`: Jinja's, percent-encoding all but unreserved characters and `/`.
+pub fn urlencode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"_.-~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +405,19 @@ mod tests {
         assert_eq!(eval("'abc'.upper()"), json!("ABC"));
         assert_eq!(eval("{'a': 1}.keys() | list"), json!(["a"]));
         assert_eq!(eval("{'a': 1}.items() | list"), json!([["a", 1]]));
+    }
+
+    #[test]
+    fn hash_checksum_regex_escape_and_urlencode_match_ansible() {
+        assert_eq!(
+            eval("'hello' | hash('sha1')"),
+            json!("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d")
+        );
+        assert_eq!(
+            eval("'hello' | checksum"),
+            json!("aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d")
+        );
+        assert_eq!(eval("'a.b*c' | regex_escape"), json!("a\\.b\\*c"));
+        assert_eq!(eval("'a b/é' | urlencode"), json!("a%20b/%C3%A9"));
     }
 }

@@ -7,11 +7,13 @@ mod cache;
 mod check;
 mod environment;
 mod error;
+mod escapes;
 mod filters_convert;
 mod filters_data;
 mod filters_text;
 mod functions;
 mod jinja_tests;
+mod python_json;
 mod repr;
 mod scope;
 mod templar;
@@ -19,6 +21,18 @@ mod templar;
 pub use error::TemplateError;
 pub use scope::Scope;
 pub use templar::{has_jinja as is_template, Templar};
+
+/// `json.dumps(value)` with Python's defaults (what Ansible writes for non-text content).
+pub fn python_json_dumps(value: &serde_json::Value) -> String {
+    python_json::dumps(
+        value,
+        python_json::DumpOptions {
+            indent: None,
+            sort_keys: false,
+            ensure_ascii: true,
+        },
+    )
+}
 
 /// Helpers shared by this module's tests.
 #[cfg(test)]

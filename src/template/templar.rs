@@ -42,6 +42,16 @@ pub fn has_jinja(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
+/// Whether `text` holds a `{% raw %}` block (any whitespace control).
+pub(crate) fn has_raw(text: &str) -> bool {
+    text.match_indices("{%").any(|(at, _)| {
+        text[at + 2..]
+            .trim_start_matches(['-', '+'])
+            .trim_start()
+            .starts_with("raw")
+    })
+}
+
 /// The expression of a string that is exactly one `{{ expr }}` (surrounding whitespace and
 /// whitespace-control markers allowed).
 fn single_expression(text: &str) -> Option<&str> {
@@ -142,15 +152,31 @@ impl Templar {
         if !has_jinja(text) {
             return Ok(Value::from(text));
         }
-        let rendered = match single_expression(text) {
+        // A lone expression followed by one newline (`content: |` blocks) keeps the newline when
+        // it gives text, and drops it for any other value, as Ansible's native rendering does.
+        let trailing = text.ends_with('\n') && !text.ends_with("\n\n");
+        let (rendered, protected) = match single_expression(text) {
             // Printing reports the undefined value by name (or prints a silent undefined, as
             // `'x' if false` gives, as an empty string).
             Some(expr) => match self.eval(expr, scope)? {
-                value if value.is_undefined() => Value::from(self.render_to_string(text, scope)?),
-                value => value,
+                value if value.is_undefined() || (trailing && value.as_str().is_some()) => {
+                    let (text, protected) = self.render_text(text, scope)?;
+                    (Value::from(text), protected)
+                }
+                value => (value, false),
             },
-            None => Value::from(self.render_to_string(text, scope)?),
+            None => {
+                let (text, protected) = self.render_text(text, scope)?;
+                (Value::from(text), protected)
+            }
         };
+        if protected {
+            // What a `{% raw %}` block (or an `!unsafe` value) gave is text, never a template:
+            // marked so that later rendering passes it through as it is.
+            return Ok(Value::from_safe_string(
+                rendered.as_str().unwrap_or_default().to_string(),
+            ));
+        }
         if !needs_render(&rendered) || rendered.as_str() == Some(text) {
             return Ok(rendered);
         }
@@ -201,9 +227,24 @@ impl Templar {
 
     /// Renders to text (for the template module and file content).
     pub fn render_to_string(&self, text: &str, scope: &Value) -> Result<String, TemplateError> {
+        self.render_text(text, scope).map(|(out, _)| out)
+    }
+
+    /// Renders to text, and says whether the text holds what a `{% raw %}` block or an
+    /// `!unsafe` value gave (which must never be templated again). Such values print into
+    /// the first pass inside raw blocks; a second pass unwraps them.
+    fn render_text(&self, text: &str, scope: &Value) -> Result<(String, bool), TemplateError> {
         if !has_jinja(text) {
-            return Ok(text.to_string());
+            return Ok((text.to_string(), false));
         }
+        let out = self.render_once(text, scope)?;
+        if has_raw(&out) {
+            return Ok((self.render_once(&out, scope)?, true));
+        }
+        Ok((out, has_raw(text)))
+    }
+
+    fn render_once(&self, text: &str, scope: &Value) -> Result<String, TemplateError> {
         match self.strict.render(text, scope) {
             Ok(out) => Ok(out),
             Err(err) => {
@@ -396,7 +437,7 @@ impl Templar {
 /// Whether any string inside `value` contains Jinja markup.
 fn needs_render(value: &Value) -> bool {
     match value.kind() {
-        ValueKind::String => value.as_str().is_some_and(has_jinja),
+        ValueKind::String => !value.is_safe() && value.as_str().is_some_and(has_jinja),
         ValueKind::Seq => value
             .try_iter()
             .is_ok_and(|mut it| it.any(|v| needs_render(&v))),
@@ -527,6 +568,70 @@ mod tests {
         assert_eq!(
             render("{{ '[1, 2]' }}", json!({})).unwrap(),
             json!("[1, 2]")
+        );
+    }
+
+    #[test]
+    fn rendered_strings_keep_their_trailing_newline() {
+        assert_eq!(render("x\n", json!({})).unwrap(), json!("x\n"));
+        assert_eq!(
+            render("{{ h }}\n", json!({"h": "web1"})).unwrap(),
+            json!("web1\n")
+        );
+        // Any other value drops it, as Ansible's native rendering does.
+        assert_eq!(
+            render("{{ n }}\n", json!({"n": 8080})).unwrap(),
+            json!(8080)
+        );
+        assert_eq!(
+            render("{% for i in [1, 2] %}{{ i }}\n{% endfor %}", json!({})).unwrap(),
+            json!("1\n2\n")
+        );
+        assert_eq!(
+            templar()
+                .render_to_string("a {{ 1 }}\n\n", &scope(json!({})))
+                .unwrap(),
+            "a 1\n\n"
+        );
+    }
+
+    #[test]
+    fn raw_blocks_are_not_templated_twice() {
+        let raw = "{% raw %}{{ not_a_var }}{% endraw %}";
+        assert_eq!(render(raw, json!({})).unwrap(), json!("{{ not_a_var }}"));
+        // A variable holding a raw block, and a value that came out of one, stay literal.
+        assert_eq!(
+            render("{{ literal }}", json!({"literal": raw})).unwrap(),
+            json!("{{ not_a_var }}")
+        );
+        let once = templar().render_str(raw, &scope(json!({}))).unwrap();
+        let scope = Scope::new(vec![Arc::new(Vars::from_iter([(
+            "fact".to_string(),
+            once,
+        )]))]);
+        assert_eq!(
+            to_json(&templar().render_str("{{ fact }}", &scope).unwrap()),
+            json!("{{ not_a_var }}")
+        );
+    }
+
+    #[test]
+    fn unsafe_yaml_values_are_never_templated() {
+        let source = crate::diagnostic::Source::new(
+            "v.yml",
+            "v: !unsafe '{{ lookup(\"pipe\", \"id\") }}'\n",
+        );
+        let node = crate::yaml::parse(&source).unwrap();
+        let vars = crate::vars::vars_from_node(&node).unwrap();
+        let scope = Scope::new(vec![Arc::new(vars)]);
+        let text = "{{ lookup(\"pipe\", \"id\") }}";
+        assert_eq!(
+            to_json(&templar().render_str("{{ v }}", &scope).unwrap()),
+            json!(text)
+        );
+        assert_eq!(
+            to_json(&templar().render_str("{{ v }}\n", &scope).unwrap()),
+            json!(format!("{text}\n"))
         );
     }
 
