@@ -9,9 +9,9 @@
 
 mod address;
 mod constructed;
-mod dynamic_error;
 pub mod discover;
 pub mod discovered;
+mod dynamic_error;
 mod error;
 mod ini;
 mod literal;

@@ -219,6 +219,7 @@ pub async fn run(
             .hosts
             .iter()
             .filter(|(name, host)| runner.started.contains(*name) && host.standing == wanted)
+            .filter(|(name, _)| !runner.rescued_then_removed.contains(*name))
             .map(|(name, _)| name.clone())
             .collect()
     };
@@ -289,6 +290,9 @@ pub(crate) struct Runner {
     left_play: std::collections::HashSet<String>,
     /// Set when the current batch stops early (see [`BatchStop`]).
     batch_stop: Option<BatchStop>,
+    /// Hosts `any_errors_fatal` took out although their rescue caught it: they leave the run,
+    /// but, as in Ansible, fail its exit code only once another batch or play starts.
+    rescued_then_removed: std::collections::HashSet<String>,
     halted: Option<Halt>,
     paused_until: Option<String>,
 }
@@ -371,6 +375,7 @@ impl Runner {
             started: std::collections::HashSet::new(),
             cut_short: std::collections::HashSet::new(),
             batch_stop: None,
+            rescued_then_removed: std::collections::HashSet::new(),
             left_play: std::collections::HashSet::new(),
             halted: None,
             paused_until: None,

@@ -41,6 +41,8 @@ impl Runner {
         self.cut_short.clear();
         self.left_play.clear();
         self.batch_stop = None;
+        // Ansible marks them failed again when its next batch or play starts.
+        self.rescued_then_removed.clear();
         self.started.extend(hosts.iter().cloned());
         if hosts.is_empty() {
             return;
@@ -64,6 +66,7 @@ impl Runner {
                 }
                 if std::mem::take(&mut host.marked_failed) && !host.standing.is_out() {
                     host.standing = Standing::Failed;
+                    self.rescued_then_removed.insert(name.clone());
                 }
                 host.notified.clear();
                 host.cursor = None;

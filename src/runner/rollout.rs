@@ -231,6 +231,8 @@ impl Runner {
         })
         .await;
         for host in later.iter().flat_map(|b| b.hosts.iter().map(|(h, _)| h)) {
+            // Ended with the play, not left behind by a halt: never listed as "not started".
+            self.started.insert(host.clone());
             if !self.already_done(play, host) {
                 self.journal(JournalEvent::HostDone {
                     play,
