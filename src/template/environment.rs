@@ -13,7 +13,7 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
 
 use super::{filters_convert as convert, filters_data as data, filters_text as text};
-use super::{functions, jinja_tests as tests, repr};
+use super::{functions, jinja_tests as tests, path_tests, repr};
 
 /// Filters minijinja provides that rpatch keeps.
 const BUILTIN_FILTERS: &[&str] = &[
@@ -289,6 +289,24 @@ fn build(behavior: UndefinedBehavior, names: &mut Names) -> Environment<'static>
     test!(env, names, "falsy", tests::falsy);
     test!(env, names, "version", tests::version);
     test!(env, names, "version_compare", tests::version);
+    // Paths, on the controller.
+    test!(env, names, "abs", |v: &Value| path_tests::abs(v));
+    test!(env, names, "is_abs", |v: &Value| path_tests::abs(v));
+    test!(env, names, "exists", |v: &Value| path_tests::exists(v));
+    test!(env, names, "file", |v: &Value| path_tests::file(v));
+    test!(env, names, "is_file", |v: &Value| path_tests::file(v));
+    test!(env, names, "directory", |v: &Value| path_tests::directory(
+        v
+    ));
+    test!(env, names, "is_dir", |v: &Value| path_tests::directory(v));
+    test!(env, names, "link", |v: &Value| path_tests::link(v));
+    test!(env, names, "is_link", |v: &Value| path_tests::link(v));
+    test!(env, names, "same_file", |a: &Value, b: &Value| {
+        path_tests::same_file(a, b)
+    });
+    test!(env, names, "is_same_file", |a: &Value, b: &Value| {
+        path_tests::same_file(a, b)
+    });
 
     env.add_function("lookup", functions::lookup);
     env.add_function("query", functions::query);

@@ -13,6 +13,7 @@ mod filters_data;
 mod filters_text;
 mod functions;
 mod jinja_tests;
+mod path_tests;
 mod python_json;
 mod repr;
 mod scope;
