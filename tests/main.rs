@@ -14,6 +14,7 @@ mod govc;
 mod kvm;
 mod kvm_evacuate;
 mod kvm_migrate;
+mod libvirt_inventory;
 mod monthly;
 mod parity;
 mod patch_facts;

@@ -14,6 +14,7 @@ pub mod discovered;
 mod dynamic_error;
 mod error;
 mod ini;
+mod libvirt_plugin;
 mod literal;
 mod load;
 mod model;

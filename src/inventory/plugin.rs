@@ -73,7 +73,10 @@ pub trait Discovery: Sync {
 }
 
 /// The discovery plugins, one line each.
-pub static DISCOVERY: &[&dyn Discovery] = &[&super::script_plugin::ScriptPlugin];
+pub static DISCOVERY: &[&dyn Discovery] = &[
+    &super::script_plugin::ScriptPlugin,
+    &super::libvirt_plugin::LibvirtPlugin,
+];
 
 /// Every plugin name, for help texts.
 pub fn known_names() -> String {
