@@ -11,6 +11,7 @@ mod edit_modules;
 mod failure_semantics;
 mod gates;
 mod govc;
+mod govc_inventory;
 mod kvm;
 mod kvm_evacuate;
 mod kvm_migrate;

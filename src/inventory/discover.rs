@@ -129,13 +129,45 @@ pub async fn ask_domains(
     become_root: bool,
     templar: &Templar,
 ) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let data = run_module(
+        name,
+        vars,
+        "virsh_facts",
+        &Value::from(()),
+        ssh,
+        become_root,
+        templar,
+    )
+    .await?;
+    let domains = data
+        .get("virsh")
+        .map(crate::vars::to_json)
+        .and_then(|v| v.get("domains").cloned());
+    Ok(match domains {
+        Some(serde_json::Value::Object(domains)) => domains.into_iter().collect(),
+        _ => BTreeMap::new(),
+    })
+}
+
+/// Runs the read-only `module` with `args` for the host `name` whose variables are `vars`
+/// (connecting as they say, escalated with `become`): its result data, or why it failed.
+/// What discovery sources (`virsh_facts`, `govc_facts`) share.
+pub async fn run_module(
+    name: &str,
+    vars: Vars,
+    module: &str,
+    args: &Value,
+    ssh: &SshSettings,
+    become_root: bool,
+    templar: &Templar,
+) -> Result<Vars, String> {
     let mut magic = Vars::new();
     magic.insert("inventory_hostname".into(), Value::from(name));
     let scope = Scope::new(vec![std::sync::Arc::new(vars), std::sync::Arc::new(magic)]);
     let transport =
         crate::runner::transport_for(&scope, templar, ssh).map_err(|e| e.to_string())?;
-    let Some(facts) = modules::lookup("virsh_facts") else {
-        return Err("virsh_facts is not a module of this rpatch".into());
+    let Some(facts) = modules::lookup(module) else {
+        return Err(format!("{module} is not a module of this rpatch"));
     };
     let ctx = ModuleContext {
         host: name,
@@ -148,20 +180,12 @@ pub async fn ask_domains(
         }),
         ..ModuleContext::local(templar, &scope)
     };
-    let result = modules::run(facts, &Value::from(()), &ctx).await;
+    let result = modules::run(facts, args, &ctx).await;
     transport.close().await;
     if result.failed || result.unreachable {
-        return Err(result.msg.unwrap_or_else(|| "virsh_facts failed".into()));
+        return Err(result.msg.unwrap_or_else(|| format!("{module} failed")));
     }
-    let domains = result
-        .data
-        .get("virsh")
-        .map(crate::vars::to_json)
-        .and_then(|v| v.get("domains").cloned());
-    Ok(match domains {
-        Some(serde_json::Value::Object(domains)) => domains.into_iter().collect(),
-        _ => BTreeMap::new(),
-    })
+    Ok(result.data)
 }
 
 /// Matches every hypervisor's domains to inventory hosts: a host whose `rpatch_domain` names

@@ -135,6 +135,14 @@ pub enum DynamicError {
         /// Why (unreachable, no virsh, libvirtd down).
         message: String,
     },
+    /// The vCenter of a `rpatch.govc` source could not be asked.
+    #[error("{}: cannot ask the vCenter with govc: {message}", path.display())]
+    VCenter {
+        /// The config file.
+        path: PathBuf,
+        /// Why, as govc said (secrets masked).
+        message: String,
+    },
     /// The inventory cache could not be read or written.
     #[error("inventory cache {}: {message}", path.display())]
     Cache {

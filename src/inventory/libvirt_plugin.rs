@@ -78,8 +78,7 @@ impl LibvirtPlugin {
         Ok(options)
     }
 
-    /// Asks every hypervisor at once on a runtime of its own (inventories load synchronously,
-    /// possibly inside the CLI's runtime), each bounded by `timeout`.
+    /// Asks every hypervisor at once, each bounded by `timeout`.
     fn ask_all(options: &Options, timeout: Duration) -> Result<Answers, (String, String)> {
         let ssh = SshSettings::default();
         let templar = Templar::new();
@@ -103,22 +102,8 @@ impl LibvirtPlugin {
             }
         });
         let all = async { futures_util::future::join_all(asks).await };
-        let answers = std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map(|runtime| runtime.block_on(all))
-                        .map_err(|e| e.to_string())
-                })
-                .join()
-        });
-        match answers {
-            Ok(Ok(answers)) => answers.into_iter().collect(),
-            Ok(Err(error)) => Err((String::new(), format!("cannot start a runtime: {error}"))),
-            Err(_) => Err((String::new(), "discovery thread panicked".into())),
-        }
+        let answers = super::plugin::block_on(all).map_err(|e| ("(all)".to_string(), e))?;
+        answers.into_iter().collect()
     }
 }
 

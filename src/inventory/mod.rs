@@ -13,6 +13,7 @@ pub mod discover;
 pub mod discovered;
 mod dynamic_error;
 mod error;
+mod govc_plugin;
 mod ini;
 mod libvirt_plugin;
 mod literal;
