@@ -19,6 +19,7 @@
 //! `max_memory_mb`/`autostart`/`persistent`. A domain defined on several hypervisors (left
 //! behind by a migration) belongs to the one running it, else to the first listed. A
 //! hypervisor that cannot be asked fails the whole source, naming the file and the hypervisor.
+//! Passwords are refused in hypervisor entries: the source's hosts may be cached in clear.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -74,6 +75,20 @@ impl LibvirtPlugin {
                 message: "`hypervisors` lists no hypervisor".into(),
             }
             .into());
+        }
+        for h in &options.hypervisors {
+            if let Some(key) = h.vars.keys().find(|k| k.contains("pass")) {
+                return Err(DynamicError::BadConfig {
+                    path: config.path.clone(),
+                    message: format!(
+                        "hypervisor `{}`: `{key}` does not belong in a discovery source, whose \
+                         hosts may be cached in clear; set it in host_vars/ or group_vars/ \
+                         (vaulted) instead",
+                        h.name
+                    ),
+                }
+                .into());
+            }
         }
         Ok(options)
     }
@@ -204,6 +219,29 @@ impl Discovery for LibvirtPlugin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_a_libvirt_source_is_refused_as_it_could_be_cached() {
+        let text = "plugin: rpatch.libvirt\nhypervisors:\n  - name: kvm1\n    \
+                    ansible_become_password: x\n";
+        let config = crate::inventory::plugin::read(std::path::Path::new("lv.yml"), text)
+            .unwrap()
+            .unwrap();
+        let own: Map<String, Value> = config
+            .options
+            .iter()
+            .filter(|(k, _)| k.as_str() == "hypervisors")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let error = LibvirtPlugin::options(&config, &own)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("lv.yml") && error.contains("ansible_become_password"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn libvirt_domains_become_guests_of_their_running_hypervisor_in_state_groups() {
