@@ -2,7 +2,8 @@
 //! hypervisor, its domains matched to inventory guests by `rpatch_domain` or name.
 //!
 //! [`discover`] is the whole job (connect, ask, match) and what `rpatch inventory --discover`
-//! calls; an inventory plugin reading libvirt would call it too. [`match_domains`] is the pure
+//! calls; [`ask_domains`] is the one hypervisor's part, which the `rpatch.libvirt` inventory
+//! plugin (`super::libvirt_plugin`) calls too. [`match_domains`] is the pure
 //! half, tested on its own. The result is kept by [`super::discovered`] and laid over the
 //! inventory by every later load, so `rpatch plan` and `order: topology` see it.
 
@@ -97,27 +98,76 @@ async fn ask(
     become_root: bool,
     templar: &Templar,
 ) -> Found {
-    let mut found = Found {
-        hypervisor: name.to_string(),
-        domains: BTreeMap::new(),
-        error: None,
+    let asked = ask_domains(name, inventory.host_vars(name), ssh, become_root, templar).await;
+    let (domains, error) = match asked {
+        Ok(domains) => (
+            domains
+                .into_iter()
+                .map(|(domain, facts)| {
+                    let state = facts["state"].as_str().unwrap_or("").to_string();
+                    (domain, state)
+                })
+                .collect(),
+            None,
+        ),
+        Err(error) => (BTreeMap::new(), Some(error)),
     };
+    Found {
+        hypervisor: name.to_string(),
+        domains,
+        error,
+    }
+}
+
+/// Runs `virsh_facts` on the hypervisor `name`, connecting as its variables `vars` say (over
+/// SSH as a run would, escalated with `become`): each domain's facts (`state`, `vcpus`,
+/// `memory_mb`, ...), or why it could not be asked (unreachable, no virsh, libvirtd down).
+pub async fn ask_domains(
+    name: &str,
+    vars: Vars,
+    ssh: &SshSettings,
+    become_root: bool,
+    templar: &Templar,
+) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let data = run_module(
+        name,
+        vars,
+        "virsh_facts",
+        &Value::from(()),
+        ssh,
+        become_root,
+        templar,
+    )
+    .await?;
+    let domains = data
+        .get("virsh")
+        .map(crate::vars::to_json)
+        .and_then(|v| v.get("domains").cloned());
+    Ok(match domains {
+        Some(serde_json::Value::Object(domains)) => domains.into_iter().collect(),
+        _ => BTreeMap::new(),
+    })
+}
+
+/// Runs the read-only `module` with `args` for the host `name` whose variables are `vars`
+/// (connecting as they say, escalated with `become`): its result data, or why it failed.
+/// What discovery sources (`virsh_facts`, `govc_facts`) share.
+pub async fn run_module(
+    name: &str,
+    vars: Vars,
+    module: &str,
+    args: &Value,
+    ssh: &SshSettings,
+    become_root: bool,
+    templar: &Templar,
+) -> Result<Vars, String> {
     let mut magic = Vars::new();
     magic.insert("inventory_hostname".into(), Value::from(name));
-    let scope = Scope::new(vec![
-        std::sync::Arc::new(inventory.host_vars(name)),
-        std::sync::Arc::new(magic),
-    ]);
-    let transport = match crate::runner::transport_for(&scope, templar, ssh) {
-        Ok(transport) => transport,
-        Err(error) => {
-            found.error = Some(error.to_string());
-            return found;
-        }
-    };
-    let Some(facts) = modules::lookup("virsh_facts") else {
-        found.error = Some("virsh_facts is not a module of this rpatch".into());
-        return found;
+    let scope = Scope::new(vec![std::sync::Arc::new(vars), std::sync::Arc::new(magic)]);
+    let transport =
+        crate::runner::transport_for(&scope, templar, ssh).map_err(|e| e.to_string())?;
+    let Some(facts) = modules::lookup(module) else {
+        return Err(format!("{module} is not a module of this rpatch"));
     };
     let ctx = ModuleContext {
         host: name,
@@ -130,24 +180,12 @@ async fn ask(
         }),
         ..ModuleContext::local(templar, &scope)
     };
-    let result = modules::run(facts, &Value::from(()), &ctx).await;
+    let result = modules::run(facts, args, &ctx).await;
     transport.close().await;
     if result.failed || result.unreachable {
-        found.error = Some(result.msg.unwrap_or_else(|| "virsh_facts failed".into()));
-        return found;
+        return Err(result.msg.unwrap_or_else(|| format!("{module} failed")));
     }
-    let domains = result
-        .data
-        .get("virsh")
-        .map(crate::vars::to_json)
-        .and_then(|v| v.get("domains").cloned());
-    if let Some(serde_json::Value::Object(domains)) = domains {
-        for (domain, facts) in domains {
-            let state = facts["state"].as_str().unwrap_or("").to_string();
-            found.domains.insert(domain, state);
-        }
-    }
-    found
+    Ok(result.data)
 }
 
 /// Matches every hypervisor's domains to inventory hosts: a host whose `rpatch_domain` names

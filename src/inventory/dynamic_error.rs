@@ -125,6 +125,24 @@ pub enum DynamicError {
         /// What failed, naming the host and the entry.
         message: String,
     },
+    /// A hypervisor of a `rpatch.libvirt` source could not be asked for its domains.
+    #[error("{}: cannot ask hypervisor `{hypervisor}` for its domains: {message}", path.display())]
+    Hypervisor {
+        /// The config file.
+        path: PathBuf,
+        /// The hypervisor's name.
+        hypervisor: String,
+        /// Why (unreachable, no virsh, libvirtd down).
+        message: String,
+    },
+    /// The vCenter of a `rpatch.govc` source could not be asked.
+    #[error("{}: cannot ask the vCenter with govc: {message}", path.display())]
+    VCenter {
+        /// The config file.
+        path: PathBuf,
+        /// Why, as govc said (secrets masked).
+        message: String,
+    },
     /// The inventory cache could not be read or written.
     #[error("inventory cache {}: {message}", path.display())]
     Cache {
@@ -196,6 +214,9 @@ impl DynamicError {
                 Some(key) => format!("did you mean `{key}`? it takes: {known}"),
                 None => format!("it takes: {known}"),
             }),
+            Self::Hypervisor { .. } => Some(
+                "check its connection variables in the source, that virsh is installed there and libvirtd runs (`become: true` if virsh needs root)".into(),
+            ),
             Self::Constructed { .. } => Some(
                 "fix the expression, or set `strict: false` to skip hosts it fails for, as Ansible does".into(),
             ),

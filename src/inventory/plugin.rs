@@ -73,7 +73,11 @@ pub trait Discovery: Sync {
 }
 
 /// The discovery plugins, one line each.
-pub static DISCOVERY: &[&dyn Discovery] = &[&super::script_plugin::ScriptPlugin];
+pub static DISCOVERY: &[&dyn Discovery] = &[
+    &super::script_plugin::ScriptPlugin,
+    &super::libvirt_plugin::LibvirtPlugin,
+    &super::govc_plugin::GovcPlugin,
+];
 
 /// Every plugin name, for help texts.
 pub fn known_names() -> String {
@@ -222,4 +226,25 @@ struct CacheOptions {
     #[serde(default)]
     cache: bool,
     cache_timeout: Option<u64>,
+}
+
+/// Runs `future` to completion on a runtime of its own, in a thread of its own: inventories
+/// load synchronously, possibly inside the CLI's runtime, and discovery plugins talk async.
+pub fn block_on<F>(future: F) -> Result<F::Output, String>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|runtime| runtime.block_on(future))
+                    .map_err(|e| format!("cannot start a runtime: {e}"))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the discovery thread panicked".into()))
+    })
 }
