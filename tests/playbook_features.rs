@@ -585,3 +585,19 @@ fn templates_with_non_ascii_comments_and_strings_check_and_run() {
     project.run(&[]).expect_code(0);
     assert_eq!(project.read("out"), "NAÏVE");
 }
+
+#[test]
+fn throttle_limits_how_many_hosts_run_a_task_at_once() {
+    // Each host claims a lock directory for a moment: two at once would find it taken.
+    let claim = "mkdir {dir}/lock && sleep 0.5 && rmdir {dir}/lock";
+    let throttled = three_hosts(&format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - block:\n        - shell: {claim}\n      throttle: 1\n"
+    ));
+    let output = throttled.run(&["-i", "hosts.ini", "--forks", "3"]);
+    output.expect_code(0);
+    let free = three_hosts(&format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: {claim}\n"
+    ));
+    let output = free.run(&["-i", "hosts.ini", "--forks", "3"]);
+    output.expect_code(2);
+}

@@ -60,6 +60,7 @@ pub const INHERITED_KEYS: &[&str] = &[
     "any_errors_fatal",
     "vars",
     "notify",
+    "throttle",
 ];
 
 /// Keywords only tasks have (besides the action).

@@ -279,6 +279,8 @@ pub struct Inherited {
     /// Handlers to notify: the innermost `notify:` of the task, its blocks and imports
     /// (a task's own list replaces its parents', as in Ansible).
     pub notify: Option<Vec<String>>,
+    /// At most this many hosts run the task at once (`throttle:`; 0 = only `forks` limits).
+    pub throttle: Option<u64>,
     /// The role the task belongs to.
     pub role: Option<Arc<Role>>,
 }

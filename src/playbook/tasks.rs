@@ -344,6 +344,21 @@ impl Loader<'_> {
                 *slot = Some(as_bool(file, value, key)?);
             }
         }
+        if let Some(value) = node.get("throttle") {
+            let count = match &value.kind {
+                NodeKind::Int(n) => seconds::count(*n),
+                NodeKind::Str(text) => seconds::count_from_text(text),
+                _ => {
+                    return Err(wrong_type(
+                        file,
+                        value,
+                        "throttle",
+                        "a whole number of hosts",
+                    ))
+                }
+            };
+            into.throttle = Some(count.map_err(|error| invalid(file, value, "throttle", &error))?);
+        }
         if let Some(value) = node.get("notify") {
             into.notify = Some(string_list(file, value, "notify")?);
         }

@@ -423,6 +423,7 @@ impl Runner {
         })
         .await;
         let scope = Arc::new(self.play_scope(play, play_hosts));
+        let throttle = throttle_permits(task.settings.throttle, members.len());
         let mut joins = JoinSet::new();
         let mut names = HashMap::new();
         for (name, include_vars) in members {
@@ -430,13 +431,19 @@ impl Runner {
                 continue;
             };
             let context = host.context.clone();
-            let (shared, scope, task, permits) = (
+            let (shared, scope, task, permits, throttle) = (
                 self.shared.clone(),
                 scope.clone(),
                 task.clone(),
                 self.forks.clone(),
+                throttle.clone(),
             );
             let handle = joins.spawn(async move {
+                // The task's own slot first, so a throttled host waits without holding a fork.
+                let _throttled = match throttle {
+                    Some(throttle) => Some(throttle.acquire_owned().await),
+                    None => None,
+                };
                 let _permit = permits.acquire_owned().await;
                 execute(&shared, &scope, &context, &task, &include_vars).await
             });
@@ -720,4 +727,11 @@ fn journal_status(outcome: &Outcome) -> TaskStatus {
         Status::Failed if outcome.ignored => TaskStatus::Ignored,
         Status::Failed => TaskStatus::Failed,
     }
+}
+
+/// The per-task slots a `throttle:` gives (`None` when it does not limit below `hosts`;
+/// `forks` applies in any case, so at most min(throttle, forks) hosts run the task at once).
+fn throttle_permits(throttle: Option<u64>, hosts: usize) -> Option<Arc<tokio::sync::Semaphore>> {
+    let limit = usize::try_from(throttle?).ok()?;
+    (limit > 0 && limit < hosts).then(|| Arc::new(tokio::sync::Semaphore::new(limit)))
 }
