@@ -684,7 +684,38 @@ impl Runner {
                     }
                     return;
                 }
-                self.run_on_hosts(play, hosts, handler, members, flow).await;
+                if matches!(handler.action, Action::Include { .. }) {
+                    self.run_include_handler(play, handler, members).await;
+                } else {
+                    self.run_on_hosts(play, hosts, handler, members, flow).await;
+                }
+            }
+        }
+    }
+
+    /// Runs a handler that is `include_tasks` on the hosts that notified it: the include, then
+    /// the tasks it brings in, as a section of their own. The hosts' place in the play (a
+    /// `meta: flush_handlers` inside a block) is kept aside and put back afterwards.
+    async fn run_include_handler(
+        &mut self,
+        play: &Play,
+        handler: &Arc<Task>,
+        members: Vec<(String, Vec<Arc<Vars>>)>,
+    ) {
+        let names: Vec<String> = members.into_iter().map(|(name, _)| name).collect();
+        let mut saved = Vec::new();
+        for name in &names {
+            if let Some(host) = self.hosts.get_mut(name) {
+                saved.push((name.clone(), host.cursor.take(), host.pending.take()));
+            }
+        }
+        let section = Arc::new(vec![TaskNode::Task(handler.clone())]);
+        // Boxed: an included handler may itself flush handlers.
+        Box::pin(self.run_section(play, &names, section)).await;
+        for (name, cursor, pending) in saved {
+            if let Some(host) = self.hosts.get_mut(&name) {
+                host.cursor = cursor;
+                host.pending = pending;
             }
         }
     }
