@@ -175,6 +175,8 @@ pub struct LoopSpec {
     pub label: Option<Value>,
     /// Seconds to wait between items.
     pub pause: std::time::Duration,
+    /// `extended: true`: each item also sees `ansible_loop` (index, first, last, length...).
+    pub extended: bool,
 }
 
 /// Which loop keyword a task used: `loop` takes a list as it is, each `with_<lookup>` turns

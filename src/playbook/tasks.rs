@@ -450,6 +450,7 @@ impl Loader<'_> {
             index_var: None,
             label: None,
             pause: std::time::Duration::ZERO,
+            extended: false,
         };
         if let Some(control) = node.get("loop_control") {
             for (key, value) in expect_map(file, control, "loop_control")? {
@@ -474,7 +475,7 @@ impl Loader<'_> {
                         spec.pause =
                             pause.map_err(|error| invalid(file, value, "pause", &error))?;
                     }
-                    "extended" => {}
+                    "extended" => spec.extended = as_bool(file, value, "extended")?,
                     _ => {
                         return Err(unknown_key(
                             file,
