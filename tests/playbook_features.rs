@@ -585,3 +585,47 @@ fn templates_with_non_ascii_comments_and_strings_check_and_run() {
     project.run(&[]).expect_code(0);
     assert_eq!(project.read("out"), "NAÏVE");
 }
+
+#[test]
+fn throttle_limits_how_many_hosts_run_a_task_at_once() {
+    // Each host claims a lock directory for a moment: two at once would find it taken.
+    let claim = "mkdir {dir}/lock && sleep 0.5 && rmdir {dir}/lock";
+    let throttled = three_hosts(&format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - block:\n        - shell: {claim}\n      throttle: 1\n"
+    ));
+    let output = throttled.run(&["-i", "hosts.ini", "--forks", "3"]);
+    output.expect_code(0);
+    let free = three_hosts(&format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - shell: {claim}\n"
+    ));
+    let output = free.run(&["-i", "hosts.ini", "--forks", "3"]);
+    output.expect_code(2);
+}
+
+#[test]
+fn a_handler_that_is_include_tasks_runs_the_included_tasks_on_the_notifying_hosts() {
+    let project = three_hosts(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: echo hi\n      notify: included\n      when: inventory_hostname != 'db1'\n  handlers:\n    - name: included\n      include_tasks: handler_tasks.yml\n",
+    )
+    .file(
+        "handler_tasks.yml",
+        "- shell: echo {{ inventory_hostname }} > {dir}/{{ inventory_hostname }}.handled\n",
+    );
+    let output = project.run(&["-i", "hosts.ini"]);
+    output.expect_code(0);
+    assert_eq!(project.read("web1.handled"), "web1\n");
+    assert_eq!(project.read("web2.handled"), "web2\n");
+    assert!(
+        !project.path().join("db1.handled").exists(),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(
+        output.recap_of("web1"),
+        Recap {
+            ok: 3,
+            changed: 2,
+            ..Recap::default()
+        }
+    );
+}

@@ -138,12 +138,62 @@ pub fn split_key_values(text: &str) -> (Vec<(String, String)>, Vec<String>) {
     for word in split_words(text) {
         match word.split_once('=') {
             Some((key, value)) if is_identifier(key) => {
-                pairs.push((key.to_string(), unquote(value)));
+                pairs.push((key.to_string(), unquote(&decode_escapes(value))));
             }
             _ => free.push(word),
         }
     }
     (pairs, free)
+}
+
+/// Decodes the backslash escapes Ansible's `parse_kv` decodes in `k=v` values
+/// (`\\n`, `\\t`, `\\\\`, `\\"`, `\\xHH`, `\\uHHHH`, `\\UHHHHHHHH`...); anything else is kept.
+fn decode_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let simple = match after.chars().next() {
+            Some('n') => Some('\n'),
+            Some('t') => Some('\t'),
+            Some('r') => Some('\r'),
+            Some('a') => Some('\u{7}'),
+            Some('b') => Some('\u{8}'),
+            Some('f') => Some('\u{c}'),
+            Some('v') => Some('\u{b}'),
+            Some(c @ ('\\' | '\'' | '"')) => Some(c),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            rest = &after[1..];
+            continue;
+        }
+        let width = match after.chars().next() {
+            Some('x') => 2,
+            Some('u') => 4,
+            Some('U') => 8,
+            _ => 0,
+        };
+        let code = after
+            .get(1..1 + width)
+            .filter(|hex| width > 0 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .and_then(char::from_u32);
+        match code {
+            Some(c) => {
+                out.push(c);
+                rest = &after[1 + width..];
+            }
+            None => {
+                out.push('\\');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Splits on whitespace outside quotes and outside `{{ }}`/`{% %}`, keeping quotes.
@@ -212,6 +262,13 @@ fn unquote(value: &str) -> String {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[test]
+    fn key_value_strings_decode_backslash_escapes_as_ansible_parse_kv() {
+        let (pairs, _) = split_key_values(r#"content="act\n" tab=a\tb q="x\"y" u=\u00e9 keep=\d"#);
+        let values: Vec<&str> = pairs.iter().map(|(_, value)| value.as_str()).collect();
+        assert_eq!(values, ["act\n", "a\tb", "x\"y", "\u{e9}", "\\d"]);
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -59,6 +59,8 @@ pub const INHERITED_KEYS: &[&str] = &[
     "run_once",
     "any_errors_fatal",
     "vars",
+    "notify",
+    "throttle",
 ];
 
 /// Keywords only tasks have (besides the action).
@@ -80,7 +82,6 @@ pub const TASK_ONLY_KEYS: &[&str] = &[
     "with_random_choice",
     "loop_control",
     "register",
-    "notify",
     "changed_when",
     "failed_when",
     "until",

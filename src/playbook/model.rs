@@ -175,6 +175,8 @@ pub struct LoopSpec {
     pub label: Option<Value>,
     /// Seconds to wait between items.
     pub pause: std::time::Duration,
+    /// `extended: true`: each item also sees `ansible_loop` (index, first, last, length...).
+    pub extended: bool,
 }
 
 /// Which loop keyword a task used: `loop` takes a list as it is, each `with_<lookup>` turns
@@ -276,6 +278,11 @@ pub struct Inherited {
     pub any_errors_fatal: Option<bool>,
     /// Variable layers from blocks and includes, outermost first.
     pub vars: Vec<Arc<Vars>>,
+    /// Handlers to notify: the innermost `notify:` of the task, its blocks and imports
+    /// (a task's own list replaces its parents', as in Ansible).
+    pub notify: Option<Vec<String>>,
+    /// At most this many hosts run the task at once (`throttle:`; 0 = only `forks` limits).
+    pub throttle: Option<u64>,
     /// The role the task belongs to.
     pub role: Option<Arc<Role>>,
 }
@@ -297,7 +304,8 @@ pub struct Task {
     pub loop_spec: Option<LoopSpec>,
     /// Store the result under this name.
     pub register: Option<String>,
-    /// Handlers (names or `listen` topics) to notify on change.
+    /// Handlers (names or `listen` topics) to notify on change, inherited from blocks and
+    /// `import_tasks` unless the task names its own.
     pub notify: Vec<String>,
     /// Override `changed`.
     pub changed_when: Vec<Condition>,

@@ -94,6 +94,9 @@ impl Loader<'_> {
         node: &Node,
         inherited: &Inherited,
     ) -> Result<Vec<TaskNode>, PlaybookError> {
+        if let Some(rewritten) = action_form(file, node)? {
+            return self.task(file, &rewritten, inherited);
+        }
         let entries = expect_map(file, node, "task")?;
         let mut action: Option<(&Key, &Node)> = None;
         for (key, value) in entries {
@@ -179,6 +182,7 @@ impl Loader<'_> {
             _ => self.module_action(file, node, action_key, action_value)?,
         };
         self.check_templates(file, node.get("name"))?;
+        let task_notify = settings.notify.clone().unwrap_or_default();
         let task = Task {
             id: self.take_id(),
             name: node
@@ -193,11 +197,7 @@ impl Loader<'_> {
                 .get("register")
                 .map(|n| expect_str(file, n, "register").map(str::to_string))
                 .transpose()?,
-            notify: node
-                .get("notify")
-                .map(|n| string_list(file, n, "notify"))
-                .transpose()?
-                .unwrap_or_default(),
+            notify: task_notify,
             changed_when: self.conditions(file, node.get("changed_when"))?,
             failed_when: self.conditions(file, node.get("failed_when"))?,
             retry: self.retry(file, node)?,
@@ -344,6 +344,24 @@ impl Loader<'_> {
                 *slot = Some(as_bool(file, value, key)?);
             }
         }
+        if let Some(value) = node.get("throttle") {
+            let count = match &value.kind {
+                NodeKind::Int(n) => seconds::count(*n),
+                NodeKind::Str(text) => seconds::count_from_text(text),
+                _ => {
+                    return Err(wrong_type(
+                        file,
+                        value,
+                        "throttle",
+                        "a whole number of hosts",
+                    ))
+                }
+            };
+            into.throttle = Some(count.map_err(|error| invalid(file, value, "throttle", &error))?);
+        }
+        if let Some(value) = node.get("notify") {
+            into.notify = Some(string_list(file, value, "notify")?);
+        }
         if let Some(value) = node.get("vars") {
             self.check_templates(file, Some(value))?;
             into.vars.push(Arc::new(file.vars(value, "vars")?));
@@ -432,6 +450,7 @@ impl Loader<'_> {
             index_var: None,
             label: None,
             pause: std::time::Duration::ZERO,
+            extended: false,
         };
         if let Some(control) = node.get("loop_control") {
             for (key, value) in expect_map(file, control, "loop_control")? {
@@ -456,7 +475,7 @@ impl Loader<'_> {
                         spec.pause =
                             pause.map_err(|error| invalid(file, value, "pause", &error))?;
                     }
-                    "extended" => {}
+                    "extended" => spec.extended = as_bool(file, value, "extended")?,
                     _ => {
                         return Err(unknown_key(
                             file,
@@ -573,6 +592,84 @@ fn unknown_key<'k>(
     }
 }
 
+/// Rewrites the `action:` form (`action: copy src=a dest=b` or
+/// `action: {module: copy, src: a, dest: b}`) into the usual `copy: ...` form, keeping the
+/// positions of what was written; `None` when the task does not use it.
+fn action_form(file: &FileNode, node: &Node) -> Result<Option<Node>, PlaybookError> {
+    let Some(entries) = node.as_map() else {
+        return Ok(None);
+    };
+    let Some(index) = entries.iter().position(|(key, _)| key.name == "action") else {
+        return Ok(None);
+    };
+    let (key, value) = &entries[index];
+    let (module, args) = match &value.kind {
+        NodeKind::Str(text) => {
+            let text = text.trim_start();
+            let (module, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+            let rest = rest.trim();
+            let args = if rest.is_empty() {
+                Node::null(value.span)
+            } else {
+                Node {
+                    kind: NodeKind::Str(rest.to_string()),
+                    span: value.span,
+                }
+            };
+            (module.to_string(), args)
+        }
+        NodeKind::Map(fields) => {
+            let module = match value.get("module") {
+                Some(module) => expect_str(file, module, "module")?.to_string(),
+                None => {
+                    return Err(PlaybookError::Missing {
+                        context: "action",
+                        key: "module",
+                        at: file.at(value),
+                    })
+                }
+            };
+            let rest: Vec<(Key, Node)> = fields
+                .iter()
+                .filter(|(field, _)| field.name != "module")
+                .cloned()
+                .collect();
+            let args = if rest.is_empty() {
+                Node::null(value.span)
+            } else {
+                Node {
+                    kind: NodeKind::Map(rest),
+                    span: value.span,
+                }
+            };
+            (module, args)
+        }
+        _ => {
+            return Err(wrong_type(
+                file,
+                value,
+                "action",
+                "a `module key=value` string or a mapping with `module:`",
+            ))
+        }
+    };
+    if module.is_empty() {
+        return Err(PlaybookError::NoAction { at: file.at(node) });
+    }
+    let mut rewritten = entries.to_vec();
+    rewritten[index] = (
+        Key {
+            name: module,
+            span: key.span,
+        },
+        args,
+    );
+    Ok(Some(Node {
+        kind: NodeKind::Map(rewritten),
+        span: node.span,
+    }))
+}
+
 /// The file named by `include_tasks: x.yml` or `include_tasks: {file: x.yml}`.
 fn include_file(file: &FileNode, node: &Node) -> Result<String, PlaybookError> {
     match node.get("file") {
@@ -601,6 +698,65 @@ mod tests {
             Ok(_) => panic!("loaded:\n{tasks}"),
             Err(error) => render(&error),
         }
+    }
+
+    fn only_task(playbook: &crate::playbook::Playbook) -> &crate::playbook::Task {
+        match playbook.plays[0].tasks.first() {
+            Some(TaskNode::Task(task)) => task,
+            _ => panic!("a task"),
+        }
+    }
+
+    #[test]
+    fn action_form_names_the_module_in_a_string_or_a_mapping() {
+        for tasks in [
+            "    - action: copy content=x dest=/tmp/a\n",
+            "    - action:\n        module: copy\n        content: x\n        dest: /tmp/a\n",
+        ] {
+            let playbook = load_tasks(tasks).expect("action form loads");
+            let task = only_task(&playbook);
+            let crate::playbook::Action::Module { module, args } = &task.action else {
+                panic!("a module action: {tasks}");
+            };
+            assert_eq!(module.name(), "copy", "{tasks}");
+            let args = crate::vars::to_json(args);
+            assert_eq!(args["dest"], "/tmp/a", "{tasks}");
+            assert_eq!(args["content"], "x", "{tasks}");
+        }
+        let text = rejected("    - action: {content: x}\n");
+        assert!(text.contains("action needs `module`"), "{text}");
+        let text = rejected("    - action: nosuchmodule a=1\n");
+        assert!(text.contains("nosuchmodule"), "{text}");
+        assert!(text.contains("site.yml:3:"), "{text}");
+    }
+
+    #[test]
+    fn notify_on_a_block_or_import_is_inherited_unless_the_task_names_its_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("t.yml"), "- command: echo imported\n").expect("write");
+        let path = dir.path().join("site.yml");
+        let text = "- hosts: all\n  tasks:\n    - block:\n        - command: echo a\n        \
+                    - command: echo b\n          notify: own\n      notify: h\n    \
+                    - import_tasks: t.yml\n      notify: [h, own]\n  handlers:\n    \
+                    - name: h\n      debug: msg=h\n    - name: own\n      debug: msg=own\n";
+        std::fs::write(&path, text).expect("write");
+        let playbook = load(&path, &Templar::new(), &LoadOptions::default()).expect("loads");
+        let tasks = &playbook.plays[0].tasks;
+        let Some(TaskNode::Block(block)) = tasks.first() else {
+            panic!("a block");
+        };
+        let notified = |node: &TaskNode| match node {
+            TaskNode::Task(task) => task.notify.clone(),
+            TaskNode::Block(_) => panic!("a task"),
+        };
+        assert_eq!(notified(&block.block[0]), ["h"]);
+        assert_eq!(notified(&block.block[1]), ["own"]);
+        assert_eq!(notified(&tasks[1]), ["h", "own"]);
+
+        std::fs::write(&path, "- hosts: all\n  tasks:\n    - block:\n        - command: echo a\n      notify: missing\n").expect("write");
+        let error = load(&path, &Templar::new(), &LoadOptions::default())
+            .expect_err("a block notifying no handler is refused");
+        assert!(render(&error).contains("missing"), "{}", render(&error));
     }
 
     #[test]

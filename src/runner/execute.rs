@@ -163,6 +163,9 @@ impl TaskRun<'_> {
             if let Some(index_var) = &spec.index_var {
                 loop_vars.insert(index_var.clone(), Value::from(index));
             }
+            if spec.extended {
+                loop_vars.insert("ansible_loop".into(), extended_loop(&items, index));
+            }
             let loop_vars = Arc::new(loop_vars);
             let item_scope = task_scope(
                 self.play,
@@ -648,5 +651,50 @@ fn strip_omitted(args: Value) -> Value {
             vars::from_json(&serde_json::Value::Object(kept))
         }
         _ => args,
+    }
+}
+
+/// `ansible_loop` for item `index` of `items` under `loop_control: {extended: true}`, with
+/// the fields Ansible sets (`previtem` from the second item on, `nextitem` up to the last).
+fn extended_loop(items: &[Value], index: usize) -> Value {
+    let length = items.len();
+    let mut fields = Vars::new();
+    fields.insert("allitems".into(), Value::from(items.to_vec()));
+    fields.insert("index".into(), Value::from(index + 1));
+    fields.insert("index0".into(), Value::from(index));
+    fields.insert("revindex".into(), Value::from(length - index));
+    fields.insert("revindex0".into(), Value::from(length - index - 1));
+    fields.insert("first".into(), Value::from(index == 0));
+    fields.insert("last".into(), Value::from(index + 1 == length));
+    fields.insert("length".into(), Value::from(length));
+    if let Some(previous) = index.checked_sub(1).and_then(|at| items.get(at)) {
+        fields.insert("previtem".into(), previous.clone());
+    }
+    if let Some(next) = items.get(index + 1) {
+        fields.insert("nextitem".into(), next.clone());
+    }
+    crate::vars::to_value(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extended_loop_gives_ansible_loop_positions_and_neighbours() {
+        let items: Vec<Value> = ["x", "y", "z"].into_iter().map(Value::from).collect();
+        let first = crate::vars::to_json(&extended_loop(&items, 0));
+        assert_eq!(
+            first,
+            serde_json::json!({
+                "allitems": ["x", "y", "z"], "index": 1, "index0": 0, "revindex": 3,
+                "revindex0": 2, "first": true, "last": false, "length": 3, "nextitem": "y",
+            })
+        );
+        let last = crate::vars::to_json(&extended_loop(&items, 2));
+        assert_eq!(last["previtem"], "y");
+        assert_eq!(last["last"], true);
+        assert_eq!(last["revindex0"], 0);
+        assert!(last.get("nextitem").is_none());
     }
 }

@@ -423,6 +423,7 @@ impl Runner {
         })
         .await;
         let scope = Arc::new(self.play_scope(play, play_hosts));
+        let throttle = throttle_permits(task.settings.throttle, members.len());
         let mut joins = JoinSet::new();
         let mut names = HashMap::new();
         for (name, include_vars) in members {
@@ -430,13 +431,19 @@ impl Runner {
                 continue;
             };
             let context = host.context.clone();
-            let (shared, scope, task, permits) = (
+            let (shared, scope, task, permits, throttle) = (
                 self.shared.clone(),
                 scope.clone(),
                 task.clone(),
                 self.forks.clone(),
+                throttle.clone(),
             );
             let handle = joins.spawn(async move {
+                // The task's own slot first, so a throttled host waits without holding a fork.
+                let _throttled = match throttle {
+                    Some(throttle) => Some(throttle.acquire_owned().await),
+                    None => None,
+                };
                 let _permit = permits.acquire_owned().await;
                 execute(&shared, &scope, &context, &task, &include_vars).await
             });
@@ -677,7 +684,38 @@ impl Runner {
                     }
                     return;
                 }
-                self.run_on_hosts(play, hosts, handler, members, flow).await;
+                if matches!(handler.action, Action::Include { .. }) {
+                    self.run_include_handler(play, handler, members).await;
+                } else {
+                    self.run_on_hosts(play, hosts, handler, members, flow).await;
+                }
+            }
+        }
+    }
+
+    /// Runs a handler that is `include_tasks` on the hosts that notified it: the include, then
+    /// the tasks it brings in, as a section of their own. The hosts' place in the play (a
+    /// `meta: flush_handlers` inside a block) is kept aside and put back afterwards.
+    async fn run_include_handler(
+        &mut self,
+        play: &Play,
+        handler: &Arc<Task>,
+        members: Vec<(String, Vec<Arc<Vars>>)>,
+    ) {
+        let names: Vec<String> = members.into_iter().map(|(name, _)| name).collect();
+        let mut saved = Vec::new();
+        for name in &names {
+            if let Some(host) = self.hosts.get_mut(name) {
+                saved.push((name.clone(), host.cursor.take(), host.pending.take()));
+            }
+        }
+        let section = Arc::new(vec![TaskNode::Task(handler.clone())]);
+        // Boxed: an included handler may itself flush handlers.
+        Box::pin(self.run_section(play, &names, section)).await;
+        for (name, cursor, pending) in saved {
+            if let Some(host) = self.hosts.get_mut(&name) {
+                host.cursor = cursor;
+                host.pending = pending;
             }
         }
     }
@@ -720,4 +758,11 @@ fn journal_status(outcome: &Outcome) -> TaskStatus {
         Status::Failed if outcome.ignored => TaskStatus::Ignored,
         Status::Failed => TaskStatus::Failed,
     }
+}
+
+/// The per-task slots a `throttle:` gives (`None` when it does not limit below `hosts`;
+/// `forks` applies in any case, so at most min(throttle, forks) hosts run the task at once).
+fn throttle_permits(throttle: Option<u64>, hosts: usize) -> Option<Arc<tokio::sync::Semaphore>> {
+    let limit = usize::try_from(throttle?).ok()?;
+    (limit > 0 && limit < hosts).then(|| Arc::new(tokio::sync::Semaphore::new(limit)))
 }
