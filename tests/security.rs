@@ -25,7 +25,7 @@ fn assert_with_a_list_fails_on_any_false_condition() {
     let output = project.run(&[]);
     output.expect_code(2);
     assert!(
-        output.stdout.contains("\"assertion\":\"1 == 2\""),
+        output.stdout.contains("\"assertion\": \"1 == 2\""),
         "{}",
         output.stdout
     );

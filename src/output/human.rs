@@ -140,23 +140,12 @@ fn body(result: &HostResult, verbosity: u8) -> String {
             object.retain(|key, _| key != "failed" && (failed || key != "changed"));
         }
     }
-    if result.show_result && result.status != Status::Failed && result.status != Status::Unreachable
-    {
-        pretty(&shown)
-    } else {
-        shown.to_string()
-    }
-}
-
-/// JSON indented by four spaces, as Ansible prints results.
-fn pretty(value: &serde_json::Value) -> String {
-    let mut out = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    match serde::Serialize::serialize(value, &mut serializer) {
-        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
-        Err(_) => value.to_string(),
-    }
+    // As Ansible prints results: sorted keys, `", "`/`": "` on one line, or indented by four.
+    let indent = (result.show_result
+        && result.status != Status::Failed
+        && result.status != Status::Unreachable)
+        .then_some(4);
+    crate::template::result_json(&shown, indent)
 }
 
 /// A unified diff of two texts.

@@ -35,6 +35,19 @@ pub fn python_json_dumps(value: &serde_json::Value) -> String {
     )
 }
 
+/// A task result as Ansible's default output shows it after `=>`: `json.dumps` with sorted
+/// keys and non-ASCII kept, on one line (`indent: None`) or indented.
+pub fn result_json(value: &serde_json::Value, indent: Option<usize>) -> String {
+    python_json::dumps(
+        value,
+        python_json::DumpOptions {
+            indent,
+            sort_keys: true,
+            ensure_ascii: false,
+        },
+    )
+}
+
 /// Helpers shared by this module's tests.
 #[cfg(test)]
 pub(crate) mod testing {
