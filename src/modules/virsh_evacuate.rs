@@ -422,12 +422,7 @@ async fn evacuate(
     } else {
         let mut result = ModuleResult::failed(format!(
             "evacuation stopped: {}; moved before that: {moved}",
-            outcome
-                .failed
-                .iter()
-                .map(|(d, e)| format!("`{d}`: {e}"))
-                .collect::<Vec<_>>()
-                .join("; ")
+            failures(&outcome.failed)
         ));
         result.changed = !outcome.moved.is_empty();
         result
@@ -688,12 +683,7 @@ async fn bring_back(
     } else {
         let mut result = ModuleResult::failed(format!(
             "not every guest came back: {}; brought back: {moved}",
-            outcome
-                .failed
-                .iter()
-                .map(|(d, e)| format!("`{d}`: {e}"))
-                .collect::<Vec<_>>()
-                .join("; ")
+            failures(&outcome.failed)
         ));
         result.changed = !outcome.moved.is_empty() || !outcome.started.is_empty();
         result
@@ -744,6 +734,15 @@ fn list<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// Guests that could not be moved, for the task's message: "`web01`: reason; ...".
+fn failures(failed: &BTreeMap<String, String>) -> String {
+    failed
+        .iter()
+        .map(|(domain, error)| format!("`{domain}`: {error}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]

@@ -80,12 +80,7 @@ pub async fn execute(
     match run.execute(&scope).await {
         Ok(outcome) => outcome,
         Err(error) => {
-            let msg = format!(
-                "task '{}' on host '{}': {error}",
-                task.display_name(),
-                host.name
-            );
-            let result = ModuleResult::failed(msg);
+            let result = ModuleResult::failed(task_error(task, host, &error));
             run.report(&result, None, false, &scope).await;
             run.settle(result, &scope)
         }
@@ -113,13 +108,16 @@ pub fn meta_condition_holds(
     };
     run.first_false(&task.settings.when, &scope)
         .map(|first_false| first_false.is_none())
-        .map_err(|error| {
-            format!(
-                "task '{}' on host '{}': {error}",
-                task.display_name(),
-                host.name
-            )
-        })
+        .map_err(|error| task_error(task, host, &error))
+}
+
+/// A task that could not run on a host, named as the task lines name it.
+fn task_error(task: &Task, host: &HostContext, error: &TemplateError) -> String {
+    format!(
+        "task '{}' on host '{}': {error}",
+        task.display_name(),
+        host.name
+    )
 }
 
 /// One task on one host.
