@@ -137,6 +137,10 @@ fn host_calls(
     Ok(vars)
 }
 
+/// How long the output readers get, after the kill, to collect what a timed-out script
+/// printed before it was killed.
+const KILLED_READ_GRACE: Duration = Duration::from_secs(5);
+
 /// What a finished script call printed.
 struct Output {
     stdout: String,
@@ -210,8 +214,9 @@ fn run(path: &Path, args: &[&str], timeout: Duration, limit: u64) -> Result<Outp
             Err(_) => break,
         }
         if timed_out && (stdout.is_none() || stderr.is_none()) {
-            // Give the readers a moment to see the pipes close after the kill.
-            if let Ok((is_out, bytes)) = receiver.recv_timeout(Duration::from_secs(1)) {
+            // Give the readers a moment to see the pipes close after the kill (every
+            // process of the group is gone, so only a loaded machine makes this slow).
+            if let Ok((is_out, bytes)) = receiver.recv_timeout(KILLED_READ_GRACE) {
                 let bytes = bytes.unwrap_or_default();
                 if is_out {
                     stdout = Some(bytes);
