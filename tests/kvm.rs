@@ -362,8 +362,12 @@ fn bad_input_fails_with_a_clear_error_naming_the_task_and_the_host() {
 
     // libvirtd down, then virsh gone: each says so.
     let pid = std::fs::read_to_string(lab.dir().join("h1/libvirtd.pid")).expect("libvirtd pid");
-    lab.inside(1, &["kill", pid.trim()]);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = pid.trim();
+    lab.inside(1, &["kill", pid]);
+    crate::support::wait_until("libvirtd to exit", 30, || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+    });
     expect(
         "facts without libvirtd",
         "virsh_facts: {}",

@@ -852,9 +852,19 @@ fn a_dead_connection_is_lost_then_reconnect_waits_for_the_host() {
     });
     let running = {
         let transport = transport.clone();
-        rt.spawn(async move { transport.exec(&ExecRequest::new("sleep 20")).await })
+        rt.spawn(async move {
+            transport
+                .exec(&ExecRequest::new("sleep 20; : rpatch-lost-marker"))
+                .await
+        })
     };
-    std::thread::sleep(Duration::from_millis(500));
+    // Kill the host only once the command runs there, however loaded the machine is.
+    crate::support::wait_until("the remote sleep to start", 30, || {
+        std::process::Command::new("pgrep")
+            .args(["-f", "sleep 20; : rpatch-lost-marker"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
     fleet.kill("node01");
     let result = rt.block_on(running).expect("task");
     assert!(matches!(result, Err(TransportError::Lost(_))), "{result:?}");

@@ -12,6 +12,19 @@ pub mod reboot_host;
 pub mod rpm_repo;
 pub mod users;
 
+/// Polls `condition` until it holds; fails naming `what` after `seconds`. Tests wait for
+/// conditions rather than sleeping, so that a loaded CI machine is only slower, never red.
+pub fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up after {seconds} s waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -238,14 +251,9 @@ impl Project {
 
     /// Waits (up to a minute) until the project has this file.
     pub fn wait_for_file(&self, relative: &str) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !self.exists(relative) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{relative} never appeared"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until(&format!("{relative} to appear"), 60, || {
+            self.exists(relative)
+        });
     }
 
     /// The id of the only run in the project's runs directory.
