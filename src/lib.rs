@@ -3,6 +3,7 @@
 //! Data flows one way: [`cli`] → load ([`inventory`], [`playbook`]) → [`runner`] →
 //! [`modules`] → [`transport`]; the runner emits events that [`output`] renders.
 
+pub mod baseline;
 pub mod cli;
 pub mod diagnostic;
 /// Entry points for the cargo-fuzz targets in `fuzz/`; not a public API.

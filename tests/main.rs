@@ -3,6 +3,7 @@
 mod ansible_vars;
 mod apt;
 mod bad_input;
+mod baseline;
 mod cli;
 mod compat;
 mod dnf;

@@ -32,6 +32,8 @@ pub enum Command {
     Runs(RunsArgs),
     /// Continue an interrupted, halted or paused run from its journal.
     Resume(ResumeArgs),
+    /// Read the patch baselines runs recorded: the exact package versions they installed.
+    Baseline(BaselineArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// For example: `rpatch completions bash > /etc/bash_completion.d/rpatch`.
@@ -205,6 +207,45 @@ pub struct RunsArgs {
     /// What to show.
     #[command(subcommand)]
     pub action: Option<RunsAction>,
+}
+
+/// `rpatch baseline`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "A run that installs packages with apt records a baseline named after the run \
+id. Give it to a later run's apt task as `baseline: ID` (or `latest`, or an exported file) to \
+install exactly those versions, never newer ones."
+)]
+pub struct BaselineArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: BaselineAction,
+}
+
+/// `rpatch baseline` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BaselineAction {
+    /// List the recorded baselines, oldest first.
+    List,
+    /// Print a baseline's packages per release.
+    Show {
+        /// A run id, `latest`, or a baseline file.
+        baseline: String,
+    },
+    /// Print the packages whose versions differ between two baselines.
+    Diff {
+        /// A run id, `latest`, or a baseline file.
+        a: String,
+        /// A run id, `latest`, or a baseline file.
+        b: String,
+    },
+    /// Write a baseline to a file (to commit next to the playbooks).
+    Export {
+        /// A run id, `latest`, or a baseline file.
+        baseline: String,
+        /// The file to write.
+        file: PathBuf,
+    },
 }
 
 /// `rpatch runs show`.

@@ -105,6 +105,9 @@ pub enum CliError {
     /// malformed.
     #[error("ssh config: {0}")]
     SshConfig(#[from] crate::transport::ssh::ConfigError),
+    /// A baseline cannot be found, read or written.
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
     /// The man page could not be rendered.
     #[error("cannot render the man page: {0}")]
     ManPage(std::io::Error),
@@ -138,6 +141,11 @@ impl CliError {
             | Self::PlaybookChanged { .. }
             | Self::MissingExtraVars(_)
             | Self::Clock(_) => exit::BAD_OPTIONS,
+            Self::Baseline(crate::baseline::BaselineError::Unknown { .. }) => exit::BAD_OPTIONS,
+            Self::Baseline(
+                crate::baseline::BaselineError::Parse { .. }
+                | crate::baseline::BaselineError::Format { .. },
+            ) => exit::PARSE_ERROR,
             Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
             // A file that is not there is a bad option; one that is there but wrong, a parse error.
             Self::SshConfig(error) if error.line == 0 => exit::BAD_OPTIONS,
@@ -146,6 +154,7 @@ impl CliError {
             | Self::Journal(_)
             | Self::Lock(_)
             | Self::StateDir(_)
+            | Self::Baseline(_)
             | Self::ManPage(_) => exit::ERROR,
         }
     }

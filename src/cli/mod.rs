@@ -17,6 +17,7 @@ macro_rules! outln {
 }
 
 mod args;
+mod baseline_cmd;
 mod check;
 mod completions;
 mod discover_cmd;
@@ -75,6 +76,7 @@ pub fn main() -> i32 {
             Command::Plan(args) => plan_cmd::plan(args),
             Command::Runs(args) => runs::runs(args),
             Command::Resume(args) => resume::resume(args, cli.verbose).await,
+            Command::Baseline(args) => baseline_cmd::baseline(args),
             Command::Completions(args) => completions::completions(args.shell),
             Command::Man => completions::man(),
         }

@@ -94,7 +94,9 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         diff: settings.diff,
         run_id: state.run_id.to_string(),
     };
-    Ok(execute(&loaded, &plan, options, control, output).await)
+    let code = execute(&loaded, &plan, options, control, output).await;
+    super::baseline_cmd::record_after_run(&path);
+    Ok(code)
 }
 
 /// Refuses a playbook whose content changed since the run started, unless `--force`; warns

@@ -14,7 +14,7 @@ use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::digest::digest;
 use crate::playbook::{Action, TagFilter, TaskNode};
 use crate::rolling::clock::Clock;
-use crate::rolling::journal::RunSettings;
+use crate::rolling::journal::{RunSettings, JOURNAL_FILE};
 use crate::rolling::serial::Serial;
 use crate::runner::plan::{plan_playbook, PlanInputs, PlayPlan};
 use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
@@ -96,7 +96,9 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         diff: args.diff,
         run_id: run_id.to_string(),
     };
-    Ok(execute(&loaded, &plan, options, control, output).await)
+    let code = execute(&loaded, &plan, options, control, output).await;
+    super::baseline_cmd::record_after_run(&runs_dir.join(run_id.as_str()).join(JOURNAL_FILE));
+    Ok(code)
 }
 
 /// How a run prints its events.

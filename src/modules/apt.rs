@@ -20,9 +20,10 @@ mod version;
 
 use async_trait::async_trait;
 
-use self::args::Request;
+use self::args::{Action, Request};
 use super::args::{self as module_args, ArgError};
 use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
+use crate::baseline::{Baseline, BaselineStore};
 use crate::vars::Value;
 
 /// `apt`: manage packages with apt-get and dpkg.
@@ -47,10 +48,39 @@ impl Module for Apt {
     /// Runs one script that plans with `apt-get -s` and, outside check mode, applies the plan.
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
         let request: Request = module_args::parse(args)?;
+        let baseline = match &request.action {
+            Action::Baseline(reference) => match find_baseline(reference) {
+                Ok(baseline) => Some(baseline),
+                Err(message) => return Ok(ModuleResult::failed(message)),
+            },
+            _ => None,
+        };
         let output = ctx
-            .exec(script::build(&request, ctx.check_mode))
+            .exec(script::build(&request, baseline.as_ref(), ctx.check_mode))
             .await?;
         let report = report::parse(&output.stdout_text());
         Ok(outcome::result(&request, &report, &output, ctx.check_mode))
+    }
+}
+
+/// The baseline a task names, checked usable: stored (or a file), without conflicts.
+fn find_baseline(reference: &str) -> Result<Baseline, String> {
+    let baseline = BaselineStore::from_env()
+        .and_then(|store| store.find(reference))
+        .map_err(|error| error.to_string())?;
+    let conflicts: Vec<String> = baseline
+        .systems
+        .iter()
+        .flat_map(|(os, system)| system.conflicts.keys().map(move |name| format!("{name} ({os})")))
+        .collect();
+    if conflicts.is_empty() {
+        Ok(baseline)
+    } else {
+        Err(format!(
+            "baseline {} holds two versions of {}: the mirror changed during that run; \
+             record a new baseline",
+            baseline.run_id,
+            conflicts.join(", ")
+        ))
     }
 }

@@ -61,6 +61,8 @@ pub enum Sources {
 /// A lab: the repository, its apt configurations and the serialisation it holds.
 pub struct AptLab {
     dir: TempDir,
+    /// The `(package, version, suite)` triples the repository serves now.
+    debs: Vec<(String, String, String)>,
     reboot: Option<RebootFiles>,
     // Released last (fields drop in order): the lab's cleanup runs while it is still held.
     _flock: File,
@@ -97,6 +99,10 @@ impl AptLab {
         chmod(dir.path(), 0o755);
         let lab = Self {
             dir,
+            debs: DEBS
+                .iter()
+                .map(|(p, v, s)| (p.to_string(), v.to_string(), s.to_string()))
+                .collect(),
             reboot: None,
             _flock: flock,
             _serial: serial,
@@ -215,10 +221,39 @@ impl AptLab {
         DpkgLock { _file: file }
     }
 
+    /// Publishes a new version of a lab package in `suite` (a mirror moving on), and
+    /// refreshes both configurations' package lists.
+    pub fn publish(&mut self, package: &str, version: &str, suite: &str) {
+        assert!(
+            PACKAGES.contains(&package),
+            "{package} is not a lab package"
+        );
+        self.debs
+            .push((package.to_string(), version.to_string(), suite.to_string()));
+        self.build_deb(package, version, suite);
+        self.refresh();
+    }
+
+    /// Takes a version out of the repository indexes (a mirror that dropped it), and
+    /// refreshes both configurations' package lists.
+    pub fn withdraw(&mut self, package: &str, version: &str) {
+        self.debs
+            .retain(|(p, v, _)| !(p == package && v == version));
+        self.refresh();
+    }
+
+    fn refresh(&self) {
+        self.write_indexes();
+        for sources in [Sources::WithSecurity, Sources::StableOnly] {
+            self.apt(sources, &["update", "-q"]);
+        }
+    }
+
     fn deb(&self, package: &str, version: &str) -> PathBuf {
-        let (_, _, suite) = DEBS
+        let (_, _, suite) = self
+            .debs
             .iter()
-            .find(|(p, v, _)| *p == package && *v == version)
+            .find(|(p, v, _)| p == package && v == version)
             .unwrap_or_else(|| panic!("the lab has no {package} {version}"));
         self.path()
             .join("repo/pool")
@@ -227,8 +262,15 @@ impl AptLab {
     }
 
     fn build_repository(&self) {
-        let repo = self.path().join("repo");
         for (package, version, suite) in DEBS {
+            self.build_deb(package, version, suite);
+        }
+        self.write_indexes();
+    }
+
+    fn build_deb(&self, package: &str, version: &str, suite: &str) {
+        let repo = self.path().join("repo");
+        {
             let root = self
                 .path()
                 .join("build")
@@ -261,6 +303,11 @@ impl AptLab {
                 &[],
             );
         }
+    }
+
+    /// The `Packages` and `Release` files of both suites, from what the lab serves now.
+    fn write_indexes(&self) {
+        let repo = self.path().join("repo");
         for (suite, archive, label) in [
             ("stable", "stable", "rpatch-test"),
             ("rpatch-security", "stable-security", "rpatch-test-security"),
@@ -269,7 +316,7 @@ impl AptLab {
             let index_dir = dist.join("main/binary-all");
             std::fs::create_dir_all(&index_dir).expect("create dists");
             let mut index = String::new();
-            for (package, version, _) in DEBS.iter().filter(|(_, _, s)| *s == suite) {
+            for (package, version, _) in self.debs.iter().filter(|(_, _, s)| s == suite) {
                 let deb = self.deb(package, version);
                 let size = std::fs::metadata(&deb).expect("deb size").len();
                 index.push_str(&format!(

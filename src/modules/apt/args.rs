@@ -101,6 +101,10 @@ pub struct AptArgs {
     /// `apt-get -t`: the release whose versions are preferred.
     #[serde(default, alias = "default-release")]
     default_release: Option<String>,
+    /// Upgrade to exactly the versions of a recorded baseline (a run id, `latest` or a file),
+    /// never newer.
+    #[serde(default)]
+    baseline: Option<String>,
 }
 
 fn five() -> u64 {
@@ -215,6 +219,9 @@ pub enum Action {
     Upgrade(Upgrade),
     /// Upgrade the installed packages whose candidate comes from a `*-security` suite.
     SecurityUpgrade,
+    /// Upgrade installed packages to exactly the versions of a baseline (see
+    /// [`crate::baseline`]), found by this reference when the task runs.
+    Baseline(String),
     /// Install (or upgrade) the named packages.
     Install {
         /// The packages, possibly with versions.
@@ -290,9 +297,16 @@ pub enum RequestError {
     /// A version with `state: latest` or `absent`.
     #[error("`{0}` names a version: that only makes sense with `state: present`")]
     VersionNeedsPresent(String),
+    /// `baseline` with `name`, `upgrade` or `security_only`.
+    #[error(
+        "`baseline` upgrades installed packages to a baseline's versions; it cannot be combined \
+         with `name`, `upgrade` or `security_only`"
+    )]
+    BaselineWith,
     /// Nothing asked for.
     #[error(
-        "nothing to do: give `name`, `upgrade`, `security_only`, `update_cache` or `autoremove`"
+        "nothing to do: give `name`, `upgrade`, `security_only`, `baseline`, `update_cache` or \
+         `autoremove`"
     )]
     Nothing,
     /// A malformed dpkg option.
@@ -325,7 +339,12 @@ impl TryFrom<AptArgs> for Request {
             .collect::<Result<Vec<_>, _>>()?;
         let excluded = |spec: &PackageSpec| exclude.iter().any(|ex| ex.name == spec.name);
         let named = !args.name.is_empty();
-        let action = if args.security_only {
+        let action = if let Some(reference) = args.baseline {
+            if named || args.security_only || args.upgrade != Upgrade::No {
+                return Err(RequestError::BaselineWith);
+            }
+            Action::Baseline(reference)
+        } else if args.security_only {
             if named {
                 return Err(RequestError::NameWithSecurity);
             }

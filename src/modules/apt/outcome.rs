@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::args::{Action, Request};
-use super::report::{Change, ChangeKind, Fatal, LockHolder, Report};
+use super::report::{Change, ChangeKind, Fatal, LockHolder, NewerThanBaseline, Report};
+use crate::baseline::BaselineRecord;
 use super::script;
 use crate::modules::ModuleResult;
 use crate::transport::{ExecOutput, ExitStatus};
@@ -32,6 +33,9 @@ struct AptOutcome {
     stderr_lines: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lock_holders: Option<Vec<LockHolder>>,
+    /// With `baseline`: installed packages newer than the baseline, left as they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    newer_than_baseline: Vec<NewerThanBaseline>,
 }
 
 /// Why an `apt` task failed on a host.
@@ -75,6 +79,16 @@ enum AptFailure {
     LockTimeout { timeout: u64, holders: String },
     #[error("the apt script stopped early ({how}){detail}")]
     Incomplete { how: String, detail: String },
+    #[error(
+        "the baseline has no packages for this host's release `{0}`: it was recorded on other \
+         releases (see `rpatch baseline show`)"
+    )]
+    BaselineOs(String),
+    #[error(
+        "the baseline's {0} {1} is not available from this host's repositories any more: \
+         nothing was changed"
+    )]
+    BaselineMissing(String, String),
     #[error("the apt script reported `{0}`, which this rpatch does not know")]
     Unknown(String),
 }
@@ -198,6 +212,7 @@ pub fn result(
             .then(|| report.lock_holders.clone())
             .filter(|holders| !holders.is_empty()),
         packages,
+        newer_than_baseline: report.newer_than_baseline.clone(),
     };
     let summary = summary(&data.packages, check_mode, changed, cache_updated);
     let mut result = ModuleResult {
@@ -205,6 +220,12 @@ pub fn result(
         ..ModuleResult::default()
     }
     .with_data(&data);
+    if let Some(record) = installed(&data.packages, report, check_mode) {
+        result.data.insert(
+            crate::modules::JOURNAL_KEY.into(),
+            crate::vars::from_json(&record.to_journal()),
+        );
+    }
     match failure {
         Some(failure) => {
             result.failed = true;
@@ -212,6 +233,22 @@ pub fn result(
         }
         None => result.with_msg(summary),
     }
+}
+
+/// What a real run installed, for the run's baseline (see [`crate::baseline`]).
+fn installed(packages: &[Change], report: &Report, check_mode: bool) -> Option<BaselineRecord> {
+    if check_mode || report.os.is_empty() {
+        return None;
+    }
+    let packages: std::collections::BTreeMap<String, String> = packages
+        .iter()
+        .filter(|change| !matches!(change.action, ChangeKind::Remove | ChangeKind::Purge))
+        .filter_map(|change| Some((change.name.clone(), change.new.clone()?)))
+        .collect();
+    (!packages.is_empty()).then(|| BaselineRecord {
+        os: report.os.clone(),
+        packages,
+    })
 }
 
 /// The first thing that went wrong, if anything did.
@@ -249,6 +286,10 @@ fn failure(
                 rc: *rc,
                 detail: detail(stderr),
             },
+            Fatal::BaselineOs(os) => AptFailure::BaselineOs(os.clone()),
+            Fatal::BaselineMissing(name, version) => {
+                AptFailure::BaselineMissing(name.clone(), version.clone())
+            }
             Fatal::Other(word) => AptFailure::Unknown(word.clone()),
         });
     }

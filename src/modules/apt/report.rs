@@ -43,6 +43,21 @@ pub struct Report {
     pub plan_output: String,
     /// The real run's output, when the step ran.
     pub apply_output: Option<String>,
+    /// The host's release key (`ID-VERSION_ID` from os-release).
+    pub os: String,
+    /// Packages installed at a newer version than the baseline's (left as they are).
+    pub newer_than_baseline: Vec<NewerThanBaseline>,
+}
+
+/// An installed package newer than the baseline asks for: never downgraded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewerThanBaseline {
+    /// The package.
+    pub name: String,
+    /// The version installed.
+    pub installed: String,
+    /// The baseline's version.
+    pub baseline: String,
 }
 
 impl Report {
@@ -72,6 +87,10 @@ pub enum Fatal {
     Plan(i32),
     /// The real run failed with this code.
     Apply(i32),
+    /// The baseline has no packages for this release key.
+    BaselineOs(String),
+    /// A baseline version the repositories no longer offer: package, version.
+    BaselineMissing(String, String),
     /// A marker this version of rpatch does not know.
     Other(String),
 }
@@ -318,6 +337,16 @@ pub fn parse(stdout: &str) -> Report {
                 }
             }
             "kept" => report.kept.push(first.to_string()),
+            "os" => report.os = first.to_string(),
+            "baseline-newer" => {
+                if let (Some(installed), Some(baseline)) = (words.next(), words.next()) {
+                    report.newer_than_baseline.push(NewerThanBaseline {
+                        name: first.to_string(),
+                        installed: installed.to_string(),
+                        baseline: baseline.to_string(),
+                    });
+                }
+            }
             "frozen" => {
                 if let (Some(name), Some(version)) = (words.next(), words.next()) {
                     report.frozen.push(Frozen {
@@ -337,6 +366,11 @@ pub fn parse(stdout: &str) -> Report {
                     "update" => Fatal::Update(code()),
                     "plan" => Fatal::Plan(code()),
                     "apply" => Fatal::Apply(code()),
+                    "baseline-os" => Fatal::BaselineOs(words.next().unwrap_or_default().into()),
+                    "baseline-missing" => Fatal::BaselineMissing(
+                        words.next().unwrap_or_default().into(),
+                        words.next().unwrap_or_default().into(),
+                    ),
                     other => Fatal::Other(other.to_string()),
                 });
             }

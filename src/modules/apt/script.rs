@@ -23,6 +23,7 @@
 //!   even as a dependency; the host's own preferences are appended after the pins.
 
 use super::args::{Action, AptOptions, Request, Upgrade};
+use crate::baseline::Baseline;
 use crate::shell::quote;
 
 /// The start of every line the script prints for rpatch rather than for the user.
@@ -136,6 +137,14 @@ absent() {
   esac
   sel="$sel $1"
 }
+# The release key baselines are kept under: os-release `ID-VERSION_ID` (read, never sourced).
+osval() {
+  f=/etc/os-release
+  [ -r "$f" ] || f=/usr/lib/os-release
+  sed -n "s/^$1=//p" "$f" 2>/dev/null | head -n 1 | tr -d "\"'"
+}
+os="$(osval ID)-$(osval VERSION_ID)"
+say os "$os"
 "#;
 
 /// Refreshes the package lists when asked and older than `valid_for`; never in check mode.
@@ -201,6 +210,29 @@ for p in $(awk '$1 == "Inst" {
 done
 "#;
 
+/// `baseline`: the host's release must be in the baseline (`set --` by [`baseline_cases`]);
+/// every baseline version is pinned above the mirrors' (so a dependency pulled in gets the
+/// baseline's version too); each installed package older than its baseline version is
+/// selected as `name=version`, once that version is known to be available. Newer installed
+/// versions are never downgraded, only reported.
+const BASELINE: &str = r#": > "$t/bpins"
+while [ $# -ge 2 ]; do
+  p=$1 v=$2
+  shift 2
+  printf 'Package: %s\nPin: version %s\nPin-Priority: 990\n\n' "$p" "$v" >> "$t/bpins"
+  s=$(status "$p")
+  case $s in ?i*) ;; *) continue ;; esac
+  have=${s#*|}
+  [ "$have" = "$v" ] && continue
+  if dpkg --compare-versions "$have" gt "$v"; then say baseline-newer "$p" "$have" "$v"; continue; fi
+  if [ "$keep_holds" = 1 ] && held "$p"; then say kept "$p"; continue; fi
+  case " $exclude " in *" $p "*) continue ;; esac
+  apt-cache madison "$p" 2>/dev/null | awk -F'|' -v v="$v" '{ gsub(/ /, "", $2) } $2 == v { found = 1 } END { exit !found }' || fatal baseline-missing "$p" "$v"
+  sel="$sel $p=$v"
+done
+{ cat "$t/pins" "$t/bpins"; if [ -r "$prefs_main" ]; then cat "$prefs_main"; fi; } > "$t/preferences"
+"#;
+
 /// Simulates the step, then (outside check mode, when it changes anything) runs it.
 const STEP: &str = r#"apt_do -s $step $sel > "$t/plan"
 rc=$?
@@ -244,7 +276,7 @@ pub fn step(request: &Request) -> Option<String> {
         Action::Nothing | Action::Upgrade(Upgrade::No) => return None,
         Action::Upgrade(Upgrade::Safe) => vec!["upgrade", "--with-new-pkgs"],
         Action::Upgrade(Upgrade::Dist) => vec!["dist-upgrade"],
-        Action::SecurityUpgrade => vec!["install", "--only-upgrade"],
+        Action::SecurityUpgrade | Action::Baseline(_) => vec!["install", "--only-upgrade"],
         Action::Install {
             only_upgrade,
             fix_broken,
@@ -305,8 +337,25 @@ fn apt_options(options: &AptOptions) -> String {
     words.join(" ")
 }
 
-/// Builds the whole script for a request; `check` simulates only.
-pub fn build(request: &Request, check: bool) -> String {
+/// `case "$os" in ...`: the baseline's packages of the host's release as `set --` words, and
+/// a fatal `baseline-os` for a release the baseline does not have.
+fn baseline_cases(baseline: &Baseline) -> String {
+    let mut text = String::from("case $os in\n");
+    for (os, system) in &baseline.systems {
+        let words: Vec<String> = system
+            .packages
+            .iter()
+            .flat_map(|(name, version)| [quote(name), quote(version)])
+            .collect();
+        text.push_str(&format!("  {}) set -- {} ;;\n", quote(os), words.join(" ")));
+    }
+    text.push_str("  *) fatal baseline-os \"$os\" ;;\nesac\n");
+    text
+}
+
+/// Builds the whole script for a request (with the baseline an [`Action::Baseline`] names);
+/// `check` simulates only.
+pub fn build(request: &Request, baseline: Option<&Baseline>, check: bool) -> String {
     let flag = |on: bool| if on { "1" } else { "0" };
     let (only_upgrade, selects) = match &request.action {
         Action::Install {
@@ -315,7 +364,7 @@ pub fn build(request: &Request, check: bool) -> String {
             fix_broken,
             ..
         } => (*only_upgrade, !(*fix_broken && packages.is_empty())),
-        Action::Remove { .. } | Action::SecurityUpgrade => (false, true),
+        Action::Remove { .. } | Action::SecurityUpgrade | Action::Baseline(_) => (false, true),
         _ => (false, false),
     };
     let exclude: Vec<String> = request
@@ -353,6 +402,12 @@ pub fn build(request: &Request, check: bool) -> String {
         script.push_str(FREEZE);
         match &request.action {
             Action::SecurityUpgrade => script.push_str(SECURITY),
+            Action::Baseline(_) => {
+                if let Some(baseline) = baseline {
+                    script.push_str(&baseline_cases(baseline));
+                }
+                script.push_str(BASELINE);
+            }
             Action::Install {
                 packages, latest, ..
             } => {
@@ -431,8 +486,30 @@ mod tests {
             serde_json::json!({"update_cache": true}),
             serde_json::json!({"upgrade": "dist", "default_release": "bookworm-backports"}),
         ] {
-            assert_parses(&build(&request(json.clone()), false));
-            assert_parses(&build(&request(json), true));
+            assert_parses(&build(&request(json.clone()), None, false));
+            assert_parses(&build(&request(json), None, true));
+        }
+    }
+
+    #[test]
+    fn a_baseline_becomes_one_case_per_release_with_quoted_words() {
+        let mut baseline = Baseline::new("r", "p", jiff::Timestamp::UNIX_EPOCH);
+        baseline.add(
+            "h",
+            &crate::baseline::BaselineRecord {
+                os: "debian-12".into(),
+                packages: [("libc6".into(), "2.36-9+deb12u4".into())].into(),
+            },
+        );
+        let request = request(serde_json::json!({"baseline": "latest"}));
+        for check in [false, true] {
+            let script = build(&request, Some(&baseline), check);
+            assert_parses(&script);
+            assert!(
+                script.contains("  debian-12) set -- libc6 2.36-9+deb12u4 ;;\n"),
+                "{script}"
+            );
+            assert!(script.contains("*) fatal baseline-os \"$os\" ;;"), "{script}");
         }
     }
 
@@ -471,6 +548,7 @@ mod tests {
                 "dpkg_options": "force-confnew",
                 "default_release": "bookworm-backports",
             })),
+            None,
             true,
         );
         assert!(
@@ -489,8 +567,8 @@ mod tests {
     #[test]
     fn check_mode_and_real_runs_differ_only_in_the_check_flag() {
         let json = serde_json::json!({"upgrade": "dist", "update_cache": true});
-        let real = build(&request(json.clone()), false);
-        let check = build(&request(json), true);
+        let real = build(&request(json.clone()), None, false);
+        let check = build(&request(json), None, true);
         assert_eq!(real.replace("check=0", "check=1"), check);
     }
 }

@@ -1,0 +1,221 @@
+//! Patch baselines end to end with the real apt lab (`support/apt_repo.rs`): a staging run
+//! records what it installed, the mirror moves on, and a production run with `baseline:`
+//! installs the staging versions, never the newer ones.
+
+use indoc::formatdoc;
+use serde_json::Value;
+
+use crate::support::apt_repo::{AptLab, Sources};
+use crate::support::{Output, Project};
+
+/// A play with one apt task (`args`, indented by eight spaces) whose result is saved.
+fn apt_play(lab: &AptLab, args: &str) -> String {
+    formatdoc!(
+        "
+        - hosts: all
+          gather_facts: false
+          environment:
+            APT_CONFIG: {config}
+          tasks:
+            - apt:
+        {args}
+              register: result
+            - copy:
+                content: \"{{{{ result | to_json }}}}\"
+                dest: \"{{dir}}/result.json\"
+              check_mode: false
+        ",
+        config = lab.config(Sources::StableOnly).display(),
+    )
+}
+
+fn result(project: &Project) -> Value {
+    serde_json::from_str(&project.read("result.json")).expect("saved result is JSON")
+}
+
+/// The id of the baseline a run says it recorded.
+fn recorded(output: &Output) -> String {
+    let line = output
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("rpatch: baseline "))
+        .unwrap_or_else(|| panic!("no baseline recorded:\n{}", output.stderr));
+    line["rpatch: baseline ".len()..]
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn production_with_the_staging_baseline_installs_the_tested_version_not_the_newest() {
+    let mut lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+
+    // Staging: a plain upgrade installs 1.1 and records it.
+    let staging = Project::new().playbook(&apt_play(&lab, "        upgrade: dist"));
+    let output = staging.run(&[]);
+    output.expect_code(0);
+    let id = recorded(&output);
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
+    let list = staging.rpatch(&["baseline", "list"]);
+    list.expect_code(0);
+    assert!(list.stdout.contains(&id), "{}", list.stdout);
+    assert!(list.stdout.contains("completed"), "{}", list.stdout);
+    let show = staging.rpatch(&["baseline", "show", &id]);
+    show.expect_code(0);
+    assert!(
+        show.stdout
+            .lines()
+            .any(|line| line.split_whitespace().collect::<Vec<_>>() == ["rpatch-testpkg", "1.1"]),
+        "{}",
+        show.stdout
+    );
+    let exported = staging.join("staging-baseline.json");
+    staging
+        .rpatch(&["baseline", "export", &id, &exported.display().to_string()])
+        .expect_code(0);
+
+    // The mirror moves on: 1.2 is the candidate now, as a plain upgrade's plan shows.
+    lab.publish("rpatch-testpkg", "1.2", "stable");
+    lab.install("rpatch-testpkg", "1.0");
+    let plain = Project::new().playbook(&apt_play(&lab, "        upgrade: dist"));
+    plain.run(&["--check"]).expect_code(0);
+    assert_eq!(result(&plain)["packages"][0]["after"], "1.2");
+
+    // Production, from the exported file (as committed next to the playbooks), in another
+    // state directory: check mode shows the difference, the real run installs 1.1.
+    let baseline_args = format!("        baseline: {}", exported.display());
+    let production = Project::new().playbook(&apt_play(&lab, &baseline_args));
+    production.run(&["--check"]).expect_code(0);
+    let planned = result(&production);
+    assert_eq!(planned["changed"], true, "{planned}");
+    assert_eq!(planned["packages"][0]["after"], "1.1", "{planned}");
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.0"));
+    let output = production.run(&[]);
+    output.expect_code(0);
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
+    let again = recorded(&output);
+
+    // Production recorded the same versions staging tested.
+    let copy = production.join("production-baseline.json");
+    production
+        .rpatch(&["baseline", "export", &again, &copy.display().to_string()])
+        .expect_code(0);
+    let diff = production.rpatch(&[
+        "baseline",
+        "diff",
+        &exported.display().to_string(),
+        &copy.display().to_string(),
+    ]);
+    diff.expect_code(0);
+    assert!(
+        diff.stdout.contains("hold the same versions"),
+        "{}",
+        diff.stdout
+    );
+
+    // A second run with the baseline changes nothing.
+    production.run(&[]).expect_code(0);
+    assert_eq!(result(&production)["changed"], false);
+}
+
+#[test]
+fn a_baseline_version_the_mirror_no_longer_has_fails_the_host_and_changes_nothing() {
+    let mut lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+    let staging = Project::new().playbook(&apt_play(&lab, "        upgrade: dist"));
+    let output = staging.run(&[]);
+    output.expect_code(0);
+    let id = recorded(&output);
+    lab.install("rpatch-testpkg", "1.0");
+    lab.withdraw("rpatch-testpkg", "1.1");
+
+    let production = staging.file(
+        "site.yml",
+        &apt_play(&lab, &format!("        baseline: {id}")),
+    );
+    let output = production.run(&[]);
+    output.expect_code(2);
+    assert!(
+        output
+            .stdout
+            .contains("rpatch-testpkg 1.1 is not available from this host's repositories any more"),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.0"));
+}
+
+#[test]
+fn a_newer_installed_version_is_kept_and_reported_never_downgraded() {
+    let mut lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+    let staging = Project::new().playbook(&apt_play(&lab, "        upgrade: dist"));
+    let output = staging.run(&[]);
+    output.expect_code(0);
+    let id = recorded(&output);
+    lab.publish("rpatch-testpkg", "1.2", "stable");
+    lab.install("rpatch-testpkg", "1.2");
+
+    let production = staging.file(
+        "site.yml",
+        &apt_play(&lab, &format!("        baseline: {id}")),
+    );
+    production.run(&[]).expect_code(0);
+    let kept = result(&production);
+    assert_eq!(kept["changed"], false, "{kept}");
+    assert_eq!(
+        kept["newer_than_baseline"][0]["name"], "rpatch-testpkg",
+        "{kept}"
+    );
+    assert_eq!(kept["newer_than_baseline"][0]["installed"], "1.2", "{kept}");
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.2"));
+}
+
+#[test]
+fn an_unknown_baseline_or_one_for_another_release_fails_clearly() {
+    let lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+    let project = Project::new()
+        .playbook(&apt_play(&lab, "        baseline: 20990101T000000Z-beef"))
+        .file(
+            "other.json",
+            r#"{"format": 1, "run_id": "20261201T100000Z-00aa", "created": "2026-12-01T10:00:00Z",
+                "playbook": "/p.yml", "run_status": "completed",
+                "systems": {"plan9-4": {"hosts": ["h"], "packages": {"rpatch-testpkg": "1.1"}}}}"#,
+        );
+    let output = project.run(&[]);
+    output.expect_code(2);
+    assert!(
+        output
+            .stdout
+            .contains("no baseline `20990101T000000Z-beef`")
+            && output.stdout.contains("none yet"),
+        "{}",
+        output.stdout
+    );
+    let other = project.join("other.json").display().to_string();
+    let project = project.file(
+        "site.yml",
+        &apt_play(&lab, &format!("        baseline: {other}")),
+    );
+    let output = project.run(&[]);
+    output.expect_code(2);
+    assert!(
+        output
+            .stdout
+            .contains("the baseline has no packages for this host's release"),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.0"));
+
+    let shown = project.rpatch(&["baseline", "show", "nosuch"]);
+    shown.expect_code(5);
+    assert!(
+        shown.stderr.contains("no baseline `nosuch`"),
+        "{}",
+        shown.stderr
+    );
+}
