@@ -1,11 +1,13 @@
 //! Patch baselines end to end with the real apt lab (`support/apt_repo.rs`): a staging run
 //! records what it installed, the mirror moves on, and a production run with `baseline:`
-//! installs the staging versions, never the newer ones.
+//! installs the staging versions, never the newer ones — with apt, and with dnf in an
+//! installroot of the rpm lab (`support/rpm_repo.rs`).
 
 use indoc::formatdoc;
 use serde_json::Value;
 
 use crate::support::apt_repo::{AptLab, Sources};
+use crate::support::rpm_repo::{Repo, RpmRoot};
 use crate::support::{Output, Project};
 
 /// A play with one apt task (`args`, indented by eight spaces) whose result is saved.
@@ -218,4 +220,81 @@ fn an_unknown_baseline_or_one_for_another_release_fails_clearly() {
         "{}",
         shown.stderr
     );
+}
+
+/// A dnf task on `root` (YAML `args` lines, eight spaces in), with the root's own arguments.
+fn dnf_play(root: &RpmRoot, args: &str) -> String {
+    formatdoc!(
+        "
+        - hosts: all
+          gather_facts: false
+          tasks:
+            - dnf:
+        {args}
+                {root_args}
+              register: result
+            - copy:
+                content: \"{{{{ result | to_json }}}}\"
+                dest: \"{{dir}}/result.json\"
+              check_mode: false
+        ",
+        root_args = root.args().trim_end(),
+    )
+}
+
+/// A fresh installroot that says it is Rocky Linux 9.3.
+fn rocky_root() -> RpmRoot {
+    let root = RpmRoot::new(Repo::Plain);
+    std::fs::create_dir_all(root.path().join("etc")).expect("etc");
+    std::fs::write(
+        root.path().join("etc/os-release"),
+        "NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\n",
+    )
+    .expect("os-release");
+    root
+}
+
+#[test]
+fn dnf_installs_the_baselines_version_release_not_the_newest() {
+    // Staging: 1.0, then 1.1 in a later run; that run's baseline holds 1.1-1 for rocky-9.3.
+    let staging_root = rocky_root();
+    let project =
+        Project::new().playbook(&dnf_play(&staging_root, "        name: rpatch-basepkg-1.0"));
+    project.run(&[]).expect_code(0);
+    let project = project.file(
+        "site.yml",
+        &dnf_play(&staging_root, "        name: rpatch-basepkg-1.1"),
+    );
+    let output = project.run(&[]);
+    output.expect_code(0);
+    let id = recorded(&output);
+    let show = project.rpatch(&["baseline", "show", &id]);
+    assert!(show.stdout.contains("rocky-9.3"), "{}", show.stdout);
+    assert!(show.stdout.contains("1.1-1"), "{}", show.stdout);
+
+    // Production: 1.0 installed, 1.2 available; the baseline brings 1.1-1.
+    let production_root = rocky_root();
+    let project = project.file(
+        "site.yml",
+        &dnf_play(&production_root, "        name: rpatch-basepkg-1.0"),
+    );
+    project.run(&[]).expect_code(0);
+    let project = project.file(
+        "site.yml",
+        &dnf_play(&production_root, &format!("        baseline: {id}")),
+    );
+    project.run(&["--check"]).expect_code(0);
+    let planned = result(&project);
+    assert_eq!(planned["changed"], true, "{planned}");
+    assert_eq!(
+        production_root.version_of("rpatch-basepkg").as_deref(),
+        Some("1.0-1")
+    );
+    project.run(&[]).expect_code(0);
+    assert_eq!(
+        production_root.version_of("rpatch-basepkg").as_deref(),
+        Some("1.1-1")
+    );
+    project.run(&[]).expect_code(0);
+    assert_eq!(result(&project)["changed"], false);
 }

@@ -77,10 +77,27 @@ impl Baseline {
 
     /// Adds what one task installed on one host.
     pub fn add(&mut self, host: &str, record: &BaselineRecord) {
+        self.add_tracked(host, record, &mut BTreeMap::new());
+    }
+
+    /// [`Baseline::add`] for the records of one run, in journal order: `set_by` remembers which
+    /// host set each `(release, package)`, so a later task on the same host supersedes its
+    /// earlier version, while another host with another version is a conflict.
+    pub fn add_tracked(
+        &mut self,
+        host: &str,
+        record: &BaselineRecord,
+        set_by: &mut BTreeMap<(String, String), String>,
+    ) {
         let system = self.systems.entry(record.os.clone()).or_default();
         system.hosts.insert(host.to_string());
         for (name, version) in &record.packages {
+            let key = (record.os.clone(), name.clone());
+            let same_host = set_by.get(&key).is_some_and(|by| by == host);
             match system.packages.get(name) {
+                Some(_) if same_host => {
+                    system.packages.insert(name.clone(), version.clone());
+                }
                 Some(known) if known != version => {
                     let seen = system.conflicts.entry(name.clone()).or_default();
                     seen.insert(known.clone());
@@ -89,6 +106,7 @@ impl Baseline {
                 Some(_) => {}
                 None => {
                     system.packages.insert(name.clone(), version.clone());
+                    set_by.insert(key, host.to_string());
                 }
             }
         }
@@ -144,6 +162,14 @@ mod tests {
             .map(String::as_str)
             .collect();
         assert_eq!(seen, ["1", "2"]);
+        // One host upgraded twice in a run: the later version is the baseline's.
+        let mut baseline = Baseline::new("r", "p.yml", Timestamp::UNIX_EPOCH);
+        let mut set_by = BTreeMap::new();
+        baseline.add_tracked("a", &record("debian-12", &[("curl", "1")]), &mut set_by);
+        baseline.add_tracked("a", &record("debian-12", &[("curl", "2")]), &mut set_by);
+        let system = &baseline.systems["debian-12"];
+        assert_eq!(system.packages["curl"], "2");
+        assert!(system.conflicts.is_empty());
     }
 
     #[test]

@@ -49,6 +49,14 @@ pub enum BaselineError {
         /// Its format.
         found: u32,
     },
+    /// A release key, package name or version with characters no package manager uses.
+    #[error("`{}` is not an rpatch baseline: `{word}` is not a release, package name or version", path.display())]
+    BadWord {
+        /// The file.
+        path: PathBuf,
+        /// The offending word.
+        word: String,
+    },
     /// No baseline of that name.
     #[error("no baseline `{name}` in {}{hint}", dir.display())]
     Unknown {
@@ -181,7 +189,24 @@ fn read_file(path: &Path) -> Result<Baseline, BaselineError> {
             found: u32::try_from(found).unwrap_or(u32::MAX),
         });
     }
-    serde_json::from_str(&text).map_err(parse_error)
+    let baseline: Baseline = serde_json::from_str(&text).map_err(parse_error)?;
+    // Every word reaches a host's shell script: quoted there, but refused here all the same
+    // when it could not be a Debian or RPM name, version or os-release key.
+    let words = baseline.systems.iter().flat_map(|(os, system)| {
+        std::iter::once(os).chain(system.packages.iter().flat_map(|(n, v)| [n, v]))
+    });
+    for word in words {
+        let plain = word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+~:^-".contains(&b));
+        if word.is_empty() || word.starts_with('-') && word != "-" || !plain {
+            return Err(BaselineError::BadWord {
+                path: path.to_path_buf(),
+                word: word.clone(),
+            });
+        }
+    }
+    Ok(baseline)
 }
 
 /// Folds what the package tasks of a run installed (their journal records) into a baseline
@@ -198,6 +223,7 @@ pub fn record_run(
     let mut baseline: Option<Baseline> = None;
     let mut run = (String::new(), String::new(), Timestamp::now());
     let mut status = "unfinished";
+    let mut set_by = std::collections::BTreeMap::new();
     // A partial last line (a crash mid-append) is skipped like every unreadable line: the
     // journal itself is checked by resume, this only collects what is there.
     for record in text
@@ -216,7 +242,7 @@ pub fn record_run(
                 if let Some(installed) = BaselineRecord::from_journal(&value) {
                     baseline
                         .get_or_insert_with(|| Baseline::new(&run.0, &run.1, run.2))
-                        .add(&host, &installed);
+                        .add_tracked(&host, &installed, &mut set_by);
                 }
             }
             JournalEvent::Interrupted { .. } => status = "interrupted",
@@ -321,6 +347,23 @@ mod tests {
         std::fs::write(&bad, "{\n  \"format\": 1,\n  oops\n}").expect("write");
         let error = store.find(&bad.display().to_string()).expect_err("bad");
         assert!(error.to_string().contains("line 3, column 3"), "{error}");
+        let quoted = dir.path().join("quoted.json");
+        std::fs::write(
+            &quoted,
+            r#"{"format": 1, "run_id": "r", "created": "2026-12-01T10:00:00Z", "playbook": "p",
+                "run_status": "completed",
+                "systems": {"debian-12": {"hosts": [], "packages": {"curl": "1'); rm -rf /"}}}}"#,
+        )
+        .expect("write");
+        let error = store
+            .find(&quoted.display().to_string())
+            .expect_err("quoted");
+        assert!(
+            error
+                .to_string()
+                .contains("is not a release, package name or version"),
+            "{error}"
+        );
         let newer = dir.path().join("newer.json");
         std::fs::write(&newer, "{\"format\": 9}").expect("write");
         let error = store.find(&newer.display().to_string()).expect_err("newer");

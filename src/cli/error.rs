@@ -144,6 +144,7 @@ impl CliError {
             Self::Baseline(crate::baseline::BaselineError::Unknown { .. }) => exit::BAD_OPTIONS,
             Self::Baseline(
                 crate::baseline::BaselineError::Parse { .. }
+                | crate::baseline::BaselineError::BadWord { .. }
                 | crate::baseline::BaselineError::Format { .. },
             ) => exit::PARSE_ERROR,
             Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,

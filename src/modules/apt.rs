@@ -64,7 +64,7 @@ impl Module for Apt {
 }
 
 /// The baseline a task names, checked usable: stored (or a file), without conflicts.
-fn find_baseline(reference: &str) -> Result<Baseline, String> {
+pub(super) fn find_baseline(reference: &str) -> Result<Baseline, String> {
     let baseline = BaselineStore::from_env()
         .and_then(|store| store.find(reference))
         .map_err(|error| error.to_string())?;

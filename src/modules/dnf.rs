@@ -24,6 +24,7 @@ use self::args::DnfArgs;
 use self::parse::{Change, Report};
 use super::args::{self as module_args, ArgError};
 use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
+use crate::baseline::BaselineRecord;
 use crate::vars::Value;
 
 /// `dnf`: manage packages with dnf (or yum where dnf is missing).
@@ -95,14 +96,29 @@ struct DnfOutcome {
     /// What the user should know but did not fail the task.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
+    /// With `baseline`: installed packages newer than the baseline, left as they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    newer_than_baseline: Vec<NewerThanBaseline>,
+}
+
+/// An installed package newer than the baseline asks for: never downgraded.
+#[derive(Debug, Serialize)]
+struct NewerThanBaseline {
+    name: String,
+    installed: String,
+    baseline: String,
 }
 
 /// Runs one call: builds and sends the script, then reads what it reported.
 async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let args: DnfArgs = module_args::parse(args)?;
     let request = args.request()?;
+    let baseline = match &request.baseline {
+        Some(reference) => Some(super::apt::find_baseline(reference).map_err(ModuleError::Failed)?),
+        None => None,
+    };
     let output = ctx
-        .exec(script::script(&args, &request, ctx.check_mode))
+        .exec(script::script(&args, &request, baseline.as_ref(), ctx.check_mode))
         .await?;
     let report = parse::report(&output.stdout_text()).map_err(|error| {
         let stderr = output.stderr_text();
@@ -118,6 +134,13 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
             "neither dnf nor yum is installed on this host".into(),
         ));
     };
+    if report.baseline_os_missing {
+        return Err(ModuleError::Failed(format!(
+            "the baseline has no packages for this host's release `{}`: it was recorded on \
+             other releases (see `rpatch baseline show`)",
+            report.os
+        )));
+    }
     if let Some((pid, waited)) = report.locked {
         return Err(ModuleError::Failed(format!(
             "{manager} is locked by process {pid}: still held after {waited}s (lock_timeout {})",
@@ -174,6 +197,7 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
     } else {
         "Nothing to do".to_string()
     };
+    let record = installed(&packages, report, check_mode);
     let outcome = DnfOutcome {
         results: packages.iter().map(Change::line).collect(),
         packages,
@@ -181,13 +205,45 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
         rc: 0,
         package_manager: manager,
         warnings,
+        newer_than_baseline: report
+            .newer_than_baseline
+            .iter()
+            .map(|(name, installed, baseline)| NewerThanBaseline {
+                name: name.clone(),
+                installed: installed.clone(),
+                baseline: baseline.clone(),
+            })
+            .collect(),
     };
-    let result = if changed {
+    let mut result = if changed {
         ModuleResult::changed()
     } else {
         ModuleResult::ok()
-    };
-    Ok(result.with_data(&outcome).with_msg(msg))
+    }
+    .with_data(&outcome)
+    .with_msg(msg);
+    if let Some(record) = record {
+        result.data.insert(
+            super::JOURNAL_KEY.into(),
+            crate::vars::from_json(&record.to_journal()),
+        );
+    }
+    Ok(result)
+}
+
+/// What a real run installed, for the run's baseline (see [`crate::baseline`]).
+fn installed(packages: &[Change], report: &Report, check_mode: bool) -> Option<BaselineRecord> {
+    if check_mode || report.os.is_empty() {
+        return None;
+    }
+    let packages: std::collections::BTreeMap<String, String> = packages
+        .iter()
+        .filter_map(|change| Some((change.name.clone(), change.after.clone()?)))
+        .collect();
+    (!packages.is_empty()).then(|| BaselineRecord {
+        os: report.os.clone(),
+        packages,
+    })
 }
 
 /// A dnf/yum command that failed: its complaint as `msg`, its output and exit code kept.

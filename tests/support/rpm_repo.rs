@@ -15,12 +15,14 @@ use tempfile::TempDir;
 
 /// The packages in the repositories: name and versions, all release 1.
 ///
+/// `rpatch-basepkg` has a third version for the baseline tests (a mirror that moved on).
 /// `rpatch-testpkg` 1.1 is the one security advisory; `linux-firmware` is a name
 /// `dnf needs-restarting -r` counts as a core package, so installing it asks for a reboot.
 pub const PACKAGES: &[(&str, &[&str])] = &[
     ("rpatch-testpkg", &["1.0", "1.1"]),
     ("rpatch-other", &["1.0", "1.1"]),
     ("linux-firmware", &["1.0"]),
+    ("rpatch-basepkg", &["1.0", "1.1", "1.2"]),
 ];
 
 /// Which repository an installroot uses.

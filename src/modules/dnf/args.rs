@@ -65,6 +65,10 @@ pub(crate) struct DnfArgs {
     /// Seconds to wait for another dnf/yum holding its lock before failing.
     #[serde(default = "thirty", deserialize_with = "lenient::whole")]
     pub lock_timeout: u64,
+    /// Upgrade installed packages to exactly the versions of a recorded baseline (a run id,
+    /// `latest` or a file), never newer.
+    #[serde(default)]
+    pub baseline: Option<String>,
 }
 
 fn yes() -> bool {
@@ -124,6 +128,8 @@ pub(crate) struct Request {
     pub state: State,
     /// Only refresh the metadata: no names were given.
     pub cache_only: bool,
+    /// Upgrade to a baseline's versions (found by this reference when the task runs).
+    pub baseline: Option<String>,
 }
 
 impl DnfArgs {
@@ -162,12 +168,28 @@ impl DnfArgs {
             }
         }
         let state = self.state.unwrap_or(State::Present);
+        if let Some(reference) = &self.baseline {
+            if !names.is_empty() || self.state.is_some() || self.security || self.bugfix {
+                return Err(ArgError::Invalid(
+                    "`baseline` upgrades installed packages to a baseline's versions; it cannot \
+                     be combined with `name`, `state`, `security` or `bugfix`"
+                        .into(),
+                ));
+            }
+            return Ok(Request {
+                names,
+                state: State::Latest,
+                cache_only: false,
+                baseline: Some(reference.clone()),
+            });
+        }
         if names.is_empty() {
             if self.update_cache && self.state.is_none() {
                 return Ok(Request {
                     names,
                     state,
                     cache_only: true,
+                    baseline: None,
                 });
             }
             return Err(ArgError::Invalid(
@@ -189,6 +211,7 @@ impl DnfArgs {
             names,
             state,
             cache_only: false,
+            baseline: None,
         })
     }
 }

@@ -91,6 +91,12 @@ pub(crate) struct Report {
     pub steps: Vec<Step>,
     /// The exit code of `needs-restarting -r` and which tool gave it; `None` when no tool did.
     pub reboot: Option<(i32, String)>,
+    /// The host's release key (`ID-VERSION_ID` from the root's os-release).
+    pub os: String,
+    /// With `baseline`: installed packages newer than the baseline (name, installed, baseline).
+    pub newer_than_baseline: Vec<(String, String, String)>,
+    /// With `baseline`: the baseline has no packages for the host's release.
+    pub baseline_os_missing: bool,
 }
 
 /// The script's output did not have the expected shape.
@@ -138,6 +144,13 @@ pub(crate) fn report(stdout: &str) -> Result<Report, ParseError> {
             }
             ["reboot", rc, tool] => report.reboot = Some((number(rc)?, (*tool).to_string())),
             ["reboot", "none"] => report.reboot = None,
+            ["os", os] => report.os = (*os).to_string(),
+            ["baseline-os", ..] => report.baseline_os_missing = true,
+            ["baseline-newer", name, have, want] => report.newer_than_baseline.push((
+                (*name).to_string(),
+                (*have).to_string(),
+                (*want).to_string(),
+            )),
             _ => return Err(ParseError(format!("unknown marker `{marker}`"))),
         }
     }

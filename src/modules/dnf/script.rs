@@ -7,13 +7,19 @@
 
 use super::args::{DnfArgs, Request, State};
 use super::parse::MARK;
+use crate::baseline::Baseline;
 use crate::shell::quote;
 
 /// `rpm -qa` in the `name arch [epoch:]version-release` form [`super::parse`] reads.
 const RPM_QUERY: &str = "%{NAME} %{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n";
 
-/// Builds the script for one call.
-pub(crate) fn script(args: &DnfArgs, request: &Request, check_mode: bool) -> String {
+/// Builds the script for one call (with the baseline `request.baseline` names, found).
+pub(crate) fn script(
+    args: &DnfArgs,
+    request: &Request,
+    baseline: Option<&Baseline>,
+    check_mode: bool,
+) -> String {
     let root = args.installroot.as_deref().unwrap_or("/");
     let mut common = Vec::new();
     if let Some(root) = &args.installroot {
@@ -60,6 +66,8 @@ pub(crate) fn script(args: &DnfArgs, request: &Request, check_mode: bool) -> Str
     let names: Vec<String> = request.names.iter().map(|n| quote(n)).collect();
     let transactions = if request.cache_only {
         String::new()
+    } else if let Some(baseline) = baseline {
+        baseline_upgrade(baseline)
     } else {
         match request.state {
             State::Present => format!("txn install -- {}\n", names.join(" ")),
@@ -87,6 +95,10 @@ pub(crate) fn script(args: &DnfArgs, request: &Request, check_mode: bool) -> Str
          elif command -v yum >/dev/null 2>&1; then pm=yum\n\
          else echo '{MARK}nopm'; exit 0; fi\n\
          echo \"{MARK}pm $pm\"\n\
+         f=\"$root/etc/os-release\"; [ -r \"$f\" ] || f=\"$root/usr/lib/os-release\"\n\
+         osval() {{ sed -n \"s/^$1=//p\" \"$f\" 2>/dev/null | head -n 1 | tr -d \"\\\"'\"; }}\n\
+         os=\"$(osval ID)-$(osval VERSION_ID)\"\n\
+         echo \"{MARK}os $os\"\n\
          waited=0\n\
          while :; do\n\
            held=\n\
@@ -132,6 +144,41 @@ pub(crate) fn script(args: &DnfArgs, request: &Request, check_mode: bool) -> Str
     )
 }
 
+/// `baseline`: for the host's release, each installed package older than the baseline's
+/// `[epoch:]version-release` (compared by rpm's own `rpm.vercmp`) is upgraded to exactly that
+/// `name-[epoch:]version-release` in one transaction; newer ones are reported, never
+/// downgraded. A release the baseline does not have is reported and nothing runs.
+fn baseline_upgrade(baseline: &Baseline) -> String {
+    let mut script = format!(
+        "wanted() {{\n  \
+           have=$(rpm --root \"$root\" -q --qf '%|EPOCH?{{%{{EPOCH}}:}}:{{}}|%{{VERSION}}-%{{RELEASE}}' -- \"$1\" 2>/dev/null) || return 1\n  \
+           [ \"$have\" = \"$2\" ] && return 1\n  \
+           c=$(rpm --eval \"%{{lua: print(rpm.vercmp('$have', '$2'))}}\" 2>/dev/null)\n  \
+           if [ \"$c\" = 1 ]; then echo \"{MARK}baseline-newer $1 $have $2\"; return 1; fi\n  \
+           return 0\n\
+         }}\n\
+         set --\n\
+         case $os in\n"
+    );
+    for (os, system) in &baseline.systems {
+        script.push_str(&format!("  {})\n", quote(os)));
+        for (name, version) in &system.packages {
+            let spec = format!("{name}-{version}");
+            script.push_str(&format!(
+                "    wanted {} {} && set -- \"$@\" {}\n",
+                quote(name),
+                quote(version),
+                quote(&spec)
+            ));
+        }
+        script.push_str("    ;;\n");
+    }
+    script.push_str(&format!(
+        "  *) echo \"{MARK}baseline-os $os\" ;;\nesac\n[ $# -gt 0 ] && txn upgrade -- \"$@\"\n"
+    ));
+    script
+}
+
 /// `state: latest` for named packages: upgrade those installed, install the rest (unless
 /// `update_only`), as two transactions because dnf's `install` leaves an installed package at
 /// its version.
@@ -162,7 +209,7 @@ mod tests {
     fn built(json: serde_json::Value, check_mode: bool) -> String {
         let args: DnfArgs = args::parse(&crate::vars::from_json(&json)).expect("valid args");
         let request = args.request().expect("valid request");
-        script(&args, &request, check_mode)
+        script(&args, &request, None, check_mode)
     }
 
     #[test]
