@@ -89,6 +89,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         clock,
         done: Vec::new(),
         recheck_gates_after: None,
+        run_id: Some(run_id.to_string()),
     };
     let output = OutputMode {
         json: args.json,
