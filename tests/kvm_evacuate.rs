@@ -298,6 +298,22 @@ fn a_guest_plays_snapshot_runs_on_its_hypervisor_and_discovery_places_unplaced_g
         at(guest) < at("virthost01")
     };
     assert!(before("app01") && before("web"), "{}", plan.stdout);
+
+    // A play's `discover: true` asks before the run is planned: in a project that knows
+    // nothing yet, app01's snapshot is taken on the hypervisor discovery found it on.
+    let fresh = lab
+        .project_with("    app01:\n      ansible_connection: local\n")
+        .playbook(
+            "- hosts: app01\n  discover: true\n  gather_facts: false\n  become: true\n  \
+             tasks:\n    - virsh_snapshot: {name: found}\n",
+        );
+    let output = run(&fresh, 0);
+    assert!(
+        output.stderr.contains("discovered the hypervisor of app01"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(lab.snapshots(1, "app01"), ["found"]);
 }
 
 #[test]

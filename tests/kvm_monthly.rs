@@ -40,7 +40,7 @@ fn project(lab: &KvmLab, apt: &AptLab) -> Project {
     extra.push_str(
         "  children:\n    hypervisors:\n      hosts:\n        virthost01:\n        \
          virthost02:\n        virthost03:\n      vars:\n        evacuate_reserve_mb: 64\n        \
-         evacuate_migrate: {unsafe: true}\n    guests:\n      hosts:\n",
+         evacuate_migrate: {unsafe: true, auto_converge: true, max_downtime_ms: 400}\n    guests:\n      hosts:\n",
     );
     for (_, name) in GUESTS {
         extra.push_str(&format!("        {name}:\n"));
