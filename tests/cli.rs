@@ -254,7 +254,7 @@ fn a_closed_output_pipe_is_not_a_crash() {
 }
 
 #[test]
-fn the_example_kvm_inventory_plans_every_hypervisor_after_its_guests() {
+fn the_example_kvm_inventory_plans_hypervisors_one_at_a_time_then_the_guests() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let project = Project::new();
     let output = project.rpatch_in(
@@ -263,34 +263,47 @@ fn the_example_kvm_inventory_plans_every_hypervisor_after_its_guests() {
             "plan",
             "playbooks/monthly.yml",
             "-i",
-            "contrib/inventory/kvm.yml",
+            "inventory/examples/kvm.yml",
         ],
     );
     output.expect_code(0);
-    let batch_of = |host: &str| {
-        let mut batch = 0;
+    // (play, batch, hosts in the batch) of each host's first appearance.
+    let place_of = |host: &str| {
+        let (mut play, mut batch) = (0, 0);
+        let mut size = String::new();
         for line in output.stdout.lines() {
-            if line.trim_start().starts_with("batch ") {
+            if line.starts_with("PLAY [") {
+                play += 1;
+                batch = 0;
+            } else if let Some(rest) = line.trim_start().strip_prefix("batch ") {
                 batch += 1;
+                size = rest.to_string();
             } else if line.split_whitespace().next() == Some(host) {
-                return batch;
+                return (play, batch, size);
             }
         }
         panic!("{host} is not in the plan:\n{}", output.stdout)
     };
-    for (hypervisor, guests) in [
-        ("kvm01", ["web01", "db01"].as_slice()),
-        ("kvm02", ["web02", "db02"].as_slice()),
-        ("kvm03", ["web03"].as_slice()),
-    ] {
-        for guest in guests {
-            assert!(
-                batch_of(guest) < batch_of(hypervisor),
-                "{guest} not before {hypervisor}:\n{}",
-                output.stdout
-            );
-        }
+    for (n, hypervisor) in ["kvm01", "kvm02", "kvm03"].into_iter().enumerate() {
+        let (play, batch, size) = place_of(hypervisor);
+        assert_eq!(
+            (play, batch),
+            (1, n + 1),
+            "{hypervisor}:\n{}",
+            output.stdout
+        );
+        assert!(size.contains("(1 host)"), "{size}");
     }
+    for guest in ["web01", "web02", "web03", "db01", "db02"] {
+        let (play, _, size) = place_of(guest);
+        assert_eq!(play, 2, "{guest} in the guest play:\n{}", output.stdout);
+        assert!(size.contains("(1 host)"), "{size}");
+    }
+    assert!(
+        output.stdout.contains("on gate failure: Rollback"),
+        "{}",
+        output.stdout
+    );
 }
 
 #[test]

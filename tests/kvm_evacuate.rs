@@ -298,6 +298,22 @@ fn a_guest_plays_snapshot_runs_on_its_hypervisor_and_discovery_places_unplaced_g
         at(guest) < at("virthost01")
     };
     assert!(before("app01") && before("web"), "{}", plan.stdout);
+
+    // A play's `discover: true` asks before the run is planned: in a project that knows
+    // nothing yet, app01's snapshot is taken on the hypervisor discovery found it on.
+    let fresh = lab
+        .project_with("    app01:\n      ansible_connection: local\n")
+        .playbook(
+            "- hosts: app01\n  discover: true\n  gather_facts: false\n  become: true\n  \
+             tasks:\n    - virsh_snapshot: {name: found}\n",
+        );
+    let output = run(&fresh, 0);
+    assert!(
+        output.stderr.contains("discovered the hypervisor of app01"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(lab.snapshots(1, "app01"), ["found"]);
 }
 
 #[test]
@@ -375,4 +391,71 @@ fn a_controller_killed_during_an_evacuation_resumes_with_every_guest_running_and
         assert_eq!(lab.state(1, guest), "running", "{guest}");
     }
     eprintln!("kill and resume test ran in {:?}", started.elapsed());
+}
+
+/// `virsh dominfo DOMAIN`'s `Managed save:` line on hypervisor `n` (`yes` or `no`).
+fn managed_save(lab: &KvmLab, n: usize, domain: &str) -> String {
+    lab.virsh_ok(n, &["dominfo", domain])
+        .lines()
+        .find_map(|line| line.strip_prefix("Managed save:"))
+        .map(|value| value.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_pinned_guest_is_shut_down_or_saved_during_an_evacuation_and_started_on_return() {
+    // Three hypervisors (as `homes` looks at), the play on the first two.
+    let lab = KvmLab::new()
+        .hypervisors(3)
+        .shared_guest(1, "mv01")
+        .guest(1, "pin01")
+        .start();
+    eprintln!(
+        "KVM lab (3 hypervisors, 2 guests) set up in {:?}",
+        lab.setup_time
+    );
+    let started = Instant::now();
+    let guests = "    mv01:\n      ansible_connection: local\n      rpatch_hypervisor: virthost01\n    \
+                  pin01:\n      ansible_connection: local\n      rpatch_hypervisor: virthost01\n      \
+                  rpatch_pinned: true\n";
+    let play = |args: &str| {
+        lab.project_with(guests).playbook(&format!(
+            "- hosts: virthost01:virthost02\n  gather_facts: false\n  become: true\n  tasks:\n    \
+             - name: evacuate\n      when: inventory_hostname == 'virthost01'\n      \
+             virsh_evacuate: {args}\n      register: r\n    \
+             - copy:\n        content: \"{{{{ r | to_json }}}}\"\n        dest: \"{{dir}}/r.json\"\n      \
+             when: inventory_hostname == 'virthost01'\n"
+        ))
+    };
+    for action in ["shutdown", "save"] {
+        let away = play(&format!(
+            "{{reserve_mb: 64, pinned_action: {action}, shutdown_timeout: 60, migrate: {{unsafe: true}}}}"
+        ));
+        run(&away, 0);
+        assert_eq!(homes(&lab, "mv01"), [2], "{action}: mv01 moved");
+        assert_eq!(homes(&lab, "pin01"), [1], "{action}: pin01 stays");
+        assert_eq!(lab.state(1, "pin01"), "shut off", "{action}");
+        assert_eq!(
+            managed_save(&lab, 1, "pin01"),
+            if action == "save" { "yes" } else { "no" },
+            "{action}"
+        );
+        let r = registered(&away);
+        assert_eq!(
+            r["pinned"],
+            serde_json::json!([{"domain": "pin01", "action": action}]),
+            "{r}"
+        );
+
+        let back = play("{state: returned, pinned_action: skip, migrate: {unsafe: true}}");
+        run(&back, 0);
+        for guest in ["mv01", "pin01"] {
+            assert_eq!(homes(&lab, guest), [1], "{action}: {guest} home");
+            assert_eq!(lab.state(1, guest), "running", "{action}: {guest}");
+        }
+        assert_eq!(managed_save(&lab, 1, "pin01"), "no", "{action}: restored");
+        let r = registered(&back);
+        assert_eq!(r["started"], serde_json::json!(["pin01"]), "{r}");
+    }
+    eprintln!("pinned guests test ran in {:?}", started.elapsed());
 }

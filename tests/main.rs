@@ -16,6 +16,7 @@ mod govc_inventory;
 mod kvm;
 mod kvm_evacuate;
 mod kvm_migrate;
+mod kvm_monthly;
 mod libvirt_inventory;
 mod monthly;
 mod parity;

@@ -172,6 +172,26 @@ fn a_failing_gate_can_roll_the_batch_back() {
 }
 
 #[test]
+fn a_host_that_fails_a_task_is_rolled_back_and_the_others_of_its_batch_are_not() {
+    let project = fleet(
+        "- hosts: kvm\n  gather_facts: false\n  serial: 2\n  on_gate_failure: rollback\n  \
+         rollback:\n    - shell: touch {dir}/rolled-{{ inventory_hostname }}\n  tasks:\n    \
+         - fail: {msg: broken}\n      when: inventory_hostname == 'kvm2'\n",
+    );
+    let output = project.run(&["-i", "hosts.ini"]);
+    output.expect_code(2);
+    assert!(project.exists("rolled-kvm2"), "{}", output.stdout);
+    for host in ["kvm1", "kvm3", "kvm4"] {
+        assert!(
+            !project.exists(&format!("rolled-{host}")),
+            "{host} rolled back"
+        );
+    }
+    assert_eq!(output.recap_of("kvm2").failed, 1, "it stays failed");
+    assert_eq!(output.recap_of("kvm2").changed, 1, "the rollback task ran");
+}
+
+#[test]
 fn a_closed_window_stops_before_a_batch_and_emergency_ignores_it() {
     // A window on another weekday than today: always closed now.
     let today = jiff::Zoned::now()

@@ -34,13 +34,7 @@ pub async fn discover(args: InventoryArgs) -> Result<i32, CliError> {
         host_key_checking: None,
         timeout: None,
     };
-    let connection = super::settings::connection_from_flags(&flags)?;
-    let ssh = SshSettings {
-        config_file: connection.ssh_config.map(Into::into),
-        known_hosts: (!connection.known_hosts.is_empty())
-            .then(|| connection.known_hosts.iter().map(Into::into).collect()),
-        host_key_checking: connection.host_key_checking,
-    };
+    let ssh = ssh_settings(&flags)?;
     let topology = discover::discover(&inventory, &hypervisors, &ssh, args.escalate).await;
     print(&topology);
     let saved = Saved {
@@ -63,6 +57,58 @@ pub async fn discover(args: InventoryArgs) -> Result<i32, CliError> {
     } else {
         exit::OK
     })
+}
+
+/// How discovery connects: the SSH settings of these connection flags.
+fn ssh_settings(flags: &ConnectionArgs) -> Result<SshSettings, CliError> {
+    let connection = super::settings::connection_from_flags(flags)?;
+    Ok(SshSettings {
+        config_file: connection.ssh_config.map(Into::into),
+        known_hosts: (!connection.known_hosts.is_empty())
+            .then(|| connection.known_hosts.iter().map(Into::into).collect()),
+        host_key_checking: connection.host_key_checking,
+    })
+}
+
+/// A play's `discover: true`: before a run is planned, asks the hypervisors of the inventory
+/// (with sudo, as virsh needs root) for their domains, places the guests the inventory does
+/// not place, and keeps the result as `rpatch inventory --discover` does (so `plan` and
+/// `resume` see the same topology). A hypervisor that cannot be asked is a warning: its guests
+/// stay where the inventory or an earlier discovery put them.
+pub(super) async fn before_run(
+    inventory: &mut Inventory,
+    paths: &[std::path::PathBuf],
+    flags: &ConnectionArgs,
+) -> Result<(), CliError> {
+    let hypervisors = discover::hypervisors(inventory);
+    if hypervisors.is_empty() {
+        eprintln!("[WARNING]: discover: no hypervisor to ask (no `hypervisors` group, no host with `rpatch_libvirt_uri`)");
+        return Ok(());
+    }
+    let topology = discover::discover(inventory, &hypervisors, &ssh_settings(flags)?, true).await;
+    for found in &topology.hypervisors {
+        if let Some(error) = &found.error {
+            eprintln!(
+                "[WARNING]: discover: cannot ask {}: {error}",
+                found.hypervisor
+            );
+        }
+    }
+    let placed = inventory.apply_discovered(&topology);
+    if !placed.is_empty() {
+        eprintln!("rpatch: discovered the hypervisor of {}", placed.join(", "));
+    }
+    let saved = Saved {
+        discovered_at: jiff::Timestamp::now(),
+        topology,
+    };
+    if let Err(error) = StateDir::from_env()
+        .map_err(discovered::SaveError::from)
+        .and_then(|state| discovered::save(&state, paths, &saved))
+    {
+        eprintln!("[WARNING]: discover: the topology was not saved: {error}");
+    }
+    Ok(())
 }
 
 fn print(topology: &Topology) {

@@ -22,7 +22,13 @@ use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
 /// Runs a playbook and returns the exit code.
 pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
     let clock = Clock::from_env()?;
-    let loaded = load_all(&args.playbook, &args.sources)?;
+    let mut loaded = load_all(&args.playbook, &args.sources)?;
+    if loaded.playbook.plays.iter().any(|play| play.discover)
+        && !(args.list_hosts || args.list_tasks)
+    {
+        let paths = inventory_paths(&args.sources)?;
+        super::discover_cmd::before_run(&mut loaded.inventory, &paths, &args.connection).await?;
+    }
     let limit = match &args.limit {
         Some(pattern) => Some(loaded.inventory.select_limit(pattern)?),
         None => None,
@@ -89,6 +95,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         clock,
         done: Vec::new(),
         recheck_gates_after: None,
+        run_id: Some(run_id.to_string()),
     };
     let output = OutputMode {
         json: args.json,

@@ -42,6 +42,11 @@ const IGNORED_ENDINGS: [&str; 12] = [
     ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
 ];
 
+/// Subdirectories of an inventory directory that hold no hosts: the variables directories,
+/// and `examples/` (the commented example inventories rpatch ships under `inventory/`, which
+/// must not join the default inventory; pass one with `-i inventory/examples/kvm.yml`).
+const SKIPPED_DIRS: [&str; 3] = ["group_vars", "host_vars", "examples"];
+
 impl Inventory {
     /// Loads and merges inventory sources, in order: later sources add hosts and groups and
     /// override variables of earlier ones.
@@ -116,7 +121,7 @@ impl Inventory {
         for (name, path) in list_dir(dir)? {
             let skip = name.starts_with('.')
                 || IGNORED_ENDINGS.iter().any(|end| name.ends_with(end))
-                || (path.is_dir() && (name == "group_vars" || name == "host_vars"));
+                || (path.is_dir() && SKIPPED_DIRS.contains(&name.as_str()));
             if skip {
                 continue;
             }
@@ -236,9 +241,18 @@ mod tests {
         write(dir.path(), "site.retry", "retry_host\n");
         write(dir.path(), "hosts~", "backup_host\n");
         write(dir.path(), "group_vars/web.yml", "x: 1\n");
+        write(
+            dir.path(),
+            "examples/kvm.yml",
+            "all:\n  hosts:\n    example_host:\n",
+        );
         let inventory = Inventory::load(&[dir.path().to_path_buf()]).unwrap();
         assert_eq!(names(&inventory), ["db1", "web1"]);
         assert_eq!(json_vars(&inventory, "web1")["x"], json!(1));
+        // The shipped examples load when named.
+        let example = dir.path().join("examples/kvm.yml");
+        let inventory = Inventory::load(&[example]).unwrap();
+        assert_eq!(names(&inventory), ["example_host"]);
     }
 
     #[test]

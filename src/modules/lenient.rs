@@ -65,12 +65,22 @@ pub fn opt_seconds<'de, D: Deserializer<'de>>(de: D) -> Result<Option<f64>, D::E
 
 /// A non-negative whole number, also from a numeric string.
 pub fn whole<'de, D: Deserializer<'de>>(de: D) -> Result<u64, D::Error> {
-    let value = to_number(Loose::deserialize(de)?)?;
+    to_whole(to_number(Loose::deserialize(de)?)?)
+}
+
+fn to_whole<E: Error>(value: f64) -> Result<u64, E> {
     if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= f64::from(u32::MAX) {
         Ok(value as u64)
     } else {
-        Err(D::Error::custom(format!("{value} is not a whole number")))
+        Err(E::custom(format!("{value} is not a whole number")))
     }
+}
+
+/// An optional non-negative whole number, also from a numeric string.
+pub fn opt_whole<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
+    Option::<Loose>::deserialize(de)?
+        .map(|loose| to_whole(to_number(loose)?))
+        .transpose()
 }
 
 /// An optional TCP port, also from a numeric string.

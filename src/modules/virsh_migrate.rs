@@ -66,6 +66,14 @@ pub struct VirshMigrateArgs {
     /// Limit the migration's bandwidth, MiB/s (`--bandwidth`).
     #[serde(default, deserialize_with = "lenient::opt_seconds")]
     bandwidth: Option<f64>,
+    /// Slow the guest's vCPUs down when its memory changes faster than it copies
+    /// (`--auto-converge`).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    auto_converge: bool,
+    /// The longest pause, in milliseconds, allowed for the last copy of a live migration
+    /// (`virsh migrate-setmaxdowntime` just before `virsh migrate`).
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    max_downtime_ms: Option<u64>,
     /// Delete the domain's snapshots first (libvirt cannot migrate a domain with snapshots).
     #[serde(default, deserialize_with = "lenient::bool")]
     remove_snapshots: bool,
@@ -102,6 +110,12 @@ pub(crate) struct MoveOptions {
     /// As `virsh_migrate`'s `bandwidth`.
     #[serde(default, deserialize_with = "lenient::opt_seconds")]
     bandwidth: Option<f64>,
+    /// As `virsh_migrate`'s `auto_converge`.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    auto_converge: bool,
+    /// As `virsh_migrate`'s `max_downtime_ms`.
+    #[serde(default, deserialize_with = "lenient::opt_whole")]
+    max_downtime_ms: Option<u64>,
     /// As `virsh_migrate`'s `remove_snapshots`.
     #[serde(default, deserialize_with = "lenient::bool")]
     pub remove_snapshots: bool,
@@ -121,6 +135,8 @@ impl Default for MoveOptions {
             copy_storage: None,
             r#unsafe: false,
             bandwidth: None,
+            auto_converge: false,
+            max_downtime_ms: None,
             remove_snapshots: false,
             timeout: default_timeout(),
             on_timeout: OnTimeout::Abort,
@@ -143,6 +159,8 @@ impl VirshMigrateArgs {
             copy_storage: options.copy_storage,
             r#unsafe: options.r#unsafe,
             bandwidth: options.bandwidth,
+            auto_converge: options.auto_converge,
+            max_downtime_ms: options.max_downtime_ms,
             remove_snapshots: options.remove_snapshots,
             timeout: options.timeout,
             on_timeout: options.on_timeout,
@@ -607,6 +625,7 @@ fn migrate_words(args: &VirshMigrateArgs, here: Option<&parse::Domain>, uri: &st
         (args.undefinesource, "--undefinesource"),
         (args.p2p, "--p2p"),
         (args.r#unsafe, "--unsafe"),
+        (active && args.auto_converge, "--auto-converge"),
         (
             args.copy_storage == Some(CopyStorage::All),
             "--copy-storage-all",
@@ -669,9 +688,18 @@ fn migrate_script(
     }
     let at = snapshots.len();
     let abort = u8::from(args.on_timeout == OnTimeout::Abort);
+    body.push_str(&format!("echo '@@rpatch:step {at}'\n"));
+    if let Some(ms) = args.max_downtime_ms.filter(|_| args.live) {
+        // Set on the running domain just before the job starts; libvirt hands it to QEMU,
+        // which applies it to the migration that follows. A refusal is the step's failure.
+        body.push_str(&format!(
+            "if [ \"$(virsh domstate --domain {d} 2>/dev/null)\" = running ]; then\n  \
+             dt=$(virsh migrate-setmaxdowntime --domain {d} --downtime {ms} 2>&1) || \
+             {{ echo \"$dt\"; echo '@@rpatch:rc 1'; echo '@@rpatch:end'; exit 0; }}\nfi\n"
+        ));
+    }
     body.push_str(&format!(
-        r#"echo '@@rpatch:step {at}'
-out=$(mktemp) || {{ echo "@@rpatch:rc 1"; echo '@@rpatch:end'; exit 0; }}
+        r#"out=$(mktemp) || {{ echo "@@rpatch:rc 1"; echo '@@rpatch:end'; exit 0; }}
 rm -f "$out.rc"
 ( {migrate} >"$out" 2>&1; echo $? >"$out.rc" ) &
 deadline=$(( $(date +%s) + {timeout} ))
@@ -866,6 +894,33 @@ mod tests {
                 .expect("sh");
             assert!(status.success(), "sh -n refused:\n{script}");
         }
+    }
+
+    #[test]
+    fn auto_converge_and_max_downtime_apply_to_a_live_migration() {
+        let a = args(
+            "{domain: web01, target: virthost02, auto_converge: true, max_downtime_ms: \"300\"}",
+        );
+        let running = domain("running", &[]);
+        let words = migrate_words(&a, Some(&running), "qemu:///x");
+        assert_eq!(
+            command_line(&words),
+            "virsh migrate --live --auto-converge --domain web01 --desturi qemu:///x"
+        );
+        let script = migrate_script("web01", &[], &words, "qemu:///x", &a);
+        assert!(
+            script.contains("virsh migrate-setmaxdowntime --domain web01 --downtime 300"),
+            "{script}"
+        );
+        let status = std::process::Command::new("sh")
+            .args(["-n", "-c", &script])
+            .status()
+            .expect("sh");
+        assert!(status.success(), "sh -n refused:\n{script}");
+        // Offline, neither applies.
+        let off = domain("shut off", &[]);
+        let words = migrate_words(&a, Some(&off), "qemu:///x");
+        assert!(!words.iter().any(|w| w == "--auto-converge"), "{words:?}");
     }
 
     #[test]

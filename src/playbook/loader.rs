@@ -251,6 +251,11 @@ impl Loader<'_> {
                 .map(|v| expect_str(file, v, "connection").map(str::to_string))
                 .transpose()?,
             rollout,
+            discover: node
+                .get("discover")
+                .map(|v| as_bool(file, v, "discover"))
+                .transpose()?
+                .unwrap_or(false),
             remote_user: node
                 .get("remote_user")
                 .map(|v| expect_str(file, v, "remote_user").map(str::to_string))

@@ -59,6 +59,10 @@ pub struct Play {
     pub remote_user: Option<String>,
     /// How the play rolls through its hosts (batches, budgets, order, windows).
     pub rollout: super::rollout::Rollout,
+    /// `discover: true`: before the run is planned, the hypervisors are asked for their
+    /// domains (as `rpatch inventory --discover -b` does) to place the guests the inventory
+    /// does not place.
+    pub discover: bool,
 }
 
 /// An entry of a task list.

@@ -94,6 +94,8 @@ pub struct RunControl {
     pub done: Vec<BTreeMap<String, HostStatus>>,
     /// A resumed run that had halted: the batch whose gates run again before the next batch.
     pub recheck_gates_after: Option<BatchRef>,
+    /// The run's id (kept by `resume`), as the variable `rpatch_run_id`.
+    pub run_id: Option<String>,
 }
 
 /// How a run ended.
@@ -324,6 +326,9 @@ impl Runner {
             Value::from(options.tags.skip_tags()),
         );
         base_magic.insert("ansible_version".into(), ansible_version());
+        if let Some(id) = &control.run_id {
+            base_magic.insert("rpatch_run_id".into(), Value::from(id.as_str()));
+        }
         let playbook_path = std::path::absolute(&input.playbook.path)
             .unwrap_or_else(|_| input.playbook.path.clone());
         let playbook_dir = playbook_path

@@ -101,7 +101,9 @@ impl Runner {
                 .await;
                 return false;
             }
-            match self.batch_stop.take() {
+            let stop = self.batch_stop.take();
+            self.roll_back_failed(play, &active).await;
+            match stop {
                 Some(BatchStop::Budget(reason)) => {
                     // Hosts stopped with tasks left are not done: a resume runs them again.
                     let finished: Vec<String> = active
@@ -394,6 +396,47 @@ impl Runner {
         .await;
         self.run_section_on(play, hosts, Arc::new(play.rollback.clone()))
             .await;
+    }
+
+    /// `on_gate_failure: rollback` also undoes a failed host's work: the play's rollback
+    /// tasks run on the hosts of the batch that failed or became unreachable (a guest's
+    /// snapshot is reverted on its hypervisor even when the guest does not answer), before
+    /// the failure budget is checked. They stay failed (or unreachable) afterwards.
+    async fn roll_back_failed(&mut self, play: &Play, hosts: &[String]) {
+        if play.rollout.on_gate_failure != GateFailure::Rollback || play.rollback.is_empty() {
+            return;
+        }
+        let failed: Vec<(String, Standing)> = hosts
+            .iter()
+            .filter_map(|host| {
+                let state = self.hosts.get(host)?;
+                state
+                    .standing
+                    .is_out()
+                    .then(|| (host.clone(), state.standing))
+            })
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        let names: Vec<String> = failed.iter().map(|(host, _)| host.clone()).collect();
+        for host in &names {
+            if let Some(state) = self.hosts.get_mut(host) {
+                state.standing = Standing::Active;
+            }
+        }
+        self.send(Event::Warning {
+            host: None,
+            message: format!("rolling back failed host(s): {}", names.join(", ")),
+        })
+        .await;
+        self.run_section_on(play, &names, Arc::new(play.rollback.clone()))
+            .await;
+        for (host, standing) in failed {
+            if let Some(state) = self.hosts.get_mut(&host) {
+                state.standing = standing;
+            }
+        }
     }
 
     /// Stops the run after a batch (`None`: before the first, a pre-flight gate failed):

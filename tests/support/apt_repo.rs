@@ -197,6 +197,17 @@ impl AptLab {
         std::fs::write(REBOOT_REQUIRED_PKGS, list).expect("write reboot-required.pkgs");
     }
 
+    /// Removes `/var/run/reboot-required` and its `.pkgs` (the machine needs no reboot while
+    /// the lab lives); the originals (if any) come back when the lab is dropped.
+    pub fn no_reboot_required(&mut self) {
+        if self.reboot.is_none() {
+            self.reboot = Some(RebootFiles::save());
+        }
+        for path in [REBOOT_REQUIRED, REBOOT_REQUIRED_PKGS] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// Holds dpkg's frontend lock (an `fcntl` lock, as apt and dpkg take it) until the guard
     /// is dropped.
     pub fn hold_dpkg_lock(&self) -> DpkgLock {

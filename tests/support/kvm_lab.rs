@@ -39,6 +39,7 @@ fn script() -> PathBuf {
 pub struct KvmLabBuilder {
     hypervisors: usize,
     guests: Vec<(usize, String, Option<&'static str>)>,
+    guest_systems: bool,
 }
 
 /// A running lab; stopped on drop.
@@ -47,6 +48,11 @@ pub struct KvmLab {
     holders: Vec<Child>,
     /// Each hypervisor's libvirtd TCP port (loopback only).
     ports: Vec<u16>,
+    /// The guests (home hypervisor, name), in the order they were asked for.
+    guests: Vec<(usize, String)>,
+    /// With [`KvmLabBuilder::guest_systems`]: the fleet's hosts after the hypervisors are
+    /// the guests' systems, in `guests` order.
+    guest_systems: bool,
     /// The hypervisors' sshd processes (inventory `virthost01`, …); dropped after the lab
     /// has stopped everything in the namespaces.
     pub fleet: Fleet,
@@ -61,6 +67,7 @@ impl KvmLab {
         KvmLabBuilder {
             hypervisors: 2,
             guests: Vec::new(),
+            guest_systems: false,
         }
     }
 }
@@ -90,6 +97,14 @@ impl KvmLabBuilder {
     /// disk is blank, so SeaBIOS loops looking for something to boot, as a hung OS would.
     pub fn hung_guest(mut self, host: usize, name: &str) -> Self {
         self.guests.push((host, name.to_string(), Some("hung")));
+        self
+    }
+
+    /// Each guest also gets an sshd of the fleet, outside the hypervisors' namespaces, standing
+    /// for the guest's operating system (the QEMU domain boots none): see
+    /// [`KvmLab::guest_inventory`].
+    pub fn guest_systems(mut self) -> Self {
+        self.guest_systems = true;
         self
     }
 
@@ -141,8 +156,13 @@ impl KvmLabBuilder {
                     .to_vec()
             })
             .collect();
+        let systems = if self.guest_systems {
+            self.guests.len()
+        } else {
+            0
+        };
         let fleet = Fleet::new()
-            .hosts(self.hypervisors)
+            .hosts(self.hypervisors + systems)
             .prefix("virthost")
             .launchers(launchers)
             .start();
@@ -177,6 +197,12 @@ impl KvmLabBuilder {
             dir,
             holders,
             ports,
+            guests: self
+                .guests
+                .iter()
+                .map(|(host, name, _)| (*host, name.clone()))
+                .collect(),
+            guest_systems: self.guest_systems,
             fleet,
             setup_time: started.elapsed(),
         }
@@ -249,17 +275,55 @@ impl KvmLab {
     /// [`KvmLab::project`] with `extra` appended to its YAML inventory (more hosts under
     /// `all.hosts`, indented by four spaces, or `  children:` groups).
     pub fn project_with(&self, extra: &str) -> Project {
-        let mut inventory = String::new();
-        for line in self.fleet.inventory().lines() {
-            inventory.push_str(line);
-            inventory.push('\n');
-            let host = line.trim().trim_end_matches(':');
-            if let Some(n) = (1..=self.ports.len()).find(|n| host == Self::host(*n)) {
-                inventory.push_str(&format!("      rpatch_libvirt_uri: {}\n", self.uri(n)));
-            }
+        let mut inventory = String::from("all:\n  hosts:\n");
+        for n in 1..=self.ports.len() {
+            inventory
+                .push_str(&self.fleet_block(self.fleet.hosts[n - 1].name.as_str(), &Self::host(n)));
+            inventory.push_str(&format!("      rpatch_libvirt_uri: {}\n", self.uri(n)));
         }
         inventory.push_str(extra);
         self.fleet.project_with_inventory(&inventory)
+    }
+
+    /// With [`KvmLabBuilder::guest_systems`]: YAML inventory lines (under `all.hosts`) for
+    /// guest `name`, reached over SSH at its own sshd, with `rpatch_hypervisor` its home
+    /// hypervisor and `rpatch_domain` its QEMU domain.
+    pub fn guest_inventory(&self, name: &str) -> String {
+        assert!(
+            self.guest_systems,
+            "the lab was built without guest_systems()"
+        );
+        let index = self
+            .guests
+            .iter()
+            .position(|(_, guest)| guest == name)
+            .unwrap_or_else(|| panic!("no guest {name} in the lab"));
+        let (home, _) = &self.guests[index];
+        let system = &self.fleet.hosts[self.ports.len() + index].name;
+        format!(
+            "{}      rpatch_hypervisor: {}\n      rpatch_domain: {name}\n",
+            self.fleet_block(system, name),
+            Self::host(*home)
+        )
+    }
+
+    /// The fleet's inventory lines for its host `fleet_name`, named `name`.
+    fn fleet_block(&self, fleet_name: &str, name: &str) -> String {
+        let mut block = String::new();
+        let mut inside = false;
+        for line in self.fleet.inventory().lines() {
+            if line.starts_with("    ") && !line.starts_with("      ") {
+                inside = line.trim().trim_end_matches(':') == fleet_name;
+                if inside {
+                    block.push_str(&format!("    {name}:\n"));
+                }
+            } else if inside {
+                block.push_str(line);
+                block.push('\n');
+            }
+        }
+        assert!(!block.is_empty(), "no fleet host {fleet_name}");
+        block
     }
 
     /// How the other hypervisors reach hypervisor `n`'s libvirtd.
