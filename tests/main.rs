@@ -31,5 +31,6 @@ mod ssh_config;
 mod state;
 mod support;
 mod system_modules;
+mod win_modules;
 mod win_updates;
 mod windows;
