@@ -1,6 +1,7 @@
-//! The Windows modules through the real binary. There is no Windows host here: these tests
-//! show what happens on a host that is not one; the PowerShell they generate is checked by
-//! the unit tests (decoded from `-EncodedCommand`).
+//! `win_updates` through the real binary. There is no Windows host here: one test shows what
+//! happens on a host that is not Windows (a real sshd), the others run against the stand-in
+//! `powershell` (tests/support/powershell_replay.py), which decodes and parses every script
+//! rpatch sends and answers with hand-written reports (tests/fixtures/win_updates/README.md).
 
 use crate::support::fleet::Fleet;
 
@@ -225,4 +226,66 @@ fn an_unknown_update_category_is_a_load_error_naming_where() {
         "{}",
         output.stderr
     );
+}
+
+#[test]
+fn win_updates_trigger_only_asks_usoclient_through_a_script_that_parses() {
+    let replay = PowershellReplay::new(&[answer(
+        &serde_json::json!({"tool": "usoclient", "action": "StartScan", "rc": 0}),
+    )]);
+    let (_, result) = run_task(
+        &replay,
+        "win_updates: {trigger_only: true, state: searched}",
+        0,
+    );
+    replay.assert_all_answered(1);
+    assert_eq!(result["changed"], true, "{result}");
+    assert_eq!(
+        result["msg"],
+        "asked the Windows Update agent: usoclient StartScan"
+    );
+    assert!(replay.scripts()[0].contains("& $uso StartScan"));
+}
+
+#[test]
+fn a_windows_hosts_password_appears_in_no_command_output_or_journal() {
+    const SECRET: &str = "Win-S3cret!pw";
+    let replay = PowershellReplay::new(&job_answers("nothing.json"));
+    let project = Project::new()
+        .file(
+            "inventory/local.yml",
+            &format!(
+                "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n      \
+                 ansible_password: \"{SECRET}\"\n      ansible_become_password: \"{SECRET}\"\n"
+            ),
+        )
+        .env("PATH", &replay.path_env())
+        .playbook(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - win_updates: {poll_interval: 1}\n",
+        );
+    let output = project.run(&["--json", "-vvv"]);
+    output.expect_code(0);
+    replay.assert_all_answered(3);
+    assert!(!output.stdout.contains(SECRET), "{}", output.stdout);
+    assert!(!output.stderr.contains(SECRET), "{}", output.stderr);
+    for call in replay.calls() {
+        assert!(!call.to_string().contains(SECRET), "{call}");
+    }
+    let mut stack = vec![project.state_dir().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("state dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text =
+                    String::from_utf8_lossy(&std::fs::read(&path).expect("read")).into_owned();
+                assert!(
+                    !text.contains(SECRET),
+                    "{} holds the password",
+                    path.display()
+                );
+            }
+        }
+    }
 }
