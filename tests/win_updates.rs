@@ -4,6 +4,8 @@
 //! rpatch sends and answers with hand-written reports (tests/fixtures/win_updates/README.md).
 
 use crate::support::fleet::Fleet;
+use crate::support::powershell_replay::PowershellReplay;
+use crate::support::Project;
 
 #[test]
 fn win_updates_trigger_on_a_host_without_powershell_fails_naming_the_cause() {
@@ -31,9 +33,6 @@ fn win_updates_trigger_on_a_host_without_powershell_fails_naming_the_cause() {
 // --- The full mode against the stand-in `powershell` (tests/support/powershell_replay.py):
 // the scripts rpatch sends are decoded and parsed with tree-sitter's PowerShell grammar, the
 // answers are the hand-written reports in tests/fixtures/win_updates (see its README).
-
-use crate::support::powershell_replay::PowershellReplay;
-use crate::support::Project;
 
 /// `@@rpatch:result` and `json` on one line.
 fn answer(json: &serde_json::Value) -> String {

@@ -25,6 +25,7 @@ use super::lenient;
 use super::powershell::{check_context, run_script};
 use super::win_reboot::{reboot_and_wait, RebootError, WinRebootArgs};
 use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
+use crate::transport::TransportError;
 use crate::vars::Value;
 
 /// Arguments of `win_updates`.
@@ -193,7 +194,25 @@ async fn run_job(args: &WinUpdatesArgs, ctx: &ModuleContext<'_>) -> Result<Modul
     let deadline = Instant::now() + Duration::from_secs(args.task_timeout + 60);
     let report = loop {
         tokio::time::sleep(Duration::from_secs(args.poll_interval)).await;
-        let status = run_script(ctx, &scripts::poll(&job.job), SCRIPT_LIMIT).await?;
+        let status = match run_script(ctx, &scripts::poll(&job.job), SCRIPT_LIMIT).await {
+            Ok(status) => status,
+            // The connection dropped (the job goes on as SYSTEM): connect again and keep
+            // polling until the deadline; a host key or login refused ends the wait.
+            Err(ModuleError::Transport(error)) if Instant::now() < deadline => {
+                ctx.transport.close().await;
+                let retry_until = deadline.min(Instant::now() + SCRIPT_LIMIT);
+                match ctx.transport.reconnect(retry_until).await {
+                    Err(e @ (TransportError::HostKey(_) | TransportError::Auth(_))) => {
+                        return Err(e.into())
+                    }
+                    _ => {
+                        tracing::debug!("win_updates: poll failed ({error}), polling again");
+                        continue;
+                    }
+                }
+            }
+            Err(error) => return Err(error),
+        };
         match status["status"].as_str() {
             Some("running") if Instant::now() < deadline => continue,
             Some("running") => {
