@@ -307,6 +307,35 @@ fn the_example_kvm_inventory_plans_hypervisors_one_at_a_time_then_the_guests() {
 }
 
 #[test]
+fn the_example_vsphere_and_windows_inventory_loads_for_both_example_plays() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = Project::new();
+    for (play, hosts) in [
+        (
+            "playbooks/esxi-rolling.yml",
+            ["esx01.example.com", "esx03.example.com"],
+        ),
+        (
+            "playbooks/windows-updates.yml",
+            ["app01.example.com", "sql01.example.com"],
+        ),
+    ] {
+        let output = project.rpatch_in(
+            repo,
+            &["plan", play, "-i", "contrib/inventory/vsphere-windows.yml"],
+        );
+        output.expect_code(0);
+        for host in hosts {
+            assert!(
+                output.stdout.contains(host),
+                "{host} not planned:\n{}",
+                output.stdout
+            );
+        }
+    }
+}
+
+#[test]
 fn every_json_event_names_its_run_and_when_it_happened() {
     let project = Project::new().playbook(
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=one\n    - debug: msg=two\n",

@@ -33,5 +33,6 @@ mod ssh_config;
 mod state;
 mod support;
 mod system_modules;
+mod win_modules;
 mod win_updates;
 mod windows;

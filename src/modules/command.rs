@@ -247,7 +247,8 @@ async fn guard(args: &CommandArgs, ctx: &ModuleContext<'_>) -> Option<ModuleResu
     )
 }
 
-fn outcome(cmd: String, output: &ExecOutput, strip: bool) -> ModuleResult {
+/// The registered result of a finished command (also `win_command`/`win_shell`'s).
+pub(super) fn outcome(cmd: String, output: &ExecOutput, strip: bool) -> ModuleResult {
     let tidy = |text: String| {
         if strip {
             text.trim_end_matches(['\n', '\r']).to_string()

@@ -6,6 +6,10 @@
 //! the other hosts of the same cluster, spread round-robin starting with the host after the
 //! source in inventory order; each move is checked (`runtime.host`), then the host enters
 //! maintenance mode and that is checked too. Powered-off VMs stay registered where they are.
+//!
+//! `state: returned` brings them home after the patch: for each VM of `vms` (names, or the
+//! `moved` list the evacuation registered), `runtime.host` says where it runs now; a VM already
+//! on `host` stays, any other is vMotioned back and checked like every move.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -22,14 +26,55 @@ use crate::vars::Value;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GovcEvacuateArgs {
-    /// The ESXi host to empty (name or inventory path).
+    /// The ESXi host to empty, or to bring the VMs back to (name or inventory path).
     host: String,
+    /// `evacuated` (default) or `returned`.
+    #[serde(default)]
+    state: EvacuationState,
+    /// `returned` only: the VMs to bring back, as names or as the evacuation's `moved` list.
+    #[serde(default)]
+    vms: Vec<VmRef>,
     /// Where the VMs may go; default: the other hosts of its cluster.
     #[serde(default, deserialize_with = "lenient::word_list")]
     targets: Vec<String>,
     /// Seconds vSphere may take to enter maintenance mode (`-timeout`); 0: no limit.
     #[serde(default, deserialize_with = "lenient::whole")]
     timeout: u64,
+}
+
+/// `state`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum EvacuationState {
+    #[default]
+    Evacuated,
+    Returned,
+}
+
+/// A VM to bring back: its name, or an entry of the evacuation's `moved` list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum VmRef {
+    Name(String),
+    Moved { vm: String },
+}
+
+impl VmRef {
+    fn name(&self) -> &str {
+        match self {
+            Self::Name(name) | Self::Moved { vm: name } => name,
+        }
+    }
+}
+
+/// What `state: returned` registers.
+#[derive(Debug, Serialize)]
+struct Returned<'a> {
+    host: &'a str,
+    /// The VMs vMotioned back.
+    returned: &'a [String],
+    /// The VMs already on the host.
+    home: &'a [String],
 }
 
 /// One planned or done vMotion.
@@ -70,6 +115,12 @@ impl Module for GovcEvacuate {
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
         let args: GovcEvacuateArgs = args::parse(args)?;
         check_word("host", &args.host)?;
+        if args.state == EvacuationState::Returned {
+            return bring_back(&args, ctx).await;
+        }
+        if !args.vms.is_empty() {
+            return Err(ModuleError::Failed("`vms` is for `state: returned`".into()));
+        }
         for target in &args.targets {
             check_word("target host", target)?;
         }
@@ -127,6 +178,55 @@ impl Module for GovcEvacuate {
             summary.join(", ")
         )))
     }
+}
+
+/// `state: returned`: vMotion each of `vms` back to `host` unless it runs there already.
+async fn bring_back(args: &GovcEvacuateArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+    for vm in &args.vms {
+        check_word("VM", vm.name())?;
+    }
+    let govc = Govc::from_vars(ctx, call_limit(args.timeout))?;
+    let hosts = govc.hosts(ctx).await?;
+    let home = hosts.find(&args.host).cloned().ok_or_else(|| not_found(&args.host, &hosts))?;
+    let host = home.name.as_str();
+    if args.vms.is_empty() {
+        let data = Returned { host, returned: &[], home: &[] };
+        return Ok(ModuleResult::ok().with_data(&data).with_msg(format!("no VM to bring back to `{host}`")));
+    }
+    let paths = parse::lines(&govc.ok(ctx, &["find", "/", "-type", "m"]).await?);
+    let mut returned = Vec::new();
+    let mut already = Vec::new();
+    for vm in &args.vms {
+        let name = vm.name();
+        let path = paths
+            .iter()
+            .find(|p| p.as_str() == name || parse::base_name(p) == name)
+            .ok_or_else(|| ModuleError::Failed(format!("VM `{name}` not found in vSphere")))?;
+        let now = govc.property(ctx, &parse::relative(path), "runtime.host").await?;
+        if now.rsplit(':').next() == Some(home.id.as_str()) {
+            already.push(name.to_string());
+            continue;
+        }
+        if ctx.check_mode {
+            returned.push(name.to_string());
+            continue;
+        }
+        if let Err(error) = actions::migrate(&govc, ctx, name, path, &home, Placement::default()).await {
+            let data = Returned { host, returned: &returned, home: &already };
+            let mut failed = ModuleResult::failed(format!("bringing `{name}` back to `{host}`: {error}")).with_data(&data);
+            failed.changed = !returned.is_empty();
+            return Ok(failed);
+        }
+        returned.push(name.to_string());
+    }
+    let data = Returned { host, returned: &returned, home: &already };
+    let verb = if ctx.check_mode { "would move" } else { "moved" };
+    let result = if returned.is_empty() { ModuleResult::ok() } else { ModuleResult::changed() };
+    Ok(result.with_data(&data).with_msg(format!(
+        "{verb} {} VM(s) back to `{host}`; {} already there",
+        returned.len(),
+        already.len()
+    )))
 }
 
 /// Where VMs may go, in the order they are handed out: the named `targets`, or the other

@@ -104,5 +104,8 @@ module_table! {
     govc_evacuate: [GovcEvacuate],
     govc_facts: [GovcFacts],
     win_updates: [WinUpdates],
+    win_reboot: [WinReboot],
+    win_command: [WinCommand, WinShell],
+    win_service: [WinService],
     virsh_evacuate: [VirshEvacuate],
 }

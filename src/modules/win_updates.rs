@@ -1,119 +1,127 @@
-//! `win_updates` over OpenSSH for Windows — for now only its trigger mode, for WSUS-driven
-//! shops where the Windows Update agent does the work on its own schedule and rpatch only
-//! says "now": `trigger_only: true` with `state: searched` runs `usoclient StartScan`
-//! (`wuauclt /detectnow /reportnow` on Windows before 10 / Server 2016), `downloaded`
-//! `usoclient StartDownload`, `installed` `usoclient StartInstall` (no older equivalent).
+//! `win_updates` over OpenSSH for Windows, with the arguments of Ansible's
+//! `ansible.windows.win_updates`: search, download or install updates through the Windows
+//! Update Agent API (`state: searched|downloaded|installed`), filtered by `category_names`,
+//! `accept_list` and `reject_list`, from the server `server_selection` names, then optionally
+//! reboot (`reboot`, `reboot_timeout`).
 //!
-//! The agent acts later and reports nothing back, so the task reports which tool it asked and
-//! that it accepted the request, always as a change; it cannot run in check mode. Searching
-//! and installing through the Windows Update API (which refuses network logons such as SSH, so
-//! it must run as a scheduled task) is not implemented yet: without `trigger_only` the task
-//! fails saying so. The script travels as `-EncodedCommand` and holds nothing from the
-//! playbook but the action, chosen from a fixed list.
+//! The API refuses network logons such as SSH, so the work runs in a scheduled task as SYSTEM
+//! that rpatch starts and then polls ([`scripts`]); its JSON report becomes the result
+//! ([`report`]). In check mode the task only searches and reports whether anything would be
+//! installed. `trigger_only: true` instead just asks the agent to act on its own ([`trigger`]),
+//! for WSUS-driven shops. Every script travels as `-EncodedCommand`.
+
+mod category;
+mod report;
+mod scripts;
+mod trigger;
+
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::args::{self, ArgError};
 use super::lenient;
-use super::powershell::encoded_command;
+use super::powershell::{check_context, run_script};
+use super::win_reboot::{reboot_and_wait, RebootError, WinRebootArgs};
 use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
-use crate::transport::{ExecRequest, ExitStatus};
+use crate::transport::TransportError;
 use crate::vars::Value;
 
 /// Arguments of `win_updates`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WinUpdatesArgs {
-    /// `searched` (default), `downloaded` or `installed`.
+    /// `installed` (default, as Ansible), `downloaded` or `searched`.
     #[serde(default)]
     state: UpdateState,
-    /// Only ask the Windows Update agent to act (WSUS-driven); required for now.
+    /// Classifications to consider (default: critical, security, update rollups; `*`: all).
+    #[serde(default)]
+    category_names: Option<category::Categories>,
+    /// KB ids or title regexes; only matching updates are considered.
+    #[serde(default, deserialize_with = "lenient::word_list")]
+    accept_list: Vec<String>,
+    /// KB ids or title regexes to leave out.
+    #[serde(default, deserialize_with = "lenient::word_list")]
+    reject_list: Vec<String>,
+    /// Which update server to ask.
+    #[serde(default)]
+    server_selection: ServerSelection,
+    /// Reboot when an installed update needs it.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    reboot: bool,
+    /// Seconds the host may take to come back from that reboot.
+    #[serde(default = "default_reboot_timeout", deserialize_with = "lenient::whole")]
+    reboot_timeout: u64,
+    /// Only ask the Windows Update agent to act (WSUS-driven), see [`trigger`].
     #[serde(default, deserialize_with = "lenient::bool")]
     trigger_only: bool,
+    /// rpatch only: seconds between two polls of the scheduled task.
+    #[serde(default = "default_poll_interval", deserialize_with = "lenient::whole")]
+    poll_interval: u64,
+    /// rpatch only: seconds the scheduled task may run before it is given up on.
+    #[serde(default = "default_task_timeout", deserialize_with = "lenient::whole")]
+    task_timeout: u64,
+}
+
+fn default_reboot_timeout() -> u64 {
+    1200
+}
+fn default_poll_interval() -> u64 {
+    10
+}
+fn default_task_timeout() -> u64 {
+    4 * 3600
 }
 
 /// How far to go.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum UpdateState {
-    #[default]
     Searched,
     Downloaded,
+    #[default]
     Installed,
 }
 
 impl UpdateState {
-    /// The `usoclient` verb.
-    fn verb(self) -> &'static str {
+    fn word(self) -> &'static str {
         match self {
-            Self::Searched => "StartScan",
-            Self::Downloaded => "StartDownload",
-            Self::Installed => "StartInstall",
+            Self::Searched => "searched",
+            Self::Downloaded => "downloaded",
+            Self::Installed => "installed",
         }
     }
 }
 
-/// The PowerShell script: usoclient where it exists, else (for a scan only) wuauclt; one
-/// `@@rpatch:result {json}` line says which ran and its exit code.
-fn script(state: UpdateState) -> String {
-    let verb = state.verb();
-    let legacy = if state == UpdateState::Searched {
-        "  & $wua /detectnow /reportnow\n  $r = @{ tool = 'wuauclt'; action = '/detectnow /reportnow'; rc = $LASTEXITCODE }\n"
-    } else {
-        "  $r = @{ tool = ''; action = ''; rc = -1; error = 'usoclient.exe is missing (Windows before 10 / Server 2016): only a scan can be triggered there' }\n"
-    };
-    format!(
-        "$ErrorActionPreference = 'Stop'\n\
-         $uso = Join-Path $env:SystemRoot 'System32\\UsoClient.exe'\n\
-         $wua = Join-Path $env:SystemRoot 'System32\\wuauclt.exe'\n\
-         if (Test-Path -LiteralPath $uso) {{\n\
-         \x20 & $uso {verb}\n\
-         \x20 $r = @{{ tool = 'usoclient'; action = '{verb}'; rc = $LASTEXITCODE }}\n\
-         }} else {{\n{legacy}}}\n\
-         '@@rpatch:result ' + ($r | ConvertTo-Json -Compress)\n"
-    )
+/// `IUpdateSearcher.ServerSelection`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ServerSelection {
+    /// The machine's configured source (WSUS if set by policy, else Windows Update).
+    #[default]
+    Default,
+    /// The WSUS server the machine is configured for.
+    ManagedServer,
+    /// Windows Update, even on a WSUS-managed machine.
+    WindowsUpdate,
 }
 
-/// What the script reports.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-struct Triggered {
-    tool: String,
-    action: String,
-    /// `$LASTEXITCODE` of the tool (null if PowerShell did not set one).
-    #[serde(default)]
-    rc: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-/// Reads the `@@rpatch:result` line.
-fn parse(stdout: &str) -> Result<Triggered, String> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("@@rpatch:result "))
-        .ok_or_else(|| "the PowerShell script printed no result (is this a Windows host?)".to_string())?;
-    serde_json::from_str(line).map_err(|e| format!("unreadable result `{line}`: {e}"))
-}
-
-/// The task's result from the script's report.
-fn outcome(triggered: Triggered) -> ModuleResult {
-    if let Some(error) = &triggered.error {
-        return ModuleResult::failed(error.clone()).with_data(&triggered);
+impl ServerSelection {
+    /// The `ServerSelection` enum value: ssDefault 0, ssManagedServer 1, ssWindowsUpdate 2.
+    fn code(self) -> u8 {
+        match self {
+            Self::Default => 0,
+            Self::ManagedServer => 1,
+            Self::WindowsUpdate => 2,
+        }
     }
-    if let Some(rc) = triggered.rc.filter(|rc| *rc != 0) {
-        return ModuleResult::failed(format!(
-            "{} {} exited with {rc}",
-            triggered.tool, triggered.action
-        ))
-        .with_data(&triggered);
-    }
-    let msg = format!("asked the Windows Update agent: {} {}", triggered.tool, triggered.action);
-    ModuleResult::changed().with_data(&triggered).with_msg(msg)
 }
 
-/// `win_updates`: trigger the Windows Update agent.
+/// The limit of one start or poll script.
+const SCRIPT_LIMIT: Duration = Duration::from_secs(120);
+
+/// `win_updates`: search, download or install Windows updates.
 pub(crate) struct WinUpdates;
 
 #[async_trait]
@@ -127,81 +135,175 @@ impl Module for WinUpdates {
     }
 
     fn check_mode(&self) -> CheckMode {
-        CheckMode::Unsupported
+        CheckMode::Supported
     }
 
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
         let args: WinUpdatesArgs = args::parse(args)?;
-        if !args.trigger_only {
-            return Err(ModuleError::Failed(
-                "win_updates searches and installs only with `trigger_only: true` so far (the \
-                 Windows Update agent then acts on its own, e.g. from WSUS); installing through \
-                 the Windows Update API is not implemented yet"
-                    .into(),
-            ));
+        check_context(ctx)?;
+        if args.trigger_only {
+            if ctx.check_mode {
+                return Ok(ModuleResult::skipped(
+                    "win_updates with trigger_only does not support check mode",
+                ));
+            }
+            let limit = ctx.timeout.unwrap_or(Duration::from_secs(300));
+            let result = run_script(ctx, &trigger::script(args.state), limit).await?;
+            return trigger::outcome(&result).map_err(ModuleError::Failed);
         }
-        if !ctx.env.is_empty() || ctx.escalation.is_some() {
-            return Err(ModuleError::Failed(
-                "`environment` and `become` do not apply to a Windows host's PowerShell".into(),
-            ));
-        }
-        let mut request = ExecRequest::new(encoded_command(&script(args.state)));
-        request.timeout = Some(ctx.timeout.unwrap_or(std::time::Duration::from_secs(300)));
-        let output = ctx.transport.exec(&request).await?;
-        if output.status == ExitStatus::TimedOut {
-            return Err(ModuleError::Failed("PowerShell did not answer in time".into()));
-        }
-        let triggered = parse(&output.stdout_text()).map_err(|error| {
-            ModuleError::Failed(format!("{error}; stderr: {}", output.stderr_text().trim()))
-        })?;
-        Ok(outcome(triggered))
+        run_job(&args, ctx).await
     }
+}
+
+/// A job name unique enough for one host: time and process.
+fn job_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("rpatch-wu-{:x}-{:x}", nanos, std::process::id())
+}
+
+/// The scheduled-task run: start, poll until the report, reboot if asked and needed.
+async fn run_job(args: &WinUpdatesArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+    let state = if ctx.check_mode {
+        UpdateState::Searched
+    } else {
+        args.state
+    };
+    let job = scripts::Job {
+        job: job_name(),
+        state: state.word(),
+        categories: args
+            .category_names
+            .as_ref()
+            .map(|c| c.0.clone())
+            .unwrap_or_else(category::default_categories),
+        accept: args.accept_list.clone(),
+        reject: args.reject_list.clone(),
+        server_selection: args.server_selection.code(),
+    };
+    let worker = scripts::worker(&job);
+    let started = run_script(ctx, &scripts::start(&job, &worker, args.task_timeout), SCRIPT_LIMIT).await?;
+    if started["status"] != "started" {
+        return Err(ModuleError::Failed(format!(
+            "could not start the Windows Update task as SYSTEM: {}",
+            started["error"].as_str().unwrap_or("no reason given")
+        )));
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.task_timeout + 60);
+    let report = loop {
+        tokio::time::sleep(Duration::from_secs(args.poll_interval)).await;
+        let status = match run_script(ctx, &scripts::poll(&job.job), SCRIPT_LIMIT).await {
+            Ok(status) => status,
+            // The connection dropped (the job goes on as SYSTEM): connect again and keep
+            // polling until the deadline; a host key or login refused ends the wait.
+            Err(ModuleError::Transport(error)) if Instant::now() < deadline => {
+                ctx.transport.close().await;
+                let retry_until = deadline.min(Instant::now() + SCRIPT_LIMIT);
+                match ctx.transport.reconnect(retry_until).await {
+                    Err(e @ (TransportError::HostKey(_) | TransportError::Auth(_))) => {
+                        return Err(e.into())
+                    }
+                    _ => {
+                        tracing::debug!("win_updates: poll failed ({error}), polling again");
+                        continue;
+                    }
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        match status["status"].as_str() {
+            Some("running") if Instant::now() < deadline => continue,
+            Some("running") => {
+                return Err(ModuleError::Failed(format!(
+                    "the Windows Update task {}{} still runs after {} s; it goes on on the host",
+                    scripts::TASK_PATH,
+                    job.job,
+                    args.task_timeout
+                )))
+            }
+            Some("done") => break report::Report::parse(&status["report"]).map_err(ModuleError::Failed)?,
+            Some("ended") => {
+                let code = status["last_task_result"].as_i64().unwrap_or_default();
+                return Err(ModuleError::Failed(format!(
+                    "the Windows Update task ended without a report (last result {})",
+                    report::hex(code)
+                )));
+            }
+            _ => {
+                return Err(ModuleError::Failed(format!(
+                    "the Windows Update task {}{} disappeared without a report",
+                    scripts::TASK_PATH,
+                    job.job
+                )))
+            }
+        }
+    };
+    if ctx.check_mode {
+        let would = args.state != UpdateState::Searched && report.found_count() > 0;
+        return Ok(report.outcome(would, false));
+    }
+    let mut rebooted = false;
+    if args.reboot && report.reboot_required && report.installed_any() && !report.failed_any() {
+        match reboot_and_wait(ctx, &WinRebootArgs::with_timeout(args.reboot_timeout)).await {
+            Ok(()) => rebooted = true,
+            Err(RebootError::NotStarted(message) | RebootError::NotBack(message)) => {
+                let mut result = report.outcome(false, false);
+                result.failed = true;
+                result.msg = Some(format!("updates installed, but the reboot failed: {message}"));
+                return Ok(result);
+            }
+        }
+    }
+    Ok(report.outcome(false, rebooted))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::powershell::tests::decode;
 
-    #[test]
-    fn each_state_asks_usoclient_for_its_verb_and_only_a_scan_falls_back_to_wuauclt() {
-        for (state, verb) in [
-            (UpdateState::Searched, "StartScan"),
-            (UpdateState::Downloaded, "StartDownload"),
-            (UpdateState::Installed, "StartInstall"),
-        ] {
-            let command = encoded_command(&script(state));
-            assert!(command.starts_with("powershell -NoProfile -NonInteractive"), "{command}");
-            let decoded = decode(&command);
-            assert!(decoded.contains(&format!("  & $uso {verb}\n")), "{decoded}");
-            assert_eq!(
-                decoded.contains("& $wua /detectnow /reportnow"),
-                state == UpdateState::Searched,
-                "{decoded}"
-            );
-            assert!(decoded.ends_with("'@@rpatch:result ' + ($r | ConvertTo-Json -Compress)\n"));
-        }
+    fn parse(json: serde_json::Value) -> Result<WinUpdatesArgs, ArgError> {
+        args::parse(&crate::vars::from_json(&json))
     }
 
     #[test]
-    fn results_read_as_success_legacy_scan_missing_tool_and_failure() {
-        let ok = outcome(parse("noise\r\n@@rpatch:result {\"tool\":\"usoclient\",\"action\":\"StartScan\",\"rc\":0}\r\n").expect("parses"));
-        assert!(ok.changed && !ok.failed);
-        assert_eq!(ok.msg.as_deref(), Some("asked the Windows Update agent: usoclient StartScan"));
-        let legacy = outcome(parse("@@rpatch:result {\"tool\":\"wuauclt\",\"action\":\"/detectnow /reportnow\",\"rc\":0}").expect("parses"));
-        assert!(legacy.changed);
-        let missing = outcome(parse("@@rpatch:result {\"tool\":\"\",\"action\":\"\",\"rc\":-1,\"error\":\"usoclient.exe is missing\"}").expect("parses"));
-        assert!(missing.failed);
-        let failed = outcome(parse("@@rpatch:result {\"tool\":\"usoclient\",\"action\":\"StartInstall\",\"rc\":5}").expect("parses"));
-        assert_eq!(failed.msg.as_deref(), Some("usoclient StartInstall exited with 5"));
-        assert!(parse("bash: powershell: command not found").expect_err("no result").contains("Windows host"));
+    fn win_updates_arguments_follow_ansible() {
+        let args = parse(serde_json::json!({})).expect("defaults");
+        assert_eq!(args.state, UpdateState::Installed);
+        assert!(args.category_names.is_none() && !args.reboot && !args.trigger_only);
+        assert_eq!(args.reboot_timeout, 1200);
+        let args = parse(serde_json::json!({
+            "state": "downloaded",
+            "category_names": ["SecurityUpdates", "Critical"],
+            "accept_list": ["KB5034441", "Cumulative Update"],
+            "reject_list": "KB1, KB2",
+            "server_selection": "managed_server",
+            "reboot": "yes",
+            "reboot_timeout": "900"
+        }))
+        .expect("full");
+        assert_eq!(args.category_names.expect("set").0, ["Security Updates", "Critical Updates"]);
+        assert_eq!(args.reject_list, ["KB1", "KB2"]);
+        assert_eq!(args.server_selection.code(), 1);
+        assert!(args.reboot);
+        assert_eq!(args.reboot_timeout, 900);
+        assert_eq!(parse(serde_json::json!({"server_selection": "windows_update"})).expect("wu").server_selection.code(), 2);
     }
 
     #[test]
-    fn without_trigger_only_the_task_refuses_and_says_why() {
-        let args: WinUpdatesArgs = args::parse(&crate::vars::from_json(&serde_json::json!({"state": "installed"}))).expect("args");
-        assert!(!args.trigger_only);
-        let unknown = args::parse::<WinUpdatesArgs>(&crate::vars::from_json(&serde_json::json!({"category_names": ["Security"]})));
-        assert!(unknown.is_err());
+    fn an_unknown_update_category_or_server_is_a_clear_error() {
+        let error = parse(serde_json::json!({"category_names": ["Security", "Hotfixes"]}))
+            .expect_err("unknown category");
+        assert!(error.to_string().contains("unknown update category `Hotfixes`"), "{error}");
+        let error = parse(serde_json::json!({"server_selection": "wsus"})).expect_err("bad server");
+        assert!(error.to_string().contains("managed_server"), "{error}");
+    }
+
+    #[test]
+    fn job_names_are_safe_task_and_registry_names() {
+        let name = job_name();
+        assert!(name.starts_with("rpatch-wu-"));
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{name}");
     }
 }
