@@ -44,7 +44,7 @@ pub fn check(args: CheckArgs) -> Result<i32, CliError> {
 
 /// Warns, as a run would, about each play's `hosts:` element that matches nothing; a pattern
 /// that cannot be evaluated is an error.
-fn warn_unmatched_patterns(loaded: &super::load::Loaded) -> Result<(), CliError> {
+pub(super) fn warn_unmatched_patterns(loaded: &super::load::Loaded) -> Result<(), CliError> {
     for play in &loaded.playbook.plays {
         let (_, selection) =
             plan::play_hosts(play, &loaded.inventory, &loaded.templar, &loaded.extra_vars)?;

@@ -28,11 +28,7 @@ pub async fn discover(args: InventoryArgs) -> Result<i32, CliError> {
     let flags = ConnectionArgs {
         user: None,
         escalate: args.escalate,
-        ask_become_pass: false,
-        config_file: None,
-        known_hosts: Vec::new(),
-        host_key_checking: None,
-        timeout: None,
+        ..ConnectionArgs::default()
     };
     let connection = super::settings::connection_from_flags(&flags)?;
     let ssh = SshSettings {
@@ -40,6 +36,7 @@ pub async fn discover(args: InventoryArgs) -> Result<i32, CliError> {
         known_hosts: (!connection.known_hosts.is_empty())
             .then(|| connection.known_hosts.iter().map(Into::into).collect()),
         host_key_checking: connection.host_key_checking,
+        ..SshSettings::default()
     };
     let topology = discover::discover(&inventory, &hypervisors, &ssh, args.escalate).await;
     print(&topology);

@@ -16,15 +16,19 @@ macro_rules! outln {
     }};
 }
 
+mod adhoc;
+mod ansible_cfg;
 mod args;
 mod check;
 mod completions;
 mod discover_cmd;
 mod error;
 mod extra_vars;
+mod inline_playbook;
 mod inventory_cmd;
 mod journal;
 mod load;
+mod patch_play;
 mod plan_cmd;
 mod resume;
 mod run;
@@ -75,6 +79,8 @@ pub fn main() -> i32 {
             Command::Plan(args) => plan_cmd::plan(args),
             Command::Runs(args) => runs::runs(args),
             Command::Resume(args) => resume::resume(args, cli.verbose).await,
+            Command::Adhoc(args) => adhoc::adhoc(args, cli.verbose).await,
+            Command::Patch(args) => adhoc::patch(args, cli.verbose).await,
             Command::Completions(args) => completions::completions(args.shell),
             Command::Man => completions::man(),
         }
