@@ -17,6 +17,7 @@ mod kvm_evacuate;
 mod kvm_migrate;
 mod libvirt_inventory;
 mod monthly;
+mod operator;
 mod parity;
 mod patch_facts;
 mod playbook_features;
