@@ -216,23 +216,27 @@ fn patch_check_mode_with_named_packages_and_no_reboot_changes_nothing() {
 
 #[test]
 fn run_dash_reads_the_playbook_from_stdin_with_the_current_directory_as_playbook_dir() {
-    let project = Project::new().file(
+    let project = Project::new().file("hosts.ini", LOCAL_HOSTS).file(
         "roles/greet/tasks/main.yml",
-        "- copy: {content: hello, dest: \"{dir}/greeted\"}\n",
+        "- shell: echo {{ inventory_hostname }} >> {dir}/greeted\n",
+    );
+    let playbook = format!(
+        "- hosts: kvm\n  gather_facts: false\n  serial: 1\n  gates:\n    - command: test -e {}/healthy\n  roles: [greet]\n",
+        project.path().display()
     );
     let mut command = project.command();
-    command.args(["run", "-"]);
-    let out = project.output_with_stdin(
-        &mut command,
-        "- hosts: all\n  gather_facts: false\n  roles: [greet]\n",
-    );
-    out.expect_code(0);
-    assert_eq!(project.read("greeted"), "hello");
-    // Journaled with a copy of the text, so the run can be resumed.
+    command.args(["run", "-", "-i", "hosts.ini"]);
+    let out = project.output_with_stdin(&mut command, &playbook);
+    out.expect_code(6);
+    assert_eq!(project.read("greeted"), "kvm1\n", "{}", out.stdout);
     let id = project.only_run_id();
-    assert!(std::fs::read_to_string(project.journal(&id))
-        .expect("journal")
-        .contains("\"playbook_dir\""),);
+
+    // Resumed from another directory, the role is still found where the run started.
+    std::fs::write(project.join("healthy"), "").expect("fix the cause");
+    let elsewhere = tempfile::tempdir().expect("other dir");
+    let resumed = project.rpatch_in(elsewhere.path(), &["resume", &id]);
+    resumed.expect_code(0);
+    assert_eq!(project.read("greeted"), "kvm1\nkvm2\nkvm3\n");
 }
 
 #[test]
@@ -259,6 +263,13 @@ fn ansible_cfg_and_ansible_variables_are_defaults_under_the_command_line() {
     };
     let out = hosts(&project, &[]);
     assert!(out.stdout.contains("      cfghost\n"), "{}", out.stdout);
+    let check = project.rpatch(&["check", "site.yml"]);
+    check.expect_code(0);
+    assert!(
+        check.stdout.contains("1 inventory host"),
+        "{}",
+        check.stdout
+    );
     assert!(
         out.stderr.contains(
             "[WARNING]: ansible.cfg:3: [defaults] nocows is not supported by rpatch; ignoring it"

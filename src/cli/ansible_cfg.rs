@@ -206,6 +206,15 @@ impl AnsibleConfig {
         }
     }
 
+    /// For commands that only load (check, plan, inventory): reads the settings, warns, and
+    /// fills the inventory the command line left unset; returns the role directories.
+    pub fn for_sources(sources: &mut Sources) -> Result<Vec<PathBuf>, CliError> {
+        let cfg = Self::load()?;
+        cfg.warn();
+        cfg.apply(sources, &mut None, &mut ConnectionArgs::default())?;
+        Ok(cfg.roles_path())
+    }
+
     /// The role directories (`roles_path`), `:`-separated.
     pub fn roles_path(&self) -> Vec<PathBuf> {
         self.get(Key::RolesPath)

@@ -1,15 +1,17 @@
 //! `rpatch check`: load and validate everything, contact nothing.
 
+use super::ansible_cfg::AnsibleConfig;
 use super::args::CheckArgs;
 use super::error::CliError;
-use super::load::load_all;
+use super::load::load_all_in;
 use crate::playbook::TaskNode;
 use crate::runner::exit;
 use crate::runner::plan;
 
 /// Validates the playbook, roles, inventory and templates; prints a one-line summary.
-pub fn check(args: CheckArgs) -> Result<i32, CliError> {
-    let loaded = load_all(&args.playbook, &args.sources)?;
+pub fn check(mut args: CheckArgs) -> Result<i32, CliError> {
+    let roles_path = AnsibleConfig::for_sources(&mut args.sources)?;
+    let loaded = load_all_in(&args.playbook, None, &args.sources, &roles_path)?;
     let targeted = args
         .limit
         .as_deref()

@@ -11,7 +11,8 @@ use crate::rolling::state_dir::StateDir;
 use crate::runner::{exit, SshSettings};
 
 /// Discovers, prints and saves the topology; exit 3 when a hypervisor could not be asked.
-pub async fn discover(args: InventoryArgs) -> Result<i32, CliError> {
+pub async fn discover(mut args: InventoryArgs) -> Result<i32, CliError> {
+    super::ansible_cfg::AnsibleConfig::for_sources(&mut args.sources)?;
     let paths = inventory_paths(&args.sources)?;
     let inventory = Inventory::load(&paths)?;
     let hypervisors = match &args.hypervisors {

@@ -66,13 +66,9 @@ pub fn apply_discovered(
     Some((saved, placed))
 }
 
-/// Loads inventory, extra vars and playbook; any error means nothing was touched.
-pub fn load_all(playbook_path: &Path, sources: &Sources) -> Result<Loaded, CliError> {
-    load_all_in(playbook_path, None, sources, &[])
-}
-
-/// Like [`load_all`], with the playbook's directory given when it is not the file's own
-/// (a playbook from standard input or built by `adhoc`/`patch`), and ansible.cfg's roles_path.
+/// Loads inventory, extra vars and playbook; any error means nothing was touched. `base_dir`
+/// is the playbook's directory when it is not the file's own (a playbook from standard input
+/// or built by `adhoc`/`patch`); `cfg_roles_path` is ansible.cfg's roles_path.
 pub fn load_all_in(
     playbook_path: &Path,
     base_dir: Option<&Path>,
