@@ -412,3 +412,37 @@ fn connection_local_flag_applies_where_the_inventory_says_nothing() {
     let bad = project.run(&["-c", "winrm"]);
     bad.expect_code(5);
 }
+
+#[test]
+fn become_user_flag_escalates_to_that_user_unless_the_host_names_one() {
+    let fleet = Fleet::new().hosts(2).start();
+    // node02 names its become user in the inventory: that wins over --become-user.
+    let inventory = fleet.inventory().replacen(
+        "    node02:\n",
+        "    node02:\n      ansible_become_user: root\n",
+        1,
+    );
+    let project = fleet.project_with_inventory(&inventory);
+    let out = project.rpatch(&[
+        "adhoc",
+        "all",
+        "-a",
+        "id -un",
+        "-b",
+        "--become-user",
+        "nobody",
+        "--become-method",
+        "sudo",
+    ]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("node01 | CHANGED | rc=0 >>\nnobody"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("node02 | CHANGED | rc=0 >>\nroot"),
+        "{}",
+        out.stdout
+    );
+}

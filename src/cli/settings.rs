@@ -384,6 +384,23 @@ mod tests {
     }
 
     #[test]
+    fn ssh_args_keep_the_options_the_transport_honours_and_drop_the_rest() {
+        let settings = connection_from_flags(&flags(&[
+            "--ssh-common-args",
+            "-C -o ServerAliveInterval=5 -oNoSuchOption=1",
+            "--ssh-extra-args",
+            "-J jump.example -q",
+        ]))
+        .expect("settings");
+        assert_eq!(
+            settings.ssh_args,
+            ["-o", "ServerAliveInterval=5", "-J", "jump.example"]
+        );
+        let unbalanced = connection_from_flags(&flags(&["--ssh-common-args", "-o 'x"]));
+        assert!(unbalanced.is_err());
+    }
+
+    #[test]
     fn an_old_journal_takes_the_flags_with_a_warning() {
         let mut settings = RunSettings::default();
         let warnings =
