@@ -446,3 +446,25 @@ fn become_user_flag_escalates_to_that_user_unless_the_host_names_one() {
         out.stdout
     );
 }
+
+#[test]
+fn ansible_cfg_roles_path_finds_roles_and_a_resume_from_elsewhere_still_does() {
+    let home = tempfile::tempdir().expect("home");
+    let project = Project::new()
+        .env("HOME", &home.path().display().to_string())
+        .file("hosts.ini", LOCAL_HOSTS)
+        .file("ansible.cfg", "[defaults]\nroles_path = shared/roles\n")
+        .file(
+            "shared/roles/greet/tasks/main.yml",
+            "- shell: echo {{ inventory_hostname }} >> {dir}/greeted\n",
+        )
+        .playbook("- hosts: kvm\n  gather_facts: false\n  serial: 1\n  gates:\n    - command: test -e {dir}/healthy\n  roles: [greet]\n");
+    project.run(&["-i", "hosts.ini"]).expect_code(6);
+    assert_eq!(project.read("greeted"), "kvm1\n");
+    let id = project.only_run_id();
+    std::fs::write(project.join("healthy"), "").expect("fix the cause");
+    let elsewhere = tempfile::tempdir().expect("other dir");
+    let resumed = project.rpatch_in(elsewhere.path(), &["resume", &id]);
+    resumed.expect_code(0);
+    assert_eq!(project.read("greeted"), "kvm1\nkvm2\nkvm3\n");
+}

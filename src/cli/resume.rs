@@ -37,7 +37,8 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
     };
     let playbook = PathBuf::from(&state.playbook);
     let base_dir = settings.playbook_dir.as_ref().map(PathBuf::from);
-    let mut loaded = load_all_in(&playbook, base_dir.as_deref(), &sources, &[])?;
+    let roles_path: Vec<PathBuf> = settings.roles_path.iter().map(PathBuf::from).collect();
+    let mut loaded = load_all_in(&playbook, base_dir.as_deref(), &sources, &roles_path)?;
     if let Some(task) = &settings.start_at_task {
         if !crate::playbook::start_at_task(&mut loaded.playbook, task) {
             return Err(CliError::NoSuchTask(task.clone()));

@@ -118,6 +118,10 @@ pub(super) async fn start(
         digest: Some(digest(&loaded.playbook)),
         playbook_dir: source.base_dir.as_ref().map(|d| d.display().to_string()),
         start_at_task: args.start_at_task.clone(),
+        roles_path: roles_path
+            .iter()
+            .map(|path| absolute(path).map(|p| p.display().to_string()))
+            .collect::<Result<_, _>>()?,
     };
     check_ssh_config(&settings)?;
     let passwords = ask_passwords(&settings)?;

@@ -50,6 +50,9 @@ pub struct RunSettings {
     /// (`rpatch run -`, `adhoc`, `patch`: the directory the run started in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub playbook_dir: Option<String>,
+    /// ansible.cfg's `roles_path` (absolute), so a resume started elsewhere finds the roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles_path: Vec<String>,
     /// `--start-at-task`: the tasks before it are not part of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at_task: Option<String>,
