@@ -70,7 +70,8 @@ pub struct RunsDir {
 /// Where hosts come from, and extra variables.
 #[derive(Debug, Args, Clone, Default)]
 pub struct Sources {
-    /// Inventory file or directory (repeatable) [default: $RPATCH_INVENTORY, else ./inventory].
+    /// Inventory file or directory (repeatable) [default: $RPATCH_INVENTORY, else
+    /// $ANSIBLE_INVENTORY or ansible.cfg's inventory, else ./inventory].
     #[arg(short, long = "inventory", value_name = "PATH")]
     pub inventory: Vec<PathBuf>,
 
@@ -355,8 +356,8 @@ pub struct PatchArgs {
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub packages: Vec<String>,
 
-    /// `auto` reboots a host whose updates need it; `never` leaves that to you (the recap and
-    /// the host's result say it still needs one).
+    /// `auto` reboots a host whose updates need it; `never` leaves that to you (the last patch
+    /// facts of the host say it still needs one).
     #[arg(long, value_name = "WHEN", value_parser = ["auto", "never"], default_value = "auto")]
     pub reboot: String,
 

@@ -126,6 +126,14 @@ pub enum CliError {
         /// What was expected.
         message: String,
     },
+    /// A built or standard-input playbook could not be saved in the state directory.
+    #[error("cannot save the playbook as `{}`: {source}", path.display())]
+    SavePlaybook {
+        /// Where it was to go.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
     /// The playbook could not be read from standard input.
     #[error("cannot read the playbook from standard input: {0}")]
     Stdin(std::io::Error),
@@ -174,6 +182,7 @@ impl CliError {
             | Self::Lock(_)
             | Self::StateDir(_)
             | Self::Stdin(_)
+            | Self::SavePlaybook { .. }
             | Self::ManPage(_) => exit::ERROR,
         }
     }

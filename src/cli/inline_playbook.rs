@@ -61,7 +61,7 @@ fn save(text: &str) -> Result<PathBuf, CliError> {
         let partial = dir.join(format!("{name}.yml.partial{}", std::process::id()));
         std::fs::write(&partial, text)
             .and_then(|()| std::fs::rename(&partial, &path))
-            .map_err(|source| CliError::Read {
+            .map_err(|source| CliError::SavePlaybook {
                 path: path.clone(),
                 source,
             })?;
