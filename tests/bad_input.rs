@@ -216,7 +216,7 @@ fn bad_command_line_options_exit_5() {
     rejected(&project, &["--no-such-flag"], 5);
     let error = rejected(&project, &["-e", "notkeyvalue"], 5);
     assert!(error.contains("--extra-vars"), "{error}");
-    let error = rejected(&project, &["--timeout", "18446744073709551615"], 5);
+    let error = rejected(&project, &["--task-timeout", "18446744073709551615"], 5);
     assert!(error.contains("4294967295"), "{error}");
 }
 
@@ -418,7 +418,7 @@ fn a_host_pattern_element_that_matches_nothing_is_a_warning_as_in_ansible() {
     for name in ["nosuch", "nothere", "gone"] {
         assert!(
             output.stderr.contains(&format!(
-                "Could not match supplied host pattern, ignoring: {name}\n"
+                "[WARNING]: Could not match supplied host pattern, ignoring: {name}\n"
             )),
             "{}",
             output.stderr
@@ -442,7 +442,7 @@ fn a_host_pattern_element_that_matches_nothing_is_a_warning_as_in_ansible() {
     assert!(
         check
             .stderr
-            .contains("Could not match supplied host pattern, ignoring: nosuch"),
+            .contains("[WARNING]: Could not match supplied host pattern, ignoring: nosuch"),
         "{}",
         check.stderr
     );

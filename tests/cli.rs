@@ -56,6 +56,8 @@ fn the_man_page_is_roff_naming_every_subcommand() {
         "plan",
         "runs",
         "resume",
+        "adhoc",
+        "patch",
         "completions",
     ] {
         assert!(

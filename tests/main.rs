@@ -19,6 +19,7 @@ mod kvm_migrate;
 mod kvm_monthly;
 mod libvirt_inventory;
 mod monthly;
+mod operator;
 mod parity;
 mod patch_facts;
 mod playbook_features;

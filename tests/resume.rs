@@ -175,7 +175,7 @@ fn a_journal_from_before_connection_options_resumes_with_the_flags_given() {
     std::fs::write(&path, lines.join("\n") + "\n").expect("write journal");
 
     std::fs::write(project.join("healthy"), "").expect("fix the cause");
-    let resumed = project.rpatch(&["resume", &id, "--timeout", "60"]);
+    let resumed = project.rpatch(&["resume", &id, "--task-timeout", "60"]);
     resumed.expect_code(0);
     assert!(
         resumed
@@ -214,8 +214,12 @@ fn a_resumed_run_connects_with_the_runs_ssh_options() {
         &known_hosts,
         "--host-key-checking",
         "strict",
-        "--timeout",
+        "--task-timeout",
         "120",
+        "-T",
+        "90",
+        "--ssh-common-args",
+        "-o ServerAliveInterval=30",
     ]);
     run.expect_code(6);
     assert!(run.stdout.contains(&recap_line("node01")), "{}", run.stdout);
@@ -224,7 +228,9 @@ fn a_resumed_run_connects_with_the_runs_ssh_options() {
     assert!(
         journal.contains(&format!("\"known_hosts\":[\"{known_hosts}\"]"))
             && journal.contains(&format!("\"ssh_config\":\"{ssh_config}\""))
-            && journal.contains("\"timeout\":120"),
+            && journal.contains("\"timeout\":120")
+            && journal.contains("\"connect_timeout\":90")
+            && journal.contains("\"ssh_args\":[\"-o\",\"ServerAliveInterval=30\"]"),
         "{journal}"
     );
 

@@ -535,7 +535,7 @@ fn wrong_become_password_fails_fast_and_quietly() {
     let out = fleet
         .project_with_inventory(&password_user_inventory(&fleet, wrong))
         .playbook(BECOME_PLAY)
-        .run(&["-vvv", "--timeout", "60"]);
+        .run(&["-vvv", "--task-timeout", "60"]);
     out.expect_code(2);
     assert_eq!(out.recap_of("node01").failed, 1);
     assert_eq!(out.recap_of("node01").unreachable, 0);

@@ -34,6 +34,13 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Read the patch baselines runs recorded: the exact package versions they installed.
     Baseline(BaselineArgs),
+    /// Run one module on the hosts a pattern matches, as `ansible PATTERN -m MODULE -a ARGS`:
+    /// a rolling, gated, journaled (resumable) run of a one-task play.
+    Adhoc(AdhocArgs),
+    /// Patch the hosts a pattern matches now: a rolling play (serial ramp 1, 10%, 25%; stop when
+    /// more than max_fail_percentage fail; topology order) of patch_facts, apt/dnf upgrade, then
+    /// needrestart or a reboot when the updates require one.
+    Patch(PatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// For example: `rpatch completions bash > /etc/bash_completion.d/rpatch`.
@@ -54,7 +61,7 @@ pub struct CompletionsArgs {
 
 /// Where run journals live. Run locks are not affected: they always live in the state
 /// directory's `locks/`, so a different `--runs-dir` cannot start a second run of one rollout.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct RunsDir {
     /// Keep run journals here instead of the state directory's runs/ ($RPATCH_STATE_DIR, else
     /// $XDG_STATE_HOME/rpatch, else ~/.local/state/rpatch); run locks always stay there.
@@ -63,9 +70,10 @@ pub struct RunsDir {
 }
 
 /// Where hosts come from, and extra variables.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct Sources {
-    /// Inventory file or directory (repeatable) [default: $RPATCH_INVENTORY, else ./inventory].
+    /// Inventory file or directory (repeatable) [default: $RPATCH_INVENTORY, else
+    /// $ANSIBLE_INVENTORY or ansible.cfg's inventory, else ./inventory].
     #[arg(short, long = "inventory", value_name = "PATH")]
     pub inventory: Vec<PathBuf>,
 
@@ -81,7 +89,8 @@ pub struct Sources {
 /// `rpatch run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The playbook to run.
+    /// The playbook to run; `-` reads it from standard input (its directory is then the
+    /// current one, for roles and relative paths).
     pub playbook: PathBuf,
 
     #[command(flatten)]
@@ -107,9 +116,9 @@ pub struct RunArgs {
     #[arg(short = 'D', long)]
     pub diff: bool,
 
-    /// How many hosts run a task at the same time.
-    #[arg(short, long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub forks: u32,
+    /// How many hosts run a task at the same time [default: ansible.cfg's forks, else 50].
+    #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub forks: Option<u32>,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -117,6 +126,11 @@ pub struct RunArgs {
     /// Batch sizes for every play, overriding `serial:` (e.g. `1,10%,50%`).
     #[arg(long, value_name = "SIZES")]
     pub serial: Option<String>,
+
+    /// Start at the first task with this name (as `--list-tasks` shows it); earlier tasks
+    /// of every play are skipped.
+    #[arg(long, value_name = "TASK")]
+    pub start_at_task: Option<String>,
 
     /// Run notified handlers even on hosts that failed (every play, as `force_handlers: true`).
     #[arg(long)]
@@ -137,26 +151,73 @@ pub struct RunArgs {
     #[arg(long)]
     pub list_tasks: bool,
 
+    /// List the tags of each play's tasks, then exit.
+    #[arg(long)]
+    pub list_tags: bool,
+
+    /// Check the playbook's syntax (as `rpatch check`), then exit.
+    #[arg(long)]
+    pub syntax_check: bool,
+
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
-/// How a run connects and escalates: `rpatch run` journals these (never the password) and
+/// How a run connects and escalates: `rpatch run` journals these (never a password) and
 /// `rpatch resume` repeats them; given to `resume`, each overrides the journaled value.
-#[derive(Debug, Args)]
+/// Connection settings are defaults, as in Ansible: a host's inventory variables
+/// (`ansible_user`, `ansible_ssh_private_key_file`, `ansible_timeout`, ...) win over them.
+#[derive(Debug, Args, Clone, Default)]
 pub struct ConnectionArgs {
-    /// Connect as this user.
+    /// Connect as this user (a host's `ansible_user` wins).
     #[arg(short, long, value_name = "USER")]
     pub user: Option<String>,
 
-    /// Run every task with privilege escalation (sudo).
+    /// Authenticate with this private key file.
+    #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+
+    /// Ask for the SSH password (read without echo; never logged or journaled).
+    #[arg(short = 'k', long)]
+    pub ask_pass: bool,
+
+    /// Connection type: `ssh` or `local` (a host's `ansible_connection` wins).
+    #[arg(short = 'c', long, value_name = "TYPE", value_parser = ["ssh", "local"])]
+    pub connection: Option<String>,
+
+    /// Connection timeout in seconds (as ansible's -T).
+    #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=crate::seconds::MAX_SECONDS))]
+    pub connect_timeout: Option<u64>,
+
+    /// Kill any single command that runs longer than this many seconds.
+    #[arg(long = "task-timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=crate::seconds::MAX_SECONDS))]
+    pub timeout: Option<u64>,
+
+    /// Run every task with privilege escalation.
     #[arg(short = 'b', long = "become")]
     pub escalate: bool,
+
+    /// Escalate to this user [default: root].
+    #[arg(long, value_name = "USER")]
+    pub become_user: Option<String>,
+
+    /// Escalate with this method: `sudo` or `su`.
+    #[arg(long, value_name = "METHOD", value_parser = ["sudo", "su"])]
+    pub become_method: Option<String>,
 
     /// Ask for the privilege escalation password (read without echo; never logged or journaled).
     #[arg(short = 'K', long)]
     pub ask_become_pass: bool,
+
+    /// Extra ssh arguments for every host, as ansible's (`-o Keyword=value` rpatch understands;
+    /// others are named in a warning and not used).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub ssh_common_args: Option<String>,
+
+    /// More ssh arguments for every host (as --ssh-common-args).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub ssh_extra_args: Option<String>,
 
     /// Use this ssh_config file instead of ~/.ssh/config and /etc/ssh/ssh_config [env: RPATCH_SSH_CONFIG].
     #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
@@ -169,10 +230,6 @@ pub struct ConnectionArgs {
     /// Unknown host keys: `strict` refuses them (default), `accept-new` records them; a changed key is always refused.
     #[arg(long, value_name = "POLICY", value_parser = parse_host_key_policy)]
     pub host_key_checking: Option<crate::transport::HostKeyPolicy>,
-
-    /// Kill any single command that runs longer than this many seconds.
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=crate::seconds::MAX_SECONDS))]
-    pub timeout: Option<u64>,
 }
 
 fn parse_host_key_policy(text: &str) -> Result<crate::transport::HostKeyPolicy, String> {
@@ -292,6 +349,110 @@ pub struct ResumeArgs {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    /// Print one JSON object per event on standard output instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rpatch adhoc`.
+#[derive(Debug, Args)]
+pub struct AdhocArgs {
+    /// The hosts: an inventory pattern (`web*:!web03`, `kvm:&prod`).
+    pub pattern: String,
+
+    /// The module to run.
+    #[arg(
+        short = 'm',
+        long = "module-name",
+        value_name = "MODULE",
+        default_value = "command"
+    )]
+    pub module: String,
+
+    /// The module's arguments: `key=value ...`, a free-form command, or a YAML/JSON mapping.
+    #[arg(
+        short = 'a',
+        long = "args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub module_args: Option<String>,
+
+    #[command(flatten)]
+    pub rollout: Rollout,
+}
+
+/// `rpatch patch`.
+#[derive(Debug, Args)]
+pub struct PatchArgs {
+    /// The hosts: an inventory pattern (`kvm*`, `web:&prod`).
+    pub pattern: String,
+
+    /// Install only security updates (apt: *-security suites; dnf: security advisories).
+    #[arg(long, conflicts_with = "packages")]
+    pub security_only: bool,
+
+    /// Upgrade only these packages (comma-separated, repeatable) instead of everything pending.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub packages: Vec<String>,
+
+    /// `auto` reboots a host whose updates need it; `never` leaves that to you (the last patch
+    /// facts of the host say it still needs one).
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "never"], default_value = "auto")]
+    pub reboot: String,
+
+    /// Seconds a rebooting host has to come back.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub reboot_timeout: u64,
+
+    /// The percentage of a batch's hosts that may fail before the rollout stops.
+    #[arg(long, value_name = "PERCENT", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_fail_percentage: u8,
+
+    #[command(flatten)]
+    pub rollout: Rollout,
+}
+
+/// What `adhoc` and `patch` share with `run`: sources, limit, batches, gates, connection.
+#[derive(Debug, Args)]
+pub struct Rollout {
+    #[command(flatten)]
+    pub sources: Sources,
+
+    /// Further restrict the hosts to this pattern.
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// Batch sizes (e.g. `1,10%,50%`) [default: adhoc all at once; patch 1,10%,25%].
+    #[arg(long, value_name = "SIZES")]
+    pub serial: Option<String>,
+
+    /// Check this URL (HTTP 200) after each batch before the next starts (repeatable).
+    #[arg(long = "gate-http", value_name = "URL")]
+    pub gate_http: Vec<String>,
+
+    /// Run this command on the controller after each batch; exit 0 lets the next start (repeatable).
+    #[arg(long = "gate-command", value_name = "CMD")]
+    pub gate_command: Vec<String>,
+
+    /// Report what would change without changing anything.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+
+    /// How many hosts run at the same time [default: ansible.cfg's forks, else 50].
+    #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub forks: Option<u32>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Ignore maintenance windows (recorded in the journal as an emergency run).
+    #[arg(long)]
+    pub emergency: bool,
+
+    #[command(flatten)]
+    pub runs: RunsDir,
 
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]

@@ -1,15 +1,17 @@
 //! `rpatch check`: load and validate everything, contact nothing.
 
+use super::ansible_cfg::AnsibleConfig;
 use super::args::CheckArgs;
 use super::error::CliError;
-use super::load::load_all;
+use super::load::load_all_in;
 use crate::playbook::TaskNode;
 use crate::runner::exit;
 use crate::runner::plan;
 
 /// Validates the playbook, roles, inventory and templates; prints a one-line summary.
-pub fn check(args: CheckArgs) -> Result<i32, CliError> {
-    let loaded = load_all(&args.playbook, &args.sources)?;
+pub fn check(mut args: CheckArgs) -> Result<i32, CliError> {
+    let roles_path = AnsibleConfig::for_sources(&mut args.sources)?;
+    let loaded = load_all_in(&args.playbook, None, &args.sources, &roles_path)?;
     let targeted = args
         .limit
         .as_deref()
@@ -44,7 +46,7 @@ pub fn check(args: CheckArgs) -> Result<i32, CliError> {
 
 /// Warns, as a run would, about each play's `hosts:` element that matches nothing; a pattern
 /// that cannot be evaluated is an error.
-fn warn_unmatched_patterns(loaded: &super::load::Loaded) -> Result<(), CliError> {
+pub(super) fn warn_unmatched_patterns(loaded: &super::load::Loaded) -> Result<(), CliError> {
     for play in &loaded.playbook.plays {
         let (_, selection) =
             plan::play_hosts(play, &loaded.inventory, &loaded.templar, &loaded.extra_vars)?;

@@ -11,7 +11,8 @@ use crate::rolling::state_dir::StateDir;
 use crate::runner::{exit, SshSettings};
 
 /// Discovers, prints and saves the topology; exit 3 when a hypervisor could not be asked.
-pub async fn discover(args: InventoryArgs) -> Result<i32, CliError> {
+pub async fn discover(mut args: InventoryArgs) -> Result<i32, CliError> {
+    super::ansible_cfg::AnsibleConfig::for_sources(&mut args.sources)?;
     let paths = inventory_paths(&args.sources)?;
     let inventory = Inventory::load(&paths)?;
     let hypervisors = match &args.hypervisors {
@@ -28,11 +29,7 @@ pub async fn discover(args: InventoryArgs) -> Result<i32, CliError> {
     let flags = ConnectionArgs {
         user: None,
         escalate: args.escalate,
-        ask_become_pass: false,
-        config_file: None,
-        known_hosts: Vec::new(),
-        host_key_checking: None,
-        timeout: None,
+        ..ConnectionArgs::default()
     };
     let ssh = ssh_settings(&flags)?;
     let topology = discover::discover(&inventory, &hypervisors, &ssh, args.escalate).await;
@@ -67,6 +64,7 @@ fn ssh_settings(flags: &ConnectionArgs) -> Result<SshSettings, CliError> {
         known_hosts: (!connection.known_hosts.is_empty())
             .then(|| connection.known_hosts.iter().map(Into::into).collect()),
         host_key_checking: connection.host_key_checking,
+        ..SshSettings::default()
     })
 }
 

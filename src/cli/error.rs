@@ -52,7 +52,7 @@ pub enum CliError {
     #[error("group `{0}` is not in the inventory")]
     UnknownGroup(String),
     /// Reading the become password failed.
-    #[error("cannot read the become password: {0}")]
+    #[error("cannot read the password: {0}")]
     Password(std::io::Error),
     /// `--serial` is malformed.
     #[error(transparent)]
@@ -111,6 +111,38 @@ pub enum CliError {
     /// The man page could not be rendered.
     #[error("cannot render the man page: {0}")]
     ManPage(std::io::Error),
+    /// `--ssh-common-args`/`--ssh-extra-args` cannot be split into words.
+    #[error("{flag}: {message}")]
+    SshArgs {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting of ansible.cfg or an `ANSIBLE_*` variable has a value rpatch cannot use.
+    #[error("{origin}: {key}: {message}")]
+    AnsibleConfig {
+        /// The file (with its line) or the variable.
+        origin: String,
+        /// The setting.
+        key: String,
+        /// What was expected.
+        message: String,
+    },
+    /// A built or standard-input playbook could not be saved in the state directory.
+    #[error("cannot save the playbook as `{}`: {source}", path.display())]
+    SavePlaybook {
+        /// Where it was to go.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The playbook could not be read from standard input.
+    #[error("cannot read the playbook from standard input: {0}")]
+    Stdin(std::io::Error),
+    /// `--start-at-task` names no task.
+    #[error("--start-at-task: no task is named `{0}` (`--list-tasks` shows the names)")]
+    NoSuchTask(String),
 }
 
 impl CliError {
@@ -140,6 +172,9 @@ impl CliError {
             | Self::RunFinished { .. }
             | Self::PlaybookChanged { .. }
             | Self::MissingExtraVars(_)
+            | Self::SshArgs { .. }
+            | Self::AnsibleConfig { .. }
+            | Self::NoSuchTask(_)
             | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::Baseline(crate::baseline::BaselineError::Unknown { .. }) => exit::BAD_OPTIONS,
             Self::Baseline(
@@ -156,6 +191,8 @@ impl CliError {
             | Self::Lock(_)
             | Self::StateDir(_)
             | Self::Baseline(_)
+            | Self::Stdin(_)
+            | Self::SavePlaybook { .. }
             | Self::ManPage(_) => exit::ERROR,
         }
     }

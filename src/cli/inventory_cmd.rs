@@ -6,7 +6,8 @@ use super::load::{inventory_paths, load_inventory};
 use crate::runner::exit;
 
 /// Prints the inventory in the requested view.
-pub fn inventory(args: InventoryArgs) -> Result<i32, CliError> {
+pub fn inventory(mut args: InventoryArgs) -> Result<i32, CliError> {
+    super::ansible_cfg::AnsibleConfig::for_sources(&mut args.sources)?;
     let paths = inventory_paths(&args.sources)?;
     let mut inventory = load_inventory(&args.sources)?;
     super::load::apply_discovered(&mut inventory, &paths);

@@ -66,22 +66,31 @@ pub fn apply_discovered(
     Some((saved, placed))
 }
 
-/// Loads inventory, extra vars and playbook; any error means nothing was touched.
-pub fn load_all(playbook_path: &Path, sources: &Sources) -> Result<Loaded, CliError> {
+/// Loads inventory, extra vars and playbook; any error means nothing was touched. `base_dir`
+/// is the playbook's directory when it is not the file's own (a playbook from standard input
+/// or built by `adhoc`/`patch`); `cfg_roles_path` is ansible.cfg's roles_path.
+pub fn load_all_in(
+    playbook_path: &Path,
+    base_dir: Option<&Path>,
+    sources: &Sources,
+    cfg_roles_path: &[PathBuf],
+) -> Result<Loaded, CliError> {
     let paths = inventory_paths(sources)?;
     let mut inventory = load_inventory(sources)?;
     let discovered = apply_discovered(&mut inventory, &paths);
     let extra_vars = Arc::new(extra_vars::parse_all(&sources.extra_vars)?);
     let templar = Arc::new(Templar::new());
-    let roles_path = std::env::var_os("RPATCH_ROLES_PATH")
+    let mut roles_path: Vec<PathBuf> = std::env::var_os("RPATCH_ROLES_PATH")
         .map(|paths| std::env::split_paths(&paths).collect())
         .unwrap_or_default();
+    roles_path.extend(cfg_roles_path.iter().cloned());
     let options = LoadOptions {
         extra_vars: extra_vars.clone(),
         roles_path,
+        base_dir: base_dir.map(Path::to_path_buf),
     };
     let playbook = playbook::load(playbook_path, &templar, &options)?;
-    if let Some(dir) = playbook_path.parent() {
+    if let Some(dir) = base_dir.or(playbook_path.parent()) {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {

@@ -16,6 +16,8 @@ macro_rules! outln {
     }};
 }
 
+mod adhoc;
+mod ansible_cfg;
 mod args;
 mod baseline_cmd;
 mod check;
@@ -23,9 +25,11 @@ mod completions;
 mod discover_cmd;
 mod error;
 mod extra_vars;
+mod inline_playbook;
 mod inventory_cmd;
 mod journal;
 mod load;
+mod patch_play;
 mod plan_cmd;
 mod resume;
 mod run;
@@ -77,6 +81,8 @@ pub fn main() -> i32 {
             Command::Runs(args) => runs::runs(args),
             Command::Resume(args) => resume::resume(args, cli.verbose).await,
             Command::Baseline(args) => baseline_cmd::baseline(args),
+            Command::Adhoc(args) => adhoc::adhoc(args, cli.verbose).await,
+            Command::Patch(args) => adhoc::patch(args, cli.verbose).await,
             Command::Completions(args) => completions::completions(args.shell),
             Command::Man => completions::man(),
         }

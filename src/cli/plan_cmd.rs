@@ -1,15 +1,17 @@
 //! `rpatch plan`: each play's batches, why hosts are where they are, gates and window.
 
+use super::ansible_cfg::AnsibleConfig;
 use super::args::PlanArgs;
 use super::error::CliError;
-use super::load::load_all;
+use super::load::load_all_in;
 use crate::rolling::serial::Serial;
 use crate::runner::exit;
 use crate::runner::plan::{plan_playbook, PlanInputs};
 
 /// Prints the plan without contacting any host.
-pub fn plan(args: PlanArgs) -> Result<i32, CliError> {
-    let loaded = load_all(&args.playbook, &args.sources)?;
+pub fn plan(mut args: PlanArgs) -> Result<i32, CliError> {
+    let roles_path = AnsibleConfig::for_sources(&mut args.sources)?;
+    let loaded = load_all_in(&args.playbook, None, &args.sources, &roles_path)?;
     let limit = match &args.limit {
         Some(pattern) => Some(loaded.inventory.select_limit(pattern)?),
         None => None,

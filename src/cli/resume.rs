@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use super::args::{ResumeArgs, Sources};
 use super::error::CliError;
 use super::journal::{lock_run, runs_dir, Locked};
-use super::load::{load_all, Loaded};
-use super::run::{execute, read_password, OutputMode};
-use super::settings::{apply_resume_flags, check_ssh_config, run_options};
+use super::load::{load_all_in, Loaded};
+use super::run::{execute, OutputMode, Style};
+use super::settings::{apply_resume_flags, ask_passwords, check_ssh_config, run_options};
 use crate::playbook::digest::digest;
 use crate::rolling::journal::{
     JournalEvent, JournalReader, JournalWriter, RunId, RunState, JOURNAL_FILE,
@@ -36,7 +36,14 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         flush_cache: false,
     };
     let playbook = PathBuf::from(&state.playbook);
-    let loaded = load_all(&playbook, &sources)?;
+    let base_dir = settings.playbook_dir.as_ref().map(PathBuf::from);
+    let roles_path: Vec<PathBuf> = settings.roles_path.iter().map(PathBuf::from).collect();
+    let mut loaded = load_all_in(&playbook, base_dir.as_deref(), &sources, &roles_path)?;
+    if let Some(task) = &settings.start_at_task {
+        if !crate::playbook::start_at_task(&mut loaded.playbook, task) {
+            return Err(CliError::NoSuchTask(task.clone()));
+        }
+    }
     let missing: Vec<String> = settings
         .extra_var_names
         .iter()
@@ -47,6 +54,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         return Err(CliError::MissingExtraVars(missing));
     }
     check_digest(&state, &loaded, args.force)?;
+    let adhoc = super::adhoc::is_adhoc(&loaded.playbook);
     for warning in apply_resume_flags(&mut settings, &args.connection)? {
         eprintln!("[WARNING]: {warning}");
     }
@@ -58,11 +66,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
             return Ok(exit::LOCKED);
         }
     };
-    let ask = settings
-        .connection
-        .as_ref()
-        .is_some_and(|connection| connection.ask_become_pass);
-    let become_password = if ask { Some(read_password()?) } else { None };
+    let passwords = ask_passwords(&settings)?;
     let mut writer = JournalWriter::reopen(&path, &state)?;
     writer.append(JournalEvent::Resumed)?;
     if let Some(line) = state.dropped_tail {
@@ -79,7 +83,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         eprintln!("rpatch: running again on {}", scope.retried.join(", "));
     }
     check_ssh_config(&settings)?;
-    let options = run_options(&settings, None, become_password, verbosity);
+    let options = run_options(&settings, None, passwords, verbosity);
     let control = RunControl {
         journal: Some(writer.spawn()?),
         emergency: state.emergency || args.emergency,
@@ -94,6 +98,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         verbosity,
         diff: settings.diff,
         run_id: state.run_id.to_string(),
+        style: if adhoc { Style::Adhoc } else { Style::Playbook },
     };
     let code = execute(&loaded, &plan, options, control, output).await;
     super::baseline_cmd::record_after_run(&path);

@@ -1,16 +1,19 @@
 //! `rpatch run`: load, plan, lock, journal, run with output, map the outcome to an exit code.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::ansible_cfg::AnsibleConfig;
 use super::args::RunArgs;
 use super::error::CliError;
+use super::inline_playbook::PlaybookSource;
 use super::journal::{absolute, lock_run, runs_dir, start_journal, Locked};
-use super::load::{inventory_paths, load_all, Loaded};
-use super::settings::{check_ssh_config, connection_from_flags, run_options};
-use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
+use super::load::{inventory_paths, load_all_in, Loaded};
+use super::settings::{ask_passwords, check_ssh_config, connection_from_flags, run_options};
+use crate::output::{self, AdhocRenderer, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::digest::digest;
 use crate::playbook::{Action, TagFilter, TaskNode};
 use crate::rolling::clock::Clock;
@@ -20,11 +23,57 @@ use crate::runner::plan::{plan_playbook, PlanInputs, PlayPlan};
 use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
 
 /// Runs a playbook and returns the exit code.
-pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
+pub async fn run(mut args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
+    let cfg = apply_ansible_cfg(&mut args)?;
+    let source = PlaybookSource::from_argument(&args.playbook)?;
+    start(args, source, &cfg.roles_path(), verbosity, Style::Playbook).await
+}
+
+/// Reads ansible.cfg and the `ANSIBLE_*` variables, warns about what rpatch does not
+/// support, and fills what the command line left unset.
+pub(super) fn apply_ansible_cfg(args: &mut RunArgs) -> Result<AnsibleConfig, CliError> {
+    let cfg = AnsibleConfig::load()?;
+    cfg.warn();
+    cfg.apply(&mut args.sources, &mut args.forks, &mut args.connection)?;
+    Ok(cfg)
+}
+
+/// How results print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Style {
+    /// ansible-playbook's banners and task lines.
+    Playbook,
+    /// ansible's ad-hoc lines: `host | CHANGED | rc=0 >>`.
+    Adhoc,
+}
+
+/// Runs the playbook `source` with `args` (shared by `run`, `adhoc` and `patch`).
+pub(super) async fn start(
+    args: RunArgs,
+    source: PlaybookSource,
+    roles_path: &[PathBuf],
+    verbosity: u8,
+    style: Style,
+) -> Result<i32, CliError> {
     let clock = Clock::from_env()?;
-    let mut loaded = load_all(&args.playbook, &args.sources)?;
+    let mut loaded = load_all_in(
+        &source.path,
+        source.base_dir.as_deref(),
+        &args.sources,
+        roles_path,
+    )?;
+    if args.syntax_check {
+        super::check::warn_unmatched_patterns(&loaded)?;
+        outln!("\nplaybook: {}", args.playbook.display());
+        return Ok(exit::OK);
+    }
+    if let Some(task) = &args.start_at_task {
+        if !crate::playbook::start_at_task(&mut loaded.playbook, task) {
+            return Err(CliError::NoSuchTask(task.clone()));
+        }
+    }
     if loaded.playbook.plays.iter().any(|play| play.discover)
-        && !(args.list_hosts || args.list_tasks)
+        && !(args.list_hosts || args.list_tasks || args.list_tags)
     {
         let paths = inventory_paths(&args.sources)?;
         super::discover_cmd::before_run(&mut loaded.inventory, &paths, &args.connection).await?;
@@ -37,7 +86,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         args.tags.iter().map(String::as_str),
         args.skip_tags.iter().map(String::as_str),
     );
-    if args.list_hosts || args.list_tasks {
+    if args.list_hosts || args.list_tasks || args.list_tags {
         list(&loaded, &args, limit.as_deref(), &tags);
         return Ok(exit::OK);
     }
@@ -58,7 +107,7 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         .iter()
         .map(|path| absolute(path))
         .collect::<Result<Vec<_>, _>>()?;
-    let playbook = absolute(&args.playbook)?;
+    let playbook = absolute(&source.path)?;
     let runs_dir = runs_dir(&args.runs)?;
     let settings = RunSettings {
         inventory: inventory.iter().map(|p| p.display().to_string()).collect(),
@@ -66,21 +115,23 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         skip_tags: args.skip_tags.clone(),
         check: args.check,
         diff: args.diff,
-        forks: args.forks as usize,
+        forks: args.forks.unwrap_or(DEFAULT_FORKS) as usize,
         become_all: args.connection.escalate,
         user: args.connection.user.clone(),
         force_handlers: args.force_handlers,
         extra_var_names: loaded.extra_vars.keys().cloned().collect(),
         connection: Some(connection_from_flags(&args.connection)?),
         digest: Some(digest(&loaded.playbook)),
+        playbook_dir: source.base_dir.as_ref().map(|d| d.display().to_string()),
+        start_at_task: args.start_at_task.clone(),
+        roles_path: roles_path
+            .iter()
+            .map(|path| absolute(path).map(|p| p.display().to_string()))
+            .collect::<Result<_, _>>()?,
     };
     check_ssh_config(&settings)?;
-    let become_password = if args.connection.ask_become_pass {
-        Some(read_password()?)
-    } else {
-        None
-    };
-    let options = run_options(&settings, limit, become_password, verbosity);
+    let passwords = ask_passwords(&settings)?;
+    let options = run_options(&settings, limit, passwords, verbosity);
     let _lock = match lock_run(&inventory, &playbook)? {
         Locked::Acquired(lock) => lock,
         Locked::Held(message) => {
@@ -102,11 +153,16 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         verbosity,
         diff: args.diff,
         run_id: run_id.to_string(),
+        style,
     };
     let code = execute(&loaded, &plan, options, control, output).await;
     super::baseline_cmd::record_after_run(&runs_dir.join(run_id.as_str()).join(JOURNAL_FILE));
     Ok(code)
 }
+
+/// Forks when neither the command line nor ansible.cfg says (Ansible's is 5; rpatch's
+/// hosts wait on the network, not on a Python interpreter each).
+pub(super) const DEFAULT_FORKS: u32 = 50;
 
 /// How a run prints its events.
 pub(super) struct OutputMode {
@@ -118,6 +174,8 @@ pub(super) struct OutputMode {
     pub diff: bool,
     /// The run's id, carried by every JSON event.
     pub run_id: String,
+    /// Playbook or ad-hoc lines.
+    pub style: Style,
 }
 
 /// Runs a loaded, planned playbook with output and Ctrl-C handling; returns the exit code.
@@ -131,6 +189,8 @@ pub(super) async fn execute(
     let (sender, receiver) = mpsc::channel(1024);
     let renderer: Box<dyn Renderer> = if output.json {
         Box::new(JsonRenderer::new(output.run_id))
+    } else if output.style == Style::Adhoc {
+        Box::new(AdhocRenderer::new(output.verbosity, output.diff))
     } else {
         Box::new(HumanRenderer::new(output.verbosity, output.diff))
     };
@@ -176,6 +236,14 @@ fn list(loaded: &Loaded, args: &RunArgs, limit: Option<&[String]>, tags: &TagFil
         .filter(|h| limit.is_none_or(|l| l.contains(h)))
         .collect();
         outln!("\n  play #{} ({}): {}", number + 1, play.hosts, play.name);
+        if args.list_tags {
+            let mut tags = std::collections::BTreeSet::new();
+            for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                collect_tags(section, &mut tags);
+            }
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            outln!("      TASK TAGS: [{}]", tags.join(", "));
+        }
         if args.list_hosts {
             outln!("    pattern: ['{}']", play.hosts);
             outln!("    hosts ({}):", hosts.len());
@@ -187,6 +255,25 @@ fn list(loaded: &Loaded, args: &RunArgs, limit: Option<&[String]>, tags: &TagFil
             outln!("    tasks:");
             for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
                 print_tasks(section, tags);
+            }
+        }
+    }
+}
+
+/// Every tag of these tasks (and of the tasks they include).
+fn collect_tags(nodes: &[TaskNode], tags: &mut std::collections::BTreeSet<String>) {
+    for node in nodes {
+        match node {
+            TaskNode::Task(task) => {
+                tags.extend(task.settings.tags.iter().cloned());
+                if let Action::Include { tasks, .. } = &task.action {
+                    collect_tags(tasks, tags);
+                }
+            }
+            TaskNode::Block(block) => {
+                collect_tags(&block.block, tags);
+                collect_tags(&block.rescue, tags);
+                collect_tags(&block.always, tags);
             }
         }
     }
@@ -218,10 +305,10 @@ fn print_tasks(nodes: &[TaskNode], tags: &TagFilter) {
     }
 }
 
-/// Reads the become password: without echo on a terminal, one line from stdin otherwise.
-pub(super) fn read_password() -> Result<String, CliError> {
+/// Reads a password: without echo on a terminal, one line from stdin otherwise.
+pub(super) fn read_password(prompt: &str) -> Result<String, CliError> {
     if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password("BECOME password: ").map_err(CliError::Password);
+        return rpassword::prompt_password(prompt).map_err(CliError::Password);
     }
     let mut line = String::new();
     std::io::stdin()

@@ -43,7 +43,54 @@ pub fn connection_from_flags(flags: &ConnectionArgs) -> Result<ConnectionSetting
         }),
         timeout: flags.timeout,
         ask_become_pass: flags.ask_become_pass,
+        connect_timeout: flags.connect_timeout,
+        private_key: flags
+            .private_key
+            .as_deref()
+            .map(absolute)
+            .transpose()?
+            .map(display),
+        ask_pass: flags.ask_pass,
+        connection: flags.connection.clone(),
+        become_user: flags.become_user.clone(),
+        become_method: flags.become_method.clone(),
+        ssh_args: usable_ssh_args(flags)?,
     })
+}
+
+/// The words of `--ssh-common-args` then `--ssh-extra-args` that rpatch's transport honours
+/// (`-o Keyword=value` it knows, `-J`, `-p`, `-i`, `-l`, `-F`); every other option is named in
+/// a warning and left out, so one unknown `-o` does not stop the run.
+fn usable_ssh_args(flags: &ConnectionArgs) -> Result<Vec<String>, CliError> {
+    let mut usable = Vec::new();
+    for (flag, text) in [
+        ("--ssh-common-args", &flags.ssh_common_args),
+        ("--ssh-extra-args", &flags.ssh_extra_args),
+    ] {
+        let Some(text) = text else { continue };
+        let words = shlex::split(text).ok_or_else(|| CliError::SshArgs {
+            flag,
+            message: format!("unbalanced quotes in `{text}`"),
+        })?;
+        let mut words = words.into_iter().peekable();
+        while let Some(word) = words.next() {
+            let mut option = vec![word.clone()];
+            // `-o X=y` and `-J host` carry their value in the next word; `-oX=y` attached.
+            if word.len() == 2 && word.starts_with('-') {
+                if let Some(value) = words.next_if(|next| !next.starts_with('-')) {
+                    option.push(value);
+                }
+            }
+            match crate::transport::ssh::check_ssh_args(&option) {
+                Ok(()) => usable.extend(option),
+                Err(reason) => eprintln!(
+                    "[WARNING]: {flag}: ignoring `{}`: {reason}",
+                    option.join(" ")
+                ),
+            }
+        }
+    }
+    Ok(usable)
 }
 
 /// Reads the ssh_config files a run will use, so a missing `-F` file, an unknown keyword or a
@@ -106,10 +153,61 @@ pub fn apply_resume_flags(
         }
     }
     if flags.timeout.is_some() && flags.timeout != recorded.timeout {
-        differs("--timeout", shown(&recorded.timeout), shown(&flags.timeout));
+        differs(
+            "--task-timeout",
+            shown(&recorded.timeout),
+            shown(&flags.timeout),
+        );
         recorded.timeout = flags.timeout;
     }
+    if flags.connect_timeout.is_some() && flags.connect_timeout != recorded.connect_timeout {
+        differs(
+            "--timeout",
+            shown(&recorded.connect_timeout),
+            shown(&flags.connect_timeout),
+        );
+        recorded.connect_timeout = flags.connect_timeout;
+    }
+    if flags.private_key.is_some() && given.private_key != recorded.private_key {
+        differs(
+            "--private-key",
+            shown(&recorded.private_key),
+            shown(&given.private_key),
+        );
+        recorded.private_key = given.private_key;
+    }
+    if flags.connection.is_some() && flags.connection != recorded.connection {
+        differs("-c", shown(&recorded.connection), shown(&flags.connection));
+        recorded.connection = flags.connection.clone();
+    }
+    if flags.become_user.is_some() && flags.become_user != recorded.become_user {
+        differs(
+            "--become-user",
+            shown(&recorded.become_user),
+            shown(&flags.become_user),
+        );
+        recorded.become_user = flags.become_user.clone();
+    }
+    if flags.become_method.is_some() && flags.become_method != recorded.become_method {
+        differs(
+            "--become-method",
+            shown(&recorded.become_method),
+            shown(&flags.become_method),
+        );
+        recorded.become_method = flags.become_method.clone();
+    }
+    if (flags.ssh_common_args.is_some() || flags.ssh_extra_args.is_some())
+        && given.ssh_args != recorded.ssh_args
+    {
+        differs(
+            "--ssh-common-args/--ssh-extra-args",
+            recorded.ssh_args.join(" "),
+            given.ssh_args.join(" "),
+        );
+        recorded.ssh_args = given.ssh_args;
+    }
     recorded.ask_become_pass |= flags.ask_become_pass;
+    recorded.ask_pass |= flags.ask_pass;
     override_user_and_become(settings, flags, &mut warnings);
     Ok(warnings)
 }
@@ -135,13 +233,39 @@ fn override_user_and_become(
     }
 }
 
+/// Passwords asked for at the start of a run or resume (never journaled or printed).
+#[derive(Default)]
+pub struct Passwords {
+    /// `-k`.
+    pub ssh: Option<String>,
+    /// `-K`.
+    pub become_pass: Option<String>,
+}
+
+/// Asks for the passwords the settings say to ask for: SSH first, then become, as Ansible.
+pub fn ask_passwords(settings: &RunSettings) -> Result<Passwords, CliError> {
+    let connection = settings.connection.clone().unwrap_or_default();
+    let ssh = if connection.ask_pass {
+        Some(super::run::read_password("SSH password: ")?)
+    } else {
+        None
+    };
+    let become_pass = if connection.ask_become_pass {
+        Some(super::run::read_password("BECOME password: ")?)
+    } else {
+        None
+    };
+    Ok(Passwords { ssh, become_pass })
+}
+
 /// The runner's options for a run with these settings.
 pub fn run_options(
     settings: &RunSettings,
     limit: Option<Vec<String>>,
-    become_password: Option<String>,
+    passwords: Passwords,
     verbosity: u8,
 ) -> RunOptions {
+    let become_password = passwords.become_pass;
     let connection = settings.connection.clone().unwrap_or_default();
     RunOptions {
         check: settings.check,
@@ -163,7 +287,14 @@ pub fn run_options(
             known_hosts: (!connection.known_hosts.is_empty())
                 .then(|| connection.known_hosts.iter().map(PathBuf::from).collect()),
             host_key_checking: connection.host_key_checking,
+            connection: connection.connection.clone(),
+            password: passwords.ssh,
+            private_key_file: connection.private_key.map(PathBuf::from),
+            connect_timeout: connection.connect_timeout.map(Duration::from_secs),
+            ssh_args: connection.ssh_args.clone(),
         },
+        become_user: connection.become_user.clone(),
+        become_method: connection.become_method.clone(),
     }
 }
 
@@ -207,6 +338,7 @@ mod tests {
                 host_key_checking: Some(HostKeyPolicy::AcceptNew),
                 timeout: Some(60),
                 ask_become_pass: false,
+                ..ConnectionSettings::default()
             }),
             ..RunSettings::default()
         }
@@ -218,7 +350,7 @@ mod tests {
         let warnings = apply_resume_flags(&mut settings, &flags(&[])).expect("apply");
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(settings, journaled());
-        let options = run_options(&settings, None, None, 0);
+        let options = run_options(&settings, None, Passwords::default(), 0);
         assert_eq!(
             options.ssh.config_file,
             Some(PathBuf::from("/etc/rpatch/ssh_config"))
@@ -240,11 +372,11 @@ mod tests {
         let mut settings = journaled();
         let warnings = apply_resume_flags(
             &mut settings,
-            &flags(&["--timeout", "5", "-u", "root", "-K"]),
+            &flags(&["--task-timeout", "5", "-u", "root", "-K"]),
         )
         .expect("apply");
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].contains("--timeout 5"), "{warnings:?}");
+        assert!(warnings[0].contains("--task-timeout 5"), "{warnings:?}");
         let connection = settings.connection.expect("connection");
         assert_eq!(connection.timeout, Some(5));
         assert!(connection.ask_become_pass);
@@ -252,10 +384,27 @@ mod tests {
     }
 
     #[test]
+    fn ssh_args_keep_the_options_the_transport_honours_and_drop_the_rest() {
+        let settings = connection_from_flags(&flags(&[
+            "--ssh-common-args",
+            "-C -o ServerAliveInterval=5 -oNoSuchOption=1",
+            "--ssh-extra-args",
+            "-J jump.example -q",
+        ]))
+        .expect("settings");
+        assert_eq!(
+            settings.ssh_args,
+            ["-o", "ServerAliveInterval=5", "-J", "jump.example"]
+        );
+        let unbalanced = connection_from_flags(&flags(&["--ssh-common-args", "-o 'x"]));
+        assert!(unbalanced.is_err());
+    }
+
+    #[test]
     fn an_old_journal_takes_the_flags_with_a_warning() {
         let mut settings = RunSettings::default();
         let warnings =
-            apply_resume_flags(&mut settings, &flags(&["--timeout", "7"])).expect("apply");
+            apply_resume_flags(&mut settings, &flags(&["--task-timeout", "7"])).expect("apply");
         assert!(warnings[0].contains("predates"), "{warnings:?}");
         assert_eq!(settings.connection.expect("set").timeout, Some(7));
     }

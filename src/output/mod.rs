@@ -1,6 +1,7 @@
 //! Rendering run events for people (Ansible-style lines, a progress bar on terminals) or for
 //! machines (`--json`: one JSON object per event per line). Only this module prints results.
 
+mod adhoc;
 mod human;
 mod json;
 mod recap;
@@ -8,6 +9,7 @@ mod recap;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use adhoc::AdhocRenderer;
 pub use human::HumanRenderer;
 pub use json::JsonRenderer;
 pub use recap::recap_lines;

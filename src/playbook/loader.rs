@@ -19,6 +19,9 @@ pub struct LoadOptions {
     pub extra_vars: Arc<Vars>,
     /// Extra role directories, searched after `roles/` next to the playbook.
     pub roles_path: Vec<PathBuf>,
+    /// The playbook directory (roles/, relative paths) when not the file's own: a playbook
+    /// read from standard input or built by `adhoc`/`patch` belongs to the current directory.
+    pub base_dir: Option<PathBuf>,
 }
 
 /// Loads and validates a playbook and everything it references.
@@ -51,6 +54,7 @@ fn load_with(
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let parent = options.base_dir.as_deref().unwrap_or(parent);
     let base_dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
     let mut loader = Loader {
         templar,
@@ -141,7 +145,12 @@ impl Loader<'_> {
                 .or_else(|| entry.get("ansible.builtin.import_playbook"))
             {
                 let name = expect_str(&file, target, "import_playbook")?;
-                let dir = path.parent().unwrap_or(Path::new("."));
+                // The top file's imports are relative to the playbook directory (which is the
+                // current one for a playbook read from standard input).
+                let dir = match at {
+                    None => self.base_dir.clone(),
+                    Some(_) => path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                };
                 plays.extend(self.playbook_file(&dir.join(name), Some(&file.at(target)))?);
                 continue;
             }

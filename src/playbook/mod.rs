@@ -7,6 +7,7 @@ mod loader;
 mod model;
 mod nodes;
 mod rollout;
+mod start_at;
 mod tags;
 mod tasks;
 mod validate;
@@ -18,4 +19,5 @@ pub use model::{
     Role, Task, TaskNode,
 };
 pub use rollout::{GateFailure, Rollout};
+pub use start_at::start_at_task;
 pub use tags::TagFilter;

@@ -835,6 +835,7 @@ mod tests {
                     host_key_checking: Some(crate::transport::HostKeyPolicy::AcceptNew),
                     timeout: Some(600),
                     ask_become_pass: true,
+                    ..ConnectionSettings::default()
                 }),
                 digest: Some(PlaybookDigest {
                     sha256: "0".repeat(64),

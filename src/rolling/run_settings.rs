@@ -46,6 +46,16 @@ pub struct RunSettings {
     /// The playbook's content when the run started; `None` in older journals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<PlaybookDigest>,
+    /// Where the playbook's relative paths and roles are found, when not its own directory
+    /// (`rpatch run -`, `adhoc`, `patch`: the directory the run started in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook_dir: Option<String>,
+    /// ansible.cfg's `roles_path` (absolute), so a resume started elsewhere finds the roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles_path: Vec<String>,
+    /// `--start-at-task`: the tasks before it are not part of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at_task: Option<String>,
 }
 
 /// Connection options of a run besides `-u` and `-b`: the effective values (the flag, else
@@ -62,12 +72,34 @@ pub struct ConnectionSettings {
     /// `--host-key-checking`: `strict`, `accept-new` or `off`.
     #[serde(default)]
     pub host_key_checking: Option<HostKeyPolicy>,
-    /// `--timeout`: the per-command limit in seconds.
+    /// `--task-timeout` (named `--timeout` before `-T` took Ansible's meaning): the
+    /// per-command limit in seconds.
     #[serde(default)]
     pub timeout: Option<u64>,
     /// `-K`: the become password was asked for (it is asked again on resume, never stored).
     #[serde(default)]
     pub ask_become_pass: bool,
+    /// `-T`/`--timeout`: the connection timeout in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<u64>,
+    /// `--private-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// `-k`: the SSH password was asked for (asked again on resume, never stored).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ask_pass: bool,
+    /// `-c`: `ssh` or `local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// `--become-user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub become_user: Option<String>,
+    /// `--become-method`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub become_method: Option<String>,
+    /// The `--ssh-common-args`/`--ssh-extra-args` words rpatch uses (others were warned about).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_args: Vec<String>,
 }
 
 /// A digest of the playbook and every file it loaded (imported playbooks, roles, task and

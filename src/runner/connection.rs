@@ -33,15 +33,27 @@ pub fn transport_for(
     let connection = play_connection
         .map(str::to_string)
         .or_else(|| var_string(scope, templar, "ansible_connection"))
+        .or_else(|| ssh.connection.clone())
         .unwrap_or_else(|| "ssh".to_string());
     match connection.as_str() {
         "local" => Ok(Arc::new(LocalTransport)),
         "ssh" | "smart" | "paramiko" => {
+            let host = ssh_options(scope, templar)?;
+            // Command-line settings are defaults: the host's own variables win (Ansible's order).
+            let mut ssh_args = ssh.ssh_args.clone();
+            ssh_args.extend(host.ssh_args.iter().cloned());
             let options = SshOptions {
                 config_file: ssh.config_file.clone(),
                 known_hosts_files: ssh.known_hosts.clone(),
                 host_key_policy: ssh.host_key_checking,
-                ..ssh_options(scope, templar)?
+                password: host.password.clone().or_else(|| ssh.password.clone()),
+                private_key_file: host
+                    .private_key_file
+                    .clone()
+                    .or_else(|| ssh.private_key_file.clone()),
+                connect_timeout: host.connect_timeout.or(ssh.connect_timeout),
+                ssh_args,
+                ..host
             };
             Ok(Arc::new(SshTransport::new(&options)?))
         }
@@ -124,9 +136,16 @@ pub fn escalation_for(
     }
     let user = match &settings.become_user {
         Some(user) => templar.render_value(user, scope)?.to_string(),
-        None => var_string(scope, templar, "ansible_become_user").unwrap_or_else(|| "root".into()),
+        None => var_string(scope, templar, "ansible_become_user")
+            .or_else(|| options.become_user.clone())
+            .unwrap_or_else(|| "root".into()),
     };
-    let method = match settings.become_method.as_deref() {
+    let method = settings
+        .become_method
+        .clone()
+        .or_else(|| var_string(scope, templar, "ansible_become_method"))
+        .or_else(|| options.become_method.clone());
+    let method = match method.as_deref() {
         Some("su") => BecomeMethod::Su,
         _ => BecomeMethod::Sudo,
     };

@@ -34,6 +34,10 @@ pub struct RunOptions {
     pub command_timeout: Option<Duration>,
     /// SSH settings from the command line (each falls back to its `RPATCH_*` variable).
     pub ssh: SshSettings,
+    /// `--become-user`: whom escalation becomes where neither the task nor the host says.
+    pub become_user: Option<String>,
+    /// `--become-method` (`sudo` or `su`), where neither the task nor the host says.
+    pub become_method: Option<String>,
 }
 
 /// SSH settings that apply to every host of a run.
@@ -45,6 +49,16 @@ pub struct SshSettings {
     pub known_hosts: Option<Vec<PathBuf>>,
     /// `--host-key-checking`.
     pub host_key_checking: Option<HostKeyPolicy>,
+    /// `-c`: the connection type where the play and the host's `ansible_connection` say none.
+    pub connection: Option<String>,
+    /// `-k`: the SSH password where the host has no `ansible_password` (never printed).
+    pub password: Option<String>,
+    /// `--private-key`, where the host has no `ansible_ssh_private_key_file`.
+    pub private_key_file: Option<PathBuf>,
+    /// `-T`: the connection timeout, where the host has no `ansible_timeout`.
+    pub connect_timeout: Option<Duration>,
+    /// `--ssh-common-args`/`--ssh-extra-args` words, before the host's own.
+    pub ssh_args: Vec<String>,
 }
 
 impl Default for RunOptions {
@@ -62,6 +76,8 @@ impl Default for RunOptions {
             verbosity: 0,
             command_timeout: None,
             ssh: SshSettings::default(),
+            become_user: None,
+            become_method: None,
         }
     }
 }

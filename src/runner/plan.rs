@@ -143,7 +143,8 @@ pub fn play_hosts(
 pub fn warn_unmatched(selection: &Selection) {
     for element in &selection.unmatched {
         let name = element.trim_start_matches(['&', '!']);
-        tracing::warn!("Could not match supplied host pattern, ignoring: {name}");
+        // Ansible's own words and form, which admins grep for (printed before the run starts).
+        eprintln!("[WARNING]: Could not match supplied host pattern, ignoring: {name}");
     }
 }
 

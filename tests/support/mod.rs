@@ -156,6 +156,13 @@ impl Project {
             .env_remove("RPATCH_RUNS_DIR")
             .env("RPATCH_STATE_DIR", self.state.path())
             .env("NO_COLOR", "1");
+        // rpatch reads ANSIBLE_* variables (and warns about the ones it does not support):
+        // only those a test sets reach it.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("ANSIBLE_") {
+                command.env_remove(name);
+            }
+        }
         for (name, value) in &self.envs {
             match value {
                 Some(value) => command.env(name, value),

@@ -14,5 +14,7 @@ mod transport;
 pub use config::{expand_tilde, ConfigError, HostConfig, SshConfig};
 pub use known_hosts::{fingerprint, HostKeyPolicy, KnownHosts, Verdict};
 pub use session::MAX_SESSIONS;
-pub use target::{Hop, SshOptions, SshTarget, TargetError, DEFAULT_CONNECT_TIMEOUT};
+pub use target::{
+    check_ssh_args, Hop, SshOptions, SshTarget, TargetError, DEFAULT_CONNECT_TIMEOUT,
+};
 pub use transport::SshTransport;

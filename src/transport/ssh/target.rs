@@ -228,6 +228,18 @@ struct SshArgs {
 }
 
 /// The ssh command-line options rpatch honours; anything else is an error naming the host.
+/// Whether the transport honours these ssh arguments (as `ansible_ssh_common_args`); the
+/// reason when it does not.
+pub fn check_ssh_args(words: &[String]) -> Result<(), String> {
+    match parse_ssh_args("", words) {
+        Ok(_) => Ok(()),
+        Err(TargetError::Invalid(message)) => Err(message
+            .trim_start_matches(": ansible_ssh_common_args/ansible_ssh_extra_args: ")
+            .to_string()),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
 fn parse_ssh_args(host: &str, words: &[String]) -> Result<SshArgs, TargetError> {
     let mut out = SshArgs::default();
     let mut words = words.iter();
