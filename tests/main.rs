@@ -21,6 +21,7 @@ mod parity;
 mod patch_facts;
 mod playbook_features;
 mod reboot;
+mod reports;
 mod resume;
 mod rolling;
 mod security;

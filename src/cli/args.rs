@@ -138,6 +138,10 @@ pub struct RunArgs {
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Write the run's report here when it ends: .json (summary), .xml (JUnit) or .html (page).
+    #[arg(long, value_name = "FILE", value_parser = parse_report)]
+    pub report: Option<crate::output::report::ReportTarget>,
 }
 
 /// How a run connects and escalates: `rpatch run` journals these (never the password) and
@@ -171,6 +175,10 @@ pub struct ConnectionArgs {
     /// Kill any single command that runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=crate::seconds::MAX_SECONDS))]
     pub timeout: Option<u64>,
+}
+
+fn parse_report(text: &str) -> Result<crate::output::report::ReportTarget, String> {
+    crate::output::report::ReportTarget::parse(text).map_err(|error| error.to_string())
 }
 
 fn parse_host_key_policy(text: &str) -> Result<crate::transport::HostKeyPolicy, String> {
@@ -255,6 +263,10 @@ pub struct ResumeArgs {
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Write the run's report here when it ends: .json (summary), .xml (JUnit) or .html (page).
+    #[arg(long, value_name = "FILE", value_parser = parse_report)]
+    pub report: Option<crate::output::report::ReportTarget>,
 }
 
 /// `rpatch check`.

@@ -93,6 +93,8 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         verbosity,
         diff: settings.diff,
         run_id: state.run_id.to_string(),
+        journal: path.clone(),
+        report: args.report,
     };
     Ok(execute(&loaded, &plan, options, control, output).await)
 }

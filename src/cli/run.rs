@@ -1,6 +1,7 @@
 //! `rpatch run`: load, plan, lock, journal, run with output, map the outcome to an exit code.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -10,12 +11,14 @@ use super::error::CliError;
 use super::journal::{absolute, lock_run, runs_dir, start_journal, Locked};
 use super::load::{inventory_paths, load_all, Loaded};
 use super::settings::{check_ssh_config, connection_from_flags, run_options};
+use crate::output::report::ReportTarget;
 use crate::output::{self, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::digest::digest;
 use crate::playbook::{Action, TagFilter, TaskNode};
 use crate::rolling::clock::Clock;
-use crate::rolling::journal::RunSettings;
+use crate::rolling::journal::{RunSettings, JOURNAL_FILE};
 use crate::rolling::serial::Serial;
+use crate::rolling::summary::RunSummary;
 use crate::runner::plan::{plan_playbook, PlanInputs, PlayPlan};
 use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
 
@@ -94,7 +97,9 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         json: args.json,
         verbosity,
         diff: args.diff,
+        journal: runs_dir.join(run_id.as_str()).join(JOURNAL_FILE),
         run_id: run_id.to_string(),
+        report: args.report,
     };
     Ok(execute(&loaded, &plan, options, control, output).await)
 }
@@ -109,6 +114,10 @@ pub(super) struct OutputMode {
     pub diff: bool,
     /// The run's id, carried by every JSON event.
     pub run_id: String,
+    /// The run's journal, read back for the fleet summary and the report.
+    pub journal: PathBuf,
+    /// `--report`: where to write the report when the run ends.
+    pub report: Option<ReportTarget>,
 }
 
 /// Runs a loaded, planned playbook with output and Ctrl-C handling; returns the exit code.
@@ -121,7 +130,7 @@ pub(super) async fn execute(
 ) -> i32 {
     let (sender, receiver) = mpsc::channel(1024);
     let renderer: Box<dyn Renderer> = if output.json {
-        Box::new(JsonRenderer::new(output.run_id))
+        Box::new(JsonRenderer::new(output.run_id.clone()))
     } else {
         Box::new(HumanRenderer::new(output.verbosity, output.diff))
     };
@@ -148,7 +157,41 @@ pub(super) async fn execute(
     let summary = runner::run(input, control, sender, cancel).await;
     // The runner dropped its sender: the printer drains what is left and stops.
     let _ = printer.await;
-    summary.exit_code()
+    let code = summary.exit_code();
+    match after_run(&output) {
+        Ok(()) => code,
+        Err(error) => {
+            eprintln!("rpatch: {error}");
+            if code == exit::OK {
+                exit::ERROR
+            } else {
+                code
+            }
+        }
+    }
+}
+
+/// What follows the recap: the fleet summary of a patching run (text output only) and the
+/// `--report` file, both rebuilt from the run's journal.
+fn after_run(output: &OutputMode) -> Result<(), String> {
+    if output.json && output.report.is_none() {
+        return Ok(());
+    }
+    let summary = RunSummary::from_journal(&output.journal).map_err(|error| error.to_string())?;
+    if !output.json {
+        let lines = output::fleet_lines(&summary);
+        if !lines.is_empty() {
+            outln!();
+            for line in lines {
+                outln!("{line}");
+            }
+        }
+    }
+    if let Some(report) = &output.report {
+        report.write(&summary).map_err(|error| error.to_string())?;
+        eprintln!("rpatch: report written to {}", report.path.display());
+    }
+    Ok(())
 }
 
 /// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.

@@ -174,6 +174,12 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
     } else {
         "Nothing to do".to_string()
     };
+    let record = super::PatchRecord {
+        applied: (!packages.is_empty()).then_some(packages.len()),
+        check_mode,
+        reboot_required: Some(reboot_required),
+        ..super::PatchRecord::default()
+    };
     let outcome = DnfOutcome {
         results: packages.iter().map(Change::line).collect(),
         packages,
@@ -187,7 +193,7 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
     } else {
         ModuleResult::ok()
     };
-    Ok(result.with_data(&outcome).with_msg(msg))
+    Ok(record.attach(result.with_data(&outcome).with_msg(msg)))
 }
 
 /// A dnf/yum command that failed: its complaint as `msg`, its output and exit code kept.

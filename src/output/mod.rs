@@ -1,14 +1,17 @@
 //! Rendering run events for people (Ansible-style lines, a progress bar on terminals) or for
 //! machines (`--json`: one JSON object per event per line). Only this module prints results.
 
+mod fleet;
 mod human;
 mod json;
 mod recap;
+pub mod report;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use human::HumanRenderer;
+pub use fleet::fleet_lines;
+pub use human::{banner, HumanRenderer};
 pub use json::JsonRenderer;
 pub use recap::recap_lines;
 

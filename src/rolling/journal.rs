@@ -217,6 +217,10 @@ pub enum JournalEvent {
         /// What the module asked to keep (e.g. where `virsh_evacuate` moved each guest).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         record: Option<serde_json::Value>,
+        /// Why a failed or unreachable task failed, as the task output showed it (the
+        /// censoring notice for `no_log` tasks); reports and `rpatch runs show` print it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// A host finished its play.
     HostDone {
@@ -864,6 +868,7 @@ mod tests {
                 task: "apt".into(),
                 status: TaskStatus::Changed,
                 record: None,
+                message: None,
             },
             done(0, "a", HostStatus::Ok),
             JournalEvent::BatchEnd {
@@ -887,6 +892,7 @@ mod tests {
                 task: "reboot".into(),
                 status: TaskStatus::Ok,
                 record: None,
+                message: None,
             },
         ]
     }
@@ -1180,6 +1186,7 @@ mod tests {
                             task: format!("task {i}"),
                             status: TaskStatus::Ok,
                             record: None,
+                            message: None,
                         })
                         .await
                 })

@@ -44,6 +44,8 @@ pub struct Outcome {
     pub includes: Vec<Arc<Vars>>,
     /// What the module asked the run journal to keep ([`modules::JOURNAL_KEY`]).
     pub record: Option<serde_json::Value>,
+    /// Why a failed or unreachable task failed, as shown (censored for `no_log`).
+    pub message: Option<String>,
 }
 
 impl Outcome {
@@ -53,13 +55,47 @@ impl Outcome {
             status,
             ignored: false,
             changed: status == Status::Changed,
-            registered,
             facts: None,
             includes: Vec::new(),
             record: None,
+            message: failure_message(status, &registered),
+            registered,
         }
     }
 }
+
+/// The message of a failed or unreachable result: its `msg`, else the end of its `stderr`, or
+/// the value itself when it is a plain string; `None` for any other status.
+pub fn failure_message(status: Status, result: &Value) -> Option<String> {
+    if !matches!(status, Status::Failed | Status::Unreachable) {
+        return None;
+    }
+    if let Some(text) = result.as_str() {
+        return Some(text.to_string());
+    }
+    let field = |key: &str| {
+        result
+            .get_attr(key)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|text| !text.trim().is_empty())
+    };
+    let message = field("msg").or_else(|| field("stderr"))?;
+    // A report line, not a log: the last 2,000 characters say why.
+    let skip = message.chars().count().saturating_sub(2000);
+    Some(
+        message
+            .chars()
+            .skip(skip)
+            .collect::<String>()
+            .trim()
+            .to_string(),
+    )
+}
+
+/// What a `no_log` task shows instead of its result (Ansible's words).
+pub const NO_LOG_NOTICE: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
 /// Runs a task (module or include) on one host and reports its results.
 pub async fn execute(
@@ -524,14 +560,21 @@ impl TaskRun<'_> {
             .map(|v| vars::to_json(&v));
         let status = status_of(&result);
         let ignored = status == Status::Failed && self.ignores_errors(scope);
+        let registered = result.to_value();
+        let message = if self.no_log(scope).unwrap_or(true) {
+            failure_message(status, &Value::from(NO_LOG_NOTICE))
+        } else {
+            failure_message(status, &registered)
+        };
         Outcome {
             status,
             ignored,
             changed: result.changed,
-            registered: result.to_value(),
+            registered,
             facts: result.facts,
             includes: Vec::new(),
             record,
+            message,
         }
     }
 
@@ -561,7 +604,7 @@ impl TaskRun<'_> {
         let mut item = item;
         if no_log {
             shown = serde_json::json!({
-                "censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
+                "censored": NO_LOG_NOTICE,
                 "changed": result.changed,
             });
             // As Ansible: the item (or its label) may be the secret itself.

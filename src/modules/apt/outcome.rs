@@ -200,11 +200,19 @@ pub fn result(
         packages,
     };
     let summary = summary(&data.packages, check_mode, changed, cache_updated);
-    let mut result = ModuleResult {
-        changed,
-        ..ModuleResult::default()
-    }
-    .with_data(&data);
+    let record = crate::modules::PatchRecord {
+        applied: (!data.packages.is_empty()).then_some(data.packages.len()),
+        check_mode,
+        reboot_required: Some(report.reboot_required),
+        ..crate::modules::PatchRecord::default()
+    };
+    let mut result = record.attach(
+        ModuleResult {
+            changed,
+            ..ModuleResult::default()
+        }
+        .with_data(&data),
+    );
     match failure {
         Some(failure) => {
             result.failed = true;
