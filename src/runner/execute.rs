@@ -64,8 +64,9 @@ impl Outcome {
     }
 }
 
-/// The message of a failed or unreachable result: its `msg`, else the end of its `stderr`, or
-/// the value itself when it is a plain string; `None` for any other status.
+/// The message of a failed or unreachable result, for reports and `rpatch runs show`: its
+/// `msg` with a non-zero `rc` and the end of its `stderr`, or the value itself when it is a
+/// plain string; `None` for any other status.
 pub fn failure_message(status: Status, result: &Value) -> Option<String> {
     if !matches!(status, Status::Failed | Status::Unreachable) {
         return None;
@@ -80,17 +81,28 @@ pub fn failure_message(status: Status, result: &Value) -> Option<String> {
             .and_then(|v| v.as_str().map(str::to_string))
             .filter(|text| !text.trim().is_empty())
     };
-    let message = field("msg").or_else(|| field("stderr"))?;
-    // A report line, not a log: the last 2,000 characters say why.
-    let skip = message.chars().count().saturating_sub(2000);
-    Some(
-        message
-            .chars()
+    // A report line, not a log: the last 1,000 characters of stderr say why.
+    let stderr = field("stderr").map(|text| {
+        let skip = text.chars().count().saturating_sub(1000);
+        text.chars()
             .skip(skip)
             .collect::<String>()
             .trim()
-            .to_string(),
-    )
+            .to_string()
+    });
+    let rc = result
+        .get_attr("rc")
+        .ok()
+        .and_then(|v| i64::try_from(v).ok())
+        .filter(|rc| *rc != 0)
+        .map(|rc| format!(" (rc {rc})"))
+        .unwrap_or_default();
+    match (field("msg"), stderr) {
+        (Some(msg), Some(stderr)) => Some(format!("{msg}{rc}: {stderr}")),
+        (Some(msg), None) => Some(format!("{msg}{rc}")),
+        (None, Some(stderr)) => Some(format!("{stderr}{rc}")),
+        (None, None) => None,
+    }
 }
 
 /// What a `no_log` task shows instead of its result (Ansible's words).
@@ -720,6 +732,23 @@ fn extended_loop(items: &[Value], index: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_message_has_msg_rc_and_the_end_of_stderr() {
+        let result = vars::from_json(&serde_json::json!({
+            "msg": "non-zero return code", "rc": 3, "stderr": "boom\n", "failed": true
+        }));
+        assert_eq!(
+            failure_message(Status::Failed, &result).as_deref(),
+            Some("non-zero return code (rc 3): boom")
+        );
+        assert_eq!(failure_message(Status::Ok, &result), None);
+        let long = "x".repeat(5000) + "end";
+        let result = vars::from_json(&serde_json::json!({ "stderr": long }));
+        let message = failure_message(Status::Unreachable, &result).unwrap_or_default();
+        assert_eq!(message.len(), 1000);
+        assert!(message.ends_with("end"));
+    }
 
     #[test]
     fn extended_loop_gives_ansible_loop_positions_and_neighbours() {
