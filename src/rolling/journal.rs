@@ -5,7 +5,10 @@
 //! `run_start` with the resolved plan, so a resumed run follows the same batches.
 //!
 //! **No secrets.** Events hold only names, statuses, counts and messages rpatch composes: no
-//! variable values, no command output. Callers must pass a task's name *as written* (before
+//! variable values, no command output — except a failed task's message (its `msg`, `rc` and
+//! the end of its stderr, as the task output already showed them), which reports and
+//! `rpatch runs show` need to say why a host failed; for a `no_log` task it is the censoring
+//! notice. Callers must pass a task's name *as written* (before
 //! templating, or the module name) and compose gate messages without credentials (strip
 //! `user:password@` from URLs).
 //!
