@@ -164,6 +164,117 @@ mod tests {
         );
     }
 
+    /// A journal of a run whose first batch failed a host and a gate, with markup in names.
+    fn halted_run() -> (tempfile::TempDir, RunSummary) {
+        use crate::rolling::journal::{
+            HostStatus, JournalEvent, JournalWriter, Plan, PlannedPlay, RunEndStatus, RunId,
+            RunSettings, TaskStatus, FORMAT_VERSION,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = JournalWriter::create(dir.path()).expect("journal");
+        let events = vec![
+            JournalEvent::RunStart {
+                format: FORMAT_VERSION,
+                run_id: RunId::parse("20261123T164500Z-4f2a").expect("id"),
+                playbook: "/srv/site.yml".into(),
+                inventory: "/srv/hosts".into(),
+                emergency: false,
+                plan: Plan {
+                    plays: vec![PlannedPlay {
+                        name: "<b>patch</b>".into(),
+                        batches: vec![vec!["a".into(), "b".into()], vec!["c".into()]],
+                    }],
+                },
+                settings: Box::new(RunSettings::default()),
+            },
+            JournalEvent::BatchStart { play: 0, batch: 0 },
+            JournalEvent::HostResult {
+                play: 0,
+                host: "a".into(),
+                task: "<script>alert(1)</script>".into(),
+                status: TaskStatus::Changed,
+                record: None,
+                message: None,
+            },
+            JournalEvent::HostResult {
+                play: 0,
+                host: "b".into(),
+                task: "upgrade".into(),
+                status: TaskStatus::Failed,
+                record: None,
+                message: Some("dpkg said \"<no>\" & \u{1b}[31mstopped".into()),
+            },
+            JournalEvent::HostDone {
+                play: 0,
+                host: "a".into(),
+                status: HostStatus::Ok,
+            },
+            JournalEvent::HostDone {
+                play: 0,
+                host: "b".into(),
+                status: HostStatus::Failed,
+            },
+            JournalEvent::GateResult {
+                play: 0,
+                batch: Some(0),
+                name: "api".into(),
+                passed: false,
+                attempts: 3,
+                message: "HTTP 503 (after 3 attempts)".into(),
+            },
+            JournalEvent::BatchEnd {
+                play: 0,
+                batch: 0,
+                halted: Some("a gate failed after batch 1".into()),
+            },
+            JournalEvent::RunEnd {
+                status: RunEndStatus::Halted,
+            },
+        ];
+        for event in events {
+            writer.append(event).expect("append");
+        }
+        let summary = RunSummary::from_journal(writer.path()).expect("summary");
+        (dir, summary)
+    }
+
+    #[test]
+    fn the_summary_of_a_halted_run_names_the_gate_the_failed_host_and_who_never_started() {
+        let (_dir, summary) = halted_run();
+        assert_eq!(summary.status.word(), "halted");
+        assert_eq!(summary.failed_gate().map(|g| g.attempts), Some(3));
+        let counts = summary.host_counts();
+        assert_eq!((counts.ok, counts.failed, counts.not_started), (1, 1, 1));
+        let failures = summary.failures();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(
+            failures[0].1.failure().map(|t| t.name.as_str()),
+            Some("upgrade")
+        );
+        assert_eq!(summary.plays[0].batches.len(), 1);
+        assert!(summary.plays[0].batches[0].seconds.is_some());
+    }
+
+    #[test]
+    fn markup_in_names_and_messages_is_escaped_in_html_and_junit() {
+        let (_dir, summary) = halted_run();
+        for format in [ReportFormat::Html, ReportFormat::Junit] {
+            let text = render(format, &summary);
+            assert!(!text.contains("<script>"), "{format:?}:\n{text}");
+            assert!(!text.contains("<b>patch"), "{format:?}:\n{text}");
+            assert!(!text.contains('\u{1b}'), "{format:?}:\n{text}");
+            assert!(text.contains("&lt;script&gt;"), "{format:?}:\n{text}");
+        }
+        let html = render(ReportFormat::Html, &summary);
+        let failures = html.find("id=\"failures\"").expect("failures");
+        assert!(failures < html.find("id=\"timeline\"").expect("timeline"));
+        assert!(html.contains("HTTP 503 (after 3 attempts)"));
+        let json: serde_json::Value =
+            serde_json::from_str(&render(ReportFormat::Json, &summary)).expect("json");
+        assert_eq!(json["host_counts"]["not_started"], 1);
+        assert_eq!(json["plays"][0]["hosts"][1]["outcome"], "failed");
+    }
+
     #[test]
     fn durations_read_like_people_write_them() {
         assert_eq!(duration(4.25), "4.2s");
