@@ -24,6 +24,7 @@ mod parity;
 mod patch_facts;
 mod playbook_features;
 mod reboot;
+mod reports;
 mod resume;
 mod rolling;
 mod security;

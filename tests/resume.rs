@@ -50,7 +50,12 @@ fn a_run_halted_by_a_gate_continues_from_the_halted_batch_once_the_gate_passes()
         resumed.stdout
     );
     let list = project.rpatch(&["runs"]);
-    assert!(list.stdout.contains("completed"), "{}", list.stdout);
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_default();
+    assert!(line.contains(" ok "), "{}", list.stdout);
     let finished = project.rpatch(&["resume", &id]);
     finished.expect_code(5);
     assert!(

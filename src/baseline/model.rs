@@ -51,14 +51,17 @@ pub struct BaselineRecord {
 }
 
 impl BaselineRecord {
-    /// The record as the journal value a module returns under its journal key.
+    /// The key of the journal record that holds it.
+    pub const KEY: &'static str = "baseline";
+
+    /// The record as the value a module keeps under [`BaselineRecord::KEY`].
     pub fn to_journal(&self) -> serde_json::Value {
-        serde_json::json!({ "baseline": self })
+        serde_json::to_value(self).unwrap_or_default()
     }
 
-    /// The record inside a journal value, if it holds one.
-    pub fn from_journal(value: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value(value.get("baseline")?.clone()).ok()
+    /// The record inside a task's journal record, if it holds one.
+    pub fn from_journal(record: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(record.get(Self::KEY)?.clone()).ok()
     }
 }
 
@@ -175,10 +178,8 @@ mod tests {
     #[test]
     fn a_record_survives_the_journal_round_trip() {
         let record = record("debian-12", &[("curl", "7.88")]);
-        assert_eq!(
-            BaselineRecord::from_journal(&record.to_journal()),
-            Some(record)
-        );
+        let journal = serde_json::json!({ BaselineRecord::KEY: record.to_journal() });
+        assert_eq!(BaselineRecord::from_journal(&journal), Some(record));
         assert_eq!(
             BaselineRecord::from_journal(&serde_json::json!({"moved": 1})),
             None

@@ -303,7 +303,10 @@ mod tests {
             dir.path(),
             &[
                 start,
-                host_result("web1", installed.to_journal()),
+                host_result(
+                    "web1",
+                    serde_json::json!({ BaselineRecord::KEY: installed.to_journal() }),
+                ),
                 host_result("web2", serde_json::json!({"moved": []})),
                 serde_json::json!({"at": "2026-12-01T10:05:00Z", "event": "run_end",
                     "status": "completed"}),

@@ -61,6 +61,7 @@ async fn launch(
         list_tags: false,
         syntax_check: false,
         json: rollout.json,
+        report: None,
     };
     let cfg = apply_ansible_cfg(&mut args)?;
     start(args, source, &cfg.roles_path(), verbosity, style).await

@@ -162,6 +162,10 @@ pub struct RunArgs {
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Write the run's report here when it ends: .json (summary), .xml (JUnit) or .html (page).
+    #[arg(long, value_name = "FILE", value_parser = parse_report)]
+    pub report: Option<crate::output::report::ReportTarget>,
 }
 
 /// How a run connects and escalates: `rpatch run` journals these (never a password) and
@@ -230,6 +234,10 @@ pub struct ConnectionArgs {
     /// Unknown host keys: `strict` refuses them (default), `accept-new` records them; a changed key is always refused.
     #[arg(long, value_name = "POLICY", value_parser = parse_host_key_policy)]
     pub host_key_checking: Option<crate::transport::HostKeyPolicy>,
+}
+
+fn parse_report(text: &str) -> Result<crate::output::report::ReportTarget, String> {
+    crate::output::report::ReportTarget::parse(text).map_err(|error| error.to_string())
 }
 
 fn parse_host_key_policy(text: &str) -> Result<crate::transport::HostKeyPolicy, String> {
@@ -353,6 +361,10 @@ pub struct ResumeArgs {
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Write the run's report here when it ends: .json (summary), .xml (JUnit) or .html (page).
+    #[arg(long, value_name = "FILE", value_parser = parse_report)]
+    pub report: Option<crate::output::report::ReportTarget>,
 }
 
 /// `rpatch adhoc`.

@@ -99,6 +99,8 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         diff: settings.diff,
         run_id: state.run_id.to_string(),
         style: if adhoc { Style::Adhoc } else { Style::Playbook },
+        journal: path.clone(),
+        report: args.report,
     };
     let code = execute(&loaded, &plan, options, control, output).await;
     super::baseline_cmd::record_after_run(&path);

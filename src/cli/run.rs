@@ -13,12 +13,14 @@ use super::inline_playbook::PlaybookSource;
 use super::journal::{absolute, lock_run, runs_dir, start_journal, Locked};
 use super::load::{inventory_paths, load_all_in, Loaded};
 use super::settings::{ask_passwords, check_ssh_config, connection_from_flags, run_options};
+use crate::output::report::ReportTarget;
 use crate::output::{self, AdhocRenderer, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::digest::digest;
 use crate::playbook::{Action, TagFilter, TaskNode};
 use crate::rolling::clock::Clock;
 use crate::rolling::journal::{RunSettings, JOURNAL_FILE};
 use crate::rolling::serial::Serial;
+use crate::rolling::summary::RunSummary;
 use crate::runner::plan::{plan_playbook, PlanInputs, PlayPlan};
 use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
 
@@ -152,8 +154,10 @@ pub(super) async fn start(
         json: args.json,
         verbosity,
         diff: args.diff,
+        journal: runs_dir.join(run_id.as_str()).join(JOURNAL_FILE),
         run_id: run_id.to_string(),
         style,
+        report: args.report,
     };
     let code = execute(&loaded, &plan, options, control, output).await;
     super::baseline_cmd::record_after_run(&runs_dir.join(run_id.as_str()).join(JOURNAL_FILE));
@@ -176,6 +180,10 @@ pub(super) struct OutputMode {
     pub run_id: String,
     /// Playbook or ad-hoc lines.
     pub style: Style,
+    /// The run's journal, read back for the fleet summary and the report.
+    pub journal: PathBuf,
+    /// `--report`: where to write the report when the run ends.
+    pub report: Option<ReportTarget>,
 }
 
 /// Runs a loaded, planned playbook with output and Ctrl-C handling; returns the exit code.
@@ -188,7 +196,7 @@ pub(super) async fn execute(
 ) -> i32 {
     let (sender, receiver) = mpsc::channel(1024);
     let renderer: Box<dyn Renderer> = if output.json {
-        Box::new(JsonRenderer::new(output.run_id))
+        Box::new(JsonRenderer::new(output.run_id.clone()))
     } else if output.style == Style::Adhoc {
         Box::new(AdhocRenderer::new(output.verbosity, output.diff))
     } else {
@@ -217,7 +225,41 @@ pub(super) async fn execute(
     let summary = runner::run(input, control, sender, cancel).await;
     // The runner dropped its sender: the printer drains what is left and stops.
     let _ = printer.await;
-    summary.exit_code()
+    let code = summary.exit_code();
+    match after_run(&output) {
+        Ok(()) => code,
+        Err(error) => {
+            eprintln!("rpatch: {error}");
+            if code == exit::OK {
+                exit::ERROR
+            } else {
+                code
+            }
+        }
+    }
+}
+
+/// What follows the recap: the fleet summary of a patching run (text output only) and the
+/// `--report` file, both rebuilt from the run's journal.
+fn after_run(output: &OutputMode) -> Result<(), String> {
+    if output.json && output.report.is_none() {
+        return Ok(());
+    }
+    let summary = RunSummary::from_journal(&output.journal).map_err(|error| error.to_string())?;
+    if !output.json {
+        let lines = output::fleet_lines(&summary);
+        if !lines.is_empty() {
+            outln!();
+            for line in lines {
+                outln!("{line}");
+            }
+        }
+    }
+    if let Some(report) = &output.report {
+        report.write(&summary).map_err(|error| error.to_string())?;
+        eprintln!("rpatch: report written to {}", report.path.display());
+    }
+    Ok(())
 }
 
 /// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.

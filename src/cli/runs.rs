@@ -1,6 +1,5 @@
 //! `rpatch runs` and `rpatch runs show ID`: what the journals say.
 
-use std::io::BufRead;
 use std::path::Path;
 
 use indexmap::IndexMap;
@@ -9,8 +8,8 @@ use super::args::{RunsAction, RunsArgs};
 use super::error::CliError;
 use super::journal::runs_dir;
 use super::resume::open_run;
-use crate::output::recap_lines;
-use crate::rolling::journal::{JournalEvent, JournalRecord, RunEndStatus, RunState, TaskStatus};
+use crate::output::{banner, fleet_lines, recap_lines};
+use crate::rolling::summary::RunSummary;
 use crate::runner::{exit, HostStats};
 
 /// Lists runs, newest last, or shows one.
@@ -36,117 +35,172 @@ fn list(runs_dir: &Path) -> Result<i32, CliError> {
         outln!("no runs in {}", runs_dir.display());
         return Ok(exit::OK);
     }
-    outln!("{:<24} {:<12} {:<8} PLAYBOOK", "RUN", "STATUS", "HOSTS");
+    outln!(
+        "{:<24} {:<20} {:>8} {:<21} {:>4} {:>6} {:>6} {:>7} PLAYBOOK",
+        "RUN",
+        "STARTED (UTC)",
+        "DURATION",
+        "STATUS",
+        "OK",
+        "FAILED",
+        "UNREACH",
+        "NOT RUN"
+    );
     for id in ids {
-        match open_run(runs_dir, &id) {
-            Ok((_, state)) => {
-                let done: usize = state.done.iter().map(|play| play.len()).sum();
-                let planned: usize = state
-                    .plan
-                    .plays
-                    .iter()
-                    .map(|p| p.batches.iter().map(Vec::len).sum::<usize>())
-                    .sum();
+        match open_run(runs_dir, &id)
+            .and_then(|(path, _)| RunSummary::from_journal(&path).map_err(CliError::Journal))
+        {
+            Ok(summary) => {
+                let counts = summary.host_counts();
                 outln!(
-                    "{id:<24} {:<12} {:<8} {}",
-                    status(&state),
-                    format!("{done}/{planned}"),
-                    state.playbook
+                    "{id:<24} {:<20} {:>8} {:<21} {:>4} {:>6} {:>7} {:>7} {}",
+                    summary.started.strftime("%Y-%m-%d %H:%M:%S"),
+                    duration(summary.seconds),
+                    status_word(&summary),
+                    counts.ok,
+                    counts.failed,
+                    counts.unreachable,
+                    counts.not_started + counts.unfinished,
+                    summary.playbook
                 );
             }
-            Err(error) => outln!("{id:<24} {:<12} {:<8} ({error})", "unreadable", "-"),
+            Err(error) => outln!("{id:<24} unreadable: {error}"),
         }
     }
     Ok(exit::OK)
 }
 
-/// How a run stands, in one word.
-fn status(state: &RunState) -> &'static str {
-    match state.finished {
-        Some(RunEndStatus::Completed) => "completed",
-        Some(RunEndStatus::Halted) => "halted",
-        None if state.paused_until.is_some() => "paused",
-        None if state.interrupted.is_some() => "interrupted",
-        None => "unfinished",
+/// The status word, with `+emergency` for a run that ignored windows.
+fn status_word(summary: &RunSummary) -> String {
+    let word = summary.status.word();
+    if summary.emergency {
+        format!("{word}+emergency")
+    } else {
+        word.to_string()
+    }
+}
+
+/// Seconds as `42s`, `3m05s` or `1h02m`.
+fn duration(seconds: f64) -> String {
+    let whole = seconds.max(0.0).round() as u64;
+    if whole < 60 {
+        format!("{whole}s")
+    } else if whole < 3600 {
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    } else {
+        format!("{}h{:02}m", whole / 3600, (whole % 3600) / 60)
     }
 }
 
 fn show(runs_dir: &Path, id: &str) -> Result<i32, CliError> {
     let (path, state) = open_run(runs_dir, id)?;
+    let summary = RunSummary::from_journal(&path)?;
     outln!(
         "run {}: {} ({})",
-        state.run_id,
-        status(&state),
-        state.playbook
+        summary.run_id,
+        status_word(&summary),
+        summary.playbook
     );
     outln!(
-        "started {}{}",
-        state.started_at,
-        if state.emergency {
+        "started {}, last event {} ({}){}",
+        summary.started,
+        summary.ended,
+        duration(summary.seconds),
+        if summary.emergency {
             ", emergency (windows ignored)"
         } else {
             ""
         }
     );
+    if summary.resumes > 0 {
+        outln!("resumed {} time(s)", summary.resumes);
+    }
     if let Some(until) = state.paused_until {
         outln!("paused: the maintenance window opens next at {until}");
     }
-    for gate in &state.gates {
-        let when = gate.batch.map_or_else(
-            || "pre-flight".to_string(),
-            |b| format!("after batch {}", b + 1),
-        );
+    if let Some(reason) = &summary.halted {
+        outln!("halted: {reason}; later batches were not started");
+    }
+    if let Some(gate) = summary.failed_gate() {
         outln!(
-            "gate {} ({when}): {} after {} attempt(s): {}",
+            "  gate `{}` failed after {} attempt(s); last output: {}",
             gate.name,
-            if gate.passed { "passed" } else { "FAILED" },
             gate.attempts,
             gate.message
         );
     }
-    let stats = stats_from_journal(&path);
+    let failures = summary.failures();
+    if !failures.is_empty() {
+        outln!("failed hosts:");
+        for (play, host) in failures {
+            let (task, message) = host.failure().map_or(("?", ""), |task| {
+                (task.name.as_str(), task.message.as_deref().unwrap_or(""))
+            });
+            outln!(
+                "  {} ({}) in play `{}`, task `{task}`: {message}",
+                host.name,
+                host.outcome.word(),
+                play.name
+            );
+        }
+    }
+    for play in &summary.plays {
+        outln!();
+        outln!("{}", banner(&format!("PLAY [{}]", play.name)));
+        for batch in &play.batches {
+            outln!(
+                "batch {} [{}]: started {}, {}{}",
+                batch.number,
+                batch.hosts.join(", "),
+                batch.started.strftime("%H:%M:%S"),
+                batch.seconds.map_or_else(
+                    || "did not end".to_string(),
+                    |s| format!("took {}", duration(s))
+                ),
+                batch
+                    .halted
+                    .as_deref()
+                    .map_or_else(String::new, |h| format!(", halted: {h}"))
+            );
+        }
+        for gate in &play.gates {
+            let when = gate
+                .after_batch
+                .map_or_else(|| "pre-flight".to_string(), |b| format!("after batch {b}"));
+            outln!(
+                "gate {} ({when}): {} after {} attempt(s): {}",
+                gate.name,
+                if gate.passed { "passed" } else { "FAILED" },
+                gate.attempts,
+                gate.message
+            );
+        }
+    }
+    let mut stats: IndexMap<String, HostStats> = IndexMap::new();
+    let mut not_started = Vec::new();
+    for host in summary.plays.iter().flat_map(|p| &p.hosts) {
+        if host.tasks.is_empty() {
+            if !stats.contains_key(&host.name) && !not_started.contains(&host.name) {
+                not_started.push(host.name.clone());
+            }
+            continue;
+        }
+        stats.entry(host.name.clone()).or_default().add(&host.stats);
+        not_started.retain(|name| name != &host.name);
+    }
     outln!();
     for line in recap_lines(&stats) {
         outln!("{line}");
     }
-    for play in &state.plan.plays {
-        for host in play.batches.iter().flatten() {
-            if !stats.contains_key(host) {
-                outln!("{host:<26} : not started");
-            }
+    for host in not_started {
+        outln!("{host:<26} : not started");
+    }
+    let fleet = fleet_lines(&summary);
+    if !fleet.is_empty() {
+        outln!();
+        for line in fleet {
+            outln!("{line}");
         }
     }
     Ok(exit::OK)
-}
-
-/// Per-host recap counts from the journal's task summaries.
-fn stats_from_journal(path: &Path) -> IndexMap<String, HostStats> {
-    let mut stats: IndexMap<String, HostStats> = IndexMap::new();
-    let Ok(file) = std::fs::File::open(path) else {
-        return stats;
-    };
-    for line in std::io::BufReader::new(file).lines().map_while(Result::ok) {
-        let Ok(record) = serde_json::from_str::<JournalRecord>(&line) else {
-            continue;
-        };
-        if let JournalEvent::HostResult { host, status, .. } = record.event {
-            let entry = stats.entry(host).or_default();
-            match status {
-                TaskStatus::Ok => entry.ok += 1,
-                TaskStatus::Changed => {
-                    entry.ok += 1;
-                    entry.changed += 1;
-                }
-                TaskStatus::Failed => entry.failed += 1,
-                TaskStatus::Unreachable => entry.unreachable += 1,
-                TaskStatus::Skipped => entry.skipped += 1,
-                TaskStatus::Rescued => entry.rescued += 1,
-                TaskStatus::Ignored => {
-                    entry.ok += 1;
-                    entry.ignored += 1;
-                }
-            }
-        }
-    }
-    stats
 }

@@ -197,7 +197,13 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
     } else {
         "Nothing to do".to_string()
     };
-    let record = installed(&packages, report, check_mode);
+    let record = super::PatchRecord {
+        applied: (!packages.is_empty()).then_some(packages.len()),
+        check_mode,
+        reboot_required: Some(reboot_required),
+        ..super::PatchRecord::default()
+    };
+    let baseline = installed(&packages, report, check_mode);
     let outcome = DnfOutcome {
         results: packages.iter().map(Change::line).collect(),
         packages,
@@ -215,18 +221,14 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
             })
             .collect(),
     };
-    let mut result = if changed {
+    let result = if changed {
         ModuleResult::changed()
     } else {
         ModuleResult::ok()
-    }
-    .with_data(&outcome)
-    .with_msg(msg);
-    if let Some(record) = record {
-        result.data.insert(
-            super::JOURNAL_KEY.into(),
-            crate::vars::from_json(&record.to_journal()),
-        );
+    };
+    let mut result = record.attach(result.with_data(&outcome).with_msg(msg));
+    if let Some(baseline) = baseline {
+        result.keep_in_journal(BaselineRecord::KEY, baseline.to_journal());
     }
     Ok(result)
 }

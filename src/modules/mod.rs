@@ -33,6 +33,7 @@ mod govc;
 mod lenient;
 mod lookup;
 mod module;
+mod patch_record;
 mod powershell;
 mod remote_file;
 mod result;
@@ -46,6 +47,7 @@ pub use free_form::FreeForm;
 pub(crate) use lookup::{lookup, short_names};
 pub(crate) use module::run;
 pub use module::{CheckMode, Module};
+pub use patch_record::PatchRecord;
 pub use result::{Diff, ModuleResult, JOURNAL_KEY};
 /// Fact gathering, which the runner also runs on its own before a play's tasks.
 pub(crate) use setup::Setup;

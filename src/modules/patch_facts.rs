@@ -112,7 +112,14 @@ fn result(facts: &PatchFacts, refreshed: bool) -> ModuleResult {
     };
     result.data.insert("patch".into(), value);
     result.facts = Some(gathered);
-    result
+    let listed = facts.pending.status == "ok";
+    super::PatchRecord {
+        pending: listed.then_some(facts.pending.count),
+        security: listed.then_some(facts.pending.security_count),
+        reboot_required: Some(facts.reboot_required),
+        ..super::PatchRecord::default()
+    }
+    .attach(result)
 }
 
 #[cfg(test)]

@@ -42,6 +42,20 @@ pub struct ModuleResult {
 }
 
 impl ModuleResult {
+    /// Adds `value` under `key` to what the run journal keeps of this result (a mapping of
+    /// records by kind: a baseline's packages, a patch state, an evacuation's moves).
+    pub fn keep_in_journal(&mut self, key: &str, value: serde_json::Value) {
+        let mut record = match self.data.get(JOURNAL_KEY).map(crate::vars::to_json) {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        record.insert(key.to_string(), value);
+        self.data.insert(
+            JOURNAL_KEY.into(),
+            crate::vars::from_json(&serde_json::Value::Object(record)),
+        );
+    }
+
     /// Nothing changed.
     pub fn ok() -> Self {
         Self::default()

@@ -25,7 +25,9 @@ impl HumanRenderer {
         Self {
             verbosity,
             diff,
-            color: std::io::stdout().is_terminal(),
+            // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+            color: std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             progress: None,
             show_progress: std::io::stderr().is_terminal(),
         }

@@ -2,15 +2,19 @@
 //! machines (`--json`: one JSON object per event per line). Only this module prints results.
 
 mod adhoc;
+mod fleet;
 mod human;
 mod json;
 mod recap;
+pub mod report;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use adhoc::AdhocRenderer;
-pub use human::HumanRenderer;
+
+pub use fleet::fleet_lines;
+pub use human::{banner, HumanRenderer};
 pub use json::JsonRenderer;
 pub use recap::recap_lines;
 

@@ -5,7 +5,10 @@
 //! `run_start` with the resolved plan, so a resumed run follows the same batches.
 //!
 //! **No secrets.** Events hold only names, statuses, counts and messages rpatch composes: no
-//! variable values, no command output. Callers must pass a task's name *as written* (before
+//! variable values, no command output — except a failed task's message (its `msg`, `rc` and
+//! the end of its stderr, as the task output already showed them), which reports and
+//! `rpatch runs show` need to say why a host failed; for a `no_log` task it is the censoring
+//! notice. Callers must pass a task's name *as written* (before
 //! templating, or the module name) and compose gate messages without credentials (strip
 //! `user:password@` from URLs).
 //!
@@ -217,6 +220,10 @@ pub enum JournalEvent {
         /// What the module asked to keep (e.g. where `virsh_evacuate` moved each guest).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         record: Option<serde_json::Value>,
+        /// Why a failed or unreachable task failed, as the task output showed it (the
+        /// censoring notice for `no_log` tasks); reports and `rpatch runs show` print it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// A host finished its play.
     HostDone {
@@ -865,6 +872,7 @@ mod tests {
                 task: "apt".into(),
                 status: TaskStatus::Changed,
                 record: None,
+                message: None,
             },
             done(0, "a", HostStatus::Ok),
             JournalEvent::BatchEnd {
@@ -888,6 +896,7 @@ mod tests {
                 task: "reboot".into(),
                 status: TaskStatus::Ok,
                 record: None,
+                message: None,
             },
         ]
     }
@@ -1181,6 +1190,7 @@ mod tests {
                             task: format!("task {i}"),
                             status: TaskStatus::Ok,
                             record: None,
+                            message: None,
                         })
                         .await
                 })

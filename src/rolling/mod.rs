@@ -14,6 +14,7 @@ pub mod resume;
 pub mod run_settings;
 pub mod serial;
 pub mod state_dir;
+pub mod summary;
 pub mod window;
 
 pub use error::SpecError;

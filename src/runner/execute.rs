@@ -44,6 +44,8 @@ pub struct Outcome {
     pub includes: Vec<Arc<Vars>>,
     /// What the module asked the run journal to keep ([`modules::JOURNAL_KEY`]).
     pub record: Option<serde_json::Value>,
+    /// Why a failed or unreachable task failed, as shown (censored for `no_log`).
+    pub message: Option<String>,
 }
 
 impl Outcome {
@@ -53,13 +55,59 @@ impl Outcome {
             status,
             ignored: false,
             changed: status == Status::Changed,
-            registered,
             facts: None,
             includes: Vec::new(),
             record: None,
+            message: failure_message(status, &registered),
+            registered,
         }
     }
 }
+
+/// The message of a failed or unreachable result, for reports and `rpatch runs show`: its
+/// `msg` with a non-zero `rc` and the end of its `stderr`, or the value itself when it is a
+/// plain string; `None` for any other status.
+pub fn failure_message(status: Status, result: &Value) -> Option<String> {
+    if !matches!(status, Status::Failed | Status::Unreachable) {
+        return None;
+    }
+    if let Some(text) = result.as_str() {
+        return Some(text.to_string());
+    }
+    let field = |key: &str| {
+        result
+            .get_attr(key)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|text| !text.trim().is_empty())
+    };
+    // A report line, not a log: the last 1,000 characters of stderr say why.
+    let stderr = field("stderr").map(|text| {
+        let skip = text.chars().count().saturating_sub(1000);
+        text.chars()
+            .skip(skip)
+            .collect::<String>()
+            .trim()
+            .to_string()
+    });
+    let rc = result
+        .get_attr("rc")
+        .ok()
+        .and_then(|v| i64::try_from(v).ok())
+        .filter(|rc| *rc != 0)
+        .map(|rc| format!(" (rc {rc})"))
+        .unwrap_or_default();
+    match (field("msg"), stderr) {
+        (Some(msg), Some(stderr)) => Some(format!("{msg}{rc}: {stderr}")),
+        (Some(msg), None) => Some(format!("{msg}{rc}")),
+        (None, Some(stderr)) => Some(format!("{stderr}{rc}")),
+        (None, None) => None,
+    }
+}
+
+/// What a `no_log` task shows instead of its result (Ansible's words).
+pub const NO_LOG_NOTICE: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
 
 /// Runs a task (module or include) on one host and reports its results.
 pub async fn execute(
@@ -524,14 +572,21 @@ impl TaskRun<'_> {
             .map(|v| vars::to_json(&v));
         let status = status_of(&result);
         let ignored = status == Status::Failed && self.ignores_errors(scope);
+        let registered = result.to_value();
+        let message = if self.no_log(scope).unwrap_or(true) {
+            failure_message(status, &Value::from(NO_LOG_NOTICE))
+        } else {
+            failure_message(status, &registered)
+        };
         Outcome {
             status,
             ignored,
             changed: result.changed,
-            registered: result.to_value(),
+            registered,
             facts: result.facts,
             includes: Vec::new(),
             record,
+            message,
         }
     }
 
@@ -561,7 +616,7 @@ impl TaskRun<'_> {
         let mut item = item;
         if no_log {
             shown = serde_json::json!({
-                "censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
+                "censored": NO_LOG_NOTICE,
                 "changed": result.changed,
             });
             // As Ansible: the item (or its label) may be the secret itself.
@@ -677,6 +732,23 @@ fn extended_loop(items: &[Value], index: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_message_has_msg_rc_and_the_end_of_stderr() {
+        let result = vars::from_json(&serde_json::json!({
+            "msg": "non-zero return code", "rc": 3, "stderr": "boom\n", "failed": true
+        }));
+        assert_eq!(
+            failure_message(Status::Failed, &result).as_deref(),
+            Some("non-zero return code (rc 3): boom")
+        );
+        assert_eq!(failure_message(Status::Ok, &result), None);
+        let long = "x".repeat(5000) + "end";
+        let result = vars::from_json(&serde_json::json!({ "stderr": long }));
+        let message = failure_message(Status::Unreachable, &result).unwrap_or_default();
+        assert_eq!(message.len(), 1000);
+        assert!(message.ends_with("end"));
+    }
 
     #[test]
     fn extended_loop_gives_ansible_loop_positions_and_neighbours() {

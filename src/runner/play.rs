@@ -554,6 +554,7 @@ impl Runner {
         };
         let mut journaled = journal_status(&outcome);
         let record = outcome.record.clone();
+        let message = outcome.message.clone();
         let Some(host) = self.hosts.get_mut(name) else {
             return false;
         };
@@ -650,6 +651,7 @@ impl Runner {
                 task: task.map_or_else(|| "Gathering Facts".to_string(), |t| t.display_name()),
                 status: journaled,
                 record,
+                message,
             });
         }
         failed_for_good

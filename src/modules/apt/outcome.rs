@@ -215,16 +215,21 @@ pub fn result(
         newer_than_baseline: report.newer_than_baseline.clone(),
     };
     let summary = summary(&data.packages, check_mode, changed, cache_updated);
-    let mut result = ModuleResult {
-        changed,
-        ..ModuleResult::default()
-    }
-    .with_data(&data);
+    let record = crate::modules::PatchRecord {
+        applied: (!data.packages.is_empty()).then_some(data.packages.len()),
+        check_mode,
+        reboot_required: Some(report.reboot_required),
+        ..crate::modules::PatchRecord::default()
+    };
+    let mut result = record.attach(
+        ModuleResult {
+            changed,
+            ..ModuleResult::default()
+        }
+        .with_data(&data),
+    );
     if let Some(record) = installed(&data.packages, report, check_mode) {
-        result.data.insert(
-            crate::modules::JOURNAL_KEY.into(),
-            crate::vars::from_json(&record.to_journal()),
-        );
+        result.keep_in_journal(BaselineRecord::KEY, record.to_journal());
     }
     match failure {
         Some(failure) => {

@@ -146,12 +146,35 @@ impl Attempts {
 }
 
 /// Authenticates `hop.user`, trying every configured method in turn.
+/// `-vvv` traces which methods were tried and which one let the user in (method names and key
+/// paths only, never a password or passphrase).
 pub(super) async fn authenticate(
     handle: &mut Handle<Client>,
     hop: &Hop,
 ) -> Result<(), TransportError> {
-    let lost = |e: russh::Error| TransportError::Connect(format!("{hop}: {e}"));
     let mut attempts = Attempts::default();
+    let result = try_methods(handle, hop, &mut attempts).await;
+    match &result {
+        Ok(()) => tracing::trace!(
+            "{hop}: authenticated as {} by {}",
+            hop.user,
+            attempts.tried.last().map_or("none", String::as_str)
+        ),
+        Err(_) => tracing::trace!(
+            "{hop}: authentication as {} failed (tried: {})",
+            hop.user,
+            attempts.tried.join(", ")
+        ),
+    }
+    result
+}
+
+async fn try_methods(
+    handle: &mut Handle<Client>,
+    hop: &Hop,
+    attempts: &mut Attempts,
+) -> Result<(), TransportError> {
+    let lost = |e: russh::Error| TransportError::Connect(format!("{hop}: {e}"));
     let mut tried_keys: Vec<PublicKey> = Vec::new();
     let mut encrypted: Vec<(PathBuf, PublicKey)> = Vec::new();
     let mut rsa_hash: Option<Option<HashAlg>> = None;
@@ -164,7 +187,7 @@ pub(super) async fn authenticate(
     for (path, file) in &files {
         match file {
             KeyFile::Ready(key) => {
-                if offer_certificates(handle, hop, path, key, &mut attempts).await? {
+                if offer_certificates(handle, hop, path, key, attempts).await? {
                     return Ok(());
                 }
                 if !attempts.allows(MethodKind::PublicKey) {
@@ -217,7 +240,7 @@ pub(super) async fn authenticate(
             hop,
             wanted,
             &mut tried_keys,
-            &mut attempts,
+            attempts,
             &mut rsa_hash,
         )
         .await?
@@ -239,7 +262,7 @@ pub(super) async fn authenticate(
             ));
             continue;
         };
-        if offer_certificates(handle, hop, &path, &key, &mut attempts).await? {
+        if offer_certificates(handle, hop, &path, &key, attempts).await? {
             return Ok(());
         }
         if !attempts.allows(MethodKind::PublicKey) {
@@ -270,7 +293,7 @@ pub(super) async fn authenticate(
             attempts.record(&result);
         }
         if attempts.allows(MethodKind::KeyboardInteractive)
-            && keyboard_interactive(handle, hop, password, &mut attempts)
+            && keyboard_interactive(handle, hop, password, attempts)
                 .await
                 .map_err(lost)?
         {
@@ -278,7 +301,7 @@ pub(super) async fn authenticate(
         }
     }
 
-    Err(TransportError::Auth(failure_message(hop, &attempts)))
+    Err(TransportError::Auth(failure_message(hop, attempts)))
 }
 
 /// The `CertificateFile`s that could be read (problems are reported with the key they certify).

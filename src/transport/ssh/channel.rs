@@ -53,6 +53,13 @@ pub(super) async fn run(
         .await
         .map_err(|e| lost("session limit", &e))?;
     let channel = open_session(connection).await?;
+    tracing::trace!(
+        "{}: channel {} open: {}",
+        connection.label,
+        channel.id(),
+        command_outline(request)
+    );
+    let channel_id = channel.id();
     let (mut read, write) = channel.split();
     let guard = CloseGuard(Some(write));
     let Some(half) = guard.half() else {
@@ -113,6 +120,18 @@ pub(super) async fn run(
         }
     }
     guard.close().await;
+    tracing::trace!(
+        "{}: channel {channel_id} closed: {}",
+        connection.label,
+        match (&ended, &collected.status) {
+            (End::TimedOut, _) => "timed out, killed".to_string(),
+            (End::Escalation(_), _) => "privilege escalation refused".to_string(),
+            (End::Refused, _) => "command refused".to_string(),
+            (_, Some(ExitStatus::Code(code))) => format!("exit status {code}"),
+            (_, Some(ExitStatus::Signal(signal))) => format!("killed by signal {signal}"),
+            (_, _) => "no exit status".to_string(),
+        }
+    );
 
     match ended {
         End::TimedOut => Ok(timed_out(request.timeout.unwrap_or_default(), collected)),
@@ -127,6 +146,26 @@ pub(super) async fn run(
         ))),
         End::Closed | End::Vanished => Ok(collected.finish()),
     }
+}
+
+/// What `-vvv` shows of a command: its program and size, and how it escalates, never its
+/// arguments, environment or input (a `no_log` task's values and the become password live
+/// there).
+fn command_outline(request: &ExecRequest) -> String {
+    let program = request
+        .command
+        .split_whitespace()
+        .next()
+        .filter(|word| !word.contains('='))
+        .unwrap_or("(script)");
+    let program: String = program.chars().take(40).collect();
+    let escalation = request.escalation.as_ref().map_or_else(String::new, |b| {
+        format!(" as {} via {:?}", b.user, b.method)
+    });
+    format!(
+        "command `{program} …` ({} bytes){escalation}",
+        request.command.len()
+    )
 }
 
 /// Opens a session channel. sshd frees a closed session only on its next housekeeping pass,

@@ -43,6 +43,7 @@ impl Connection {
 
     /// Says goodbye to the server (jump connections stay for the other hosts using them).
     pub async fn disconnect(&self) {
+        tracing::trace!("{}: disconnect", self.label);
         let _ = self
             .handle
             .disconnect(russh::Disconnect::ByApplication, "", "en")
@@ -314,6 +315,16 @@ async fn connect_hop(
         .unwrap_or_default()
     };
     let config = Arc::new(client_config(hop, &known, authority));
+    tracing::trace!(
+        "{hop}: connect to {}:{}{}",
+        hop.host,
+        hop.port,
+        match (&via, &hop.proxy_command) {
+            (Some((_, jump)), _) => format!(" through {}", jump.label),
+            (None, Some(_)) => " through its ProxyCommand".to_string(),
+            (None, None) => String::new(),
+        }
+    );
     let attempt = async {
         let mut proxy_stderr = None;
         let handshake = match &via {
@@ -387,6 +398,7 @@ async fn connect_hop(
             )))
         }
     };
+    tracing::trace!("{hop}: connected");
     Ok(Connection {
         handle,
         sessions: Semaphore::new(MAX_SESSIONS),
