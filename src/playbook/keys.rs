@@ -98,7 +98,12 @@ pub const BLOCK_ONLY_KEYS: &[&str] = &["block", "rescue", "always"];
 pub const LOOP_CONTROL_KEYS: &[&str] = &["loop_var", "index_var", "label", "pause", "extended"];
 
 /// Actions that are not modules.
-pub const INCLUDE_ACTIONS: &[&str] = &["include_tasks", "import_tasks"];
+pub const INCLUDE_ACTIONS: &[&str] = &[
+    "include_tasks",
+    "import_tasks",
+    "include_role",
+    "import_role",
+];
 
 /// True if `key` is a task keyword (not an action).
 pub fn is_task_keyword(key: &str) -> bool {

@@ -1,16 +1,19 @@
 //! Playbooks: the model, the loader that builds it from YAML with source positions, and tags.
 
 pub mod digest;
+mod dynamic;
 mod error;
 mod keys;
 mod loader;
 mod model;
 mod nodes;
+mod roles;
 mod rollout;
 mod tags;
 mod tasks;
 mod validate;
 
+pub use dynamic::Deferred;
 pub use error::PlaybookError;
 pub use loader::{load, load_source, LoadOptions};
 pub use model::{

@@ -117,12 +117,15 @@ pub enum Action {
         /// Its arguments, still to be templated per host.
         args: Value,
     },
-    /// `include_tasks`: run these tasks here, once per loop item.
+    /// `include_tasks`/`include_role`: run these tasks here, once per loop item.
     Include {
-        /// The file, as written.
+        /// The file or role, as written.
         file: String,
-        /// The tasks loaded from it.
+        /// The tasks loaded from it when the playbook loaded (empty when `deferred`).
         tasks: Arc<Vec<TaskNode>>,
+        /// Set when what to include is only known on a host (a templated file or role name,
+        /// or a file that does not exist yet): loaded when the include runs.
+        deferred: Option<Arc<super::dynamic::Deferred>>,
     },
     /// `meta:` directives to the runner.
     Meta(MetaAction),
@@ -272,8 +275,9 @@ pub struct Inherited {
     pub diff: Option<Value>,
     /// Run on another host.
     pub delegate_to: Option<Value>,
-    /// Run on the first host only.
-    pub run_once: Option<bool>,
+    /// Run on the first host only: a boolean, or a template rendered with the first host's
+    /// variables when the task starts.
+    pub run_once: Option<Value>,
     /// Fail all hosts when this task fails on one.
     pub any_errors_fatal: Option<bool>,
     /// Variable layers from blocks and includes, outermost first.
@@ -325,7 +329,10 @@ impl Task {
         let base = match (&self.name, &self.action) {
             (Some(name), _) => name.clone(),
             (None, Action::Module { module, .. }) => module.name().to_string(),
-            (None, Action::Include { file, .. }) => format!("include_tasks {file}"),
+            (None, Action::Include { file, deferred, .. }) => match deferred {
+                Some(deferred) if deferred.is_role() => format!("include_role : {file}"),
+                _ => format!("include_tasks {file}"),
+            },
             (None, Action::Meta(_)) => "meta".to_string(),
         };
         match &self.settings.role {

@@ -277,7 +277,7 @@ impl Runner {
             }
         }
         loop {
-            let mut next: Option<usize> = None;
+            let mut next: Option<Vec<usize>> = None;
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
                     continue;
@@ -286,8 +286,10 @@ impl Runner {
                     host.pending = host.cursor.as_mut().map(Cursor::next_step);
                 }
                 match &host.pending {
-                    Some(Step::Run(task, _)) => {
-                        next = Some(next.map_or(task.id, |n: usize| n.min(task.id)))
+                    Some(Step::Run(_, _, order)) => {
+                        if next.as_ref().is_none_or(|n| order < n) {
+                            next = Some(order.clone());
+                        }
                     }
                     Some(Step::Failed) => {
                         host.standing = Standing::Failed;
@@ -296,15 +298,15 @@ impl Runner {
                     Some(Step::Done) | None => {}
                 }
             }
-            let Some(task_id) = next else { return };
+            let Some(next) = next else { return };
             let mut task: Option<Arc<Task>> = None;
             let mut members = Vec::new();
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
                     continue;
                 };
-                if matches!(&host.pending, Some(Step::Run(t, _)) if t.id == task_id) {
-                    if let Some(Step::Run(t, include_vars)) = host.pending.take() {
+                if matches!(&host.pending, Some(Step::Run(_, _, order)) if *order == next) {
+                    if let Some(Step::Run(t, include_vars, _)) = host.pending.take() {
                         task = Some(t);
                         members.push((name.clone(), include_vars));
                     }
@@ -413,7 +415,9 @@ impl Runner {
         mut members: Vec<(String, Vec<Arc<Vars>>)>,
         flow: Flow,
     ) {
-        if task.settings.run_once == Some(true) {
+        let scope = Arc::new(self.play_scope(play, play_hosts));
+        let run_once = self.runs_once(&scope, task, &members);
+        if run_once {
             members.truncate(1);
         }
         self.send(Event::TaskStart {
@@ -422,7 +426,6 @@ impl Runner {
             handler: task.is_handler,
         })
         .await;
-        let scope = Arc::new(self.play_scope(play, play_hosts));
         let throttle = throttle_permits(task.settings.throttle, members.len());
         let mut joins = JoinSet::new();
         let mut names = HashMap::new();
@@ -482,11 +485,35 @@ impl Runner {
             .settings
             .any_errors_fatal
             .unwrap_or(play.any_errors_fatal)
-            || task.settings.run_once == Some(true);
+            || run_once;
         if !failing.is_empty() && fatal && !task.is_handler {
             self.mark_batch_failed(play_hosts, &failing);
         }
         self.journal_left_play(play_hosts).await;
+    }
+
+    /// Whether the task runs on its first host only: `run_once` rendered with that host's
+    /// variables, as Ansible does (a value that does not render counts as false).
+    fn runs_once(
+        &self,
+        scope: &PlayScope,
+        task: &Task,
+        members: &[(String, Vec<Arc<Vars>>)],
+    ) -> bool {
+        let Some(flag) = &task.settings.run_once else {
+            return false;
+        };
+        let Some((first, include_vars)) = members.first() else {
+            return false;
+        };
+        let Some(host) = self.hosts.get(first) else {
+            return false;
+        };
+        let vars = super::scope::task_scope(scope, &host.context, task, include_vars, None);
+        self.shared
+            .templar
+            .eval_condition_value(flag, &vars)
+            .unwrap_or(false)
     }
 
     /// `any_errors_fatal`: every other host of the batch fails where it stands, as if its own
@@ -630,16 +657,14 @@ impl Runner {
             },
         }
         if let (Some(task), Some(cursor)) = (task, host.cursor.as_mut()) {
-            if let Action::Include { tasks, .. } = &task.action {
-                if matches!(outcome.status, Status::Ok | Status::Changed) {
-                    let items = if task.loop_spec.is_some() {
-                        outcome.includes
-                    } else {
-                        vec![Arc::new(Vars::new())]
-                    };
-                    for vars in items.into_iter().rev() {
-                        cursor.enter_include(tasks.clone(), vars);
-                    }
+            if matches!(outcome.status, Status::Ok | Status::Changed) {
+                // Ansible counts a looped include once per item it included.
+                if task.loop_spec.is_some() && outcome.includes.len() > 1 {
+                    let extra = u32::try_from(outcome.includes.len() - 1).unwrap_or(u32::MAX);
+                    host.stats.ok = host.stats.ok.saturating_add(extra);
+                }
+                for (vars, tasks) in outcome.includes.into_iter().rev() {
+                    cursor.enter_include(tasks, vars, task.id);
                 }
             }
         }
