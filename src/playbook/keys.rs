@@ -38,6 +38,7 @@ pub const PLAY_KEYS: &[&str] = &[
     "preflight_gates",
     "on_gate_failure",
     "rollback",
+    "strategy",
 ];
 
 /// Keywords shared by tasks and blocks (everything that is inherited).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::dynamic::RuntimeContext;
 use super::error::PlaybookError;
 use super::keys::PLAY_KEYS;
-use super::model::{Inherited, Play, Playbook, Task, TaskNode};
+use super::model::{Inherited, Play, Playbook, Strategy, Task, TaskNode};
 use super::nodes::{as_bool, expect_map, expect_seq, expect_str, string_list, FileNode};
 use crate::diagnostic::{did_you_mean, Location, Source};
 use crate::template::Templar;
@@ -262,6 +262,20 @@ impl Loader<'_> {
             .transpose()?
             .unwrap_or(false);
         let rollout = super::rollout::rollout(file, node, any_errors_fatal)?;
+        let strategy = match node.get("strategy") {
+            None => Strategy::Linear,
+            Some(value) => match expect_str(file, value, "strategy")? {
+                "linear" | "ansible.builtin.linear" => Strategy::Linear,
+                "free" | "ansible.builtin.free" => Strategy::Free,
+                other => {
+                    return Err(PlaybookError::Invalid {
+                        key: "strategy".into(),
+                        reason: format!("`{other}` is not supported; use `linear` or `free`"),
+                        at: file.at(value),
+                    })
+                }
+            },
+        };
         let play = Play {
             name,
             hosts,
@@ -289,6 +303,7 @@ impl Loader<'_> {
                 .map(|v| expect_str(file, v, "connection").map(str::to_string))
                 .transpose()?,
             rollout,
+            strategy,
             remote_user: node
                 .get("remote_user")
                 .map(|v| expect_str(file, v, "remote_user").map(str::to_string))

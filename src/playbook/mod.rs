@@ -18,7 +18,7 @@ pub use error::PlaybookError;
 pub use loader::{load, load_source, LoadOptions};
 pub use model::{
     Action, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Play, Playbook, Retry,
-    Role, Task, TaskNode,
+    Role, Strategy, Task, TaskNode,
 };
 pub use rollout::{GateFailure, Rollout};
 pub use tags::TagFilter;

@@ -59,6 +59,18 @@ pub struct Play {
     pub remote_user: Option<String>,
     /// How the play rolls through its hosts (batches, budgets, order, windows).
     pub rollout: super::rollout::Rollout,
+    /// How hosts move through the task list (`strategy:`).
+    pub strategy: Strategy,
+}
+
+/// `strategy:`: how a batch's hosts move through the task list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every host runs a task before any host starts the next one (Ansible's default).
+    #[default]
+    Linear,
+    /// Each host runs through its task list as fast as it can, not waiting for the others.
+    Free,
 }
 
 /// An entry of a task list.

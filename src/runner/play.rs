@@ -18,7 +18,7 @@ use super::host::{HostState, Standing};
 use super::scope::{HostVars, HostView, PlayScope, OMIT};
 use super::Runner;
 use crate::modules::{self, ModuleContext};
-use crate::playbook::{Action, Play, Task, TaskNode};
+use crate::playbook::{Action, Play, Strategy, Task, TaskNode};
 use crate::rolling::journal::{HostStatus, JournalEvent, TaskStatus};
 use crate::vars::{Value, Vars};
 
@@ -269,7 +269,15 @@ impl Runner {
     }
 
     /// Runs one task list on the play's hosts until every host is done with it.
-    async fn run_section(&mut self, play: &Play, hosts: &[String], tasks: Arc<Vec<TaskNode>>) {
+    pub(super) async fn run_section(
+        &mut self,
+        play: &Play,
+        hosts: &[String],
+        tasks: Arc<Vec<TaskNode>>,
+    ) {
+        if play.strategy == Strategy::Free {
+            return self.run_section_free(play, hosts, tasks).await;
+        }
         for name in hosts {
             if let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) {
                 host.cursor = Some(Cursor::new(tasks.clone()));
@@ -340,7 +348,7 @@ impl Runner {
 
     /// Ansible checks `max_fail_percentage` after every task, not only after the batch: once
     /// the batch's failures exceed the budget, its remaining tasks run on no host.
-    fn check_failure_budget(&mut self, play: &Play, batch: &[String]) {
+    pub(super) fn check_failure_budget(&mut self, play: &Play, batch: &[String]) {
         if self.batch_stop.is_some() {
             return;
         }
@@ -363,7 +371,7 @@ impl Runner {
     }
 
     /// Runs one task on a group of hosts and applies the outcomes.
-    async fn run_task(
+    pub(super) async fn run_task(
         &mut self,
         play: &Play,
         play_hosts: &[String],
@@ -382,7 +390,7 @@ impl Runner {
 
     /// The task with its name rendered as Ansible shows it: with the play's variables, `-e`
     /// and magic variables (no host's), and as written when that fails (`{{ item }}`).
-    fn with_templated_name(
+    pub(super) fn with_templated_name(
         &self,
         play: &Play,
         play_hosts: &[String],
@@ -510,16 +518,24 @@ impl Runner {
             return false;
         };
         let vars = super::scope::task_scope(scope, &host.context, task, include_vars, None);
-        self.shared
-            .templar
-            .eval_condition_value(flag, &vars)
-            .unwrap_or(false)
+        // Rendered (templates in the variables it names too), then read as Ansible reads a
+        // boolean keyword: `True`, `yes`, `on`, `1` are true.
+        match self.shared.templar.render_value(flag, &vars) {
+            Ok(value) => match value.as_str() {
+                Some(text) => matches!(
+                    text.trim().to_ascii_lowercase().as_str(),
+                    "true" | "yes" | "on" | "1" | "y" | "t"
+                ),
+                None => value.is_true(),
+            },
+            Err(_) => false,
+        }
     }
 
     /// `any_errors_fatal`: every other host of the batch fails where it stands, as if its own
     /// task had failed: a `rescue` or `always` around it still runs, nothing is counted, and
     /// the host leaves the run when the batch ends.
-    fn mark_batch_failed(&mut self, batch: &[String], failing: &[String]) {
+    pub(super) fn mark_batch_failed(&mut self, batch: &[String], failing: &[String]) {
         for name in batch.iter().filter(|name| !failing.contains(name)) {
             let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
                 continue;
@@ -536,7 +552,7 @@ impl Runner {
     /// Journals (and waits for) `host_done` of every host of the batch that failed or became
     /// unreachable since the last call, before the next task starts: a controller killed later
     /// in the batch must not leave a resume thinking they never ran.
-    async fn journal_left_play(&mut self, hosts: &[String]) {
+    pub(super) async fn journal_left_play(&mut self, hosts: &[String]) {
         let left: Vec<(String, HostStatus)> = hosts
             .iter()
             .filter(|name| !self.left_play.contains(*name))
