@@ -320,3 +320,105 @@ fn role_file(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::render;
+    use crate::playbook::{load, Action, LoadOptions, TaskNode};
+    use crate::template::Templar;
+
+    fn write(dir: &std::path::Path, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+    }
+
+    fn task_names(tasks: &[TaskNode]) -> Vec<String> {
+        tasks
+            .iter()
+            .map(|node| match node {
+                TaskNode::Task(task) => task.display_name(),
+                TaskNode::Block(_) => "block".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dependencies_run_first_and_once_per_parameters_unless_duplicates_are_allowed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            &[
+                (
+                    "roles/common/tasks/main.yml",
+                    "- name: common\n  debug: msg=c\n",
+                ),
+                (
+                    "roles/a/meta/main.yml",
+                    "dependencies: [common, {role: common, x: 1}]\n",
+                ),
+                ("roles/a/tasks/main.yml", "- name: a\n  debug: msg=a\n"),
+                (
+                    "roles/b/meta/main.yml",
+                    "dependencies:\n  - common\n  - dup\n",
+                ),
+                ("roles/b/tasks/main.yml", "- name: b\n  debug: msg=b\n"),
+                ("roles/dup/meta/main.yml", "allow_duplicates: true\n"),
+                ("roles/dup/tasks/main.yml", "- name: dup\n  debug: msg=d\n"),
+                ("site.yml", "- hosts: all\n  roles: [a, b, dup, a]\n"),
+            ],
+        );
+        let playbook = load(
+            &dir.path().join("site.yml"),
+            &Templar::new(),
+            &LoadOptions::default(),
+        )
+        .expect("loads");
+        assert_eq!(
+            task_names(&playbook.plays[0].tasks),
+            [
+                "common : common",
+                "common : common",
+                "a : a",
+                "dup : dup",
+                "b : b",
+                "dup : dup"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_templated_include_role_is_left_for_run_time_and_a_missing_tasks_from_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            &[
+                ("roles/r/tasks/main.yml", "- debug: msg=r\n"),
+                (
+                    "site.yml",
+                    "- hosts: all\n  tasks:\n    - include_role:\n        name: \"{{ item }}\"\n      loop: [r]\n",
+                ),
+            ],
+        );
+        let path = dir.path().join("site.yml");
+        let playbook = load(&path, &Templar::new(), &LoadOptions::default()).expect("loads");
+        let Some(TaskNode::Task(task)) = playbook.plays[0].tasks.first() else {
+            panic!("a task");
+        };
+        assert!(matches!(
+            &task.action,
+            Action::Include { deferred: Some(deferred), .. } if deferred.is_role()
+        ));
+        std::fs::write(
+            &path,
+            "- hosts: all\n  tasks:\n    - import_role:\n        name: r\n        tasks_from: nope\n",
+        )
+        .expect("write");
+        let error = load(&path, &Templar::new(), &LoadOptions::default()).expect_err("refused");
+        let text = render(&error);
+        assert!(text.contains("the role has no tasks file `nope`"), "{text}");
+        assert!(text.contains("site.yml:4:15"), "{text}");
+    }
+}
