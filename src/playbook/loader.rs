@@ -66,6 +66,8 @@ fn load_with(
         first,
         roles_run: HashSet::new(),
         role_handlers: Vec::new(),
+        role_defaults: Vars::new(),
+        role_vars: Vars::new(),
         runtime,
     };
     let plays = loader.playbook_file(path, None)?;
@@ -95,6 +97,10 @@ pub(super) struct Loader<'a> {
     pub(super) roles_run: HashSet<String>,
     /// Handlers of the roles loaded so far in this play.
     pub(super) role_handlers: Vec<Arc<Task>>,
+    /// Defaults of the play's public roles so far (see [`Play::role_defaults`]).
+    pub(super) role_defaults: Vars,
+    /// Variables of the play's public roles so far (see [`Play::role_vars`]).
+    pub(super) role_vars: Vars,
     /// What includes loaded at run time need.
     pub(super) runtime: Arc<RuntimeContext>,
 }
@@ -119,6 +125,8 @@ impl<'a> Loader<'a> {
             first: None,
             roles_run: HashSet::new(),
             role_handlers: Vec::new(),
+            role_defaults: Vars::new(),
+            role_vars: Vars::new(),
             runtime: runtime.clone(),
         }
     }
@@ -241,11 +249,13 @@ impl Loader<'_> {
         self.next_id = 0;
         self.roles_run.clear();
         self.role_handlers.clear();
+        self.role_defaults.clear();
+        self.role_vars.clear();
         let pre_tasks = self.section(file, node, "pre_tasks", &inherited)?;
         let mut tasks = Vec::new();
         if let Some(roles) = node.get("roles") {
             for role_node in expect_seq(file, roles, "roles")? {
-                tasks.extend(self.role_entry(file, role_node, &inherited)?);
+                tasks.extend(self.role_entry(file, role_node, &inherited, true)?);
             }
         }
         tasks.extend(self.section(file, node, "tasks", &inherited)?);
@@ -281,6 +291,8 @@ impl Loader<'_> {
             hosts,
             at: file.at(node),
             vars: Arc::new(play_vars),
+            role_defaults: Arc::new(std::mem::take(&mut self.role_defaults)),
+            role_vars: Arc::new(std::mem::take(&mut self.role_vars)),
             gather_facts: node
                 .get("gather_facts")
                 .map(|v| as_bool(file, v, "gather_facts"))

@@ -35,6 +35,11 @@ pub struct Play {
     pub at: Location,
     /// Play variables, `vars_files` merged after `vars`.
     pub vars: Arc<Vars>,
+    /// Defaults of the roles loaded with the play (`roles:`, `import_role`, `include_role`
+    /// with `public: true`), later roles winning: every task of the play sees them.
+    pub role_defaults: Arc<Vars>,
+    /// Variables (and parameters) of those roles, as every task of the play sees them.
+    pub role_vars: Arc<Vars>,
     /// Run fact gathering before the tasks.
     pub gather_facts: bool,
     /// Stop every host as soon as one fails.

@@ -46,6 +46,9 @@ pub struct RoleRequest {
     /// Run once per play for the same parameters (`roles:` and dependencies, unless the role
     /// sets `allow_duplicates: true`); `import_role`/`include_role` always run.
     pub once: bool,
+    /// The role's defaults and vars are seen by the whole play (`roles:`, `import_role`,
+    /// `include_role` with `public: true`).
+    pub public: bool,
 }
 
 impl RoleRequest {
@@ -59,6 +62,7 @@ impl RoleRequest {
             handlers_from: None,
             params: Vars::new(),
             once: true,
+            public: true,
         }
     }
 }
@@ -78,6 +82,7 @@ impl Loader<'_> {
         file: &FileNode,
         node: &Node,
         inherited: &Inherited,
+        public: bool,
     ) -> Result<Vec<TaskNode>, PlaybookError> {
         let (name, name_node) = match node.as_str() {
             Some(name) => (name.to_string(), node),
@@ -94,6 +99,7 @@ impl Loader<'_> {
             }
         };
         let mut request = RoleRequest::named(name, file.at(name_node));
+        request.public = public;
         let mut role_inherited = inherited.clone();
         if let Some(entries) = node.as_map() {
             self.apply_inherited(file, node, &mut role_inherited)?;
@@ -119,6 +125,7 @@ impl Loader<'_> {
         let entries = expect_map(file, node, action)?;
         let mut apply = None;
         let mut name = None;
+        let mut public = None;
         let mut request = RoleRequest::named(String::new(), file.at(node));
         request.once = false;
         for (key, value) in entries {
@@ -133,7 +140,8 @@ impl Loader<'_> {
                 "defaults_from" => request.defaults_from = Some(text()?),
                 "handlers_from" => request.handlers_from = Some(text()?),
                 "allow_duplicates" => request.once = !as_bool(file, value, "allow_duplicates")?,
-                "public" | "rolespec_validate" => {
+                "public" => public = Some(as_bool(file, value, "public")?),
+                "rolespec_validate" => {
                     as_bool(file, value, &key.name)?;
                 }
                 "apply" if action.ends_with("include_role") => {
@@ -150,6 +158,9 @@ impl Loader<'_> {
                 }
             }
         }
+        // `import_role` is loaded with the playbook: its variables are the play's, as Ansible
+        // exposes them at parse time; `include_role` keeps them private unless `public: true`.
+        request.public = public.unwrap_or(!action.ends_with("include_role"));
         request.name = name.ok_or_else(|| PlaybookError::Missing {
             context: "role action",
             key: "name",
@@ -185,13 +196,26 @@ impl Loader<'_> {
             let mut parent = inherited.clone();
             parent.role = None;
             for dependency in &dependencies {
-                tasks.extend(self.role_entry(&meta_file, dependency, &parent)?);
+                tasks.extend(self.role_entry(&meta_file, dependency, &parent, request.public)?);
             }
             self.done_with_file();
         }
         let defaults =
             self.role_vars_file(&dir, "defaults", request.defaults_from.as_deref(), at)?;
         let mut role_vars = self.role_vars_file(&dir, "vars", request.vars_from.as_deref(), at)?;
+        if request.public {
+            // The play sees the role's defaults and vars files, not its parameters.
+            self.role_defaults.extend(
+                defaults
+                    .iter()
+                    .map(|(name, value)| (name.clone(), value.clone())),
+            );
+            self.role_vars.extend(
+                role_vars
+                    .iter()
+                    .map(|(name, value)| (name.clone(), value.clone())),
+            );
+        }
         role_vars.extend(request.params.clone());
         let role = Arc::new(Role {
             name: request.name.clone(),
@@ -206,6 +230,12 @@ impl Loader<'_> {
             tasks.extend(self.task_file(&path, at, &role_inherited)?);
         }
         let handlers_file = role_file(&dir, "handlers", request.handlers_from.as_deref(), at)?;
+        // A role's handlers file is loaded once per play, however often the role is used
+        // (Ansible runs a notified handler once).
+        let handlers_file = handlers_file.filter(|path| {
+            self.roles_run
+                .insert(format!("handlers\u{0}{}", path.display()))
+        });
         if let Some(path) = handlers_file {
             let handler_file = self.read_yaml(&path, Some(at))?;
             if !handler_file.node.is_null() {

@@ -193,6 +193,8 @@ impl Runner {
         magic.insert("hostvars".into(), HostVars::value(views));
         PlayScope {
             play_vars: play.vars.clone(),
+            role_defaults: play.role_defaults.clone(),
+            role_vars: play.role_vars.clone(),
             extra_vars: self.extra_vars.clone(),
             magic: Arc::new(magic),
         }
