@@ -675,3 +675,17 @@ fn a_templated_serial_is_rendered_with_extra_vars_and_refused_naming_where_it_is
     assert!(output.stderr.contains("lots"), "{}", output.stderr);
     assert!(output.stderr.contains("site.yml:3:11"), "{}", output.stderr);
 }
+
+#[test]
+fn a_file_included_at_run_time_with_an_error_fails_the_host_naming_file_line_and_column() {
+    let project = Project::new()
+        .file("bad.yml", "- debug: msg=ok\n- nosuchmodule: x\n")
+        .playbook(
+            "- hosts: all\n  gather_facts: false\n  vars:\n    which: bad\n  tasks:\n    - include_tasks: \"{{ which }}.yml\"\n",
+        );
+    let output = project.run(&[]);
+    output.expect_code(2);
+    let shown = format!("{}{}", output.stdout, output.stderr);
+    assert!(shown.contains("nosuchmodule"), "{shown}");
+    assert!(shown.contains("bad.yml:2:3"), "{shown}");
+}
