@@ -629,3 +629,63 @@ fn a_handler_that_is_include_tasks_runs_the_included_tasks_on_the_notifying_host
         }
     );
 }
+
+#[test]
+fn under_strategy_free_a_host_runs_ahead_of_one_still_busy() {
+    // db1's first task waits until web1 has finished its second task: under the linear
+    // strategy it would wait for ever (web1 cannot start task 2 before db1 ends task 1).
+    let project = three_hosts(
+        "- hosts: all\n  gather_facts: false\n  strategy: free\n  tasks:\n    - shell: \"{% if inventory_hostname == 'db1' %}for i in $(seq 1500); do [ -f {dir}/web1.second ] && exit 0; sleep 0.2; done; exit 1{% else %}true{% endif %}\"\n    - shell: touch {dir}/{{ inventory_hostname }}.second\n",
+    );
+    let output = project.run(&["-i", "hosts.ini"]);
+    output.expect_code(0);
+    for host in ["web1", "web2", "db1"] {
+        assert!(project.exists(&format!("{host}.second")), "{host}");
+    }
+}
+
+#[test]
+fn an_unsupported_strategy_is_refused_naming_where_it_is_written() {
+    let project = three_hosts(
+        "- hosts: all\n  gather_facts: false\n  strategy: host_pinned\n  tasks:\n    - debug: msg=x\n",
+    );
+    let output = project.run(&["-i", "hosts.ini"]);
+    assert_ne!(output.code, 0);
+    assert!(
+        output
+            .stderr
+            .contains("`host_pinned` is not supported; use `linear` or `free`"),
+        "{}",
+        output.stderr
+    );
+    assert!(output.stderr.contains("site.yml:3:13"), "{}", output.stderr);
+}
+
+#[test]
+fn a_templated_serial_is_rendered_with_extra_vars_and_refused_naming_where_it_is_written() {
+    let project = three_hosts(
+        "- hosts: all\n  gather_facts: false\n  serial: \"{{ size }}\"\n  tasks:\n    - shell: echo {{ ansible_play_batch | join(',') }} >> {dir}/batches.txt\n      run_once: true\n",
+    );
+    project
+        .run(&["-i", "hosts.ini", "-e", "size=2"])
+        .expect_code(0);
+    assert_eq!(project.read("batches.txt"), "web1,web2\ndb1\n");
+    let output = project.run(&["-i", "hosts.ini", "-e", "size=lots"]);
+    assert_ne!(output.code, 0);
+    assert!(output.stderr.contains("lots"), "{}", output.stderr);
+    assert!(output.stderr.contains("site.yml:3:11"), "{}", output.stderr);
+}
+
+#[test]
+fn a_file_included_at_run_time_with_an_error_fails_the_host_naming_file_line_and_column() {
+    let project = Project::new()
+        .file("bad.yml", "- debug: msg=ok\n- nosuchmodule: x\n")
+        .playbook(
+            "- hosts: all\n  gather_facts: false\n  vars:\n    which: bad\n  tasks:\n    - include_tasks: \"{{ which }}.yml\"\n",
+        );
+    let output = project.run(&[]);
+    output.expect_code(2);
+    let shown = format!("{}{}", output.stdout, output.stderr);
+    assert!(shown.contains("nosuchmodule"), "{shown}");
+    assert!(shown.contains("bad.yml:2:3"), "{shown}");
+}

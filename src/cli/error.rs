@@ -206,6 +206,7 @@ impl Diagnose for CliError {
             Self::Pattern(error) => error.location(),
             Self::Yaml(error) => error.location(),
             Self::Serial(error) => error.location(),
+            Self::Plan(error) => error.location(),
             _ => None,
         }
     }
@@ -217,6 +218,7 @@ impl Diagnose for CliError {
             Self::Pattern(error) => error.help(),
             Self::Yaml(error) => error.help(),
             Self::Input(error) => error.help(),
+            Self::Plan(error) => error.help(),
             Self::ExtraVars { .. } => {
                 Some("use `key=value`, a JSON/YAML mapping, or `@file.yml`".into())
             }

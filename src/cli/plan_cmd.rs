@@ -59,9 +59,9 @@ pub fn plan(mut args: PlanArgs) -> Result<i32, CliError> {
             plan.pattern,
             if hosts == 1 { "" } else { "s" }
         );
-        let serial = serial_override
+        let serial = plan
+            .serial
             .as_ref()
-            .or(rollout.serial.as_ref())
             .map_or_else(|| "all at once".to_string(), ToString::to_string);
         outln!("  order: {}, serial: {serial}", rollout.order);
         let mut budget = Vec::new();

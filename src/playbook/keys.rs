@@ -39,6 +39,7 @@ pub const PLAY_KEYS: &[&str] = &[
     "on_gate_failure",
     "rollback",
     "discover",
+    "strategy",
 ];
 
 /// Keywords shared by tasks and blocks (everything that is inherited).
@@ -99,7 +100,12 @@ pub const BLOCK_ONLY_KEYS: &[&str] = &["block", "rescue", "always"];
 pub const LOOP_CONTROL_KEYS: &[&str] = &["loop_var", "index_var", "label", "pause", "extended"];
 
 /// Actions that are not modules.
-pub const INCLUDE_ACTIONS: &[&str] = &["include_tasks", "import_tasks"];
+pub const INCLUDE_ACTIONS: &[&str] = &[
+    "include_tasks",
+    "import_tasks",
+    "include_role",
+    "import_role",
+];
 
 /// True if `key` is a task keyword (not an action).
 pub fn is_task_keyword(key: &str) -> bool {

@@ -1,15 +1,17 @@
 //! Reading a playbook file into the model: plays, vars files, roles and imported playbooks.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::dynamic::RuntimeContext;
 use super::error::PlaybookError;
 use super::keys::PLAY_KEYS;
-use super::model::{Inherited, Play, Playbook, Role, Task, TaskNode};
+use super::model::{Inherited, Play, Playbook, Strategy, Task, TaskNode};
 use super::nodes::{as_bool, expect_map, expect_seq, expect_str, string_list, FileNode};
 use crate::diagnostic::{did_you_mean, Location, Source};
 use crate::template::Templar;
-use crate::vars::{self, Vars};
+use crate::vars::Vars;
 use crate::yaml::{self, Node};
 
 /// Where to look for roles and which variables are known before any host is.
@@ -56,6 +58,7 @@ fn load_with(
         .unwrap_or(Path::new("."));
     let parent = options.base_dir.as_deref().unwrap_or(parent);
     let base_dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
+    let runtime = Arc::new(RuntimeContext::new(base_dir.clone(), options.clone()));
     let mut loader = Loader {
         templar,
         options,
@@ -65,6 +68,11 @@ fn load_with(
         parsing_handlers: false,
         sources: Vec::new(),
         first,
+        roles_run: HashSet::new(),
+        role_handlers: Vec::new(),
+        role_defaults: Vars::new(),
+        role_vars: Vars::new(),
+        runtime,
     };
     let plays = loader.playbook_file(path, None)?;
     Ok(Playbook {
@@ -77,7 +85,7 @@ fn load_with(
 /// State shared while one playbook loads.
 pub(super) struct Loader<'a> {
     pub(super) templar: &'a Templar,
-    options: &'a LoadOptions,
+    pub(super) options: &'a LoadOptions,
     pub(super) base_dir: PathBuf,
     /// Files being loaded, outermost first (for cycle detection).
     pub(super) include_stack: Vec<PathBuf>,
@@ -89,6 +97,43 @@ pub(super) struct Loader<'a> {
     sources: Vec<Arc<Source>>,
     /// The top-level playbook's text when it was given in memory ([`load_source`]).
     first: Option<Arc<Source>>,
+    /// Roles run once already in this play (path, parameters and task file).
+    pub(super) roles_run: HashSet<String>,
+    /// Handlers of the roles loaded so far in this play.
+    pub(super) role_handlers: Vec<Arc<Task>>,
+    /// Defaults of the play's public roles so far (see [`Play::role_defaults`]).
+    pub(super) role_defaults: Vars,
+    /// Variables of the play's public roles so far (see [`Play::role_vars`]).
+    pub(super) role_vars: Vars,
+    /// What includes loaded at run time need.
+    pub(super) runtime: Arc<RuntimeContext>,
+}
+
+impl<'a> Loader<'a> {
+    /// A loader for an include resolved on a host: relative paths are searched next to
+    /// `including` first, and task ids start at `next_id`.
+    pub(super) fn at_run_time(
+        templar: &'a Templar,
+        runtime: &'a Arc<RuntimeContext>,
+        including: PathBuf,
+        next_id: usize,
+    ) -> Self {
+        Loader {
+            templar,
+            options: &runtime.options,
+            base_dir: runtime.base_dir.clone(),
+            include_stack: vec![including],
+            next_id,
+            parsing_handlers: false,
+            sources: Vec::new(),
+            first: None,
+            roles_run: HashSet::new(),
+            role_handlers: Vec::new(),
+            role_defaults: Vars::new(),
+            role_vars: Vars::new(),
+            runtime: runtime.clone(),
+        }
+    }
 }
 
 impl Loader<'_> {
@@ -211,33 +256,52 @@ impl Loader<'_> {
         // block-level layer on every task.
         inherited.vars.clear();
         self.next_id = 0;
+        self.roles_run.clear();
+        self.role_handlers.clear();
+        self.role_defaults.clear();
+        self.role_vars.clear();
         let pre_tasks = self.section(file, node, "pre_tasks", &inherited)?;
         let mut tasks = Vec::new();
-        let mut handlers = Vec::new();
         if let Some(roles) = node.get("roles") {
             for role_node in expect_seq(file, roles, "roles")? {
-                let (role_tasks, role_handlers) = self.role(file, role_node, &inherited)?;
-                tasks.extend(role_tasks);
-                handlers.extend(role_handlers);
+                tasks.extend(self.role_entry(file, role_node, &inherited, true)?);
             }
         }
         tasks.extend(self.section(file, node, "tasks", &inherited)?);
         let post_tasks = self.section(file, node, "post_tasks", &inherited)?;
         let rollback = self.section(file, node, "rollback", &inherited)?;
+        let mut handlers = std::mem::take(&mut self.role_handlers);
         if let Some(list) = node.get("handlers") {
             handlers.extend(self.handler_list(file, list, &inherited)?);
         }
+        handlers.append(&mut self.role_handlers);
         let any_errors_fatal = node
             .get("any_errors_fatal")
             .map(|v| as_bool(file, v, "any_errors_fatal"))
             .transpose()?
             .unwrap_or(false);
         let rollout = super::rollout::rollout(file, node, any_errors_fatal)?;
+        let strategy = match node.get("strategy") {
+            None => Strategy::Linear,
+            Some(value) => match expect_str(file, value, "strategy")? {
+                "linear" | "ansible.builtin.linear" => Strategy::Linear,
+                "free" | "ansible.builtin.free" => Strategy::Free,
+                other => {
+                    return Err(PlaybookError::Invalid {
+                        key: "strategy".into(),
+                        reason: format!("`{other}` is not supported; use `linear` or `free`"),
+                        at: file.at(value),
+                    })
+                }
+            },
+        };
         let play = Play {
             name,
             hosts,
             at: file.at(node),
             vars: Arc::new(play_vars),
+            role_defaults: Arc::new(std::mem::take(&mut self.role_defaults)),
+            role_vars: Arc::new(std::mem::take(&mut self.role_vars)),
             gather_facts: node
                 .get("gather_facts")
                 .map(|v| as_bool(file, v, "gather_facts"))
@@ -265,6 +329,7 @@ impl Loader<'_> {
                 .map(|v| as_bool(file, v, "discover"))
                 .transpose()?
                 .unwrap_or(false),
+            strategy,
             remote_user: node
                 .get("remote_user")
                 .map(|v| expect_str(file, v, "remote_user").map(str::to_string))
@@ -287,7 +352,7 @@ impl Loader<'_> {
         }
     }
 
-    fn handler_list(
+    pub(super) fn handler_list(
         &mut self,
         file: &FileNode,
         list: &Node,
@@ -349,63 +414,6 @@ impl Loader<'_> {
         Ok(merged)
     }
 
-    /// Loads a role and returns its tasks and handlers.
-    fn role(
-        &mut self,
-        file: &FileNode,
-        node: &Node,
-        inherited: &Inherited,
-    ) -> Result<(Vec<TaskNode>, Vec<Arc<Task>>), PlaybookError> {
-        let (name, name_node) = match node.as_str() {
-            Some(name) => (name.to_string(), node),
-            None => {
-                let name_node = node
-                    .get("role")
-                    .or_else(|| node.get("name"))
-                    .ok_or_else(|| PlaybookError::Missing {
-                        context: "role",
-                        key: "role",
-                        at: file.at(node),
-                    })?;
-                (expect_str(file, name_node, "role")?.to_string(), name_node)
-            }
-        };
-        let at = file.at(name_node);
-        let dir = self.find_role(&name, &at)?;
-        let mut role_inherited = inherited.clone();
-        let mut params = Vars::new();
-        if let Some(entries) = node.as_map() {
-            self.apply_inherited(file, node, &mut role_inherited)?;
-            for (key, value) in entries {
-                let is_keyword = super::keys::INHERITED_KEYS.contains(&key.name.as_str());
-                if !is_keyword && key.name != "role" {
-                    params.insert(key.name.clone(), vars::from_node(value));
-                }
-            }
-        }
-        let defaults = self.role_vars_file(&dir, "defaults", &at)?;
-        let mut role_vars = self.role_vars_file(&dir, "vars", &at)?;
-        role_vars.extend(params);
-        let role = Arc::new(Role {
-            name: name.clone(),
-            path: dir.clone(),
-            defaults: Arc::new(defaults),
-            vars: Arc::new(role_vars),
-        });
-        role_inherited.role = Some(role);
-        let tasks = match main_file(&dir, "tasks") {
-            Some(path) => self.task_file(&path, &at, &role_inherited)?,
-            None => Vec::new(),
-        };
-        let mut handlers = Vec::new();
-        if let Some(path) = main_file(&dir, "handlers") {
-            let handler_file = self.read_yaml(&path, Some(&at))?;
-            handlers = self.handler_list(&handler_file, &handler_file.node, &role_inherited)?;
-            self.done_with_file();
-        }
-        Ok((tasks, handlers))
-    }
-
     /// Loads a task file (role tasks, `import_tasks`, `include_tasks`).
     pub(super) fn task_file(
         &mut self,
@@ -423,39 +431,6 @@ impl Loader<'_> {
         Ok(tasks)
     }
 
-    fn role_vars_file(
-        &mut self,
-        dir: &Path,
-        kind: &str,
-        at: &Location,
-    ) -> Result<Vars, PlaybookError> {
-        let Some(path) = main_file(dir, kind) else {
-            return Ok(Vars::new());
-        };
-        let file = self.read_yaml(&path, Some(at))?;
-        let vars = file.vars(&file.node, kind)?;
-        self.done_with_file();
-        Ok(vars)
-    }
-
-    fn find_role(&self, name: &str, at: &Location) -> Result<PathBuf, PlaybookError> {
-        let mut searched = vec![self.base_dir.join("roles")];
-        if let Some(parent) = self.base_dir.parent() {
-            searched.push(parent.join("roles"));
-        }
-        searched.extend(self.options.roles_path.iter().cloned());
-        searched.push(self.base_dir.clone());
-        searched
-            .iter()
-            .map(|dir| dir.join(name))
-            .find(|dir| dir.is_dir())
-            .ok_or_else(|| PlaybookError::RoleNotFound {
-                name: name.to_string(),
-                searched,
-                at: at.clone(),
-            })
-    }
-
     /// Resolves a task-file path relative to the including file, then the playbook.
     pub(super) fn resolve_task_path(&self, name: &str) -> PathBuf {
         let relative = self
@@ -468,14 +443,6 @@ impl Loader<'_> {
             _ => self.base_dir.join(name),
         }
     }
-}
-
-/// `DIR/KIND/main.yml` (or `.yaml`, or no extension) if it exists.
-fn main_file(dir: &Path, kind: &str) -> Option<PathBuf> {
-    ["main.yml", "main.yaml", "main"]
-        .iter()
-        .map(|file| dir.join(kind).join(file))
-        .find(|path| path.is_file())
 }
 
 fn collect_handlers(node: TaskNode, out: &mut Vec<Arc<Task>>) {

@@ -35,6 +35,11 @@ pub struct Play {
     pub at: Location,
     /// Play variables, `vars_files` merged after `vars`.
     pub vars: Arc<Vars>,
+    /// Defaults of the roles loaded with the play (`roles:`, `import_role`, `include_role`
+    /// with `public: true`), later roles winning: every task of the play sees them.
+    pub role_defaults: Arc<Vars>,
+    /// Variables (and parameters) of those roles, as every task of the play sees them.
+    pub role_vars: Arc<Vars>,
     /// Run fact gathering before the tasks.
     pub gather_facts: bool,
     /// Stop every host as soon as one fails.
@@ -63,6 +68,18 @@ pub struct Play {
     /// domains (as `rpatch inventory --discover -b` does) to place the guests the inventory
     /// does not place.
     pub discover: bool,
+    /// How hosts move through the task list (`strategy:`).
+    pub strategy: Strategy,
+}
+
+/// `strategy:`: how a batch's hosts move through the task list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every host runs a task before any host starts the next one (Ansible's default).
+    #[default]
+    Linear,
+    /// Each host runs through its task list as fast as it can, not waiting for the others.
+    Free,
 }
 
 /// An entry of a task list.
@@ -121,12 +138,15 @@ pub enum Action {
         /// Its arguments, still to be templated per host.
         args: Value,
     },
-    /// `include_tasks`: run these tasks here, once per loop item.
+    /// `include_tasks`/`include_role`: run these tasks here, once per loop item.
     Include {
-        /// The file, as written.
+        /// The file or role, as written.
         file: String,
-        /// The tasks loaded from it.
+        /// The tasks loaded from it when the playbook loaded (empty when `deferred`).
         tasks: Arc<Vec<TaskNode>>,
+        /// Set when what to include is only known on a host (a templated file or role name,
+        /// or a file that does not exist yet): loaded when the include runs.
+        deferred: Option<Arc<super::dynamic::Deferred>>,
     },
     /// `meta:` directives to the runner.
     Meta(MetaAction),
@@ -276,8 +296,9 @@ pub struct Inherited {
     pub diff: Option<Value>,
     /// Run on another host.
     pub delegate_to: Option<Value>,
-    /// Run on the first host only.
-    pub run_once: Option<bool>,
+    /// Run on the first host only: a boolean, or a template rendered with the first host's
+    /// variables when the task starts.
+    pub run_once: Option<Value>,
     /// Fail all hosts when this task fails on one.
     pub any_errors_fatal: Option<bool>,
     /// Variable layers from blocks and includes, outermost first.
@@ -329,7 +350,10 @@ impl Task {
         let base = match (&self.name, &self.action) {
             (Some(name), _) => name.clone(),
             (None, Action::Module { module, .. }) => module.name().to_string(),
-            (None, Action::Include { file, .. }) => format!("include_tasks {file}"),
+            (None, Action::Include { file, deferred, .. }) => match deferred {
+                Some(deferred) if deferred.is_role() => format!("include_role : {file}"),
+                _ => format!("include_tasks {file}"),
+            },
             (None, Action::Meta(_)) => "meta".to_string(),
         };
         match &self.settings.role {

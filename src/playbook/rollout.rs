@@ -17,8 +17,11 @@ use crate::yaml::{Node, NodeKind};
 /// How a play rolls through its hosts.
 #[derive(Debug, Clone, Default)]
 pub struct Rollout {
-    /// Batch sizes; `None` runs every host in one batch.
+    /// Batch sizes; `None` runs every host in one batch (or `serial` is templated).
     pub serial: Option<Serial>,
+    /// A templated `serial` (`"{{ batch }}"`), rendered with the play's vars and `-e` when
+    /// the batches are planned, as Ansible does before any host is contacted.
+    pub serial_template: Option<SerialTemplate>,
     /// When a batch's failures halt the run.
     pub failure: FailurePolicy,
     /// The order hosts are taken in.
@@ -35,6 +38,56 @@ pub struct Rollout {
     pub gates: Vec<GateSpec>,
     /// What a failed gate leads to.
     pub on_gate_failure: GateFailure,
+}
+
+/// A `serial` value holding templates, kept with its position for errors once rendered.
+#[derive(Debug, Clone)]
+pub struct SerialTemplate {
+    node: Node,
+    source: std::sync::Arc<crate::diagnostic::Source>,
+}
+
+impl SerialTemplate {
+    /// Renders the value with `scope` and reads it as `serial`; an error names where it is
+    /// written and what it rendered to.
+    pub fn render(
+        &self,
+        templar: &crate::template::Templar,
+        scope: &crate::vars::Value,
+    ) -> Result<Serial, SpecError> {
+        let rendered = templar
+            .render_value(&crate::vars::from_node(&self.node), scope)
+            .map_err(|error| {
+                SpecError::at_node("serial", error.to_string(), &self.source, &self.node)
+            })?;
+        let node = value_node(&rendered, &self.node);
+        Serial::from_node(&node, &self.source)
+    }
+}
+
+/// A rendered value as a node at `at`'s position (for the same checks as a literal value).
+fn value_node(value: &crate::vars::Value, at: &Node) -> Node {
+    use minijinja::value::ValueKind;
+    let kind = match value.kind() {
+        ValueKind::Bool => NodeKind::Bool(value.is_true()),
+        ValueKind::Number => match i64::try_from(value.clone()) {
+            Ok(n) if value.as_i64().is_some() => NodeKind::Int(n),
+            _ => NodeKind::Float(f64::try_from(value.clone()).unwrap_or(f64::NAN)),
+        },
+        ValueKind::String => NodeKind::Str(value.as_str().unwrap_or_default().to_string()),
+        ValueKind::Seq => NodeKind::Seq(
+            value
+                .try_iter()
+                .map(|items| items.map(|item| value_node(&item, at)).collect())
+                .unwrap_or_default(),
+        ),
+        ValueKind::None | ValueKind::Undefined => NodeKind::Null,
+        _ => NodeKind::Str(value.to_string()),
+    };
+    Node {
+        kind,
+        span: at.span,
+    }
 }
 
 /// What happens when a gate fails after a batch.
@@ -62,7 +115,14 @@ pub fn rollout(
         ..Rollout::default()
     };
     if let Some(node) = play.get("serial") {
-        rollout.serial = Some(Serial::from_node(node, &file.source).map_err(located)?);
+        if holds_template(node) {
+            rollout.serial_template = Some(SerialTemplate {
+                node: node.clone(),
+                source: file.source.clone(),
+            });
+        } else {
+            rollout.serial = Some(Serial::from_node(node, &file.source).map_err(located)?);
+        }
     }
     if let Some(node) = play.get("max_fail_percentage") {
         rollout.failure.max_fail_percentage =
@@ -167,5 +227,14 @@ fn max_unavailable(file: &FileNode, node: &Node) -> Result<MaxUnavailable, SpecE
             .map(MaxUnavailable::Percent)
             .ok_or_else(bad),
         _ => Err(bad()),
+    }
+}
+
+/// True when a scalar of `node` (or of its list) is a template.
+fn holds_template(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Str(text) => crate::template::is_template(text),
+        NodeKind::Seq(items) => items.iter().any(holds_template),
+        _ => false,
     }
 }

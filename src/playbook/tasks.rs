@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::dynamic::{Deferred, Included};
 use super::error::PlaybookError;
 use super::keys::{self, BLOCK_ONLY_KEYS, INCLUDE_ACTIONS, INHERITED_KEYS, LOOP_CONTROL_KEYS};
 use super::loader::Loader;
@@ -152,19 +153,13 @@ impl Loader<'_> {
             let path = self.resolve_task_path(&include_file(file, action_value)?);
             return self.task_file(&path, &file.key_at(action_key), &settings);
         }
+        if short == "import_role" {
+            let (request, _) = self.role_action(file, action_value, short)?;
+            return self.load_role(&request, &settings);
+        }
         let action = match short {
-            "include_tasks" => {
-                let name = include_file(file, action_value)?;
-                let path = self.resolve_task_path(&name);
-                let mut child = inherited.clone();
-                if let Some(vars_node) = node.get("vars") {
-                    child.vars.push(Arc::new(file.vars(vars_node, "vars")?));
-                }
-                let tasks = self.task_file(&path, &file.key_at(action_key), &child)?;
-                Action::Include {
-                    file: name,
-                    tasks: Arc::new(tasks),
-                }
+            "include_tasks" | "include_role" => {
+                self.include_action(file, node, (action_key, action_value), inherited)?
             }
             "meta" => {
                 let name = expect_str(file, action_value, "meta")?;
@@ -209,6 +204,89 @@ impl Loader<'_> {
             is_handler: self.parsing_handlers,
         };
         Ok(vec![TaskNode::Task(Arc::new(task))])
+    }
+
+    /// `include_tasks`/`include_role`: loaded now when the file or role is known and there,
+    /// otherwise left for run time ([`Deferred`]). The included tasks inherit the include's
+    /// parents, its `vars:` and its `apply:` keywords, not its own `when:` or tags.
+    fn include_action(
+        &mut self,
+        file: &FileNode,
+        node: &Node,
+        (key, value): (&Key, &Node),
+        inherited: &Inherited,
+    ) -> Result<Action, PlaybookError> {
+        let short = keys::short_action(&key.name);
+        let at = file.key_at(key);
+        let mut child = inherited.clone();
+        if let Some(vars_node) = node.get("vars") {
+            child.vars.push(Arc::new(file.vars(vars_node, "vars")?));
+        }
+        let (what, apply) = if short == "include_role" {
+            let (request, apply) = self.role_action(file, value, short)?;
+            (Included::Role(request), apply)
+        } else {
+            let (name, apply) = include_args(file, value)?;
+            (Included::Tasks(name), apply)
+        };
+        if let Some(apply) = &apply {
+            for (apply_key, _) in expect_map(file, apply, "apply")? {
+                if !INHERITED_KEYS.contains(&apply_key.name.as_str()) {
+                    return Err(unknown_key(
+                        file,
+                        "apply",
+                        apply_key,
+                        INHERITED_KEYS.iter().copied(),
+                    ));
+                }
+            }
+            self.apply_inherited(file, apply, &mut child)?;
+        }
+        let written = match &what {
+            Included::Tasks(name) => name.clone(),
+            Included::Role(request) => request.name.clone(),
+        };
+        if !crate::template::is_template(&written) {
+            match &what {
+                Included::Tasks(name) => {
+                    let path = self.resolve_task_path(name);
+                    if path.is_file() {
+                        let tasks = self.task_file(&path, &at, &child)?;
+                        return Ok(Action::Include {
+                            file: written,
+                            tasks: Arc::new(tasks),
+                            deferred: None,
+                        });
+                    }
+                }
+                Included::Role(request) => {
+                    let tasks = self.load_role(request, &child)?;
+                    return Ok(Action::Include {
+                        file: written,
+                        tasks: Arc::new(tasks),
+                        deferred: None,
+                    });
+                }
+            }
+        } else {
+            self.check_templates(file, Some(value))?;
+        }
+        let including = self
+            .include_stack
+            .last()
+            .cloned()
+            .unwrap_or_else(|| self.base_dir.join("playbook.yml"));
+        Ok(Action::Include {
+            file: written,
+            tasks: Arc::new(Vec::new()),
+            deferred: Some(Arc::new(Deferred {
+                what,
+                including,
+                inherited: child,
+                at,
+                context: self.runtime.clone(),
+            })),
+        })
     }
 
     fn take_id(&mut self) -> usize {
@@ -335,9 +413,17 @@ impl Loader<'_> {
                 *slot = Some(vars::from_node(value));
             }
         }
+        if let Some(value) = node.get("run_once") {
+            into.run_once = Some(match &value.kind {
+                NodeKind::Str(text) if crate::template::is_template(text) => {
+                    self.check_templates(file, Some(value))?;
+                    vars::from_node(value)
+                }
+                _ => Value::from(as_bool(file, value, "run_once")?),
+            });
+        }
         for (key, slot) in [
             ("ignore_unreachable", &mut into.ignore_unreachable),
-            ("run_once", &mut into.run_once),
             ("any_errors_fatal", &mut into.any_errors_fatal),
         ] {
             if let Some(value) = node.get(key) {
@@ -670,7 +756,36 @@ fn action_form(file: &FileNode, node: &Node) -> Result<Option<Node>, PlaybookErr
     }))
 }
 
-/// The file named by `include_tasks: x.yml` or `include_tasks: {file: x.yml}`.
+/// The file and `apply:` of `include_tasks: x.yml` or `include_tasks: {file: x.yml, apply: {}}`.
+fn include_args(file: &FileNode, node: &Node) -> Result<(String, Option<Node>), PlaybookError> {
+    let Some(entries) = node.as_map() else {
+        return Ok((expect_str(file, node, "include_tasks")?.to_string(), None));
+    };
+    let mut name = None;
+    let mut apply = None;
+    for (key, value) in entries {
+        match key.name.as_str() {
+            "file" | "_raw_params" => name = Some(expect_str(file, value, "file")?.to_string()),
+            "apply" => apply = Some(value.clone()),
+            _ => {
+                return Err(unknown_key(
+                    file,
+                    "include_tasks",
+                    key,
+                    ["file", "apply"].iter().copied(),
+                ))
+            }
+        }
+    }
+    let name = name.ok_or_else(|| PlaybookError::Missing {
+        context: "include_tasks",
+        key: "file",
+        at: file.at(node),
+    })?;
+    Ok((name, apply))
+}
+
+/// The file named by `import_tasks: x.yml` or `import_tasks: {file: x.yml}`.
 fn include_file(file: &FileNode, node: &Node) -> Result<String, PlaybookError> {
     match node.get("file") {
         Some(name) => Ok(expect_str(file, name, "file")?.to_string()),

@@ -42,13 +42,17 @@ struct Frame {
     failing: bool,
     /// Variables of the `include_tasks` (loop item included) this frame came from.
     vars: Option<Arc<Vars>>,
+    /// The id of the include task this frame's tasks came from.
+    origin: Option<usize>,
 }
 
 /// What a host does next.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Run this task, with these extra variables from an include.
-    Run(Arc<Task>, Vec<Arc<Vars>>),
+    /// Run this task, with these extra variables from an include, at this place in the
+    /// play's order ([`Cursor`] orders tasks by it: the ids of the includes the task came
+    /// through, then its own).
+    Run(Arc<Task>, Vec<Arc<Vars>>, Vec<usize>),
     /// A failure nothing rescued has finished running `always` sections: the host has failed.
     Failed,
     /// The list is done.
@@ -88,17 +92,20 @@ impl Cursor {
                 index: 0,
                 failing: false,
                 vars: None,
+                origin: None,
             }],
         }
     }
 
-    /// Runs an included task list next, with the include's variables.
-    pub fn enter_include(&mut self, tasks: Arc<Vec<TaskNode>>, vars: Arc<Vars>) {
+    /// Runs an included task list next, with the include's variables; `origin` is the id of
+    /// the include task (tasks loaded at run time are ordered after it, before the next one).
+    pub fn enter_include(&mut self, tasks: Arc<Vec<TaskNode>>, vars: Arc<Vars>, origin: usize) {
         self.stack.push(Frame {
             list: List::Tasks(tasks),
             index: 0,
             failing: false,
             vars: Some(vars),
+            origin: Some(origin),
         });
     }
 
@@ -111,12 +118,18 @@ impl Cursor {
             if let Some(node) = frame.list.nodes().get(frame.index).cloned() {
                 frame.index += 1;
                 match node {
-                    TaskNode::Task(task) => return Step::Run(task, self.include_vars()),
+                    TaskNode::Task(task) => {
+                        let mut order: Vec<usize> =
+                            self.stack.iter().filter_map(|frame| frame.origin).collect();
+                        order.push(task.id);
+                        return Step::Run(task, self.include_vars(), order);
+                    }
                     TaskNode::Block(block) => self.stack.push(Frame {
                         list: List::Block(block, Phase::Main),
                         index: 0,
                         failing: false,
                         vars: None,
+                        origin: None,
                     }),
                 }
                 continue;
@@ -209,7 +222,7 @@ mod tests {
         let mut ran = Vec::new();
         loop {
             match cursor.next_step() {
-                Step::Run(task, _) => {
+                Step::Run(task, _, _) => {
                     let name = task.name.clone().unwrap_or_default();
                     ran.push(name.clone());
                     if failing.contains(&name.as_str())
@@ -240,7 +253,7 @@ mod tests {
     fn a_failure_an_outer_rescue_catches_counts_as_rescued_even_before_inner_always() {
         let mut cursor = Cursor::new(Arc::new(play(NESTED).tasks.clone()));
         let mut outcomes = Vec::new();
-        while let Step::Run(task, _) = cursor.next_step() {
+        while let Step::Run(task, _, _) = cursor.next_step() {
             if task.name.as_deref() == Some("b") {
                 outcomes.push(cursor.task_failed());
             }

@@ -12,7 +12,7 @@ use super::loops::{self, SearchPaths};
 use super::options::RunOptions;
 use super::scope::{task_scope, PlayScope, OMIT};
 use crate::modules::{self, Module, ModuleContext, ModuleResult};
-use crate::playbook::{Action, Condition, LoopSpec, Task};
+use crate::playbook::{Action, Condition, LoopSpec, Task, TaskNode};
 use crate::seconds;
 use crate::template::{Templar, TemplateError};
 use crate::vars::{self, Value, Vars};
@@ -40,8 +40,9 @@ pub struct Outcome {
     pub registered: Value,
     /// Facts to set on the host.
     pub facts: Option<Vars>,
-    /// Loop items of an `include_tasks`, each with its variables.
-    pub includes: Vec<Arc<Vars>>,
+    /// What an `include_tasks`/`include_role` brings in: per loop item (one when it does not
+    /// loop), the item's variables and the tasks to run.
+    pub includes: Vec<(Arc<Vars>, Arc<Vec<TaskNode>>)>,
     /// What the module asked the run journal to keep ([`modules::JOURNAL_KEY`]).
     pub record: Option<serde_json::Value>,
     /// Why a failed or unreachable task failed, as shown (censored for `no_log`).
@@ -183,6 +184,20 @@ impl TaskRun<'_> {
             if let Some(condition) = self.first_false(&self.task.settings.when, scope)? {
                 return Ok(self.skip(&condition, scope).await);
             }
+            if matches!(self.task.action, Action::Include { .. }) {
+                let mut includes = Vec::new();
+                let result = match self.included(scope) {
+                    Ok(tasks) => {
+                        includes.push((Arc::new(Vars::new()), tasks));
+                        ModuleResult::ok()
+                    }
+                    Err(message) => ModuleResult::failed(message),
+                };
+                self.report(&result, None, false, scope).await;
+                let mut outcome = self.settle(result, scope);
+                outcome.includes = includes;
+                return Ok(outcome);
+            }
             let result = self.run_with_retries(scope, None).await?;
             self.report(&result, None, false, scope).await;
             return Ok(self.settle(result, scope));
@@ -224,8 +239,13 @@ impl TaskRun<'_> {
             let result = match self.first_false(&self.task.settings.when, &item_scope)? {
                 Some(condition) => skipped_result(&condition),
                 None if matches!(self.task.action, Action::Include { .. }) => {
-                    includes.push(loop_vars.clone());
-                    ModuleResult::ok()
+                    match self.included(&item_scope) {
+                        Ok(tasks) => {
+                            includes.push((loop_vars.clone(), tasks));
+                            ModuleResult::ok()
+                        }
+                        Err(message) => ModuleResult::failed(message),
+                    }
                 }
                 None => self.run_with_retries(&item_scope, Some(&loop_vars)).await?,
             };
@@ -269,6 +289,19 @@ impl TaskRun<'_> {
         let mut outcome = self.settle(summary, scope);
         outcome.includes = includes;
         Ok(outcome)
+    }
+
+    /// The tasks an include brings in on this host: loaded with the playbook, or now, with
+    /// the host's variables, when the file or role name is templated or was not there.
+    fn included(&self, scope: &Value) -> Result<Arc<Vec<TaskNode>>, String> {
+        match &self.task.action {
+            Action::Include {
+                deferred: Some(deferred),
+                ..
+            } => deferred.load(&self.shared.templar, scope),
+            Action::Include { tasks, .. } => Ok(tasks.clone()),
+            _ => Ok(Arc::new(Vec::new())),
+        }
     }
 
     /// Runs the module, retrying per `until`, and applies `changed_when`/`failed_when`.

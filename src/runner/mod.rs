@@ -10,6 +10,7 @@ mod connection;
 mod cursor;
 mod events;
 mod execute;
+mod free;
 mod host;
 mod loops;
 mod meta;

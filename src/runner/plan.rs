@@ -30,6 +30,8 @@ pub struct PlayPlan {
     pub pattern: String,
     /// Its batches, in order.
     pub batches: Vec<BatchPlan>,
+    /// The batch sizes used (`--serial`, or the play's, rendered when templated).
+    pub serial: Option<Serial>,
 }
 
 /// Inputs that shape a plan besides the playbook and inventory.
@@ -62,9 +64,31 @@ pub enum PlanError {
         /// What is wrong.
         source: PatternError,
     },
+    /// A templated `serial` does not render to a batch size.
+    #[error("play `{play}`: {source}")]
+    Serial {
+        /// The play.
+        play: String,
+        /// What is wrong, where `serial` is written.
+        source: crate::rolling::SpecError,
+    },
 }
 
-impl crate::diagnostic::Diagnose for PlanError {}
+impl crate::diagnostic::Diagnose for PlanError {
+    fn location(&self) -> Option<&crate::diagnostic::Location> {
+        match self {
+            Self::Serial { source, .. } => source.location(),
+            _ => None,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            Self::Serial { source, .. } => source.help(),
+            _ => None,
+        }
+    }
+}
 
 /// Plans every play of a playbook.
 pub fn plan_playbook(
@@ -113,6 +137,7 @@ pub fn from_journal(plan: &Plan, playbook: &Playbook) -> Vec<PlayPlan> {
                     shortfall: None,
                 })
                 .collect(),
+            serial: play.rollout.serial.clone(),
         })
         .collect()
 }
@@ -126,9 +151,7 @@ pub fn play_hosts(
     extra_vars: &Arc<Vars>,
 ) -> Result<(String, Selection), PlanError> {
     let scope = Scope::new(vec![play.vars.clone(), extra_vars.clone()]);
-    let pattern = templar
-        .render_to_string(&play.hosts, &scope)
-        .unwrap_or_else(|_| play.hosts.clone());
+    let pattern = render_pattern(&play.hosts, templar, &scope);
     let selection = inventory
         .select(&pattern)
         .map_err(|source| PlanError::Pattern {
@@ -136,6 +159,25 @@ pub fn play_hosts(
             source,
         })?;
     Ok((pattern, selection))
+}
+
+/// A templated `hosts:`: a list (`hosts: "{{ targets }}"` with `targets: [a, b]`) is a pattern
+/// of its items, as Ansible takes it; text is the pattern; as written when it does not render.
+fn render_pattern(hosts: &str, templar: &Templar, scope: &crate::vars::Value) -> String {
+    match templar.render_str(hosts, scope) {
+        Ok(value) if value.as_str().is_some() => value.as_str().unwrap_or_default().to_string(),
+        Ok(value) => match value.try_iter() {
+            Ok(items) => items
+                .map(|item| {
+                    item.as_str()
+                        .map_or_else(|| item.to_string(), str::to_string)
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            Err(_) => value.to_string(),
+        },
+        Err(_) => hosts.to_string(),
+    }
 }
 
 /// Warns, as Ansible does, about each element of a `hosts:` pattern that matched nothing
@@ -161,7 +203,25 @@ fn plan_play(
         hosts.retain(|host| limit.contains(host));
     }
     let rollout = &play.rollout;
-    let serial = inputs.serial_override.as_ref().or(rollout.serial.as_ref());
+    let rendered = match (&inputs.serial_override, &rollout.serial_template) {
+        (None, Some(template)) => {
+            let scope = Scope::new(vec![play.vars.clone(), inputs.extra_vars.clone()]);
+            Some(
+                template
+                    .render(templar, &scope)
+                    .map_err(|source| PlanError::Serial {
+                        play: play.name.clone(),
+                        source,
+                    })?,
+            )
+        }
+        _ => None,
+    };
+    let serial = inputs
+        .serial_override
+        .as_ref()
+        .or(rendered.as_ref())
+        .or(rollout.serial.as_ref());
     let batches = if rollout.order == Order::Topology {
         let topology: Vec<TopologyHost> = hosts
             .iter()
@@ -214,6 +274,7 @@ fn plan_play(
         name: play.name.clone(),
         pattern,
         batches,
+        serial: serial.cloned(),
     })
 }
 

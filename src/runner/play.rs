@@ -18,7 +18,7 @@ use super::host::{HostState, Standing};
 use super::scope::{HostVars, HostView, PlayScope, OMIT};
 use super::Runner;
 use crate::modules::{self, ModuleContext};
-use crate::playbook::{Action, Play, Task, TaskNode};
+use crate::playbook::{Action, Play, Strategy, Task, TaskNode};
 use crate::rolling::journal::{HostStatus, JournalEvent, TaskStatus};
 use crate::vars::{Value, Vars};
 
@@ -193,6 +193,8 @@ impl Runner {
         magic.insert("hostvars".into(), HostVars::value(views));
         PlayScope {
             play_vars: play.vars.clone(),
+            role_defaults: play.role_defaults.clone(),
+            role_vars: play.role_vars.clone(),
             extra_vars: self.extra_vars.clone(),
             magic: Arc::new(magic),
         }
@@ -269,7 +271,15 @@ impl Runner {
     }
 
     /// Runs one task list on the play's hosts until every host is done with it.
-    async fn run_section(&mut self, play: &Play, hosts: &[String], tasks: Arc<Vec<TaskNode>>) {
+    pub(super) async fn run_section(
+        &mut self,
+        play: &Play,
+        hosts: &[String],
+        tasks: Arc<Vec<TaskNode>>,
+    ) {
+        if play.strategy == Strategy::Free {
+            return self.run_section_free(play, hosts, tasks).await;
+        }
         for name in hosts {
             if let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) {
                 host.cursor = Some(Cursor::new(tasks.clone()));
@@ -277,7 +287,7 @@ impl Runner {
             }
         }
         loop {
-            let mut next: Option<usize> = None;
+            let mut next: Option<Vec<usize>> = None;
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
                     continue;
@@ -286,8 +296,10 @@ impl Runner {
                     host.pending = host.cursor.as_mut().map(Cursor::next_step);
                 }
                 match &host.pending {
-                    Some(Step::Run(task, _)) => {
-                        next = Some(next.map_or(task.id, |n: usize| n.min(task.id)))
+                    Some(Step::Run(_, _, order)) => {
+                        if next.as_ref().is_none_or(|n| order < n) {
+                            next = Some(order.clone());
+                        }
                     }
                     Some(Step::Failed) => {
                         host.standing = Standing::Failed;
@@ -296,15 +308,15 @@ impl Runner {
                     Some(Step::Done) | None => {}
                 }
             }
-            let Some(task_id) = next else { return };
+            let Some(next) = next else { return };
             let mut task: Option<Arc<Task>> = None;
             let mut members = Vec::new();
             for name in hosts {
                 let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
                     continue;
                 };
-                if matches!(&host.pending, Some(Step::Run(t, _)) if t.id == task_id) {
-                    if let Some(Step::Run(t, include_vars)) = host.pending.take() {
+                if matches!(&host.pending, Some(Step::Run(_, _, order)) if *order == next) {
+                    if let Some(Step::Run(t, include_vars, _)) = host.pending.take() {
                         task = Some(t);
                         members.push((name.clone(), include_vars));
                     }
@@ -338,7 +350,7 @@ impl Runner {
 
     /// Ansible checks `max_fail_percentage` after every task, not only after the batch: once
     /// the batch's failures exceed the budget, its remaining tasks run on no host.
-    fn check_failure_budget(&mut self, play: &Play, batch: &[String]) {
+    pub(super) fn check_failure_budget(&mut self, play: &Play, batch: &[String]) {
         if self.batch_stop.is_some() {
             return;
         }
@@ -361,7 +373,7 @@ impl Runner {
     }
 
     /// Runs one task on a group of hosts and applies the outcomes.
-    async fn run_task(
+    pub(super) async fn run_task(
         &mut self,
         play: &Play,
         play_hosts: &[String],
@@ -380,7 +392,7 @@ impl Runner {
 
     /// The task with its name rendered as Ansible shows it: with the play's variables, `-e`
     /// and magic variables (no host's), and as written when that fails (`{{ item }}`).
-    fn with_templated_name(
+    pub(super) fn with_templated_name(
         &self,
         play: &Play,
         play_hosts: &[String],
@@ -413,7 +425,9 @@ impl Runner {
         mut members: Vec<(String, Vec<Arc<Vars>>)>,
         flow: Flow,
     ) {
-        if task.settings.run_once == Some(true) {
+        let scope = Arc::new(self.play_scope(play, play_hosts));
+        let run_once = self.runs_once(&scope, task, &members);
+        if run_once {
             members.truncate(1);
         }
         self.send(Event::TaskStart {
@@ -422,7 +436,6 @@ impl Runner {
             handler: task.is_handler,
         })
         .await;
-        let scope = Arc::new(self.play_scope(play, play_hosts));
         let throttle = throttle_permits(task.settings.throttle, members.len());
         let mut joins = JoinSet::new();
         let mut names = HashMap::new();
@@ -482,17 +495,49 @@ impl Runner {
             .settings
             .any_errors_fatal
             .unwrap_or(play.any_errors_fatal)
-            || task.settings.run_once == Some(true);
+            || run_once;
         if !failing.is_empty() && fatal && !task.is_handler {
             self.mark_batch_failed(play_hosts, &failing);
         }
         self.journal_left_play(play_hosts).await;
     }
 
+    /// Whether the task runs on its first host only: `run_once` rendered with that host's
+    /// variables, as Ansible does (a value that does not render counts as false).
+    fn runs_once(
+        &self,
+        scope: &PlayScope,
+        task: &Task,
+        members: &[(String, Vec<Arc<Vars>>)],
+    ) -> bool {
+        let Some(flag) = &task.settings.run_once else {
+            return false;
+        };
+        let Some((first, include_vars)) = members.first() else {
+            return false;
+        };
+        let Some(host) = self.hosts.get(first) else {
+            return false;
+        };
+        let vars = super::scope::task_scope(scope, &host.context, task, include_vars, None);
+        // Rendered (templates in the variables it names too), then read as Ansible reads a
+        // boolean keyword: `True`, `yes`, `on`, `1` are true.
+        match self.shared.templar.render_value(flag, &vars) {
+            Ok(value) => match value.as_str() {
+                Some(text) => matches!(
+                    text.trim().to_ascii_lowercase().as_str(),
+                    "true" | "yes" | "on" | "1" | "y" | "t"
+                ),
+                None => value.is_true(),
+            },
+            Err(_) => false,
+        }
+    }
+
     /// `any_errors_fatal`: every other host of the batch fails where it stands, as if its own
     /// task had failed: a `rescue` or `always` around it still runs, nothing is counted, and
     /// the host leaves the run when the batch ends.
-    fn mark_batch_failed(&mut self, batch: &[String], failing: &[String]) {
+    pub(super) fn mark_batch_failed(&mut self, batch: &[String], failing: &[String]) {
         for name in batch.iter().filter(|name| !failing.contains(name)) {
             let Some(host) = self.hosts.get_mut(name).filter(|h| h.is_active()) else {
                 continue;
@@ -509,7 +554,7 @@ impl Runner {
     /// Journals (and waits for) `host_done` of every host of the batch that failed or became
     /// unreachable since the last call, before the next task starts: a controller killed later
     /// in the batch must not leave a resume thinking they never ran.
-    async fn journal_left_play(&mut self, hosts: &[String]) {
+    pub(super) async fn journal_left_play(&mut self, hosts: &[String]) {
         let left: Vec<(String, HostStatus)> = hosts
             .iter()
             .filter(|name| !self.left_play.contains(*name))
@@ -631,16 +676,14 @@ impl Runner {
             },
         }
         if let (Some(task), Some(cursor)) = (task, host.cursor.as_mut()) {
-            if let Action::Include { tasks, .. } = &task.action {
-                if matches!(outcome.status, Status::Ok | Status::Changed) {
-                    let items = if task.loop_spec.is_some() {
-                        outcome.includes
-                    } else {
-                        vec![Arc::new(Vars::new())]
-                    };
-                    for vars in items.into_iter().rev() {
-                        cursor.enter_include(tasks.clone(), vars);
-                    }
+            if matches!(outcome.status, Status::Ok | Status::Changed) {
+                // Ansible counts a looped include once per item it included.
+                if task.loop_spec.is_some() && outcome.includes.len() > 1 {
+                    let extra = u32::try_from(outcome.includes.len() - 1).unwrap_or(u32::MAX);
+                    host.stats.ok = host.stats.ok.saturating_add(extra);
+                }
+                for (vars, tasks) in outcome.includes.into_iter().rev() {
+                    cursor.enter_include(tasks, vars, task.id);
                 }
             }
         }

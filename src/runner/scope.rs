@@ -18,6 +18,11 @@ use crate::vars::{Value, Vars};
 pub struct PlayScope {
     /// Play variables (with `vars_files`).
     pub play_vars: Arc<Vars>,
+    /// Defaults of the play's roles (`roles:`, `import_role`, public `include_role`), which
+    /// every task of the play sees, below inventory variables.
+    pub role_defaults: Arc<Vars>,
+    /// Variables of those roles, which every task of the play sees, above play variables.
+    pub role_vars: Arc<Vars>,
     /// `-e` variables.
     pub extra_vars: Arc<Vars>,
     /// `groups`, `play_hosts`, `ansible_check_mode`, `omit`, ... plus `hostvars`.
@@ -37,12 +42,14 @@ pub fn task_scope(
 ) -> Value {
     let role = task.settings.role.as_ref();
     let mut layers: Vec<Arc<Vars>> = Vec::with_capacity(12 + task.settings.vars.len());
+    layers.push(play.role_defaults.clone());
     if let Some(role) = role {
         layers.push(role.defaults.clone());
     }
     layers.push(host.inventory_vars.clone());
     layers.push(host.facts.clone());
     layers.push(play.play_vars.clone());
+    layers.push(play.role_vars.clone());
     if let Some(role) = role {
         layers.push(role.vars.clone());
     }
