@@ -46,7 +46,7 @@ pub use free_form::FreeForm;
 pub(crate) use lookup::{lookup, short_names};
 pub(crate) use module::run;
 pub use module::{CheckMode, Module};
-pub use result::{Diff, ModuleResult, JOURNAL_KEY};
+pub use result::{Diff, ModuleResult, JOURNAL_KEY, VERBOSE_ALWAYS};
 /// Fact gathering, which the runner also runs on its own before a play's tasks.
 pub(crate) use setup::Setup;
 

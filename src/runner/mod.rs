@@ -11,7 +11,7 @@ mod cursor;
 mod events;
 mod execute;
 mod host;
-mod loops;
+pub(crate) mod loops;
 mod meta;
 mod options;
 pub mod plan;
@@ -489,6 +489,7 @@ impl Runner {
             result: crate::vars::to_json(&result.to_value()),
             verbosity: 0,
             show_result: matches!(status, Status::Failed | Status::Unreachable),
+            pretty: false,
             diff: None,
             loop_summary: false,
         }))
