@@ -88,6 +88,8 @@ pub fn query(
     terms: Rest<Value>,
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
+    // `wantlist` is accepted and always true, as Ansible's `query` forces it.
+    let _ = kwargs.get::<Option<bool>>("wantlist")?;
     let results = run_checked(state, plugin, &terms, &kwargs)?.unwrap_or_default();
     Ok(Value::from(results))
 }
@@ -414,6 +416,7 @@ mod tests {
         assert_eq!(eval("lookup('items', ['a'])"), json!("a"));
         assert_eq!(eval("lookup('items', ['a'], wantlist=True)"), json!(["a"]));
         assert_eq!(eval("query('vars', 'n')"), json!([5]));
+        assert_eq!(eval("query('vars', 'n', wantlist=True)"), json!([5]));
         assert_eq!(eval("lookup('file', 'nope', errors='ignore')"), json!(null));
         assert_eq!(eval("q('file', 'nope', errors='ignore')"), json!([]));
         let error = eval_with("lookup('nope')", vars.clone()).expect_err("unknown");
