@@ -101,6 +101,17 @@ fn unknown_filter_is_caught_before_running() {
 }
 
 #[test]
+fn unknown_lookup_plugin_is_caught_before_running() {
+    let project = Project::new().playbook(&play(
+        "    - debug:\n        msg: \"{{ lookup('fiel', 'x') }}\"\n",
+    ));
+    let error = rejected(&project, &[], 4);
+    assert!(error.contains("unknown lookup plugin `fiel`"), "{error}");
+    assert!(error.contains("site.yml:6:14"), "{error}");
+    assert!(error.contains("did you mean `file`"), "{error}");
+}
+
+#[test]
 fn cyclic_include() {
     let project = Project::new()
         .file("a.yml", "- import_tasks: b.yml\n")

@@ -136,6 +136,9 @@ impl Inventory {
         let entry = self.hosts.entry(host.to_string()).or_insert_with(|| {
             let mut vars = Vars::new();
             if let Some(path) = source {
+                // Absolute, as Ansible sets them, whatever `-i` was given as.
+                let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+                let path = path.as_path();
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 vars.insert("inventory_file".into(), path_value(path));
                 vars.insert("inventory_dir".into(), path_value(&dir));

@@ -54,8 +54,13 @@ pub fn run_assert(raw: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
                 serde_json::Value::String(expr) => expr.clone(),
                 other => other.to_string(),
             };
-            return Ok(ModuleResult::failed(msg)
-                .with_data(&serde_json::json!({"assertion": assertion, "evaluated_to": false})));
+            let result = ModuleResult::failed(msg)
+                .with_data(&serde_json::json!({"assertion": assertion, "evaluated_to": false}));
+            return Ok(if args.quiet {
+                result
+            } else {
+                verbose_always(result)
+            });
         }
     }
     if args.quiet {
@@ -64,7 +69,15 @@ pub fn run_assert(raw: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, 
     let msg = args
         .success_msg
         .unwrap_or_else(|| "All assertions passed".into());
-    Ok(ModuleResult::ok().with_msg(msg))
+    Ok(verbose_always(ModuleResult::ok().with_msg(msg)))
+}
+
+/// Marks a result to be printed like `debug` output, as Ansible's assert does unless `quiet`.
+fn verbose_always(mut result: ModuleResult) -> ModuleResult {
+    result
+        .data
+        .insert(super::VERBOSE_ALWAYS.into(), Value::from(true));
+    result
 }
 
 /// Always fails, with the given message.

@@ -69,5 +69,8 @@ fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ArgError> 
     result
         .data
         .insert("_verbosity".into(), Value::from(args.verbosity));
+    result
+        .data
+        .insert(super::VERBOSE_ALWAYS.into(), Value::from(true));
     Ok(result)
 }

@@ -48,7 +48,7 @@ pub(crate) use lookup::{lookup, short_names};
 pub(crate) use module::run;
 pub use module::{CheckMode, Module};
 pub use patch_record::PatchRecord;
-pub use result::{Diff, ModuleResult, JOURNAL_KEY};
+pub use result::{Diff, ModuleResult, JOURNAL_KEY, VERBOSE_ALWAYS};
 /// Fact gathering, which the runner also runs on its own before a play's tasks.
 pub(crate) use setup::Setup;
 

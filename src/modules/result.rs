@@ -20,6 +20,11 @@ pub struct Diff {
 /// and leaves out of what it shows and registers.
 pub const JOURNAL_KEY: &str = "_journal";
 
+/// The data key marking a result printed like `debug` output even without `-v` (Ansible's
+/// `_ansible_verbose_always`, set by `assert`); the runner takes it out before showing or
+/// registering the result.
+pub const VERBOSE_ALWAYS: &str = "_ansible_verbose_always";
+
 /// The result of one module run on one host.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleResult {

@@ -102,6 +102,8 @@ kv vcpus "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"
 kv memtotal_kb "$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null)"
 if [ -d /run/systemd/system ]; then kv service_mgr systemd
 else kv service_mgr "$(cat /proc/1/comm 2>/dev/null)"; fi
+{ env -0 2>/dev/null || env | tr '\n' '\0'; } | tr '\n\0' ' \n' |
+  sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=/env_\1=/p'
 echo end=1
 "#;
 
@@ -247,6 +249,12 @@ fn facts_from_output(stdout: &str) -> Result<Map<String, Json>, String> {
         put("ansible_memtotal_mb", json!(kb / 1024));
     }
     put("ansible_date_time", date_time(get("date"), get("utc")));
+    let env: Map<String, Json> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("env_")?.split_once('='))
+        .map(|(name, value)| (name.to_string(), json!(value)))
+        .collect();
+    put("ansible_env", Json::Object(env));
     put("ansible_default_ipv4", default_ipv4(get("route4")));
     put(
         "rpatch_reboot_required",
@@ -480,6 +488,9 @@ mod tests {
         assert_eq!(fact(&result, "ansible_machine"), json!(sh("uname -m")));
         assert_eq!(fact(&result, "ansible_nodename"), json!(sh("uname -n")));
         assert_eq!(fact(&result, "ansible_user_id"), json!(sh("id -un")));
+        // The environment of the shell the facts were gathered in, as `ansible_env`.
+        assert_eq!(fact(&result, "ansible_env")["LC_ALL"], json!("C"));
+        assert!(fact(&result, "ansible_env")["PATH"].is_string());
         let uid: u64 = sh("id -u").parse().expect("uid");
         assert_eq!(fact(&result, "ansible_user_uid"), json!(uid));
         let epoch: i64 = fact(&result, "ansible_date_time")["epoch"]

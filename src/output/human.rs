@@ -143,10 +143,7 @@ fn body(result: &HostResult, verbosity: u8) -> String {
         }
     }
     // As Ansible prints results: sorted keys, `", "`/`": "` on one line, or indented by four.
-    let indent = (result.show_result
-        && result.status != Status::Failed
-        && result.status != Status::Unreachable)
-        .then_some(4);
+    let indent = result.pretty.then_some(4);
     crate::template::result_json(&shown, indent)
 }
 

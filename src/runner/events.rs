@@ -47,6 +47,10 @@ pub struct HostResult {
     /// Whether the result is worth printing without `-v` (debug output, failures).
     #[serde(skip)]
     pub show_result: bool,
+    /// Printed indented by four, as Ansible prints results marked `_ansible_verbose_always`
+    /// (`debug`, `assert` unless `quiet`), failures included.
+    #[serde(skip)]
+    pub pretty: bool,
     /// A before/after diff, for `--diff`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<Diff>,

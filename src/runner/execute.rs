@@ -603,6 +603,7 @@ impl TaskRun<'_> {
             .data
             .shift_remove(modules::JOURNAL_KEY)
             .map(|v| vars::to_json(&v));
+        result.data.shift_remove(modules::VERBOSE_ALWAYS);
         let status = status_of(&result);
         let ignored = status == Status::Failed && self.ignores_errors(scope);
         let registered = result.to_value();
@@ -660,14 +661,20 @@ impl TaskRun<'_> {
             .get("_verbosity")
             .and_then(|v| u8::try_from(v.as_i64().unwrap_or(0)).ok())
             .unwrap_or(0);
+        let verbose_always = result
+            .data
+            .get(modules::VERBOSE_ALWAYS)
+            .is_some_and(|v| v.is_true());
         if let Some(object) = shown.as_object_mut() {
+            object.remove(modules::VERBOSE_ALWAYS);
             object.remove("_verbosity");
             object.remove(modules::JOURNAL_KEY);
         }
-        let shows_result = matches!(
-            self.task.action,
-            Action::Module { module, .. } if module.shows_result()
-        );
+        let shows_result = verbose_always
+            || matches!(
+                self.task.action,
+                Action::Module { module, .. } if module.shows_result()
+            );
         let event = Event::HostResult(HostResult {
             host: self.host.name.clone(),
             task: self.task.display_name(),
@@ -683,6 +690,8 @@ impl TaskRun<'_> {
             verbosity,
             show_result: (shows_result && status != Status::Skipped)
                 || matches!(status, Status::Failed | Status::Unreachable),
+            // Only a result the module made: a failure templating its arguments prints on one line.
+            pretty: verbose_always && status != Status::Skipped,
             diff: if no_log { None } else { result.diff.clone() },
             loop_summary,
         });

@@ -23,7 +23,7 @@ pub struct SearchPaths {
 
 impl SearchPaths {
     /// Candidate paths for a relative name, most specific first.
-    fn candidates(&self, name: &str) -> Vec<PathBuf> {
+    pub(crate) fn candidates(&self, name: &str) -> Vec<PathBuf> {
         let given = Path::new(name);
         if given.is_absolute() {
             return vec![given.to_path_buf()];
@@ -317,7 +317,8 @@ fn printf(format: &str, value: i64) -> Result<String, String> {
     }
 }
 
-/// `with_fileglob`: files (not directories) matching each pattern, sorted per pattern.
+/// `with_fileglob`: files (not directories) matching each pattern, from the first search
+/// directory with a match, in directory order (unsorted, as Python's `glob.glob`).
 fn fileglob(patterns: &[Json], paths: &SearchPaths) -> Result<Vec<Json>, String> {
     let mut out = Vec::new();
     for pattern in patterns {
@@ -328,25 +329,32 @@ fn fileglob(patterns: &[Json], paths: &SearchPaths) -> Result<Vec<Json>, String>
             Some((dir, name)) => (dir, name),
             None => ("", pattern),
         };
-        let dirs = if dir.is_empty() {
-            paths.candidates(".")
+        let dir = if dir.is_empty() && pattern.starts_with('/') {
+            "/"
+        } else if dir.is_empty() {
+            "."
         } else {
-            paths.candidates(dir)
-        };
-        let Some(found_dir) = dirs.into_iter().find(|d| d.is_dir()) else {
-            continue;
+            dir
         };
         let matcher = regex::Regex::new(&crate::modules::glob_to_regex(name))
             .map_err(|error| format!("with_fileglob: `{pattern}`: {error}"))?;
-        let mut matches: Vec<String> = std::fs::read_dir(&found_dir)
-            .map_err(|error| format!("with_fileglob: {}: {error}", found_dir.display()))?
-            .flatten()
-            .filter(|entry| entry.path().is_file())
-            .filter(|entry| matcher.is_match(&entry.file_name().to_string_lossy()))
-            .map(|entry| absolute(&entry.path()))
-            .collect();
-        matches.sort();
-        out.extend(matches.into_iter().map(Json::String));
+        for found_dir in paths.candidates(dir).into_iter().filter(|d| d.is_dir()) {
+            let matches: Vec<String> = std::fs::read_dir(&found_dir)
+                .map_err(|error| format!("with_fileglob: {}: {error}", found_dir.display()))?
+                .flatten()
+                .filter(|entry| entry.path().is_file())
+                .filter(|entry| {
+                    let file = entry.file_name().to_string_lossy().into_owned();
+                    // As glob: a leading dot is matched only by a pattern starting with one.
+                    matcher.is_match(&file) && (!file.starts_with('.') || name.starts_with('.'))
+                })
+                .map(|entry| absolute(&entry.path()))
+                .collect();
+            if !matches.is_empty() {
+                out.extend(matches.into_iter().map(Json::String));
+                break;
+            }
+        }
     }
     Ok(out)
 }

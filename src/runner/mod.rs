@@ -12,7 +12,7 @@ mod events;
 mod execute;
 mod free;
 mod host;
-mod loops;
+pub(crate) mod loops;
 mod meta;
 mod options;
 pub mod plan;
@@ -495,6 +495,7 @@ impl Runner {
             result: crate::vars::to_json(&result.to_value()),
             verbosity: 0,
             show_result: matches!(status, Status::Failed | Status::Unreachable),
+            pretty: false,
             diff: None,
             loop_summary: false,
         }))

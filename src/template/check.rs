@@ -12,6 +12,8 @@ pub(crate) enum Used {
     Filter(String),
     /// `x is name`, `select('name')`.
     Test(String),
+    /// `lookup('name', ...)`, `query('name')`, `q('name')`.
+    Lookup(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +115,15 @@ pub(crate) fn used_in_expression(expr: &str) -> Vec<Used> {
                     used.push(Used::Filter(name));
                     i = next;
                     continue;
+                }
+            }
+            Token::Ident(word)
+                if matches!(word.as_str(), "lookup" | "query" | "q")
+                    && tokens.get(i + 1) == Some(&Token::ParenOpen)
+                    && (i == 0 || tokens[i - 1] != Token::Dot) =>
+            {
+                if let Some(Token::Str(name)) = tokens.get(i + 2) {
+                    used.push(Used::Lookup(name.clone()));
                 }
             }
             Token::Ident(word) if word == "is" => {
@@ -222,7 +233,7 @@ mod tests {
         used.iter()
             .filter_map(|u| match u {
                 Used::Filter(f) => Some(f.as_str()),
-                Used::Test(_) => None,
+                _ => None,
             })
             .collect()
     }
@@ -231,7 +242,7 @@ mod tests {
         used.iter()
             .filter_map(|u| match u {
                 Used::Test(t) => Some(t.as_str()),
-                Used::Filter(_) => None,
+                _ => None,
             })
             .collect()
     }
@@ -243,6 +254,20 @@ mod tests {
         );
         assert_eq!(filters(&used), ["default", "ansible.builtin.to_json"]);
         assert_eq!(tests(&used), ["version"]);
+    }
+
+    #[test]
+    fn finds_lookup_plugin_names() {
+        let used =
+            used_in_expression("lookup('file', 'x') ~ query('nope') ~ q(\"env\") ~ d.lookup('no')");
+        let lookups: Vec<&str> = used
+            .iter()
+            .filter_map(|u| match u {
+                Used::Lookup(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lookups, ["file", "nope", "env"]);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, UndefinedBehavior};
 
 use super::{filters_convert as convert, filters_data as data, filters_text as text};
-use super::{functions, jinja_tests as tests, path_tests, repr};
+use super::{filters_lists as lists, filters_math as math, filters_path as path};
+use super::{jinja_tests as tests, lookups, path_tests, repr};
 
 /// Filters minijinja provides that rpatch keeps.
 const BUILTIN_FILTERS: &[&str] = &[
@@ -237,7 +238,7 @@ fn build(behavior: UndefinedBehavior, names: &mut Names) -> Environment<'static>
     filter!(env, names, "to_nice_json", convert::to_nice_json);
     filter!(env, names, "from_json", convert::from_json);
     filter!(env, names, "to_yaml", convert::to_yaml);
-    filter!(env, names, "to_nice_yaml", convert::to_yaml);
+    filter!(env, names, "to_nice_yaml", convert::to_nice_yaml);
     filter!(env, names, "from_yaml", convert::from_yaml);
     filter!(env, names, "mandatory", convert::mandatory);
     filter!(env, names, "ternary", convert::ternary);
@@ -270,6 +271,24 @@ fn build(behavior: UndefinedBehavior, names: &mut Names) -> Environment<'static>
     );
     filter!(env, names, "flatten", data::flatten);
     filter!(env, names, "map", data::map);
+    filter!(env, names, "product", lists::product);
+    filter!(env, names, "permutations", lists::permutations);
+    filter!(env, names, "combinations", lists::combinations);
+    filter!(env, names, "zip_longest", lists::zip_longest);
+    filter!(env, names, "subelements", lists::subelements);
+    filter!(env, names, "extract", lists::extract);
+    // Numbers.
+    filter!(env, names, "log", math::log);
+    filter!(env, names, "pow", math::pow);
+    filter!(env, names, "root", math::root);
+    filter!(env, names, "human_readable", math::human_readable);
+    filter!(env, names, "human_to_bytes", math::human_to_bytes);
+    // Paths, on the controller.
+    filter!(env, names, "path_join", path::path_join);
+    filter!(env, names, "splitext", path::splitext);
+    filter!(env, names, "realpath", path::realpath);
+    filter!(env, names, "relpath", path::relpath);
+    filter!(env, names, "expanduser", path::expanduser);
 
     // Task results.
     test!(env, names, "failed", tests::failed);
@@ -308,8 +327,8 @@ fn build(behavior: UndefinedBehavior, names: &mut Names) -> Environment<'static>
         path_tests::same_file(a, b)
     });
 
-    env.add_function("lookup", functions::lookup);
-    env.add_function("query", functions::query);
-    env.add_function("q", functions::query);
+    env.add_function("lookup", lookups::lookup);
+    env.add_function("query", lookups::query);
+    env.add_function("q", lookups::query);
     env
 }

@@ -40,6 +40,14 @@ pub enum TemplateError {
         /// The closest known test, if any.
         suggestion: Option<String>,
     },
+    /// A lookup plugin (`lookup('name')`) that does not exist.
+    #[error("unknown lookup plugin `{name}`")]
+    UnknownLookup {
+        /// The plugin name as written.
+        name: String,
+        /// The closest known plugin, if any.
+        suggestion: Option<String>,
+    },
     /// Any other failure while rendering (a type error in a filter, a failed lookup, ...).
     #[error("template error: {message}")]
     Render {
@@ -75,6 +83,10 @@ impl Diagnose for TemplateError {
                 ..
             }
             | Self::UnknownTest {
+                suggestion: Some(s),
+                ..
+            }
+            | Self::UnknownLookup {
                 suggestion: Some(s),
                 ..
             } => Some(format!("did you mean `{s}`?")),

@@ -167,14 +167,38 @@ pub fn from_json(text: &str) -> Result<Value, Error> {
     Ok(crate::vars::from_json(&json))
 }
 
-/// `to_yaml` / `to_nice_yaml`: block-style YAML.
+/// `to_yaml`: `yaml.dump` as Ansible calls it (flow style for collections of scalars).
 pub fn to_yaml(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
-    // Ansible's `indent` / `width` options are accepted; block style is always used.
-    let _ = kwargs.get::<Option<Value>>("indent")?;
-    let _ = kwargs.get::<Option<Value>>("width")?;
-    let _ = kwargs.get::<Option<Value>>("default_flow_style")?;
+    dump_yaml(value, &kwargs, None, 2)
+}
+
+/// `to_nice_yaml`: block style, indented by four.
+pub fn to_nice_yaml(value: &Value, kwargs: Kwargs) -> Result<String, Error> {
+    dump_yaml(value, &kwargs, Some(false), 4)
+}
+
+fn dump_yaml(
+    value: &Value,
+    kwargs: &Kwargs,
+    flow: Option<bool>,
+    indent: usize,
+) -> Result<String, Error> {
+    let options = super::python_yaml::DumpOptions {
+        default_flow_style: match kwargs.get::<Option<Value>>("default_flow_style")? {
+            Some(v) if v.is_none() => None,
+            Some(v) => Some(v.is_true()),
+            None => flow,
+        },
+        indent: kwargs.get::<Option<usize>>("indent")?.unwrap_or(indent),
+        width: kwargs.get::<Option<usize>>("width")?.unwrap_or(80),
+        sort_keys: kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true),
+        explicit_start: kwargs
+            .get::<Option<bool>>("explicit_start")?
+            .unwrap_or(false),
+    };
     kwargs.assert_all_used()?;
-    crate::yaml::to_string(value).map_err(json_error)
+    let json = serde_json::to_value(value).map_err(json_error)?;
+    Ok(super::python_yaml::dump(&json, &options))
 }
 
 /// `from_yaml`: parses YAML text with the same loader (YAML 1.1, as Ansible's PyYAML) and the
@@ -325,7 +349,7 @@ mod tests {
 
     #[test]
     fn yaml_filters() {
-        assert_eq!(eval("{'a': [1, 'x']} | to_yaml"), json!("a:\n- 1\n- x\n"));
+        assert_eq!(eval("{'a': [1, 'x']} | to_yaml"), json!("a: [1, x]\n"));
         assert_eq!(eval("{'a': 1} | to_nice_yaml"), json!("a: 1\n"));
         assert_eq!(
             eval("'a: [1, b]\nc: yes\nd: 0644' | from_yaml"),

@@ -86,7 +86,7 @@ fn write_number(out: &mut String, n: &serde_json::Number) {
 }
 
 /// Python's `repr(float)`: shortest round-trip digits, exponent form outside 1e-4..1e16.
-fn python_float(f: f64) -> String {
+pub(crate) fn python_float(f: f64) -> String {
     if f.is_nan() {
         return "NaN".into();
     }

@@ -482,6 +482,10 @@ fn check_names(used: Vec<Used>) -> Result<(), TemplateError> {
                 let suggestion = did_you_mean(&name, engines.tests.iter().map(String::as_str));
                 return Err(TemplateError::UnknownTest { name, suggestion });
             }
+            Used::Lookup(name) if !super::lookups::is_known(&name) => {
+                let suggestion = did_you_mean(&name, super::lookups::NAMES.iter().copied());
+                return Err(TemplateError::UnknownLookup { name, suggestion });
+            }
             _ => {}
         }
     }
