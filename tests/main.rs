@@ -20,6 +20,7 @@ mod monthly;
 mod parity;
 mod patch_facts;
 mod playbook_features;
+mod real_world;
 mod reboot;
 mod resume;
 mod rolling;

@@ -54,6 +54,16 @@ pub enum CliError {
     /// Reading the become password failed.
     #[error("cannot read the become password: {0}")]
     Password(std::io::Error),
+    /// A `vars_prompt` variable has no value.
+    #[error("{at}: vars_prompt `{name}`: {reason}")]
+    Prompt {
+        /// The variable.
+        name: String,
+        /// Where its entry is written (file:line:col).
+        at: String,
+        /// Why it has no value.
+        reason: String,
+    },
     /// `--serial` is malformed.
     #[error(transparent)]
     Serial(#[from] crate::rolling::SpecError),
@@ -137,6 +147,7 @@ impl CliError {
             | Self::RunFinished { .. }
             | Self::PlaybookChanged { .. }
             | Self::MissingExtraVars(_)
+            | Self::Prompt { .. }
             | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::StateDir(StateDirError::Relative(_) | StateDirError::NoHome) => exit::BAD_OPTIONS,
             // A file that is not there is a bad option; one that is there but wrong, a parse error.

@@ -26,6 +26,7 @@ mod inventory_cmd;
 mod journal;
 mod load;
 mod plan_cmd;
+mod prompts;
 mod resume;
 mod run;
 mod runs;

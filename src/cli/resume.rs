@@ -36,7 +36,12 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         flush_cache: false,
     };
     let playbook = PathBuf::from(&state.playbook);
-    let loaded = load_all(&playbook, &sources)?;
+    let mut loaded = load_all(&playbook, &sources)?;
+    super::prompts::ask_prompts(
+        &mut loaded.playbook,
+        &loaded.extra_vars,
+        &mut super::prompts::Terminal,
+    )?;
     let missing: Vec<String> = settings
         .extra_var_names
         .iter()

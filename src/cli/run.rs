@@ -22,7 +22,7 @@ use crate::runner::{self, exit, RunControl, RunInput, RunOptions};
 /// Runs a playbook and returns the exit code.
 pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
     let clock = Clock::from_env()?;
-    let loaded = load_all(&args.playbook, &args.sources)?;
+    let mut loaded = load_all(&args.playbook, &args.sources)?;
     let limit = match &args.limit {
         Some(pattern) => Some(loaded.inventory.select_limit(pattern)?),
         None => None,
@@ -35,6 +35,11 @@ pub async fn run(args: RunArgs, verbosity: u8) -> Result<i32, CliError> {
         list(&loaded, &args, limit.as_deref(), &tags);
         return Ok(exit::OK);
     }
+    super::prompts::ask_prompts(
+        &mut loaded.playbook,
+        &loaded.extra_vars,
+        &mut super::prompts::Terminal,
+    )?;
     let serial_override = args.serial.as_deref().map(Serial::parse_cli).transpose()?;
     let inputs = PlanInputs {
         limit: limit.clone(),

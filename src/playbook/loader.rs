@@ -229,6 +229,11 @@ impl Loader<'_> {
             hosts,
             at: file.at(node),
             vars: Arc::new(play_vars),
+            prompts: node
+                .get("vars_prompt")
+                .map(|list| super::prompts::var_prompts(file, list))
+                .transpose()?
+                .unwrap_or_default(),
             gather_facts: node
                 .get("gather_facts")
                 .map(|v| as_bool(file, v, "gather_facts"))

@@ -6,6 +6,7 @@ mod keys;
 mod loader;
 mod model;
 mod nodes;
+mod prompts;
 mod rollout;
 mod tags;
 mod tasks;
@@ -14,8 +15,9 @@ mod validate;
 pub use error::PlaybookError;
 pub use loader::{load, load_source, LoadOptions};
 pub use model::{
-    Action, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Play, Playbook, Retry,
-    Role, Task, TaskNode,
+    Action, AsyncRun, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Play, Playbook,
+    Retry, Role, Task, TaskNode,
 };
+pub use prompts::VarPrompt;
 pub use rollout::{GateFailure, Rollout};
 pub use tags::TagFilter;

@@ -33,8 +33,10 @@ pub struct Play {
     pub hosts: String,
     /// Where the play starts.
     pub at: Location,
-    /// Play variables, `vars_files` merged after `vars`.
+    /// Play variables, `vars_files` merged after `vars` (and, once asked, `vars_prompt`).
     pub vars: Arc<Vars>,
+    /// `vars_prompt`: variables to ask for before the play runs.
+    pub prompts: Vec<super::prompts::VarPrompt>,
     /// Run fact gathering before the tasks.
     pub gather_facts: bool,
     /// Stop every host as soon as one fails.
@@ -243,6 +245,16 @@ pub struct Retry {
     pub delay: Value,
 }
 
+/// `async`/`poll`: run the task as a background job with a time limit, and wait for it
+/// (`poll` > 0) or leave it running for `async_status` to check on (`poll: 0`).
+#[derive(Debug, Clone)]
+pub struct AsyncRun {
+    /// The job's time limit in seconds (templated).
+    pub seconds: Value,
+    /// Seconds between status checks; 0 = fire and forget (templated; Ansible's default 15).
+    pub poll: Value,
+}
+
 /// Settings a task inherits from its play, role and blocks unless it sets them itself.
 #[derive(Debug, Clone, Default)]
 pub struct Inherited {
@@ -313,6 +325,8 @@ pub struct Task {
     pub failed_when: Vec<Condition>,
     /// Retry until a condition holds.
     pub retry: Option<Retry>,
+    /// `async:`/`poll:`: run as a background job.
+    pub async_run: Option<AsyncRun>,
     /// Topics this handler answers to (handlers only).
     pub listen: Vec<String>,
     /// Whether this is a handler.

@@ -13,6 +13,7 @@ mod execute;
 mod host;
 mod loops;
 mod meta;
+mod module_call;
 mod options;
 pub mod plan;
 mod play;
