@@ -397,3 +397,46 @@ fn service_facts_lists_the_hosts_services_over_ssh() {
         "{services:?}"
     );
 }
+
+#[test]
+fn unarchive_unpacks_a_controller_tarball_on_the_host_once() {
+    let fleet = Fleet::new().hosts(1).start();
+    let dir = shared_dir();
+    let project = fleet.project();
+    let src = project.join("payload");
+    std::fs::create_dir_all(src.join("etc")).expect("mkdir");
+    std::fs::write(src.join("etc/app.conf"), "port=8080\n").expect("write");
+    std::fs::create_dir_all(project.join("files")).expect("files");
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(project.join("files/app.tar.gz"))
+        .arg("-C")
+        .arg(&src)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - ansible.builtin.unarchive:\n        src: app.tar.gz\n        dest: {root}\n\
+         \x20     register: unpacked\n\
+         \x20   - copy:\n        content: \"{{{{ unpacked | to_json }}}}\"\n        dest: {root}/result.json\n",
+        root = dir.path().display()
+    );
+    let project = project.playbook(&play);
+    project.run(&[]).expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("etc/app.conf")).expect("unpacked"),
+        "port=8080\n"
+    );
+    let owner = std::fs::metadata(dir.path().join("etc/app.conf"))
+        .map(|meta| std::os::unix::fs::MetadataExt::uid(&meta))
+        .expect("metadata");
+    assert_ne!(owner, 0, "unpacked by the fleet's user on the host");
+    let first = read_json(&dir.path().join("result.json"));
+    assert_eq!(first["changed"], true, "{first}");
+    assert_eq!(first["handler"], "TgzArchive");
+    project.run(&[]).expect_code(0);
+    let second = read_json(&dir.path().join("result.json"));
+    assert_eq!(second["changed"], false, "{second}");
+}

@@ -108,6 +108,7 @@ module_table! {
     package_facts: [PackageFacts],
     script: [Script],
     service_facts: [ServiceFacts],
+    unarchive: [Unarchive],
     virsh_migrate: [VirshMigrate],
     govc_snapshot: [GovcSnapshot],
     govc_vmotion: [GovcVmotion],
