@@ -793,6 +793,59 @@ mod tests {
     }
 
     #[test]
+    fn local_action_delegates_to_localhost_and_refuses_another_delegate() {
+        let playbook = load_tasks("    - local_action: command id -u\n").expect("loads");
+        let task = only_task(&playbook);
+        assert_eq!(
+            task.settings.delegate_to.as_ref().and_then(|v| v.as_str()),
+            Some("localhost")
+        );
+        let text = rejected("    - local_action: command id\n      delegate_to: db01\n");
+        assert!(text.contains("already runs on the controller"), "{text}");
+    }
+
+    #[test]
+    fn become_methods_are_accepted_by_their_full_names() {
+        for method in ["ansible.builtin.sudo", "ansible.builtin.su", "sudo"] {
+            let playbook = load_tasks(&format!(
+                "    - command: id\n      become_method: {method}\n"
+            ))
+            .expect("loads");
+            let short = method.rsplit('.').next().unwrap_or(method);
+            assert_eq!(
+                only_task(&playbook).settings.become_method.as_deref(),
+                Some(short)
+            );
+        }
+        let text = rejected("    - command: id\n      become_method: community.general.doas\n");
+        assert!(text.contains("use `sudo` or `su`"), "{text}");
+    }
+
+    #[test]
+    fn unknown_collection_modules_name_the_collection_and_what_rpatch_has_of_it() {
+        let text = rejected("    - ansible.posix.synchronize: src=a dest=b\n");
+        assert!(
+            text.contains("module `ansible.posix.synchronize` of collection `ansible.posix` is not implemented"),
+            "{text}"
+        );
+        assert!(text.contains("ansible.posix.sysctl"), "{text}");
+        assert!(text.contains("site.yml:3:7"), "{text}");
+        let text = rejected("    - ansible.builtin.shel: echo\n");
+        assert!(text.contains("unknown module"), "{text}");
+    }
+
+    #[test]
+    fn async_and_poll_are_task_keywords_with_literals_checked() {
+        let playbook =
+            load_tasks("    - command: id\n      async: 3600\n      poll: 30\n").expect("loads");
+        let spec = only_task(&playbook).async_run.as_ref().expect("async");
+        assert_eq!(spec.seconds.as_i64(), Some(3600));
+        assert_eq!(spec.poll.as_i64(), Some(30));
+        let text = rejected("    - command: id\n      async: -1\n");
+        assert!(text.contains("invalid `async`"), "{text}");
+    }
+
+    #[test]
     fn notify_on_a_block_or_import_is_inherited_unless_the_task_names_its_own() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("t.yml"), "- command: echo imported\n").expect("write");
