@@ -23,6 +23,7 @@ mod operator;
 mod parity;
 mod patch_facts;
 mod playbook_features;
+mod real_world;
 mod reboot;
 mod reports;
 mod resume;

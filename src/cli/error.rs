@@ -54,6 +54,16 @@ pub enum CliError {
     /// Reading the become password failed.
     #[error("cannot read the password: {0}")]
     Password(std::io::Error),
+    /// A `vars_prompt` variable has no value.
+    #[error("{at}: vars_prompt `{name}`: {reason}")]
+    Prompt {
+        /// The variable.
+        name: String,
+        /// Where its entry is written (file:line:col).
+        at: String,
+        /// Why it has no value.
+        reason: String,
+    },
     /// `--serial` is malformed.
     #[error(transparent)]
     Serial(#[from] crate::rolling::SpecError),
@@ -175,6 +185,7 @@ impl CliError {
             | Self::SshArgs { .. }
             | Self::AnsibleConfig { .. }
             | Self::NoSuchTask(_)
+            | Self::Prompt { .. }
             | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::Baseline(crate::baseline::BaselineError::Unknown { .. }) => exit::BAD_OPTIONS,
             Self::Baseline(

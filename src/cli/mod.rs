@@ -31,6 +31,7 @@ mod journal;
 mod load;
 mod patch_play;
 mod plan_cmd;
+mod prompts;
 mod resume;
 mod run;
 mod runs;

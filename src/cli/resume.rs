@@ -44,6 +44,11 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
             return Err(CliError::NoSuchTask(task.clone()));
         }
     }
+    super::prompts::ask_prompts(
+        &mut loaded.playbook,
+        &loaded.extra_vars,
+        &mut super::prompts::Terminal,
+    )?;
     let missing: Vec<String> = settings
         .extra_var_names
         .iter()

@@ -92,6 +92,11 @@ pub(super) async fn start(
         list(&loaded, &args, limit.as_deref(), &tags);
         return Ok(exit::OK);
     }
+    super::prompts::ask_prompts(
+        &mut loaded.playbook,
+        &loaded.extra_vars,
+        &mut super::prompts::Terminal,
+    )?;
     let serial_override = args.serial.as_deref().map(Serial::parse_cli).transpose()?;
     let inputs = PlanInputs {
         limit: limit.clone(),

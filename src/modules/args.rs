@@ -21,6 +21,16 @@ pub enum ArgError {
     Invalid(String),
 }
 
+/// Warnings for arguments Ansible accepts that rpatch takes and ignores (SELinux contexts,
+/// deprecated hashes): one per argument given, naming the module and the argument.
+pub(crate) fn ignored(module: &str, given: &[(&str, bool)]) -> Vec<String> {
+    given
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| format!("{module}: `{name}` is accepted for compatibility and ignored"))
+        .collect()
+}
+
 /// Parses rendered arguments into a module's typed arguments.
 ///
 /// A non-finite number (`.inf`, `.nan`) is an error: JSON, through which arguments pass, would

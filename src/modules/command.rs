@@ -162,7 +162,7 @@ async fn run(
 ) -> Result<ModuleResult, ModuleError> {
     let args: CommandArgs = args::parse(args)?;
     let line = command_line(flavor, &args)?;
-    if let Some(skip) = guard(&args, ctx).await {
+    if let Some(skip) = guard(args.creates.as_deref(), args.removes.as_deref(), ctx).await {
         return Ok(skip);
     }
     if ctx.check_mode {
@@ -221,8 +221,12 @@ fn command_line(flavor: Flavor, args: &CommandArgs) -> Result<String, ArgError> 
 }
 
 /// Honours `creates`/`removes`: returns a skip result when the command need not run.
-async fn guard(args: &CommandArgs, ctx: &ModuleContext<'_>) -> Option<ModuleResult> {
-    let (path, want_exists) = match (&args.creates, &args.removes) {
+pub(super) async fn guard(
+    creates: Option<&str>,
+    removes: Option<&str>,
+    ctx: &ModuleContext<'_>,
+) -> Option<ModuleResult> {
+    let (path, want_exists) = match (creates, removes) {
         (Some(path), _) => (path, false),
         (None, Some(path)) => (path, true),
         (None, None) => return None,

@@ -53,6 +53,20 @@ pub struct CopyArgs {
     /// Accepted for compatibility; writes are always atomic.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     unsafe_writes: Option<bool>,
+    /// The SHA-1 the source must have (Ansible's pre-transfer check): accepted and ignored,
+    /// with a warning; the copy is verified end to end anyway.
+    checksum: Option<serde::de::IgnoredAny>,
+    /// SELinux context parts and file attributes: accepted and ignored, with a warning.
+    setype: Option<serde::de::IgnoredAny>,
+    /// See `setype`.
+    seuser: Option<serde::de::IgnoredAny>,
+    /// See `setype`.
+    serole: Option<serde::de::IgnoredAny>,
+    /// See `setype`.
+    selevel: Option<serde::de::IgnoredAny>,
+    /// See `setype`.
+    #[serde(alias = "attr")]
+    attributes: Option<serde::de::IgnoredAny>,
 }
 
 fn yes() -> bool {
@@ -298,7 +312,18 @@ impl Module for Copy {
 
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
         let args: CopyArgs = args::parse(args)?;
-        copy(&args, ctx).await
+        let mut warnings = args::ignored(
+            "copy",
+            &[
+                ("setype", args.setype.is_some()),
+                ("seuser", args.seuser.is_some()),
+                ("serole", args.serole.is_some()),
+                ("selevel", args.selevel.is_some()),
+                ("attributes", args.attributes.is_some()),
+            ],
+        );
+        warnings.extend(args::ignored("copy", &[("checksum", args.checksum.is_some())]));
+        Ok(copy(&args, ctx).await?.with_warnings(warnings))
     }
 }
 

@@ -54,6 +54,17 @@ pub struct FileArgs {
     /// Accepted for compatibility.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     unsafe_writes: Option<bool>,
+    /// SELinux context parts and file attributes: accepted and ignored, with a warning.
+    setype: Option<serde::de::IgnoredAny>,
+    /// See `setype`.
+    seuser: Option<serde::de::IgnoredAny>,
+    /// See `setype`.
+    serole: Option<serde::de::IgnoredAny>,
+    /// See `setype`.
+    selevel: Option<serde::de::IgnoredAny>,
+    /// See `setype`.
+    #[serde(alias = "attr")]
+    attributes: Option<serde::de::IgnoredAny>,
 }
 
 fn yes() -> bool {
@@ -112,7 +123,17 @@ impl Module for File {
 
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
         let args: FileArgs = args::parse(args)?;
-        file(&args, ctx).await
+        let warnings = args::ignored(
+            "file",
+            &[
+                ("setype", args.setype.is_some()),
+                ("seuser", args.seuser.is_some()),
+                ("serole", args.serole.is_some()),
+                ("selevel", args.selevel.is_some()),
+                ("attributes", args.attributes.is_some()),
+            ],
+        );
+        Ok(file(&args, ctx).await?.with_warnings(warnings))
     }
 }
 

@@ -13,6 +13,18 @@ pub(crate) fn lookup(name: &str) -> Option<&'static dyn Module> {
         .find(|module| module.names().contains(&name))
 }
 
+/// The fully qualified names rpatch implements in `collection` (`community.general`).
+pub(crate) fn names_in_collection(collection: &str) -> Vec<&'static str> {
+    MODULES
+        .iter()
+        .flat_map(|module| module.names().iter().copied())
+        .filter(|name| {
+            name.strip_prefix(collection)
+                .is_some_and(|rest| rest.starts_with('.') && !rest[1..].contains('.'))
+        })
+        .collect()
+}
+
 /// Every module's short name, in table order (for did-you-mean).
 pub(crate) fn short_names() -> impl Iterator<Item = &'static str> {
     MODULES.iter().map(|module| module.name())

@@ -40,11 +40,17 @@ mod result;
 mod virsh;
 
 pub use args::ArgError;
+/// The background jobs of tasks run with `async:`, which `async_status` reports on.
+pub(crate) mod async_jobs {
+    pub(crate) use super::async_status::{
+        job_finished, job_keys, job_started, new_job_id, open_results_file, write_results_file,
+    };
+}
 pub use context::ModuleContext;
 pub use error::ModuleError;
 pub(crate) use find::glob_to_regex;
 pub use free_form::FreeForm;
-pub(crate) use lookup::{lookup, short_names};
+pub(crate) use lookup::{lookup, names_in_collection, short_names};
 pub(crate) use module::run;
 pub use module::{CheckMode, Module};
 pub use patch_record::PatchRecord;
@@ -99,6 +105,12 @@ module_table! {
     virsh_snapshot: [VirshSnapshot],
     virsh_domain: [VirshDomain],
     uri: [Uri],
+    async_status: [AsyncStatus],
+    get_url: [GetUrl],
+    package_facts: [PackageFacts],
+    script: [Script],
+    service_facts: [ServiceFacts],
+    unarchive: [Unarchive],
     virsh_migrate: [VirshMigrate],
     govc_snapshot: [GovcSnapshot],
     govc_vmotion: [GovcVmotion],

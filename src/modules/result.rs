@@ -124,6 +124,22 @@ impl ModuleResult {
         self
     }
 
+    /// Adds warnings to the result's `warnings` list, which the runner prints as Ansible does.
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        if warnings.is_empty() {
+            return self;
+        }
+        let mut all: Vec<Value> = self
+            .data
+            .get("warnings")
+            .and_then(|list| list.try_iter().ok())
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        all.extend(warnings.into_iter().map(Value::from));
+        self.data.insert("warnings".into(), Value::from(all));
+        self
+    }
+
     /// Sets the message.
     pub fn with_msg(mut self, msg: impl Into<String>) -> Self {
         self.msg = Some(msg.into());

@@ -29,6 +29,9 @@ pub struct StatArgs {
     /// Accepted for compatibility; file attributes are not gathered.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     get_attributes: Option<bool>,
+    /// Removed from Ansible's `stat` (use `checksum_algorithm: md5`): accepted and ignored,
+    /// with a warning, as older playbooks still pass it.
+    get_md5: Option<serde::de::IgnoredAny>,
 }
 
 fn yes() -> bool {
@@ -143,10 +146,13 @@ impl Module for Stat {
 async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let args: StatArgs = args::parse(args)?;
     let _accepted = (args.get_mime, args.get_attributes);
+    let warnings = args::ignored("stat", &[("get_md5", args.get_md5.is_some())]);
     let output = ctx.exec(script(&args)).await?;
     let stdout = output.stdout_text();
     Ok(match parse(&stdout, &args.path) {
-        Ok(stat) => ModuleResult::ok().with_data(&StatOutcome { stat }),
+        Ok(stat) => ModuleResult::ok()
+            .with_data(&StatOutcome { stat })
+            .with_warnings(warnings),
         Err(why) => {
             let stderr = output.stderr_text();
             let detail = stderr.trim();

@@ -136,7 +136,7 @@ struct Request {
 }
 
 /// A value for a curl config file: double-quoted, with `\` and `"` escaped.
-fn config_value(text: &str) -> Result<String, ArgError> {
+pub(super) fn config_value(text: &str) -> Result<String, ArgError> {
     if text.contains(['\n', '\r', '\0']) {
         return Err(ArgError::Invalid(format!(
             "`{}` holds a line break or NUL, which HTTP does not allow here",

@@ -128,6 +128,7 @@ mod tests {
             result: value,
             verbosity: 0,
             show_result: false,
+            pretty: false,
             diff: None,
             loop_summary: false,
         }

@@ -42,6 +42,18 @@ pub enum PlaybookError {
         /// Where.
         at: Location,
     },
+    /// A fully qualified module name (`ns.coll.module`) rpatch has no module for.
+    #[error("module `{name}` of collection `{collection}` is not implemented by rpatch")]
+    UnknownCollectionModule {
+        /// The name as written.
+        name: String,
+        /// Its collection (`community.general`).
+        collection: String,
+        /// What rpatch implements of that collection, for the help line.
+        implemented: Vec<&'static str>,
+        /// Where.
+        at: Location,
+    },
     /// A task without anything to do.
     #[error("task has no module or action")]
     NoAction {
@@ -153,6 +165,7 @@ impl Diagnose for PlaybookError {
             Self::Gate(error) => error.location(),
             Self::UnknownKey { at, .. }
             | Self::UnknownModule { at, .. }
+            | Self::UnknownCollectionModule { at, .. }
             | Self::NoAction { at }
             | Self::TwoActions { at, .. }
             | Self::WrongType { at, .. }
@@ -180,6 +193,18 @@ impl Diagnose for PlaybookError {
                 source: crate::modules::ArgError::Unknown { suggestion: s, .. },
                 ..
             } => suggestion(s),
+            Self::UnknownCollectionModule {
+                collection,
+                implemented,
+                ..
+            } => Some(if implemented.is_empty() {
+                format!("rpatch implements no module of `{collection}`")
+            } else {
+                format!(
+                    "rpatch implements these of `{collection}`: {}",
+                    implemented.join(", ")
+                )
+            }),
             Self::RoleNotFound { searched, .. } => Some(format!(
                 "searched {}",
                 searched

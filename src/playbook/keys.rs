@@ -6,6 +6,7 @@ pub const PLAY_KEYS: &[&str] = &[
     "hosts",
     "vars",
     "vars_files",
+    "vars_prompt",
     "gather_facts",
     "pre_tasks",
     "tasks",
@@ -91,6 +92,8 @@ pub const TASK_ONLY_KEYS: &[&str] = &[
     "delay",
     "args",
     "listen",
+    "async",
+    "poll",
 ];
 
 /// Keywords only blocks have.
@@ -112,7 +115,7 @@ pub fn is_task_keyword(key: &str) -> bool {
     INHERITED_KEYS.contains(&key) || TASK_ONLY_KEYS.contains(&key)
 }
 
-/// Strips `ansible.builtin.`/`ansible.legacy.` from an action name.
+/// Strips `ansible.builtin.`/`ansible.legacy.` from an action (or become plugin) name.
 pub fn short_action(name: &str) -> &str {
     name.strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))

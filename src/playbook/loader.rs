@@ -302,6 +302,11 @@ impl Loader<'_> {
             vars: Arc::new(play_vars),
             role_defaults: Arc::new(std::mem::take(&mut self.role_defaults)),
             role_vars: Arc::new(std::mem::take(&mut self.role_vars)),
+            prompts: node
+                .get("vars_prompt")
+                .map(|list| super::prompts::var_prompts(file, list))
+                .transpose()?
+                .unwrap_or_default(),
             gather_facts: node
                 .get("gather_facts")
                 .map(|v| as_bool(file, v, "gather_facts"))

@@ -7,6 +7,7 @@ mod keys;
 mod loader;
 mod model;
 mod nodes;
+mod prompts;
 mod roles;
 mod rollout;
 mod start_at;
@@ -18,9 +19,10 @@ pub use dynamic::Deferred;
 pub use error::PlaybookError;
 pub use loader::{load, load_source, LoadOptions};
 pub use model::{
-    Action, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Play, Playbook, Retry,
-    Role, Strategy, Task, TaskNode,
+    Action, AsyncRun, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Play, Playbook,
+    Retry, Role, Strategy, Task, TaskNode,
 };
+pub use prompts::VarPrompt;
 pub use rollout::{GateFailure, Rollout};
 pub use start_at::start_at_task;
 pub use tags::TagFilter;

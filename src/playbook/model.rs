@@ -33,13 +33,15 @@ pub struct Play {
     pub hosts: String,
     /// Where the play starts.
     pub at: Location,
-    /// Play variables, `vars_files` merged after `vars`.
+    /// Play variables, `vars_files` merged after `vars` (and, once asked, `vars_prompt`).
     pub vars: Arc<Vars>,
     /// Defaults of the roles loaded with the play (`roles:`, `import_role`, `include_role`
     /// with `public: true`), later roles winning: every task of the play sees them.
     pub role_defaults: Arc<Vars>,
     /// Variables (and parameters) of those roles, as every task of the play sees them.
     pub role_vars: Arc<Vars>,
+    /// `vars_prompt`: variables to ask for before the play runs.
+    pub prompts: Vec<super::prompts::VarPrompt>,
     /// Run fact gathering before the tasks.
     pub gather_facts: bool,
     /// Stop every host as soon as one fails.
@@ -267,6 +269,16 @@ pub struct Retry {
     pub delay: Value,
 }
 
+/// `async`/`poll`: run the task as a background job with a time limit, and wait for it
+/// (`poll` > 0) or leave it running for `async_status` to check on (`poll: 0`).
+#[derive(Debug, Clone)]
+pub struct AsyncRun {
+    /// The job's time limit in seconds (templated).
+    pub seconds: Value,
+    /// Seconds between status checks; 0 = fire and forget (templated; Ansible's default 15).
+    pub poll: Value,
+}
+
 /// Settings a task inherits from its play, role and blocks unless it sets them itself.
 #[derive(Debug, Clone, Default)]
 pub struct Inherited {
@@ -338,6 +350,8 @@ pub struct Task {
     pub failed_when: Vec<Condition>,
     /// Retry until a condition holds.
     pub retry: Option<Retry>,
+    /// `async:`/`poll:`: run as a background job.
+    pub async_run: Option<AsyncRun>,
     /// Topics this handler answers to (handlers only).
     pub listen: Vec<String>,
     /// Whether this is a handler.

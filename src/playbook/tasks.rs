@@ -7,7 +7,8 @@ use super::error::PlaybookError;
 use super::keys::{self, BLOCK_ONLY_KEYS, INCLUDE_ACTIONS, INHERITED_KEYS, LOOP_CONTROL_KEYS};
 use super::loader::Loader;
 use super::model::{
-    Action, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Retry, Task, TaskNode,
+    Action, AsyncRun, Block, Condition, Inherited, LoopKind, LoopSpec, MetaAction, Retry, Task,
+    TaskNode,
 };
 use super::nodes::{
     as_bool, expect_map, expect_seq, expect_str, string_list, wrong_type, FileNode,
@@ -116,6 +117,14 @@ impl Loader<'_> {
                 || short == "meta"
                 || modules::lookup(&key.name).is_some();
             if !known {
+                if let Some(collection) = collection_of(&key.name) {
+                    return Err(PlaybookError::UnknownCollectionModule {
+                        name: key.name.clone(),
+                        implemented: modules::names_in_collection(collection),
+                        collection: collection.to_string(),
+                        at: file.key_at(key),
+                    });
+                }
                 let keyword_typo = did_you_mean(
                     &key.name,
                     INHERITED_KEYS.iter().chain(keys::TASK_ONLY_KEYS).copied(),
@@ -196,6 +205,7 @@ impl Loader<'_> {
             changed_when: self.conditions(file, node.get("changed_when"))?,
             failed_when: self.conditions(file, node.get("failed_when"))?,
             retry: self.retry(file, node)?,
+            async_run: async_run(file, node)?,
             listen: node
                 .get("listen")
                 .map(|n| string_list(file, n, "listen"))
@@ -385,6 +395,8 @@ impl Loader<'_> {
             into.become_user = Some(value);
         }
         if let Some(value) = text("become_method")? {
+            // Ansible's become plugins by their full names too.
+            let value = keys::short_action(&value).to_string();
             if value != "sudo" && value != "su" {
                 return Err(PlaybookError::Invalid {
                     key: "become_method".into(),
@@ -628,6 +640,23 @@ impl Loader<'_> {
     }
 }
 
+/// `async:` and `poll:` (`poll` alone does nothing, as in Ansible); literals range-checked.
+fn async_run(file: &FileNode, node: &Node) -> Result<Option<AsyncRun>, PlaybookError> {
+    if let Some(poll) = node.get("poll") {
+        check_literal(file, poll, "poll", Number::Seconds)?;
+    }
+    let Some(seconds) = node.get("async") else {
+        return Ok(None);
+    };
+    check_literal(file, seconds, "async", Number::Seconds)?;
+    Ok(Some(AsyncRun {
+        seconds: vars::from_node(seconds),
+        poll: node
+            .get("poll")
+            .map_or_else(|| Value::from(15), vars::from_node),
+    }))
+}
+
 /// What an `until` setting counts.
 #[derive(Clone, Copy)]
 enum Number {
@@ -680,12 +709,16 @@ fn unknown_key<'k>(
 
 /// Rewrites the `action:` form (`action: copy src=a dest=b` or
 /// `action: {module: copy, src: a, dest: b}`) into the usual `copy: ...` form, keeping the
-/// positions of what was written; `None` when the task does not use it.
+/// positions of what was written; `local_action:` likewise, plus `delegate_to: localhost`.
+/// `None` when the task uses neither.
 fn action_form(file: &FileNode, node: &Node) -> Result<Option<Node>, PlaybookError> {
     let Some(entries) = node.as_map() else {
         return Ok(None);
     };
-    let Some(index) = entries.iter().position(|(key, _)| key.name == "action") else {
+    let Some(index) = entries
+        .iter()
+        .position(|(key, _)| key.name == "action" || key.name == "local_action")
+    else {
         return Ok(None);
     };
     let (key, value) = &entries[index];
@@ -742,6 +775,14 @@ fn action_form(file: &FileNode, node: &Node) -> Result<Option<Node>, PlaybookErr
     if module.is_empty() {
         return Err(PlaybookError::NoAction { at: file.at(node) });
     }
+    let local = key.name == "local_action";
+    if local && node.get("delegate_to").is_some() {
+        return Err(PlaybookError::Invalid {
+            key: "delegate_to".into(),
+            reason: "a `local_action` task already runs on the controller".into(),
+            at: file.at(node),
+        });
+    }
     let mut rewritten = entries.to_vec();
     rewritten[index] = (
         Key {
@@ -750,12 +791,34 @@ fn action_form(file: &FileNode, node: &Node) -> Result<Option<Node>, PlaybookErr
         },
         args,
     );
+    if local {
+        rewritten.push((
+            Key {
+                name: "delegate_to".into(),
+                span: key.span,
+            },
+            Node {
+                kind: NodeKind::Str("localhost".into()),
+                span: key.span,
+            },
+        ));
+    }
     Ok(Some(Node {
         kind: NodeKind::Map(rewritten),
         span: node.span,
     }))
 }
 
+/// The collection (`community.general`) of a fully qualified module name
+/// (`community.general.zypper`); `None` for a short name and for `ansible.builtin`, whose
+/// unknown names get a did-you-mean instead.
+fn collection_of(name: &str) -> Option<&str> {
+    let (collection, module) = name.rsplit_once('.')?;
+    let builtin = matches!(collection, "ansible.builtin" | "ansible.legacy");
+    (collection.contains('.') && !module.is_empty() && !builtin).then_some(collection)
+}
+
+/// The file named by `include_tasks: x.yml` or `include_tasks: {file: x.yml}`.
 /// The file and `apply:` of `include_tasks: x.yml` or `include_tasks: {file: x.yml, apply: {}}`.
 fn include_args(file: &FileNode, node: &Node) -> Result<(String, Option<Node>), PlaybookError> {
     let Some(entries) = node.as_map() else {
@@ -843,6 +906,59 @@ mod tests {
         let text = rejected("    - action: nosuchmodule a=1\n");
         assert!(text.contains("nosuchmodule"), "{text}");
         assert!(text.contains("site.yml:3:"), "{text}");
+    }
+
+    #[test]
+    fn local_action_delegates_to_localhost_and_refuses_another_delegate() {
+        let playbook = load_tasks("    - local_action: command id -u\n").expect("loads");
+        let task = only_task(&playbook);
+        assert_eq!(
+            task.settings.delegate_to.as_ref().and_then(|v| v.as_str()),
+            Some("localhost")
+        );
+        let text = rejected("    - local_action: command id\n      delegate_to: db01\n");
+        assert!(text.contains("already runs on the controller"), "{text}");
+    }
+
+    #[test]
+    fn become_methods_are_accepted_by_their_full_names() {
+        for method in ["ansible.builtin.sudo", "ansible.builtin.su", "sudo"] {
+            let playbook = load_tasks(&format!(
+                "    - command: id\n      become_method: {method}\n"
+            ))
+            .expect("loads");
+            let short = method.rsplit('.').next().unwrap_or(method);
+            assert_eq!(
+                only_task(&playbook).settings.become_method.as_deref(),
+                Some(short)
+            );
+        }
+        let text = rejected("    - command: id\n      become_method: community.general.doas\n");
+        assert!(text.contains("use `sudo` or `su`"), "{text}");
+    }
+
+    #[test]
+    fn unknown_collection_modules_name_the_collection_and_what_rpatch_has_of_it() {
+        let text = rejected("    - ansible.posix.synchronize: src=a dest=b\n");
+        assert!(
+            text.contains("module `ansible.posix.synchronize` of collection `ansible.posix` is not implemented"),
+            "{text}"
+        );
+        assert!(text.contains("ansible.posix.sysctl"), "{text}");
+        assert!(text.contains("site.yml:3:7"), "{text}");
+        let text = rejected("    - ansible.builtin.shel: echo\n");
+        assert!(text.contains("unknown module"), "{text}");
+    }
+
+    #[test]
+    fn async_and_poll_are_task_keywords_with_literals_checked() {
+        let playbook =
+            load_tasks("    - command: id\n      async: 3600\n      poll: 30\n").expect("loads");
+        let spec = only_task(&playbook).async_run.as_ref().expect("async");
+        assert_eq!(spec.seconds.as_i64(), Some(3600));
+        assert_eq!(spec.poll.as_i64(), Some(30));
+        let text = rejected("    - command: id\n      async: -1\n");
+        assert!(text.contains("invalid `async`"), "{text}");
     }
 
     #[test]

@@ -9,9 +9,10 @@ use super::connection;
 use super::events::{Event, HostResult, Status};
 use super::host::HostContext;
 use super::loops::{self, SearchPaths};
+use super::module_call::ModuleCall;
 use super::options::RunOptions;
 use super::scope::{task_scope, PlayScope, OMIT};
-use crate::modules::{self, Module, ModuleContext, ModuleResult};
+use crate::modules::{self, Module, ModuleResult};
 use crate::playbook::{Action, Condition, LoopSpec, Task, TaskNode};
 use crate::seconds;
 use crate::template::{Templar, TemplateError};
@@ -372,7 +373,7 @@ impl TaskRun<'_> {
 
     async fn run_module(
         &self,
-        module: &dyn Module,
+        module: &'static dyn Module,
         raw_args: &Value,
         scope: &Value,
     ) -> Result<ModuleResult, TemplateError> {
@@ -405,18 +406,32 @@ impl TaskRun<'_> {
             },
             None => self.host.transport.clone(),
         };
-        let ctx = ModuleContext {
-            host: &self.host.name,
-            transport: transport.as_ref(),
+        let call = ModuleCall {
+            module,
+            args,
+            host: self.host.name.clone(),
+            transport,
             check_mode,
             diff,
             escalation,
             env,
             timeout: self.shared.options.command_timeout,
-            templar,
-            scope,
+            templar: templar.clone(),
+            scope: scope.clone(),
         };
-        Ok(modules::run(module, &args, &ctx).await)
+        let Some(spec) = &self.task.async_run else {
+            return Ok(call.run().await);
+        };
+        let limit = templar.render_value(&spec.seconds, scope)?;
+        let poll = templar.render_value(&spec.poll, scope)?;
+        match (
+            seconds::seconds_from_value(&limit),
+            seconds::seconds_from_value(&poll),
+        ) {
+            (Ok(limit), Ok(poll)) => Ok(call.run_async(limit, poll).await),
+            (Err(error), _) => Ok(ModuleResult::failed(format!("async: {error}"))),
+            (_, Err(error)) => Ok(ModuleResult::failed(format!("poll: {error}"))),
+        }
     }
 
     /// The host the task runs on instead of this one: `delegate_to`, or implicitly a guest's
@@ -675,6 +690,26 @@ impl TaskRun<'_> {
                 self.task.action,
                 Action::Module { module, .. } if module.shows_result()
             );
+        if !no_log && !loop_summary {
+            // As Ansible prints a result's `warnings` (`[WARNING]: ...`) before the result.
+            let warnings = result
+                .data
+                .get("warnings")
+                .and_then(|list| list.try_iter().ok());
+            for warning in warnings.into_iter().flatten() {
+                let message = warning
+                    .as_str()
+                    .map_or_else(|| warning.to_string(), str::to_string);
+                let _ = self
+                    .shared
+                    .events
+                    .send(Event::Warning {
+                        host: Some(self.host.name.clone()),
+                        message,
+                    })
+                    .await;
+            }
+        }
         let event = Event::HostResult(HostResult {
             host: self.host.name.clone(),
             task: self.task.display_name(),

@@ -14,6 +14,7 @@ mod free;
 mod host;
 pub(crate) mod loops;
 mod meta;
+mod module_call;
 mod options;
 pub mod plan;
 mod play;

@@ -52,3 +52,51 @@ impl StatusServer {
         self.requests.load(Ordering::SeqCst)
     }
 }
+
+/// A server answering every request with `200` and the same bytes (a file to download),
+/// except paths ending in `/missing`, which get `404`.
+pub struct BodyServer {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl BodyServer {
+    /// Starts a server on a free loopback port.
+    pub fn start(body: Vec<u8>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("address").port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buffer = [0u8; 4096];
+                let read = stream.read(&mut buffer).unwrap_or(0);
+                counter.fetch_add(1, Ordering::SeqCst);
+                let request = String::from_utf8_lossy(&buffer[..read]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let (status, payload): (&str, &[u8]) = if path.ends_with("/missing") {
+                    ("404 Not Found", b"no")
+                } else {
+                    ("200 OK", &body)
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    payload.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(payload);
+            }
+        });
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            requests,
+        }
+    }
+
+    /// How many requests were answered.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
