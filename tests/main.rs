@@ -19,6 +19,7 @@ mod libvirt_inventory;
 mod monthly;
 mod parity;
 mod patch_facts;
+mod persistent_shell;
 mod playbook_features;
 mod reboot;
 mod resume;
