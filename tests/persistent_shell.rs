@@ -205,3 +205,24 @@ fn persistent_shell_killed_mid_task_fails_that_task_and_the_next_one_runs() {
         assert_eq!(shown(&out, "SAME"), "False", "{name}");
     }
 }
+
+#[test]
+fn persistent_shell_opens_one_session_for_twenty_tasks_and_ends_it() {
+    let fleet = Fleet::new().debug_log().start();
+    let mut play = String::from("- hosts: all\n  gather_facts: false\n  tasks:\n");
+    for n in 1..=20 {
+        play.push_str(&format!("    - command: echo task{n}\n"));
+    }
+    let out = run(&fleet, "1", &play, &[]);
+    out.expect_code(0);
+    assert_eq!(out.recap_of("node01").ok, 20);
+    let log = fleet.wait_for_log("node01", "Disconnected from user", 1);
+    assert_eq!(log.matches("Accepted publickey").count(), 1, "{log}");
+    assert_eq!(log.matches("ctype session").count(), 1, "{log}");
+    // The shell got the end of its input and exited before the client left.
+    let exited = log.find("session_exit_message").expect("the shell's exit");
+    assert!(
+        exited < log.find("Received disconnect").unwrap_or(usize::MAX),
+        "{log}"
+    );
+}

@@ -23,6 +23,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a timed-out command's markers may take to arrive after its process group was
 /// killed, before the whole shell is given up.
 const KILL_GRACE: Duration = Duration::from_secs(15);
+/// How long closing waits for the shell to exit after the end of its input.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// A running `/bin/sh` on one channel of one connection.
 pub(super) struct RemoteShell {
@@ -280,6 +282,24 @@ impl RemoteShell {
                 collected.stderr(format!("rpatch: {why} before the command finished").as_bytes());
                 Ok(collected.finish_with(shell_status.unwrap_or(ExitStatus::Code(-1))))
             }
+        }
+    }
+
+    /// Ends the shell politely: end of input, a short wait for sshd to close the channel once the
+    /// shell exited (so the session ends before the connection goes), then the channel is closed.
+    pub async fn close(mut self) {
+        if let Some(half) = self.write.take() {
+            let _ = half.eof().await;
+            let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                while let Some(message) = self.read.wait().await {
+                    if matches!(message, ChannelMsg::Close) {
+                        break;
+                    }
+                }
+            })
+            .await;
+            let _ = half.close().await;
+            self.connection.sessions.add_permits(1);
         }
     }
 

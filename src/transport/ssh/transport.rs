@@ -222,7 +222,10 @@ impl Transport for SshTransport {
     }
 
     async fn close(&self) {
-        self.endpoint.shell.lock().await.take();
+        let shell = self.endpoint.shell.lock().await.take();
+        if let Some(shell) = shell {
+            shell.close().await;
+        }
         let taken = self.endpoint.connection.lock().await.take();
         if let Some(connection) = taken {
             connection.disconnect().await;
