@@ -601,11 +601,15 @@ fn govc_runs_over_ssh_with_the_password_in_no_remote_command_line() {
     assert_secrets_kept(&project, &output, &replay);
     replay.assert_replayed(SNAPSHOT_CREATE);
     let calls = replay.calls();
-    // govc's parent is the shell sshd started: its command line is `sh -c 'export PATH=…; sh'`
-    // (the task's environment), the script with GOVC_* came on its standard input.
+    // govc's parent is the shell that ran the task's line: its command line is
+    // `sh -c 'export PATH=…; sh'` (the task's environment; `/bin/sh -c …` when the persistent
+    // shell starts the timed command), the script with GOVC_* came on its standard input.
     let remote_shell = calls[0]["ancestors"][0].as_str().unwrap_or_default().trim();
     assert!(
-        remote_shell.starts_with("sh -c export PATH=") && remote_shell.ends_with("; sh"),
+        remote_shell
+            .trim_start_matches("/bin/")
+            .starts_with("sh -c export PATH=")
+            && remote_shell.ends_with("; sh"),
         "{remote_shell}"
     );
     assert!(!remote_shell.contains("GOVC"), "{remote_shell}");

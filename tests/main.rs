@@ -22,6 +22,7 @@ mod monthly;
 mod operator;
 mod parity;
 mod patch_facts;
+mod persistent_shell;
 mod playbook_features;
 mod real_world;
 mod reboot;

@@ -628,7 +628,12 @@ fn twenty_tasks_share_one_connection_and_close_every_channel() {
     for n in 1..=20 {
         play.push_str(&format!("    - command: echo task{n}\n"));
     }
-    let out = fleet.project().playbook(&play).run(&[]);
+    // A channel per command (the persistent shell, which needs one, has its own test).
+    let out = fleet
+        .project()
+        .env("RPATCH_PERSISTENT_SHELL", "0")
+        .playbook(&play)
+        .run(&[]);
     out.expect_code(0);
     assert_eq!(out.recap_of("node01").ok, 20);
     let log = fleet.wait_for_log("node01", "Close session: user", 20);
@@ -728,8 +733,21 @@ fn fifty_hosts_on_four_sshds_one_connection_each() {
 
 /// The transport itself, driven through the library against a fleet host.
 fn transport_for(fleet: &Fleet, host: &str) -> rpatch::transport::SshTransport {
-    let host = fleet.host(host);
+    rpatch::transport::SshTransport::new(&options_for(fleet, host)).expect("transport")
+}
+
+/// A transport that runs every command on a channel of its own (no persistent shell).
+fn channels_for(fleet: &Fleet, host: &str) -> rpatch::transport::SshTransport {
     let options = rpatch::transport::SshOptions {
+        persistent_shell: Some(false),
+        ..options_for(fleet, host)
+    };
+    rpatch::transport::SshTransport::new(&options).expect("transport")
+}
+
+fn options_for(fleet: &Fleet, host: &str) -> rpatch::transport::SshOptions {
+    let host = fleet.host(host);
+    rpatch::transport::SshOptions {
         name: host.name.clone(),
         host: Some("127.0.0.1".into()),
         port: Some(host.port),
@@ -739,8 +757,7 @@ fn transport_for(fleet: &Fleet, host: &str) -> rpatch::transport::SshTransport {
         known_hosts_files: Some(vec![fleet.known_hosts()]),
         host_key_policy: Some(rpatch::transport::HostKeyPolicy::Strict),
         ..Default::default()
-    };
-    rpatch::transport::SshTransport::new(&options).expect("transport")
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -755,7 +772,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn concurrent_commands_share_one_connection_on_separate_channels() {
     use rpatch::transport::{ExecRequest, ExitStatus, Transport};
     let fleet = Fleet::new().start();
-    let transport = transport_for(&fleet, "node01");
+    let transport = channels_for(&fleet, "node01");
     runtime().block_on(async {
         // More at once than sshd's MaxSessions (10): the transport queues the rest. The first
         // ten meet at a barrier (a file that must reach ten lines): run one after another they

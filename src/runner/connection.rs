@@ -99,6 +99,7 @@ fn ssh_options(scope: &Value, templar: &Templar) -> Result<SshOptions, Transport
         ]),
         connect_timeout: timeout,
         ssh_args: ssh_args(scope, templar, &name)?,
+        persistent_shell: first(&["rpatch_persistent_shell"]).map(|v| truthy(&v)),
         name,
         ..SshOptions::default()
     })

@@ -63,6 +63,15 @@ impl Input {
         }
     }
 
+    /// The command's own input when no password exchange is involved (the inner `None`: no
+    /// input at all); `None` when sudo may prompt for a password on standard input.
+    pub fn plain_data(&self) -> Option<Option<&[u8]>> {
+        match self.exchange {
+            Some(_) => None,
+            None => Some(self.data.as_deref()),
+        }
+    }
+
     /// Nothing will ever be written: the transport may close standard input at once.
     pub fn is_empty(&self) -> bool {
         self.data.is_none() && self.exchange.is_none()

@@ -170,7 +170,9 @@ fn command_outline(request: &ExecRequest) -> String {
 
 /// Opens a session channel. sshd frees a closed session only on its next housekeeping pass,
 /// so an open right after a close can briefly exceed `MaxSessions`: retry those refusals.
-async fn open_session(connection: &Connection) -> Result<russh::Channel<Msg>, TransportError> {
+pub(super) async fn open_session(
+    connection: &Connection,
+) -> Result<russh::Channel<Msg>, TransportError> {
     let mut pause = Duration::from_millis(5);
     let mut waited = Duration::ZERO;
     loop {
@@ -208,8 +210,9 @@ enum End {
     Escalation(BecomeError),
 }
 
+/// A command's output as it arrives, capped at [`crate::transport::OUTPUT_CAP`] per stream.
 #[derive(Default)]
-struct Collected {
+pub(super) struct Collected {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     dropped: bool,
@@ -218,14 +221,22 @@ struct Collected {
 }
 
 impl Collected {
-    fn stdout(&mut self, chunk: &[u8]) {
+    /// Appends standard output.
+    pub(super) fn stdout(&mut self, chunk: &[u8]) {
         self.any = true;
         self.dropped |= !append_capped(&mut self.stdout, chunk);
     }
 
-    fn stderr(&mut self, chunk: &[u8]) {
+    /// Appends standard error.
+    pub(super) fn stderr(&mut self, chunk: &[u8]) {
         self.any = true;
         self.dropped |= !append_capped(&mut self.stderr, chunk);
+    }
+
+    /// The output with `status`.
+    pub(super) fn finish_with(mut self, status: ExitStatus) -> ExecOutput {
+        self.status = Some(status);
+        self.finish()
     }
 
     fn finish(self) -> ExecOutput {
@@ -240,7 +251,8 @@ impl Collected {
     }
 }
 
-fn timed_out(limit: Duration, collected: Collected) -> ExecOutput {
+/// The output of a command killed by its timeout.
+pub(super) fn timed_out(limit: Duration, collected: Collected) -> ExecOutput {
     let mut stderr = collected.stderr;
     append_capped(
         &mut stderr,
@@ -255,7 +267,7 @@ fn timed_out(limit: Duration, collected: Collected) -> ExecOutput {
 }
 
 /// POSIX signal numbers for the names SSH reports.
-fn signal_number(signal: &Sig) -> i32 {
+pub(super) fn signal_number(signal: &Sig) -> i32 {
     match signal {
         Sig::HUP => 1,
         Sig::INT => 2,

@@ -1,13 +1,15 @@
 //! The SSH transport, on russh: ssh_config, known_hosts, authentication, jump hosts, and one
-//! connection per host with a channel per command.
+//! connection per host, commands written to one persistent remote shell (or a channel each).
 
 mod auth;
 mod certificates;
 mod channel;
 mod config;
+mod framing;
 mod known_hosts;
 mod proxy;
 mod session;
+mod shell;
 mod target;
 mod transport;
 

@@ -49,6 +49,9 @@ pub struct SshOptions {
     /// `ansible_ssh_common_args` then `ansible_ssh_extra_args`, split into words: `-o
     /// Key=Value`, `-J`, `-p`, `-i`, `-l`, `-F` are honoured, anything else is an error.
     pub ssh_args: Vec<String>,
+    /// `rpatch_persistent_shell`: run commands in one long-lived remote shell (`None`: the
+    /// default, `RPATCH_PERSISTENT_SHELL`, else on).
+    pub persistent_shell: Option<bool>,
 }
 
 impl fmt::Debug for SshOptions {

@@ -1,12 +1,13 @@
-//! [`SshTransport`]: one lazily opened connection per destination for the whole run, one
-//! channel per command, reconnect on request.
+//! [`SshTransport`]: one lazily opened connection per destination for the whole run, commands
+//! written to one persistent remote shell (see [`super::shell`]) or run on a channel each,
+//! reconnect on request.
 //!
 //! Transports for the same resolved destination share one connection (a process-wide map of
 //! weak references, consulted only when a transport is created), so `delegate_to` and a play's
 //! `connection:` switch do not open extra connections.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 
 use super::channel;
 use super::session::{self, Connection};
+use super::shell::RemoteShell;
 use super::target::{SshOptions, SshTarget};
 use crate::transport::{ExecOutput, ExecRequest, Transport, TransportError};
 
@@ -37,6 +39,23 @@ struct Endpoint {
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
     connections_opened: AtomicU64,
     channels_opened: AtomicU64,
+    /// Commands go to the persistent shell (turned off for the run when it cannot start).
+    persistent: AtomicBool,
+    shell: tokio::sync::Mutex<Option<RemoteShell>>,
+    shells_started: AtomicU64,
+}
+
+/// The persistent shell's default: `RPATCH_PERSISTENT_SHELL` (`0`/`false`/`no`/`off` turn it
+/// off), else on.
+fn persistent_shell_default() -> bool {
+    std::env::var("RPATCH_PERSISTENT_SHELL")
+        .map(|v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "0" | "false" | "no" | "off"
+            )
+        })
+        .unwrap_or(true)
 }
 
 fn endpoints() -> &'static Mutex<HashMap<SshTarget, Weak<Endpoint>>> {
@@ -50,7 +69,14 @@ impl SshTransport {
     pub fn new(options: &SshOptions) -> Result<Self, TransportError> {
         let target = SshTarget::resolve(options)
             .map_err(|e| TransportError::Connect(format!("{}: {e}", options.name)))?;
-        Ok(Self::for_target(target))
+        let transport = Self::for_target(target);
+        if let Some(wanted) = options.persistent_shell {
+            transport
+                .endpoint
+                .persistent
+                .store(wanted, Ordering::Relaxed);
+        }
+        Ok(transport)
     }
 
     /// The transport for a resolved target, sharing a live connection if there is one.
@@ -65,6 +91,9 @@ impl SshTransport {
             connection: tokio::sync::Mutex::new(None),
             connections_opened: AtomicU64::new(0),
             channels_opened: AtomicU64::new(0),
+            persistent: AtomicBool::new(persistent_shell_default()),
+            shell: tokio::sync::Mutex::new(None),
+            shells_started: AtomicU64::new(0),
         });
         map.insert(target, Arc::downgrade(&endpoint));
         Self { endpoint }
@@ -83,6 +112,67 @@ impl SshTransport {
     /// How many command channels this destination has opened so far.
     pub fn channels_opened(&self) -> u64 {
         self.endpoint.channels_opened.load(Ordering::Relaxed)
+    }
+
+    /// How many persistent remote shells this destination has started so far.
+    pub fn shells_started(&self) -> u64 {
+        self.endpoint.shells_started.load(Ordering::Relaxed)
+    }
+
+    /// Runs `request` in the persistent shell; `None` when it must run on a channel of its
+    /// own (the shell is off or busy, sudo may prompt for a password, or the remote side
+    /// lacks `base64`/`setsid` for this request).
+    async fn exec_in_shell(
+        &self,
+        connection: &Arc<Connection>,
+        request: &ExecRequest,
+    ) -> Option<Result<ExecOutput, TransportError>> {
+        if !self.endpoint.persistent.load(Ordering::Relaxed)
+            || request
+                .escalation
+                .as_ref()
+                .is_some_and(|e| e.password.is_some())
+        {
+            return None;
+        }
+        // Another command of this destination is in the shell (delegation, async polls):
+        // this one takes a channel rather than waiting.
+        let mut slot = self.endpoint.shell.try_lock().ok()?;
+        if slot
+            .as_ref()
+            .is_some_and(|shell| !shell.reusable(connection))
+        {
+            *slot = None;
+        }
+        if slot.is_none() {
+            match RemoteShell::start(connection).await {
+                Ok(shell) => {
+                    self.endpoint.shells_started.fetch_add(1, Ordering::Relaxed);
+                    *slot = Some(shell);
+                }
+                Err(error) if connection.is_closed() => return Some(Err(error)),
+                Err(error) => {
+                    tracing::debug!(target = ?self.endpoint.target, %error,
+                        "no persistent shell; a channel per command from now on");
+                    self.endpoint.persistent.store(false, Ordering::Relaxed);
+                    return None;
+                }
+            }
+        }
+        let shell = slot.as_mut()?;
+        if !shell.can_run(request) {
+            return None;
+        }
+        let prepared = match request.prepare() {
+            Ok(prepared) => prepared,
+            Err(error) => return Some(Err(error)),
+        };
+        let stdin = prepared.input.plain_data()?;
+        let result = shell.run(&prepared.line, stdin, request.timeout).await;
+        if !shell.reusable(connection) {
+            *slot = None;
+        }
+        Some(result)
     }
 
     /// The live connection, opening one if there is none or the last one died.
@@ -116,10 +206,15 @@ impl SshTransport {
 impl Transport for SshTransport {
     async fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, TransportError> {
         let connection = self.connection().await?;
-        self.endpoint
-            .channels_opened
-            .fetch_add(1, Ordering::Relaxed);
-        let result = channel::run(&connection, request).await;
+        let result = match self.exec_in_shell(&connection, request).await {
+            Some(result) => result,
+            None => {
+                self.endpoint
+                    .channels_opened
+                    .fetch_add(1, Ordering::Relaxed);
+                channel::run(&connection, request).await
+            }
+        };
         if matches!(result, Err(TransportError::Lost(_))) || connection.is_closed() {
             self.forget(&connection).await;
         }
@@ -127,6 +222,10 @@ impl Transport for SshTransport {
     }
 
     async fn close(&self) {
+        let shell = self.endpoint.shell.lock().await.take();
+        if let Some(shell) = shell {
+            shell.close().await;
+        }
         let taken = self.endpoint.connection.lock().await.take();
         if let Some(connection) = taken {
             connection.disconnect().await;
@@ -135,6 +234,7 @@ impl Transport for SshTransport {
 
     async fn reconnect(&self, deadline: std::time::Instant) -> Result<(), TransportError> {
         let deadline = Instant::from_std(deadline);
+        self.endpoint.shell.lock().await.take();
         let mut slot = self.endpoint.connection.lock().await;
         if let Some(old) = slot.take() {
             old.disconnect().await;
