@@ -155,7 +155,7 @@ fn persistent_shell_timeout_kills_only_that_command_and_the_next_task_runs() {
             \x20   - debug:\n        msg: \"RC={{{{ slow.rc }}}}| SAME={{{{ first.stdout == last.stdout }}}}|\"\n"
         );
         let started = Instant::now();
-        let out = run(&fleet, mode, &play, &["--timeout", "3"]);
+        let out = run(&fleet, mode, &play, &["--task-timeout", "3"]);
         out.expect_code(0);
         assert!(
             started.elapsed() < Duration::from_secs(120),

@@ -867,21 +867,28 @@ fn a_dead_connection_is_lost_then_reconnect_waits_for_the_host() {
             .await
             .expect("exec");
     });
+    // A file the remote command creates once it runs (the fleet user may write /tmp).
+    let marker = format!(
+        "/tmp/rpatch-lost-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
     let running = {
         let transport = transport.clone();
+        let started = marker.clone();
         rt.spawn(async move {
             transport
-                .exec(&ExecRequest::new("sleep 20; : rpatch-lost-marker"))
+                .exec(&ExecRequest::new(&format!("touch {started}; sleep 20")))
                 .await
         })
     };
     // Kill the host only once the command runs there, however loaded the machine is.
-    crate::support::wait_until("the remote sleep to start", 30, || {
-        std::process::Command::new("pgrep")
-            .args(["-f", "sleep 20; : rpatch-lost-marker"])
-            .output()
-            .is_ok_and(|o| o.status.success())
+    crate::support::wait_until("the remote sleep to start", 60, || {
+        Path::new(&marker).exists()
     });
+    let _ = std::fs::remove_file(&marker);
     fleet.kill("node01");
     let result = rt.block_on(running).expect("task");
     assert!(matches!(result, Err(TransportError::Lost(_))), "{result:?}");

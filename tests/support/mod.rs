@@ -322,7 +322,12 @@ impl Output {
         let Some(start) = self.stdout.find("PLAY RECAP") else {
             panic!("no PLAY RECAP in output:\n{}", self.stdout);
         };
-        for line in self.stdout[start..].lines().skip(1) {
+        // The recap ends at its blank line (a PATCH SUMMARY may follow).
+        for line in self.stdout[start..]
+            .lines()
+            .skip(1)
+            .take_while(|line| !line.trim().is_empty())
+        {
             let Some((host, counts)) = line.split_once(" : ") else {
                 continue;
             };
