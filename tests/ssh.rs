@@ -880,7 +880,7 @@ fn a_dead_connection_is_lost_then_reconnect_waits_for_the_host() {
         let started = marker.clone();
         rt.spawn(async move {
             transport
-                .exec(&ExecRequest::new(&format!("touch {started}; sleep 20")))
+                .exec(&ExecRequest::new(format!("touch {started}; sleep 20")))
                 .await
         })
     };
