@@ -149,9 +149,11 @@ def prerequisites() -> None:
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
 
 
-def ensure_user() -> None:
-    """A plain login account: /bin/sh, no start-up files, key login only."""
-    if subprocess.run(["id", USER], capture_output=True).returncode != 0:
+def ensure_user() -> bool:
+    """A plain login account: /bin/sh, no start-up files, key login only. True when this
+    run created it (and so removes it again with remove_user)."""
+    created = subprocess.run(["id", USER], capture_output=True).returncode != 0
+    if created:
         log(f"creating user {USER}")
         subprocess.run(["useradd", "-M", "-d", str(HOME), "-s", "/bin/sh", USER], check=True)
     # `*`: no password, but not locked (sshd without PAM refuses locked accounts).
@@ -160,6 +162,14 @@ def ensure_user() -> None:
     BENCH_DIR.mkdir(mode=0o755, exist_ok=True)
     shutil.chown(HOME, USER, USER)
     shutil.chown(BENCH_DIR, USER, USER)
+    return created
+
+
+def remove_user() -> None:
+    """Leaves the machine as it was: the account ensure_user created and its home go."""
+    log(f"removing user {USER}")
+    subprocess.run(["userdel", USER], capture_output=True)
+    shutil.rmtree(HOME, ignore_errors=True)
 
 
 def ensure_venv(venv: Path) -> Path:
@@ -782,7 +792,7 @@ def bench(args) -> int:
         if t not in TOOLS:
             sys.exit(f"bench: unknown tool {t!r} (one of {', '.join(TOOLS)})")
     prerequisites()
-    ensure_user()
+    created_user = ensure_user()
     venv = ensure_venv(Path(args.venv))
     rpatch = None
     if "rpatch" in tools or not args.no_check:
@@ -844,6 +854,8 @@ def bench(args) -> int:
             runner.stop_current()
         if not args.keep:
             fleet.stop()
+            if created_user:
+                remove_user()
         else:
             log(f"--keep: fleet left running in {fleet.dir} (sshd PIDs "
                 f"{' '.join(str(p.pid) for p in fleet.sshds)})")
@@ -865,7 +877,7 @@ def write_results(data: dict, out: str) -> None:
 def fleet_only(args) -> int:
     """Start a fleet and wait (for poking at it by hand); Ctrl-C stops it."""
     prerequisites()
-    ensure_user()
+    created_user = ensure_user()
     fleet = Fleet(args.hosts, Path(args.venv))
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -884,6 +896,8 @@ def fleet_only(args) -> int:
         return 0
     finally:
         fleet.stop()
+        if created_user:
+            remove_user()
 
 
 def reap(argv: list[str]) -> int:
