@@ -137,14 +137,6 @@ absent() {
   esac
   sel="$sel $1"
 }
-# The release key baselines are kept under: os-release `ID-VERSION_ID` (read, never sourced).
-osval() {
-  f=/etc/os-release
-  [ -r "$f" ] || f=/usr/lib/os-release
-  sed -n "s/^$1=//p" "$f" 2>/dev/null | head -n 1 | tr -d "\"'"
-}
-os="$(osval ID)-$(osval VERSION_ID)"
-say os "$os"
 "#;
 
 /// Refreshes the package lists when asked and older than `valid_for`; never in check mode.
@@ -384,6 +376,9 @@ pub fn build(request: &Request, baseline: Option<&Baseline>, check: bool) -> Str
         quote(&exclude.join(" ")),
     ));
     script.push_str(HELPERS);
+    // The release key baselines are kept under.
+    script.push_str(crate::baseline::RELEASE_KEY_SH);
+    script.push_str("say os \"$os\"\n");
     script.push_str(&format!(
         "apt_do() {{\n  if [ -s \"$t/preferences\" ]; then\n    \
          aptget -o Dir::Etc::Preferences=\"$t/preferences\" {options} \"$@\"\n  else\n    \

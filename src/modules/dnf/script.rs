@@ -95,9 +95,7 @@ pub(crate) fn script(
          elif command -v yum >/dev/null 2>&1; then pm=yum\n\
          else echo '{MARK}nopm'; exit 0; fi\n\
          echo \"{MARK}pm $pm\"\n\
-         f=\"$root/etc/os-release\"; [ -r \"$f\" ] || f=\"$root/usr/lib/os-release\"\n\
-         osval() {{ sed -n \"s/^$1=//p\" \"$f\" 2>/dev/null | head -n 1 | tr -d \"\\\"'\"; }}\n\
-         os=\"$(osval ID)-$(osval VERSION_ID)\"\n\
+         {release_key}\
          echo \"{MARK}os $os\"\n\
          waited=0\n\
          while :; do\n\
@@ -136,6 +134,7 @@ pub(crate) fn script(
            needs-restarting -r >/dev/null 2>&1 </dev/null; echo \"{MARK}reboot $? needs-restarting\"\n\
          else echo '{MARK}reboot none'; fi\n",
         root = quote(root),
+        release_key = crate::baseline::RELEASE_KEY_SH,
         lock_timeout = args.lock_timeout,
         common = quote(&common.join(" ")),
         options = quote(&options.join(" ")),
