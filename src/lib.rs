@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod cli;
+pub mod compliance;
 pub mod diagnostic;
 /// Entry points for the cargo-fuzz targets in `fuzz/`; not a public API.
 #[doc(hidden)]
@@ -13,6 +14,7 @@ pub mod gates;
 pub mod input;
 pub mod inventory;
 pub mod modules;
+pub mod notify;
 pub mod output;
 pub mod playbook;
 pub mod rolling;

@@ -62,6 +62,7 @@ async fn launch(
         syntax_check: false,
         json: rollout.json,
         report: None,
+        metrics_file: rollout.metrics_file,
     };
     let cfg = apply_ansible_cfg(&mut args)?;
     start(args, source, &cfg.roles_path(), verbosity, style).await

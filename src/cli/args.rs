@@ -34,6 +34,9 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Read the patch baselines runs recorded: the exact package versions they installed.
     Baseline(BaselineArgs),
+    /// Where each host of the inventory stands: last successful patch run, baseline, pending
+    /// updates, reboot required, last failure (read from the run journals; no SSH).
+    Status(StatusArgs),
     /// Run one module on the hosts a pattern matches, as `ansible PATTERN -m MODULE -a ARGS`:
     /// a rolling, gated, journaled (resumable) run of a one-task play.
     Adhoc(AdhocArgs),
@@ -166,6 +169,12 @@ pub struct RunArgs {
     /// Write the run's report here when it ends: .json (summary), .xml (JUnit) or .html (page).
     #[arg(long, value_name = "FILE", value_parser = parse_report)]
     pub report: Option<crate::output::report::ReportTarget>,
+
+    /// Write Prometheus text-format metrics here when the run ends (per host last success,
+    /// pending updates, reboot required; run duration and result), for node_exporter's
+    /// textfile collector. Written atomically (a temporary file renamed over it).
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// How a run connects and escalates: `rpatch run` journals these (never a password) and
@@ -365,6 +374,12 @@ pub struct ResumeArgs {
     /// Write the run's report here when it ends: .json (summary), .xml (JUnit) or .html (page).
     #[arg(long, value_name = "FILE", value_parser = parse_report)]
     pub report: Option<crate::output::report::ReportTarget>,
+
+    /// Write Prometheus text-format metrics here when the run ends (per host last success,
+    /// pending updates, reboot required; run duration and result), for node_exporter's
+    /// textfile collector. Written atomically (a temporary file renamed over it).
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// `rpatch adhoc`.
@@ -469,6 +484,33 @@ pub struct Rollout {
     /// Print one JSON object per event on standard output instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Write Prometheus text-format metrics here when the run ends (see `rpatch run --help`).
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// `rpatch status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub sources: Sources,
+
+    #[command(flatten)]
+    pub runs: RunsDir,
+
+    /// Read everything from the run journals and the patch records in them, without
+    /// connecting to any host (currently the only mode, so the default).
+    #[arg(long)]
+    pub from_journal: bool,
+
+    /// Print the status as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the status as an HTML page (the run report's style).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// `rpatch check`.

@@ -153,6 +153,17 @@ pub enum CliError {
     /// `--start-at-task` names no task.
     #[error("--start-at-task: no task is named `{0}` (`--list-tasks` shows the names)")]
     NoSuchTask(String),
+    /// A notification sink's templates do not render to something usable.
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyRenderError),
+    /// `--metrics-file` names a place that cannot be written.
+    #[error("--metrics-file {}: {reason}", path.display())]
+    MetricsFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl CliError {
@@ -168,6 +179,7 @@ impl CliError {
             | Self::Pattern(_)
             | Self::Yaml(_)
             | Self::Plan(_)
+            | Self::Notify(_)
             | Self::Journal(JournalError::Corrupt { .. } | JournalError::Inconsistent { .. }) => {
                 exit::PARSE_ERROR
             }
@@ -185,6 +197,7 @@ impl CliError {
             | Self::SshArgs { .. }
             | Self::AnsibleConfig { .. }
             | Self::NoSuchTask(_)
+            | Self::MetricsFile { .. }
             | Self::Prompt { .. }
             | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::Baseline(crate::baseline::BaselineError::Unknown { .. }) => exit::BAD_OPTIONS,

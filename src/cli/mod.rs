@@ -36,6 +36,7 @@ mod resume;
 mod run;
 mod runs;
 mod settings;
+mod status_cmd;
 
 pub use args::{Cli, Command};
 pub use error::CliError;
@@ -82,6 +83,7 @@ pub fn main() -> i32 {
             Command::Runs(args) => runs::runs(args),
             Command::Resume(args) => resume::resume(args, cli.verbose).await,
             Command::Baseline(args) => baseline_cmd::baseline(args),
+            Command::Status(args) => status_cmd::status(args),
             Command::Adhoc(args) => adhoc::adhoc(args, cli.verbose).await,
             Command::Patch(args) => adhoc::patch(args, cli.verbose).await,
             Command::Completions(args) => completions::completions(args.shell),

@@ -64,6 +64,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         eprintln!("[WARNING]: {warning}");
     }
     let plan = from_journal(&state.plan, &loaded.playbook);
+    let notify = super::run::prepare_notifications(&loaded)?;
     let _lock = match lock_run(&sources.inventory, &playbook)? {
         Locked::Acquired(lock) => lock,
         Locked::Held(message) => {
@@ -96,6 +97,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         done: scope.done,
         recheck_gates_after: scope.recheck_gates_after,
         run_id: Some(state.run_id.to_string()),
+        observer: None,
     };
     eprintln!("rpatch: resuming run {}", state.run_id);
     let output = OutputMode {
@@ -106,6 +108,8 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         style: if adhoc { Style::Adhoc } else { Style::Playbook },
         journal: path.clone(),
         report: args.report,
+        notify,
+        metrics: args.metrics_file,
     };
     let code = execute(&loaded, &plan, options, control, output).await;
     super::baseline_cmd::record_after_run(&path);

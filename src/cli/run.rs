@@ -13,6 +13,7 @@ use super::inline_playbook::PlaybookSource;
 use super::journal::{absolute, lock_run, runs_dir, start_journal, Locked};
 use super::load::{inventory_paths, load_all_in, Loaded};
 use super::settings::{ask_passwords, check_ssh_config, connection_from_flags, run_options};
+use crate::notify::{Notifier, NotifyRender};
 use crate::output::report::ReportTarget;
 use crate::output::{self, AdhocRenderer, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::digest::digest;
@@ -109,6 +110,7 @@ pub(super) async fn start(
         &loaded.templar,
         &inputs,
     )?;
+    let notify = prepare_notifications(&loaded)?;
     // Absolute, so the journal means the same files to `rpatch resume` run from anywhere.
     let inventory = inventory_paths(&args.sources)?
         .iter()
@@ -154,6 +156,7 @@ pub(super) async fn start(
         done: Vec::new(),
         recheck_gates_after: None,
         run_id: Some(run_id.to_string()),
+        observer: None,
     };
     let output = OutputMode {
         json: args.json,
@@ -163,6 +166,8 @@ pub(super) async fn start(
         run_id: run_id.to_string(),
         style,
         report: args.report,
+        notify,
+        metrics: args.metrics_file,
     };
     let code = execute(&loaded, &plan, options, control, output).await;
     super::baseline_cmd::record_after_run(&runs_dir.join(run_id.as_str()).join(JOURNAL_FILE));
@@ -189,6 +194,20 @@ pub(super) struct OutputMode {
     pub journal: PathBuf,
     /// `--report`: where to write the report when the run ends.
     pub report: Option<ReportTarget>,
+    /// The plays' notification sinks, rendered (`None` when no play has any).
+    pub notify: Option<Notifier>,
+    /// `--metrics-file`: where to write Prometheus metrics when the run ends.
+    pub metrics: Option<PathBuf>,
+}
+
+/// Renders the plays' notification sinks before anything runs (a template that does not
+/// render or a rendered URL that is not http(s) stops the run here).
+pub(super) fn prepare_notifications(loaded: &Loaded) -> Result<Option<Notifier>, CliError> {
+    let render = NotifyRender {
+        templar: &loaded.templar,
+        extra_vars: loaded.extra_vars.clone(),
+    };
+    Ok(Notifier::prepare(&loaded.playbook, &render)?)
 }
 
 /// Runs a loaded, planned playbook with output and Ctrl-C handling; returns the exit code.
@@ -196,8 +215,8 @@ pub(super) async fn execute(
     loaded: &Loaded,
     plan: &[PlayPlan],
     options: RunOptions,
-    control: RunControl,
-    output: OutputMode,
+    mut control: RunControl,
+    mut output: OutputMode,
 ) -> i32 {
     let (sender, receiver) = mpsc::channel(1024);
     let renderer: Box<dyn Renderer> = if output.json {
@@ -219,6 +238,19 @@ pub(super) async fn execute(
             }
         }
     });
+    let notifier = match output.notify.take() {
+        Some(notifier) => {
+            let (observer, observed) = mpsc::unbounded_channel();
+            control.observer = Some(observer);
+            let journal = control.journal.clone();
+            Some(
+                notifier
+                    .start(output.journal.clone(), journal, observed)
+                    .await,
+            )
+        }
+        None => None,
+    };
     let input = RunInput {
         playbook: &loaded.playbook,
         inventory: &loaded.inventory,
@@ -230,8 +262,12 @@ pub(super) async fn execute(
     let summary = runner::run(input, control, sender, cancel).await;
     // The runner dropped its sender: the printer drains what is left and stops.
     let _ = printer.await;
+    if let Some(notifier) = notifier {
+        notifier.finish().await;
+    }
     let code = summary.exit_code();
-    match after_run(&output) {
+    let hosts: Vec<String> = loaded.inventory.hosts().map(|h| h.name.clone()).collect();
+    match after_run(&output).and_then(|()| write_run_metrics(&output, &hosts)) {
         Ok(()) => code,
         Err(error) => {
             eprintln!("rpatch: {error}");
@@ -265,6 +301,26 @@ fn after_run(output: &OutputMode) -> Result<(), String> {
         eprintln!("rpatch: report written to {}", report.path.display());
     }
     Ok(())
+}
+
+/// `--metrics-file`: the run's result and its inventory's compliance (from every journal in
+/// the runs directory), in Prometheus text format.
+fn write_run_metrics(output: &OutputMode, hosts: &[String]) -> Result<(), String> {
+    let Some(path) = &output.metrics else {
+        return Ok(());
+    };
+    let summary = RunSummary::from_journal(&output.journal).map_err(|error| error.to_string())?;
+    let runs_dir = output
+        .journal
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap_or(std::path::Path::new("."));
+    let baselines = crate::baseline::BaselineStore::from_env()
+        .and_then(|store| store.list())
+        .unwrap_or_default();
+    let compliance = crate::compliance::compliance(hosts, runs_dir, &baselines);
+    let text = crate::compliance::metrics_text(&summary, &compliance);
+    crate::compliance::write_metrics(path, &text).map_err(|error| error.to_string())
 }
 
 /// `--list-hosts` / `--list-tasks`, in ansible-playbook's layout.

@@ -112,12 +112,14 @@ fn list(codes: &[u16]) -> String {
 }
 
 /// One configured request that can be sent repeatedly.
+#[derive(Clone)]
 pub(crate) struct Request {
     agent: Agent,
     method: HttpMethod,
     url: GateUrl,
     headers: Vec<(String, String)>,
     follow: FollowRedirects,
+    body: Option<Vec<u8>>,
 }
 
 /// What came back.
@@ -153,7 +155,14 @@ impl Request {
             url,
             headers,
             follow,
+            body: None,
         })
+    }
+
+    /// The request with a body (a notification's JSON), sent with every attempt.
+    pub(crate) fn with_body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
     }
 
     /// "GET https://host/path", safe to print.
@@ -170,11 +179,12 @@ impl Request {
 
     /// Sends the request on the blocking pool; reads the body when `read_body`.
     pub(crate) async fn send(&self, read_body: bool) -> Result<Response, String> {
-        let (agent, method, uri, follow) = (
+        let (agent, method, uri, follow, body) = (
             self.agent.clone(),
             self.method,
             self.url.without_userinfo(),
             self.follow,
+            self.body.clone(),
         );
         let mut headers = self.headers.clone();
         if let Some(basic) = self.url.basic_auth() {
@@ -187,7 +197,14 @@ impl Request {
             }
         }
         let task = tokio::task::spawn_blocking(move || {
-            send_blocking(&agent, method, &uri, &headers, follow, read_body)
+            send_blocking(
+                &agent,
+                method,
+                &uri,
+                &headers,
+                follow,
+                (read_body, body.as_deref()),
+            )
         });
         let raw = self.url.uri().to_string();
         match task.await {
@@ -198,14 +215,15 @@ impl Request {
 }
 
 /// Sends the request, following redirects as `follow` allows; `headers` (with the URL's
-/// credentials among them) go only to the original origin.
+/// credentials among them) go only to the original origin. `body` goes with the first request
+/// only (a redirect that keeps the method is not followed with a body: see [`FollowRedirects`]).
 fn send_blocking(
     agent: &Agent,
     method: HttpMethod,
     url: &Uri,
     headers: &[(String, String)],
     follow: FollowRedirects,
-    read_body: bool,
+    (read_body, body): (bool, Option<&[u8]>),
 ) -> Result<Response, String> {
     let origin = Origin::of(url);
     let (mut method, mut target, mut redirected_to) = (method, url.clone(), None);
@@ -219,10 +237,12 @@ fn send_blocking(
             }
         }
         // http's errors name the part that is wrong, never the header value itself.
-        let request = builder
-            .body(())
-            .map_err(|error| format!("invalid request: {error}"))?;
-        let response = agent.run(request).map_err(|error| describe_error(&error))?;
+        let invalid = |error: ureq::http::Error| format!("invalid request: {error}");
+        let response = match body.filter(|_| redirected_to.is_none()) {
+            Some(bytes) => agent.run(builder.body(bytes).map_err(invalid)?),
+            None => agent.run(builder.body(()).map_err(invalid)?),
+        }
+        .map_err(|error| describe_error(&error))?;
         let status = response.status().as_u16();
         let location = response.headers().get(LOCATION);
         match location {

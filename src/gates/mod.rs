@@ -22,9 +22,12 @@ mod url;
 pub use check::run_gate;
 pub use context::{GateContext, GateOutcome, GroupResolver, HostList, DEFAULT_GATE_FORKS};
 pub use error::GateSpecError;
+pub(crate) use http::Request as HttpRequest;
+pub(crate) use parse::redacted_location;
 pub use parse::{parse_duration, parse_gate, parse_gates};
-pub use redact::redact_url;
+pub use redact::{redact_url, redact_webhook_url};
 pub use spec::{
     FollowRedirects, GateKind, GateSpec, HttpCheck, HttpMethod, PrometheusCheck, TlsOptions,
     DEFAULT_DELAY, DEFAULT_RETRIES, DEFAULT_TIMEOUT, KIND_KEYS,
 };
+pub(crate) use url::{GateUrl, UrlError, URL_HINT};

@@ -361,28 +361,7 @@ impl File<'_> {
     /// Where `node` is, in a copy of the file whose quoted line shows `url` redacted: the error
     /// for a URL that holds credentials must not print them, not even in the quoted line.
     fn at_redacted(&self, node: &Node, url: &str) -> Location {
-        let shown = redact_url(url);
-        let number = usize::try_from(node.span.line).unwrap_or(0);
-        let text: Vec<String> = self
-            .source
-            .text()
-            .lines()
-            .enumerate()
-            .map(|(index, line)| match index + 1 == number {
-                false => line.to_string(),
-                true if line.contains(url) => line.replace(url, &shown),
-                // Written with escapes or over several lines: show nothing after the column.
-                true => line
-                    .chars()
-                    .take(node.span.col.saturating_sub(1) as usize)
-                    .chain("…".chars())
-                    .collect(),
-            })
-            .collect();
-        let len = u32::try_from(shown.chars().count() + 2).unwrap_or(1);
-        let mut span = node.span;
-        span.len = len.min(node.span.len.max(1));
-        Location::new(Source::new(self.source.path(), text.join("\n")), span)
+        redacted_location(self.source, node, url, &redact_url(url))
     }
 
     fn follow_redirects(&self, node: &Node) -> Result<FollowRedirects, GateSpecError> {
@@ -642,6 +621,37 @@ fn describe(kind: &GateKind) -> String {
         },
         GateKind::Prometheus(prometheus) => format!("prometheus {}", redact_url(&prometheus.url)),
     }
+}
+
+/// Where `node` (holding `url`) is, in a copy of the file whose line shows `shown` instead of
+/// the URL (or nothing after the column, when the URL is written with escapes or over several
+/// lines), so a rendered error never quotes the URL's secrets.
+pub(crate) fn redacted_location(
+    source: &Arc<Source>,
+    node: &Node,
+    url: &str,
+    shown: &str,
+) -> Location {
+    let number = usize::try_from(node.span.line).unwrap_or(0);
+    let text: Vec<String> = source
+        .text()
+        .lines()
+        .enumerate()
+        .map(|(index, line)| match index + 1 == number {
+            false => line.to_string(),
+            true if line.contains(url) => line.replace(url, shown),
+            // Written with escapes or over several lines: show nothing after the column.
+            true => line
+                .chars()
+                .take(node.span.col.saturating_sub(1) as usize)
+                .chain("…".chars())
+                .collect(),
+        })
+        .collect();
+    let len = u32::try_from(shown.chars().count() + 2).unwrap_or(1);
+    let mut span = node.span;
+    span.len = len.min(node.span.len.max(1));
+    Location::new(Source::new(source.path(), text.join("\n")), span)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Keeping secrets out of gate messages: URLs lose their userinfo and query values.
+//! Keeping secrets out of gate and notification messages: URLs lose their userinfo and query
+//! values, and webhook URLs their path tokens too.
 
 use super::url::{mask_query, GateUrl};
 
@@ -31,6 +32,41 @@ pub fn redact_url(url: &str) -> String {
             out.push_str(&mask_query(query));
         }
         None => out.push_str(rest),
+    }
+    out
+}
+
+/// A webhook URL safe to print: [`redact_url`], and every path segment after the first replaced
+/// by one `***`.
+///
+/// Webhook services put their secret in the path (Slack's `/services/T…/B…/XXXX`, Teams'
+/// `/webhookb2/…/IncomingWebhook/…`, Discord's `/api/webhooks/ID/TOKEN`), so only the scheme,
+/// host, port and first segment are kept: `https://hooks.slack.com/services/***`.
+pub fn redact_webhook_url(url: &str) -> String {
+    let shown = redact_url(url);
+    let (scheme, rest) = match shown.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest.to_string()),
+        None => (String::new(), shown.clone()),
+    };
+    let (path_part, query) = match rest.split_once('?') {
+        Some((path, query)) => (path.to_string(), Some(query.to_string())),
+        None => (rest, None),
+    };
+    let mut segments = path_part.splitn(3, '/');
+    let host = segments.next().unwrap_or_default();
+    let first = segments.next();
+    let more = segments.next().is_some_and(|rest| !rest.is_empty());
+    let mut out = format!("{scheme}{host}");
+    if let Some(first) = first {
+        out.push('/');
+        out.push_str(first);
+        if more {
+            out.push_str("/***");
+        }
+    }
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(&query);
     }
     out
 }
@@ -82,6 +118,29 @@ mod tests {
             ("u:p/a#b?c@host/x", "host/x"),
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn webhook_path_tokens_are_hidden_after_the_first_segment() {
+        for (url, shown) in [
+            (
+                "https://hooks.slack.com/services/T000/B000/XXXXSECRET",
+                "https://hooks.slack.com/services/***",
+            ),
+            (
+                "https://x.webhook.office.com/webhookb2/a%40b/IncomingWebhook/c/d",
+                "https://x.webhook.office.com/webhookb2/***",
+            ),
+            (
+                "https://u:pw@h:8443/api/webhooks/1/tok?sig=abc&x",
+                "https://h:8443/api/***?sig=***&x",
+            ),
+            ("http://127.0.0.1:9/hook", "http://127.0.0.1:9/hook"),
+            ("http://127.0.0.1:9/", "http://127.0.0.1:9/"),
+            ("not a url/with/token", "not a url/with/***"),
+        ] {
+            assert_eq!(redact_webhook_url(url), shown, "{url}");
         }
     }
 

@@ -144,6 +144,9 @@ pub enum PlaybookError {
     /// A health-check gate that is not valid.
     #[error(transparent)]
     Gate(Box<crate::gates::GateSpecError>),
+    /// A notification sink that is not valid.
+    #[error(transparent)]
+    Notify(Box<crate::notify::NotifySpecError>),
     /// A value that is the right type but not allowed.
     #[error("invalid `{key}`: {reason}")]
     Invalid {
@@ -163,6 +166,7 @@ impl Diagnose for PlaybookError {
             Self::Yaml(error) => error.location(),
             Self::Rollout(error) => error.location(),
             Self::Gate(error) => error.location(),
+            Self::Notify(error) => error.location(),
             Self::UnknownKey { at, .. }
             | Self::UnknownModule { at, .. }
             | Self::UnknownCollectionModule { at, .. }
@@ -186,6 +190,7 @@ impl Diagnose for PlaybookError {
             Self::Yaml(error) => error.help(),
             Self::Rollout(error) => error.help(),
             Self::Gate(error) => error.help(),
+            Self::Notify(error) => error.help(),
             Self::UnknownKey { suggestion: s, .. }
             | Self::UnknownModule { suggestion: s, .. }
             | Self::UnknownHandler { suggestion: s, .. } => suggestion(s),

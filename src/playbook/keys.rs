@@ -36,6 +36,7 @@ pub const PLAY_KEYS: &[&str] = &[
     "max_unavailable",
     "window",
     "gates",
+    "notifications",
     "preflight_gates",
     "on_gate_failure",
     "rollback",

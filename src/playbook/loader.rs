@@ -335,6 +335,12 @@ impl Loader<'_> {
                 .transpose()?
                 .unwrap_or(false),
             strategy,
+            notifications: node
+                .get("notifications")
+                .map(|list| crate::notify::parse_sinks(list, &file.source))
+                .transpose()
+                .map_err(|error| PlaybookError::Notify(Box::new(error)))?
+                .unwrap_or_default(),
             remote_user: node
                 .get("remote_user")
                 .map(|v| expect_str(file, v, "remote_user").map(str::to_string))

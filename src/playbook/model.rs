@@ -72,6 +72,8 @@ pub struct Play {
     pub discover: bool,
     /// How hosts move through the task list (`strategy:`).
     pub strategy: Strategy,
+    /// Where the run's start, batches, halt and end are reported (`notifications:`).
+    pub notifications: Vec<crate::notify::SinkSpec>,
 }
 
 /// `strategy:`: how a batch's hosts move through the task list.

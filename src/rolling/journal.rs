@@ -273,6 +273,20 @@ pub enum JournalEvent {
         /// How.
         status: RunEndStatus,
     },
+    /// A notification sink was told (or failed to be told) about an event of the run; may
+    /// follow `run_end` (the `end` notification), and changes nothing about the run's state.
+    Notification {
+        /// The event: `start`, `batch`, `halt` or `end`.
+        on: String,
+        /// The sink's name (webhook URLs without their secrets).
+        sink: String,
+        /// Whether an attempt succeeded.
+        delivered: bool,
+        /// Attempts made.
+        attempts: u32,
+        /// What the last attempt saw (composed by rpatch, no secrets).
+        message: String,
+    },
 }
 
 /// One line of the journal.
@@ -723,7 +737,12 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
     };
     // A resume continues a halted run (or retries hosts of a completed one); nothing else
     // may follow the end of a run.
-    if run.finished.is_some() && event != JournalEvent::Resumed {
+    if run.finished.is_some()
+        && !matches!(
+            event,
+            JournalEvent::Resumed | JournalEvent::Notification { .. }
+        )
+    {
         return Err("event after run_end".into());
     }
     let check_host = |run: &RunState, play: usize, host: &str| -> Result<(), String> {
@@ -800,6 +819,7 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
         JournalEvent::WindowPause { until } => run.paused_until = Some(until),
         JournalEvent::Interrupted { reason } => run.interrupted = Some(reason),
         JournalEvent::RunEnd { status } => run.finished = Some(status),
+        JournalEvent::Notification { .. } => {}
     }
     Ok(())
 }

@@ -388,7 +388,8 @@ impl RunSummary {
                 JournalEvent::RunStart { .. }
                 | JournalEvent::WindowPause { .. }
                 | JournalEvent::Interrupted { .. }
-                | JournalEvent::RunEnd { .. } => {}
+                | JournalEvent::RunEnd { .. }
+                | JournalEvent::Notification { .. } => {}
             }
         }
         let status = run_status(state, &plays);

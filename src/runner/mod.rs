@@ -98,6 +98,8 @@ pub struct RunControl {
     pub recheck_gates_after: Option<BatchRef>,
     /// The run's id (kept by `resume`), as the variable `rpatch_run_id`.
     pub run_id: Option<String>,
+    /// Told every `batch_end` once it is journaled (notifications build on it).
+    pub observer: Option<tokio::sync::mpsc::UnboundedSender<JournalEvent>>,
 }
 
 /// How a run ended.
@@ -471,17 +473,36 @@ impl Runner {
         let Some(journal) = &self.control.journal else {
             return;
         };
-        if let Err(error) = journal.append(event).await {
-            let message = format!("cannot write the run journal: {error}");
-            self.send(Event::Warning {
-                host: None,
-                message: message.clone(),
+        let observed = matches!(event, JournalEvent::BatchEnd { .. })
+            .then(|| {
+                self.control
+                    .observer
+                    .clone()
+                    .map(|observer| (observer, event.clone()))
             })
-            .await;
-            self.halted.get_or_insert(Halt::Journal(message));
-            self.control.journal = None;
-            self.cancel.cancel();
+            .flatten();
+        match journal.append(event).await {
+            Ok(()) => {
+                if let Some((observer, event)) = observed {
+                    // A notifier that stopped listening changes nothing for the run.
+                    let _ = observer.send(event);
+                }
+            }
+            Err(error) => self.journal_failed(error).await,
         }
+    }
+
+    /// The journal cannot be written: the run halts (rpatch will not go on without it).
+    async fn journal_failed(&mut self, error: crate::rolling::journal::JournalError) {
+        let message = format!("cannot write the run journal: {error}");
+        self.send(Event::Warning {
+            host: None,
+            message: message.clone(),
+        })
+        .await;
+        self.halted.get_or_insert(Halt::Journal(message));
+        self.control.journal = None;
+        self.cancel.cancel();
     }
 
     /// Reports a result that did not come from a task execution (fact gathering, crashes).

@@ -8,7 +8,7 @@ use super::{duration, escape, file_name};
 use crate::rolling::journal::TaskStatus;
 use crate::rolling::summary::{HostOutcome, PlaySummary, RunStatus, RunSummary};
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 header{background:#1d2330;color:#fff;padding:16px 24px}
 header h1{margin:0 0 4px;font-size:20px}

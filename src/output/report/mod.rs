@@ -6,6 +6,9 @@
 
 mod html;
 mod json;
+
+/// The report pages' stylesheet, shared by other pages in the same style (`rpatch status`).
+pub(crate) use html::STYLE;
 mod junit;
 
 use std::path::{Path, PathBuf};
@@ -103,7 +106,7 @@ pub fn render(format: ReportFormat, summary: &RunSummary) -> String {
 
 /// Text made safe inside XML/HTML text and attribute values; characters XML 1.0 forbids
 /// (control characters other than tab, newline and carriage return) are dropped.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let allowed: String = text
         .chars()
         .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))

@@ -1,0 +1,204 @@
+//! One delivery of one event to one sink, with retries: the webhook `POST`, the `command` run
+//! with the JSON on stdin, the mail handed to `sendmail -t`.
+//!
+//! Each attempt gets the sink's `timeout` (a command or sendmail still running then is
+//! killed); a failed attempt is retried after `delay`, doubled each time. Messages name the sink
+//! without secrets (webhook URLs are shown by [`crate::gates::redact_webhook_url`]).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::payload::NotifyPayload;
+use super::spec::{NotifyEvent, PayloadFormat, SinkSpec};
+use crate::gates::{redact_url, redact_webhook_url, HttpRequest};
+
+/// A sink ready to deliver: templates rendered, the HTTP client built.
+pub(crate) struct ReadySink {
+    /// The sink as written (name, events, retries, timings).
+    pub spec: SinkSpec,
+    /// What it delivers with.
+    pub target: Target,
+}
+
+/// The rendered destination of a sink.
+pub(crate) enum Target {
+    /// A webhook's client, its body shape and the raw URL (to scrub from error messages).
+    Webhook {
+        request: HttpRequest,
+        format: PayloadFormat,
+        raw_url: String,
+    },
+    /// Program and arguments.
+    Command { argv: Vec<String> },
+    /// sendmail, recipients and sender.
+    Email {
+        sendmail: std::path::PathBuf,
+        to: Vec<String>,
+        from: Option<String>,
+    },
+}
+
+/// How a delivery went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Delivery {
+    /// Whether an attempt succeeded.
+    pub delivered: bool,
+    /// Attempts made.
+    pub attempts: u32,
+    /// What the last attempt saw (no secrets).
+    pub message: String,
+}
+
+impl ReadySink {
+    /// Delivers `payload`, retrying with backoff; never longer than `(retries + 1) × timeout`
+    /// plus the pauses.
+    pub(crate) async fn deliver(&self, payload: &NotifyPayload) -> Delivery {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let outcome = match tokio::time::timeout(self.spec.timeout, self.attempt(payload)).await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(format!("timed out after {}", seconds(self.spec.timeout))),
+            };
+            match outcome {
+                Ok(message) => {
+                    return Delivery {
+                        delivered: true,
+                        attempts,
+                        message,
+                    }
+                }
+                Err(message) if attempts > self.spec.retries => {
+                    return Delivery {
+                        delivered: false,
+                        attempts,
+                        message,
+                    }
+                }
+                Err(message) => {
+                    tracing::debug!(sink = %self.spec.name, attempts, %message, "notification attempt failed");
+                    tokio::time::sleep(self.spec.backoff(attempts)).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, payload: &NotifyPayload) -> Result<String, String> {
+        match &self.target {
+            Target::Webhook {
+                request,
+                format,
+                raw_url,
+            } => {
+                let response = request
+                    .clone()
+                    .with_body(webhook_body(payload, *format))
+                    .send(false)
+                    .await
+                    .map_err(|why| scrub(&why, raw_url))?;
+                if (200..300).contains(&response.status) {
+                    Ok(format!("status {}", response.status))
+                } else {
+                    Err(format!("status {}", response.status))
+                }
+            }
+            Target::Command { argv } => {
+                let json = serde_json::to_vec(payload).unwrap_or_default();
+                run_with_stdin(argv, &json, payload.event, &payload.run_id).await
+            }
+            Target::Email { sendmail, to, from } => {
+                let mail = mail(payload, to, from.as_deref());
+                let argv = vec![
+                    sendmail.display().to_string(),
+                    "-t".to_string(),
+                    "-i".to_string(),
+                ];
+                run_with_stdin(&argv, mail.as_bytes(), payload.event, &payload.run_id).await
+            }
+        }
+    }
+}
+
+/// The JSON bytes a webhook of `format` is sent.
+fn webhook_body(payload: &NotifyPayload, format: PayloadFormat) -> Vec<u8> {
+    serde_json::to_vec(&payload.body(format)).unwrap_or_default()
+}
+
+/// `why` with the URL (raw or as `redact_url` shows it) replaced by its webhook-safe form.
+fn scrub(why: &str, raw_url: &str) -> String {
+    let shown = redact_webhook_url(raw_url);
+    why.replace(raw_url, &shown)
+        .replace(&redact_url(raw_url), &shown)
+}
+
+/// Runs `argv` (no shell) with `input` on stdin; exit 0 passes. stdout is discarded, the end
+/// of stderr explains a failure. The child is killed if the attempt times out.
+async fn run_with_stdin(
+    argv: &[String],
+    input: &[u8],
+    event: NotifyEvent,
+    run_id: &str,
+) -> Result<String, String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err("no program to run".into());
+    };
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .env("RPATCH_EVENT", event.as_str())
+        .env("RPATCH_RUN_ID", run_id)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| format!("cannot run {program}: {error}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A program that exits without reading says so by its exit code.
+        let _ = stdin.write_all(input).await;
+    }
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr).await;
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|error| format!("{program}: {error}"))?;
+    if status.success() {
+        return Ok(format!("{program} exited 0"));
+    }
+    let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
+    let code = status
+        .code()
+        .map_or("was killed by a signal".to_string(), |code| {
+            format!("exited {code}")
+        });
+    Err(match last {
+        Some(line) => format!("{program} {code}: {}", line.trim()),
+        None => format!("{program} {code}"),
+    })
+}
+
+/// A plain-text mail for `sendmail -t`: headers (CR and LF removed from values), a blank
+/// line, the summary.
+fn mail(payload: &NotifyPayload, to: &[String], from: Option<&str>) -> String {
+    let clean = |text: &str| text.replace(['\r', '\n'], " ");
+    let mut out = String::new();
+    if let Some(from) = from {
+        out.push_str(&format!("From: {}\n", clean(from)));
+    }
+    let to: Vec<String> = to.iter().map(|address| clean(address)).collect();
+    out.push_str(&format!("To: {}\n", to.join(", ")));
+    out.push_str(&format!("Subject: {}\n", clean(&payload.title())));
+    out.push_str("MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n");
+    out.push_str(&format!("X-Rpatch-Run: {}\n\n", clean(&payload.run_id)));
+    out.push_str(&payload.text());
+    out
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{}s", duration.as_secs_f64())
+}
