@@ -196,3 +196,171 @@ fn fold(state: &mut HostCompliance, run: &RunSummary) {
         state.reboot_required = Some(required);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rolling::journal::{
+        HostStatus, JournalEvent, JournalRecord, JournalWriter, Plan, PlannedPlay, RunEndStatus,
+        RunId, RunSettings, TaskStatus, FORMAT_VERSION,
+    };
+
+    /// Writes run `id` (started at `day` of January 2026) in which `web1` reports `patch` and
+    /// ends ok, or fails its second task with `failure`.
+    fn run(dir: &Path, id: &str, day: u8, patch: serde_json::Value, failure: Option<&str>) {
+        let at = |minute: u8| -> Timestamp {
+            format!("2026-01-{day:02}T00:{minute:02}:00Z")
+                .parse()
+                .expect("time")
+        };
+        let mut writer = JournalWriter::create(&dir.join(id)).expect("journal");
+        let mut write = |minute: u8, event: JournalEvent| {
+            writer
+                .append_record(&JournalRecord {
+                    at: at(minute),
+                    event,
+                })
+                .expect("append");
+        };
+        write(
+            0,
+            JournalEvent::RunStart {
+                format: FORMAT_VERSION,
+                run_id: RunId::parse(id).expect("id"),
+                playbook: "site.yml".into(),
+                inventory: "hosts".into(),
+                emergency: false,
+                plan: Plan {
+                    plays: vec![PlannedPlay {
+                        name: "patch".into(),
+                        batches: vec![vec!["web1".into()]],
+                    }],
+                },
+                settings: Box::<RunSettings>::default(),
+            },
+        );
+        write(1, JournalEvent::BatchStart { play: 0, batch: 0 });
+        write(
+            2,
+            JournalEvent::HostResult {
+                play: 0,
+                host: "web1".into(),
+                task: "facts".into(),
+                status: TaskStatus::Ok,
+                record: Some(serde_json::json!({ "patch": patch })),
+                message: None,
+            },
+        );
+        if let Some(message) = failure {
+            write(
+                3,
+                JournalEvent::HostResult {
+                    play: 0,
+                    host: "web1".into(),
+                    task: "check disk".into(),
+                    status: TaskStatus::Failed,
+                    record: None,
+                    message: Some(message.into()),
+                },
+            );
+        }
+        let status = if failure.is_some() {
+            HostStatus::Failed
+        } else {
+            HostStatus::Ok
+        };
+        write(
+            4,
+            JournalEvent::HostDone {
+                play: 0,
+                host: "web1".into(),
+                status,
+            },
+        );
+        write(
+            5,
+            JournalEvent::BatchEnd {
+                play: 0,
+                batch: 0,
+                halted: None,
+            },
+        );
+        write(
+            6,
+            JournalEvent::RunEnd {
+                status: RunEndStatus::Completed,
+            },
+        );
+    }
+
+    #[test]
+    fn runs_fold_into_last_success_pending_reboot_since_failure_and_baseline() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (r1, r2, r3) = (
+            "20260101T000000Z-0001",
+            "20260102T000000Z-0002",
+            "20260103T000000Z-0003",
+        );
+        run(
+            dir.path(),
+            r1,
+            1,
+            serde_json::json!({"pending": 3, "security": 1, "reboot_required": false}),
+            None,
+        );
+        run(
+            dir.path(),
+            r2,
+            2,
+            serde_json::json!({"applied": 3, "reboot_required": true}),
+            None,
+        );
+        run(
+            dir.path(),
+            r3,
+            3,
+            serde_json::json!({"pending": 0, "security": 0, "reboot_required": true}),
+            Some("disk full"),
+        );
+        let mut baseline =
+            Baseline::new(r2, "site.yml", "2026-01-02T00:10:00Z".parse().expect("t"));
+        baseline.add(
+            "web1",
+            &crate::baseline::BaselineRecord {
+                os: "debian-12".into(),
+                packages: [("curl".to_string(), "7.88".to_string())].into(),
+            },
+        );
+        let status = compliance(
+            &["web1".to_string(), "web9".to_string()],
+            dir.path(),
+            &[baseline],
+        );
+        assert_eq!(status.runs, 3);
+        let web1 = &status.hosts[0];
+        assert_eq!(
+            web1.last_success.as_ref().map(|r| r.run_id.as_str()),
+            Some(r2)
+        );
+        assert_eq!(web1.pending_updates, Some(0));
+        assert_eq!(web1.pending_security, Some(0));
+        assert_eq!(
+            web1.facts_from.as_ref().map(|r| r.run_id.as_str()),
+            Some(r3)
+        );
+        assert_eq!(web1.reboot_required, Some(true));
+        assert_eq!(
+            web1.reboot_required_since,
+            Some("2026-01-02T00:00:00Z".parse().expect("t")),
+            "since the first run of the series that reported it"
+        );
+        let failure = web1.last_failure.as_ref().expect("failure");
+        assert_eq!(failure.run_id, r3);
+        assert_eq!(failure.task.as_deref(), Some("check disk"));
+        assert_eq!(failure.message.as_deref(), Some("disk full"));
+        assert_eq!(web1.baseline.as_deref(), Some(r2));
+        let web9 = &status.hosts[1];
+        assert!(web9.last_success.is_none() && web9.pending_updates.is_none());
+        assert!(web9.baseline.is_none() && web9.last_failure.is_none());
+    }
+}

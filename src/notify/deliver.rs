@@ -52,9 +52,9 @@ pub(crate) struct Delivery {
 }
 
 impl ReadySink {
-    /// Delivers `payload`, retrying with backoff; never longer than `(retries + 1) × timeout`
-    /// plus the pauses.
-    pub(crate) async fn deliver(&self, payload: &NotifyPayload) -> Delivery {
+    /// Delivers `payload`, with at most `retries` retries after backoff pauses; never longer than
+    /// `(retries + 1) × timeout` plus the pauses.
+    pub(crate) async fn deliver(&self, payload: &NotifyPayload, retries: u32) -> Delivery {
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -71,7 +71,7 @@ impl ReadySink {
                         message,
                     }
                 }
-                Err(message) if attempts > self.spec.retries => {
+                Err(message) if attempts > retries => {
                     return Delivery {
                         delivered: false,
                         attempts,

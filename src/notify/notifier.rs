@@ -239,11 +239,17 @@ async fn worker(
     mut queue: mpsc::UnboundedReceiver<Arc<NotifyPayload>>,
     journal: Option<JournalHandle>,
 ) {
+    // After a delivery failed for good, later events get one attempt each until one goes
+    // through: a sink that is down costs the end of the run one timeout per queued event, not
+    // every retry of every event.
+    let mut down = false;
     while let Some(payload) = queue.recv().await {
         if !sink.spec.wants(payload.event) {
             continue;
         }
-        let delivery = sink.deliver(&payload).await;
+        let retries = if down { 0 } else { sink.spec.retries };
+        let delivery = sink.deliver(&payload, retries).await;
+        down = !delivery.delivered;
         if delivery.delivered {
             tracing::debug!(sink = %sink.spec.name, event = payload.event.as_str(), "notification delivered");
         } else {
