@@ -309,3 +309,32 @@ fn bad_notification_settings_are_located_load_errors_and_nothing_runs() {
         assert!(!project.exists("ran"), "nothing runs");
     }
 }
+
+#[test]
+fn a_templated_webhook_url_is_rendered_at_start_and_a_bad_rendering_stops_before_anything_runs() {
+    let server = RecordingServer::start(&[200]);
+    let play = |url: &str| {
+        Project::new()
+            .file("hosts.ini", "[web]\nweb1 ansible_connection=local\n")
+            .playbook(&format!(
+                "- hosts: web\n  gather_facts: false\n  vars:\n    hook: \"{url}\"\n  notifications:\n    \
+                 - webhook: \"{{{{ hook }}}}/rpatch\"\n      notify_on: [end]\n  \
+                 tasks:\n    - shell: echo ran >> {{dir}}/ran\n"
+            ))
+    };
+    let good = play(&server.base);
+    good.run(&["-i", "hosts.ini"]).expect_code(0);
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].path, "/rpatch");
+    let bad = play("ftp://hooks.example/services/T1/B2/SECRET");
+    let output = bad.run(&["-i", "hosts.ini"]);
+    output.expect_code(4);
+    assert!(
+        output.stderr.contains("http:// or https://"),
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("SECRET"), "{}", output.stderr);
+    assert!(!bad.exists("ran"), "nothing runs");
+}

@@ -343,8 +343,13 @@ fn ready(spec: &SinkSpec, templar: &Templar, scope: &Value) -> Result<ReadySink,
                 .transpose()?,
         },
     };
-    Ok(ReadySink {
-        spec: spec.clone(),
-        target,
-    })
+    let mut spec = spec.clone();
+    if let Target::Webhook { raw_url, .. } = &target {
+        // A sink named after its templated URL is named after the rendered one, redacted.
+        spec.name = spec.name.replace(
+            super::parse::TEMPLATED_URL,
+            &crate::gates::redact_webhook_url(raw_url),
+        );
+    }
+    Ok(ReadySink { spec, target })
 }

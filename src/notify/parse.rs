@@ -416,12 +416,15 @@ fn is_executable(path: &std::path::Path) -> bool {
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
+/// How a sink named after its URL shows a URL that is still a template.
+pub(super) const TEMPLATED_URL: &str = "(templated URL)";
+
 /// A sink's name when it has none: its kind and where it goes, without secrets.
 fn describe(kind: &SinkKind) -> String {
     match kind {
         SinkKind::Webhook { url, format, .. } => {
             let shown = if crate::template::is_template(url) {
-                "(templated URL)".to_string()
+                TEMPLATED_URL.to_string()
             } else {
                 redact_webhook_url(url)
             };
