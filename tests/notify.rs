@@ -226,10 +226,16 @@ fn a_sink_that_is_down_is_reported_and_journaled_but_never_fails_the_run() {
         .collect();
     assert_eq!(attempts, [2, 1, 1, 1]);
     assert_eq!(journaled[3]["on"], "end");
-    // The journal stays readable with notifications after run_end.
-    project
-        .rpatch(&["runs", "show", &project.only_run_id()])
-        .expect_code(0);
+    // The journal stays readable with notifications after run_end, and says what failed.
+    let shown = project.rpatch(&["runs", "show", &project.only_run_id()]);
+    shown.expect_code(0);
+    assert_eq!(
+        shown.stdout.matches("not delivered after").count(),
+        4,
+        "{}",
+        shown.stdout
+    );
+    assert!(!shown.stdout.contains("XSECRETTOKEN"));
 }
 
 #[test]

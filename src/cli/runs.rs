@@ -70,6 +70,29 @@ fn list(runs_dir: &Path) -> Result<i32, CliError> {
     Ok(exit::OK)
 }
 
+/// One line per notification the journal says was not delivered (see [`crate::notify`]).
+fn failed_notifications(journal: &Path) -> Vec<String> {
+    use crate::rolling::journal::{JournalEvent, JournalRecord};
+    let Ok(text) = std::fs::read_to_string(journal) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<JournalRecord>(line).ok())
+        .filter_map(|record| match record.event {
+            JournalEvent::Notification {
+                on,
+                sink,
+                delivered: false,
+                attempts,
+                message,
+            } => Some(format!(
+                "notification `{sink}` ({on}) not delivered after {attempts} attempt(s): {message}"
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The status word, with `+emergency` for a run that ignored windows.
 fn status_word(summary: &RunSummary) -> String {
     let word = summary.status.word();
@@ -128,6 +151,9 @@ fn show(runs_dir: &Path, id: &str) -> Result<i32, CliError> {
             gate.attempts,
             gate.message
         );
+    }
+    for line in failed_notifications(&path) {
+        outln!("{line}");
     }
     let failures = summary.failures();
     if !failures.is_empty() {
