@@ -344,3 +344,37 @@ fn a_templated_webhook_url_is_rendered_at_start_and_a_bad_rendering_stops_before
     assert!(!output.stderr.contains("SECRET"), "{}", output.stderr);
     assert!(!bad.exists("ran"), "nothing runs");
 }
+
+#[test]
+fn a_resumed_run_notifies_its_start_batches_and_end_again() {
+    let gate = crate::support::http::StatusServer::start(&[500, 200]);
+    let server = RecordingServer::start(&[200]);
+    let project = Project::new()
+        .file(
+            "hosts.ini",
+            "[web]\nweb1 ansible_connection=local\nweb2 ansible_connection=local\n",
+        )
+        .playbook(&format!(
+            "- hosts: web\n  gather_facts: false\n  serial: 1\n  \
+             gates:\n    - http: \"{}\"\n      delay: 0\n  \
+             notifications:\n    - webhook: \"{}/hook\"\n  \
+             tasks:\n    - shell: echo {{{{ inventory_hostname }}}} >> {{dir}}/ran\n",
+            gate.url, server.base
+        ));
+    project.run(&["-i", "hosts.ini"]).expect_code(6);
+    let events = |from: usize| -> Vec<String> {
+        server.received()[from..]
+            .iter()
+            .map(|r| r.json()["event"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(events(0), ["start", "batch", "halt", "end"]);
+    let before = server.received().len();
+    let id = project.only_run_id();
+    project.rpatch(&["resume", &id]).expect_code(0);
+    assert_eq!(events(before), ["start", "batch", "batch", "end"]);
+    let end = server.received().last().expect("end").json();
+    assert_eq!(end["run_id"], id.as_str());
+    assert_eq!(end["status"], "ok");
+    assert_eq!(end["hosts"]["ok"], 2);
+}
