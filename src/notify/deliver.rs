@@ -134,6 +134,9 @@ fn scrub(why: &str, raw_url: &str) -> String {
         .replace(&redact_url(raw_url), &shown)
 }
 
+/// The most of a command's stderr that is read.
+const STDERR_LIMIT: u64 = 64 * 1024;
+
 /// Runs `argv` (no shell) with `input` on stdin; exit 0 passes. stdout is discarded, the end
 /// of stderr explains a failure. The child is killed if the attempt times out.
 async fn run_with_stdin(
@@ -155,14 +158,23 @@ async fn run_with_stdin(
         .kill_on_drop(true)
         .spawn()
         .map_err(|error| format!("cannot run {program}: {error}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A program that exits without reading says so by its exit code.
-        let _ = stdin.write_all(input).await;
-    }
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr).await;
-    }
+    // Written and read at once, so a program that talks before it reads cannot block us; stdin
+    // is closed once written (the program sees EOF). Only the start of stderr is kept.
+    let (stdin, stderr) = (child.stdin.take(), child.stderr.take());
+    let write = async move {
+        if let Some(mut stdin) = stdin {
+            // A program that exits without reading says so by its exit code.
+            let _ = stdin.write_all(input).await;
+        }
+    };
+    let read = async move {
+        let mut text = String::new();
+        if let Some(pipe) = stderr {
+            let _ = pipe.take(STDERR_LIMIT).read_to_string(&mut text).await;
+        }
+        text
+    };
+    let ((), stderr) = tokio::join!(write, read);
     let status = child
         .wait()
         .await
@@ -201,4 +213,42 @@ fn mail(payload: &NotifyPayload, to: &[String], from: Option<&str>) -> String {
 
 fn seconds(duration: Duration) -> String {
     format!("{}s", duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(script: &str) -> Vec<String> {
+        ["sh", "-c", script].map(String::from).to_vec()
+    }
+
+    #[tokio::test]
+    async fn a_command_gets_its_input_and_a_failure_says_why() {
+        let big = vec![b'x'; 300 * 1024];
+        let ok = run_with_stdin(
+            &argv("echo start >&2; test \"$(wc -c)\" -eq 307200"),
+            &big,
+            NotifyEvent::End,
+            "r",
+        )
+        .await;
+        assert!(ok.is_ok(), "{ok:?}");
+        let failed = run_with_stdin(
+            &argv("echo first >&2; echo \"no $RPATCH_EVENT\" >&2; exit 3"),
+            b"{}",
+            NotifyEvent::Halt,
+            "r",
+        )
+        .await;
+        assert_eq!(failed, Err("sh exited 3: no halt".to_string()));
+        let missing = run_with_stdin(
+            &["/nonexistent/notify".to_string()],
+            b"{}",
+            NotifyEvent::End,
+            "r",
+        )
+        .await;
+        assert!(missing.is_err_and(|why| why.starts_with("cannot run /nonexistent/notify")));
+    }
 }
