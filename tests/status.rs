@@ -195,3 +195,34 @@ fn status_of_hosts_no_run_touched_shows_dashes() {
         ["-", "-", "-", "-", "-"]
     );
 }
+
+#[test]
+fn a_metrics_file_that_cannot_be_written_fails_an_otherwise_good_run() {
+    let project = Project::new()
+        .file("hosts.ini", "[web]\nweb1 ansible_connection=local\n")
+        .playbook("- hosts: web\n  gather_facts: false\n  tasks:\n    - shell: \"true\"\n");
+    let output = project.run(&[
+        "-i",
+        "hosts.ini",
+        "--metrics-file",
+        "no/such/dir/rpatch.prom",
+    ]);
+    output.expect_code(1);
+    assert!(
+        output.stderr.contains("cannot write metrics to"),
+        "{}",
+        output.stderr
+    );
+    let written = project.run(&["-i", "hosts.ini", "--metrics-file", "rpatch.prom"]);
+    written.expect_code(0);
+    let metrics = project.read("rpatch.prom");
+    assert!(
+        metrics.contains("rpatch_run_success{playbook=\""),
+        "{metrics}"
+    );
+    assert!(metrics.contains("result=\"ok\"} 1"), "{metrics}");
+    assert!(
+        !metrics.contains("rpatch_pending_updates{"),
+        "no sample without patch facts: {metrics}"
+    );
+}

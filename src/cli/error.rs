@@ -156,13 +156,13 @@ pub enum CliError {
     /// A notification sink's templates do not render to something usable.
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyRenderError),
-    /// `--metrics-file` names a place that cannot be written.
-    #[error("--metrics-file {}: {reason}", path.display())]
-    MetricsFile {
+    /// An output file (`rpatch status --report`) cannot be written.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: String,
+        source: std::io::Error,
     },
 }
 
@@ -197,7 +197,6 @@ impl CliError {
             | Self::SshArgs { .. }
             | Self::AnsibleConfig { .. }
             | Self::NoSuchTask(_)
-            | Self::MetricsFile { .. }
             | Self::Prompt { .. }
             | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::Baseline(crate::baseline::BaselineError::Unknown { .. }) => exit::BAD_OPTIONS,
@@ -216,6 +215,7 @@ impl CliError {
             | Self::StateDir(_)
             | Self::Baseline(_)
             | Self::Stdin(_)
+            | Self::Write { .. }
             | Self::SavePlaybook { .. }
             | Self::ManPage(_) => exit::ERROR,
         }

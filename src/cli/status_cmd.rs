@@ -19,7 +19,7 @@ pub fn status(mut args: StatusArgs) -> Result<i32, CliError> {
     let baselines = crate::baseline::BaselineStore::from_env()?.list()?;
     let status = compliance(&hosts, &runs_dir, &baselines);
     if let Some(path) = &args.report {
-        std::fs::write(path, html(&status)).map_err(|source| CliError::Read {
+        std::fs::write(path, html(&status)).map_err(|source| CliError::Write {
             path: path.clone(),
             source,
         })?;
