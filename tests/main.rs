@@ -40,3 +40,4 @@ mod system_modules;
 mod win_modules;
 mod win_updates;
 mod windows;
+mod zypper;
