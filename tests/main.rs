@@ -20,6 +20,7 @@ mod kvm_monthly;
 mod libvirt_inventory;
 mod monthly;
 mod operator;
+mod pacman;
 mod parity;
 mod patch_facts;
 mod persistent_shell;

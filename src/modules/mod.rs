@@ -100,6 +100,7 @@ module_table! {
     dnf: [Dnf, Yum],
     apt: [Apt],
     zypper: [Zypper],
+    pacman: [Pacman],
     package: [Package],
     patch_facts: [PatchFactsModule],
     virsh_facts: [VirshFacts],

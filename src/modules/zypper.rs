@@ -13,7 +13,8 @@
 //! Security-only patching is Ansible's idiom: `name: '*'`, `state: latest`, `type: patch`,
 //! `extra_args: --category security`.
 
-mod args;
+/// Also `pacman`'s option words.
+pub(super) mod args;
 mod script;
 mod xml;
 

@@ -217,7 +217,8 @@ pub(crate) fn check_name(name: &str) -> Result<(), ArgError> {
 
 /// Splits `extra_args`-style text as a shell would and checks each word: options and their
 /// values (`--category security`, `--severity=important`), nothing a shell treats specially.
-fn option_words(argument: &str, text: Option<&str>) -> Result<Vec<String>, ArgError> {
+/// `pacman`'s option arguments are read the same way.
+pub(crate) fn option_words(argument: &str, text: Option<&str>) -> Result<Vec<String>, ArgError> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
@@ -228,7 +229,7 @@ fn option_words(argument: &str, text: Option<&str>) -> Result<Vec<String>, ArgEr
     for word in &words {
         if word.is_empty() || !word.chars().all(allowed) {
             return Err(ArgError::Invalid(format!(
-                "{argument}: `{word}` is not a zypper option or value (letters, digits and \
+                "{argument}: `{word}` is not an option or value (letters, digits and \
                  `._+-:=/,@` only)"
             )));
         }
