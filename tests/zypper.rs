@@ -248,6 +248,12 @@ fn check_mode_lists_the_plan_and_leaves_the_rpm_database_alone() {
                 &root,
                 "        name: \"*\"\n        state: latest\n        type: patch\n",
             ),
+            task(
+                "zypper",
+                &root,
+                "        name: \"*\"\n        state: dist-upgrade\n        \
+                 allow_vendor_change: true\n",
+            ),
         ],
     );
     let results = run(&project, &["--check"], 0);
@@ -276,7 +282,36 @@ fn check_mode_lists_the_plan_and_leaves_the_rpm_database_alone() {
         "{}",
         results[3]
     );
+    assert_eq!(
+        results[4]["packages"], results[0]["packages"],
+        "{}",
+        results[4]
+    );
     assert_eq!(root.installed(), before);
+}
+
+#[test]
+fn a_zypper_lock_held_by_another_process_fails_with_zyppers_message() {
+    let root = RpmRoot::zypper(Repo::WithAdvisories);
+    let lock = root.path().join("run/zypp.pid");
+    std::fs::create_dir_all(lock.parent().expect("run dir")).expect("run dir");
+    // This test process is alive for the whole run: a holder that never lets go.
+    let holder = std::process::id();
+    std::fs::write(&lock, format!("{holder}\n")).expect("lock file");
+    let project = project(
+        &root,
+        &[task("zypper", &root, "        name: rpatch-testpkg\n")],
+    );
+    let results = run(&project, &[], 2);
+    let msg = results[0]["msg"].as_str().expect("msg");
+    assert!(
+        msg.starts_with(&format!(
+            "zypper install failed (rc 7): System management is locked by the application with \
+             pid {holder} "
+        )),
+        "{msg}"
+    );
+    assert!(root.installed().is_empty());
 }
 
 #[test]
