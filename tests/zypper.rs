@@ -458,3 +458,53 @@ fn over_ssh_with_become_zypper_patches_the_root_and_lists_old_and_new() {
     assert_eq!(root.version_of("rpatch-testpkg").as_deref(), Some("1.1-1"));
     assert_eq!(root.version_of("rpatch-other").as_deref(), Some("1.0-1"));
 }
+
+#[test]
+fn zypper_repository_removes_adds_and_changes_a_repository_once() {
+    let root = RpmRoot::zypper(Repo::WithAdvisories);
+    let file = root.path().join("etc/zypp/repos.d/rpatch-test.repo");
+    let url = std::fs::read_to_string(&file)
+        .expect("repo file")
+        .lines()
+        .find_map(|line| line.strip_prefix("baseurl=").map(str::to_string))
+        .expect("baseurl");
+    let add = |priority: u32| {
+        task(
+            "community.general.zypper_repository",
+            &root,
+            &format!(
+                "        name: rpatch-test\n        repo: {url}\n        disable_gpg_check: true\n        \
+                 priority: {priority}\n        runrefresh: true\n"
+            ),
+        )
+    };
+    let setup = project(
+        &root,
+        &[
+            task(
+                "zypper_repository",
+                &root,
+                "        name: rpatch-test\n        state: absent\n",
+            ),
+            task(
+                "zypper_repository",
+                &root,
+                "        name: rpatch-test\n        state: absent\n",
+            ),
+            add(20),
+            add(20),
+            task("zypper", &root, "        name: rpatch-testpkg\n"),
+        ],
+    );
+    let results = run(&setup, &[], 0);
+    let changed: Vec<&serde_json::Value> = results.iter().map(|r| &r["changed"]).collect();
+    assert_eq!(changed, [true, false, true, false, true], "{results:?}");
+    assert_eq!(root.version_of("rpatch-testpkg").as_deref(), Some("1.1-1"));
+    let written = std::fs::read_to_string(&file).expect("repo file");
+    assert!(written.contains("priority=20"), "{written}");
+
+    let check = project(&root, &[add(30)]);
+    let results = run(&check, &["--check"], 0);
+    assert_eq!(results[0]["changed"], true, "{}", results[0]);
+    assert_eq!(std::fs::read_to_string(&file).expect("repo file"), written);
+}

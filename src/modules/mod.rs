@@ -100,6 +100,7 @@ module_table! {
     dnf: [Dnf, Yum],
     apt: [Apt],
     zypper: [Zypper],
+    zypper_repository: [ZypperRepository],
     pacman: [Pacman],
     package: [Package],
     patch_facts: [PatchFactsModule],

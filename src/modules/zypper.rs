@@ -16,7 +16,8 @@
 /// Also `pacman`'s option words.
 pub(super) mod args;
 mod script;
-mod xml;
+/// Also `zypper_repository`'s: zypper's XML output.
+pub(super) mod xml;
 
 use async_trait::async_trait;
 use serde::Serialize;

@@ -77,6 +77,56 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A repository as `zypper --xmlout repos` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Repo {
+    /// Its alias (what `zypper_repository` calls `name`).
+    pub alias: String,
+    /// Its display name (`description`).
+    pub name: String,
+    /// Its URI.
+    pub url: String,
+    /// `priority` (99 unless set).
+    pub priority: u32,
+    /// Enabled.
+    pub enabled: bool,
+    /// Refreshed automatically.
+    pub autorefresh: bool,
+    /// GPG checks on.
+    pub gpgcheck: bool,
+}
+
+/// The repositories of a `zypper --xmlout repos` stream (none when it does not parse).
+pub(crate) fn repos(text: &str) -> Vec<Repo> {
+    let Some(start) = text.find("<?xml") else {
+        return Vec::new();
+    };
+    let Ok(tree) = roxmltree::Document::parse(&text[start..]) else {
+        return Vec::new();
+    };
+    tree.descendants()
+        .filter(|node| node.has_tag_name("repo"))
+        .map(|node| {
+            let attribute = |name: &str| node.attribute(name).unwrap_or_default();
+            Repo {
+                alias: attribute("alias").to_string(),
+                name: attribute("name").to_string(),
+                url: node
+                    .children()
+                    .find(|child| child.has_tag_name("url"))
+                    .and_then(|url| url.text())
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+                priority: attribute("priority").parse().unwrap_or(99),
+                enabled: attribute("enabled") == "1",
+                autorefresh: attribute("autorefresh") == "1",
+                gpgcheck: attribute("gpgcheck") == "1",
+            }
+        })
+        .collect()
+}
+
 /// Reads a step's lines: the XML stream, then anything else.
 pub(crate) fn read(lines: &[String]) -> Output {
     let start = lines.iter().position(|line| line.starts_with("<?xml"));
@@ -212,6 +262,26 @@ mod tests {
             "Patch 'RPATCH-RA-2026:0002-2.0' is not in the specified category."
         );
         assert!(output.text.is_empty());
+    }
+
+    #[test]
+    fn repository_lists_are_read() {
+        let list = "<?xml version='1.0'?>\n<stream>\n<repo-list>\n<repo alias=\"t\" \
+            name=\"a &amp; b\" type=\"rpm-md\" priority=\"20\" enabled=\"1\" autorefresh=\"0\" \
+            gpgcheck=\"0\">\n<url>dir:/srv/repo</url>\n</repo>\n</repo-list>\n</stream>\n";
+        assert_eq!(
+            repos(list),
+            [Repo {
+                alias: "t".into(),
+                name: "a & b".into(),
+                url: "dir:/srv/repo".into(),
+                priority: 20,
+                enabled: true,
+                autorefresh: false,
+                gpgcheck: false,
+            }]
+        );
+        assert!(repos("not xml").is_empty());
     }
 
     #[test]
