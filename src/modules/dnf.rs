@@ -14,8 +14,10 @@
 //! `No security updates needed, but N updates available`.
 
 mod args;
-mod parse;
-mod script;
+/// Also `zypper`'s: the same marked sections, rpm lists and package changes.
+pub(super) mod parse;
+/// Also `zypper`'s: the rpm query.
+pub(super) mod script;
 
 use async_trait::async_trait;
 use serde::Serialize;

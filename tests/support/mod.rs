@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod govc_replay;
 pub mod http;
 pub mod kvm_lab;
+pub mod pacman_repo;
 pub mod powershell_replay;
 pub mod reboot_host;
 pub mod rpm_repo;

@@ -1,7 +1,8 @@
-//! Real rpm packages and dnf repositories for the `dnf` tests: throwaway noarch rpms built
-//! with `rpmbuild`, local `file:` repositories made with `createrepo_c` (one carrying an
-//! `updateinfo.xml` security advisory, added with `modifyrepo_c`), and an empty installroot
-//! per test, so real dnf runs without touching the host's rpm database.
+//! Real rpm packages and rpm-md repositories for the `dnf` and `zypper` tests: throwaway
+//! noarch rpms built with `rpmbuild`, local repositories made with `createrepo_c` (one carrying
+//! an `updateinfo.xml` with a security and a recommended advisory, added with `modifyrepo_c`),
+//! and an empty root per test (dnf's `--installroot`, zypper's `--root`), so real dnf and
+//! zypper run without touching the host's rpm database.
 //!
 //! The rpms and repositories are built once per test process, under cargo's
 //! `CARGO_TARGET_TMPDIR`; each [`RpmRoot`] lives in its own temp dir and goes with it.
@@ -16,8 +17,9 @@ use tempfile::TempDir;
 /// The packages in the repositories: name and versions, all release 1.
 ///
 /// `rpatch-basepkg` has a third version for the baseline tests (a mirror that moved on).
-/// `rpatch-testpkg` 1.1 is the one security advisory; `linux-firmware` is a name
-/// `dnf needs-restarting -r` counts as a core package, so installing it asks for a reboot.
+/// `rpatch-testpkg` 1.1 is the one security advisory (`rpatch-other` 1.1 a recommended one);
+/// `linux-firmware` is a name `dnf needs-restarting -r` counts as a core package, and the
+/// zypper roots list it in libzypp's `/etc/zypp/needreboot`, so installing it asks for a reboot.
 pub const PACKAGES: &[(&str, &[&str])] = &[
     ("rpatch-testpkg", &["1.0", "1.1"]),
     ("rpatch-other", &["1.0", "1.1"]),
@@ -28,7 +30,8 @@ pub const PACKAGES: &[(&str, &[&str])] = &[
 /// Which repository an installroot uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Repo {
-    /// Every package, and an updateinfo marking `rpatch-testpkg-1.1-1` as a security fix.
+    /// Every package, and an updateinfo marking `rpatch-testpkg-1.1-1` as a security fix and
+    /// `rpatch-other-1.1-1` as a recommended (bug-fix) update.
     WithAdvisories,
     /// The same packages, no updateinfo at all.
     Plain,
@@ -126,7 +129,8 @@ fn remove_stale(tmp: &Path) {
     }
 }
 
-/// `rpatch-testpkg-1.1-1` is a security update; `rpatch-other-1.1-1` is not in any advisory.
+/// `rpatch-testpkg-1.1-1` is a security update; `rpatch-other-1.1-1` a recommended one, which
+/// neither `dnf --security` nor `zypper patch --category security` takes.
 const UPDATEINFO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <updates>
   <update from="rpatch@example.invalid" status="stable" type="security" version="2.0">
@@ -144,22 +148,42 @@ const UPDATEINFO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
       </collection>
     </pkglist>
   </update>
+  <update from="rpatch@example.invalid" status="stable" type="recommended" version="2.0">
+    <id>RPATCH-RA-2026:0002</id>
+    <title>rpatch-other bug fix</title>
+    <issued date="2026-01-02 00:00:00"/>
+    <severity>Moderate</severity>
+    <description>Fixes a test bug.</description>
+    <pkglist>
+      <collection short="rpatch">
+        <name>rpatch</name>
+        <package name="rpatch-other" version="1.1" release="1" epoch="0" arch="noarch">
+          <filename>rpatch-other-1.1-1.noarch.rpm</filename>
+        </package>
+      </collection>
+    </pkglist>
+  </update>
 </updates>
 "#;
 
-/// An empty installroot whose only repository is one of the test repositories.
+/// The directory of one of the test repositories.
+fn repo_dir(repo: Repo) -> &'static Path {
+    let built = built();
+    match repo {
+        Repo::WithAdvisories => &built.advisories,
+        Repo::Plain => &built.plain,
+    }
+}
+
+/// An empty root whose only repository is one of the test repositories.
 pub struct RpmRoot {
     dir: TempDir,
 }
 
 impl RpmRoot {
-    /// A fresh root; dnf finds the repository in the root's own `/etc/yum.repos.d`.
+    /// A fresh root for dnf, which finds the repository in the root's own `/etc/yum.repos.d`.
     pub fn new(repo: Repo) -> Self {
-        let built = built();
-        let url = match repo {
-            Repo::WithAdvisories => &built.advisories,
-            Repo::Plain => &built.plain,
-        };
+        let url = repo_dir(repo);
         let dir = tempfile::tempdir().expect("installroot");
         let repos = dir.path().join("etc/yum.repos.d");
         std::fs::create_dir_all(&repos).expect("repos dir");
@@ -173,6 +197,34 @@ impl RpmRoot {
         )
         .expect("repo file");
         Self { dir }
+    }
+
+    /// A fresh root for zypper: the repository (`dir:`, no GPG check) in the root's
+    /// `/etc/zypp/repos.d`, and `linux-firmware` in its `/etc/zypp/needreboot`, the list of
+    /// packages after whose installation libzypp flags `/run/reboot-needed` (SLES lists its
+    /// kernels and core libraries there).
+    pub fn zypper(repo: Repo) -> Self {
+        let url = repo_dir(repo);
+        let dir = tempfile::tempdir().expect("zypper root");
+        let zypp = dir.path().join("etc/zypp");
+        std::fs::create_dir_all(zypp.join("repos.d")).expect("repos dir");
+        std::fs::write(
+            zypp.join("repos.d/rpatch-test.repo"),
+            format!(
+                "[rpatch-test]\nname=rpatch test\nbaseurl=dir:{}\nenabled=1\nautorefresh=1\n\
+                 gpgcheck=0\n",
+                url.display()
+            ),
+        )
+        .expect("repo file");
+        std::fs::write(zypp.join("needreboot"), "linux-firmware\n").expect("needreboot");
+        Self { dir }
+    }
+
+    /// Where zypper logs for this root (`ZYPP_LOGFILE`; its default is the host's
+    /// `/var/log/zypper.log`, whatever `--root` says).
+    pub fn zypper_log(&self) -> PathBuf {
+        self.path().join("zypper.log")
     }
 
     /// The root's path.

@@ -11,7 +11,7 @@ use crate::baseline::Baseline;
 use crate::shell::quote;
 
 /// `rpm -qa` in the `name arch [epoch:]version-release` form [`super::parse`] reads.
-const RPM_QUERY: &str = "%{NAME} %{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n";
+pub(crate) const RPM_QUERY: &str = "%{NAME} %{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n";
 
 /// Builds the script for one call (with the baseline `request.baseline` names, found).
 pub(crate) fn script(
