@@ -36,7 +36,7 @@ fn result(project: &Project) -> Value {
 }
 
 /// The id of the baseline a run says it recorded.
-fn recorded(output: &Output) -> String {
+pub(crate) fn recorded(output: &Output) -> String {
     let line = output
         .stderr
         .lines()

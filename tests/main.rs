@@ -34,6 +34,7 @@ mod service;
 mod ssh;
 mod ssh_auth;
 mod ssh_config;
+mod stages;
 mod state;
 mod support;
 mod system_modules;

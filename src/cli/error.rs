@@ -153,6 +153,9 @@ pub enum CliError {
     /// `--start-at-task` names no task.
     #[error("--start-at-task: no task is named `{0}` (`--list-tasks` shows the names)")]
     NoSuchTask(String),
+    /// The run's stage cannot be decided.
+    #[error(transparent)]
+    Stage(#[from] crate::stages::StageError),
 }
 
 impl CliError {
@@ -185,6 +188,7 @@ impl CliError {
             | Self::SshArgs { .. }
             | Self::AnsibleConfig { .. }
             | Self::NoSuchTask(_)
+            | Self::Stage(_)
             | Self::Prompt { .. }
             | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::Baseline(crate::baseline::BaselineError::Unknown { .. }) => exit::BAD_OPTIONS,

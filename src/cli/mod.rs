@@ -36,6 +36,7 @@ mod resume;
 mod run;
 mod runs;
 mod settings;
+mod stage;
 
 pub use args::{Cli, Command};
 pub use error::CliError;

@@ -112,7 +112,17 @@ struct NewerThanBaseline {
 /// Runs one call: builds and sends the script, then reads what it reported.
 async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let args: DnfArgs = module_args::parse(args)?;
-    let request = args.request()?;
+    let mut request = args.request()?;
+    // A later stage's run: `name: '*', state: latest` installs what the previous stage tested.
+    let staged = crate::stages::stage_baseline(ctx.scope).filter(|_| {
+        request.baseline.is_none()
+            && request.state == args::State::Latest
+            && request.names.iter().any(|name| name == "*")
+    });
+    if let Some(reference) = &staged {
+        request.names.clear();
+        request.baseline = Some(reference.clone());
+    }
     let baseline = match &request.baseline {
         Some(reference) => Some(super::apt::find_baseline(reference).map_err(ModuleError::Failed)?),
         None => None,
@@ -124,7 +134,11 @@ async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, Modu
         let stderr = output.stderr_text();
         ModuleError::Failed(format!("{error} {}", stderr.trim()).trim().to_string())
     })?;
-    outcome(&report, &args, ctx.check_mode)
+    let mut result = outcome(&report, &args, ctx.check_mode)?;
+    if let Some(reference) = staged {
+        result.data.insert("stage_baseline".into(), Value::from(reference));
+    }
+    Ok(result)
 }
 
 /// Turns the script's report into the task's result.

@@ -38,6 +38,8 @@ pub const PLAY_KEYS: &[&str] = &[
     "gates",
     "preflight_gates",
     "on_gate_failure",
+    "stages",
+    "promote_after",
     "rollback",
     "discover",
     "strategy",

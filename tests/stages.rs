@@ -1,0 +1,176 @@
+//! Staged rollouts end to end, with the real apt lab over the real sshd fleet: a staging run
+//! records what it installed, the mirror moves on, production installs what staging tested
+//! (not the newest), and production is refused (exit 9) before staging's run has soaked —
+//! unless `--emergency`, or the clock (`RPATCH_NOW`) says the soak is over.
+
+use indoc::formatdoc;
+use serde_json::Value;
+
+use crate::baseline::recorded;
+use crate::support::apt_repo::{AptLab, Sources};
+use crate::support::fleet::Fleet;
+use crate::support::Project;
+
+/// Exit code of a later stage refused before its promotion conditions hold.
+const NOT_PROMOTED: i32 = 9;
+
+/// The fleet's inventory with `staging` (node01) and `production` (node02) groups.
+fn staged_inventory(fleet: &Fleet) -> String {
+    format!(
+        "{}  children:\n    staging:\n      hosts:\n        node01: {{}}\n    \
+         production:\n      hosts:\n        node02: {{}}\n",
+        fleet.inventory()
+    )
+}
+
+/// One play over both stages: a whole-system upgrade, its result saved per host.
+fn staged_play(lab: &AptLab, promote_after: &str) -> String {
+    formatdoc!(
+        "
+        - hosts: all
+          gather_facts: false
+          become: true
+          stages: [staging, production]
+          promote_after: {promote_after}
+          environment:
+            APT_CONFIG: {config}
+          tasks:
+            - apt:
+                upgrade: dist
+              register: result
+            - copy:
+                content: \"{{{{ result | to_json }}}}\"
+                dest: \"{{dir}}/result-{{{{ inventory_hostname }}}}-{{{{ rpatch_stage }}}}.json\"
+        ",
+        config = lab.config(Sources::StableOnly).display(),
+    )
+}
+
+fn result(project: &Project, host: &str, stage: &str) -> Value {
+    serde_json::from_str(&project.read(&format!("result-{host}-{stage}.json")))
+        .expect("saved result is JSON")
+}
+
+/// The run id a run printed when it started its journal.
+fn run_ids(project: &Project) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(project.runs_dir())
+        .expect("runs dir")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn production_installs_what_staging_tested_and_waits_for_the_soak() {
+    let mut lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+    let fleet = Fleet::new().hosts(2).start();
+    let project = fleet
+        .project_with_inventory(&staged_inventory(&fleet))
+        .playbook(&staged_play(&lab, "{ soak: 72h }"));
+
+    // A run over both stages' hosts must say which stage it is.
+    let both = project.run(&[]);
+    both.expect_code(5);
+    assert!(
+        both.stderr
+            .contains("more than one stage (staging: node01; production: node02)"),
+        "{}",
+        both.stderr
+    );
+
+    // Staging (chosen by --limit): upgrades from the repository to 1.1, records the baseline.
+    let output = project.run(&["--limit", "staging"]);
+    output.expect_code(0);
+    let staging_id = recorded(&output);
+    assert!(
+        output.stderr.contains("stage staging (first stage"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
+    assert_eq!(result(&project, "node01", "staging")["changed"], true);
+
+    // The mirror moves on; production's host is still at 1.0.
+    lab.publish("rpatch-testpkg", "1.2", "stable");
+    lab.install("rpatch-testpkg", "1.0");
+
+    // Before the soak: refused, naming the staging run, when it finished and when the soak ends.
+    let refused = project.run(&["--stage", "production"]);
+    refused.expect_code(NOT_PROMOTED);
+    assert!(
+        refused.stderr.contains(&format!(
+            "waits for stage staging's run {staging_id}, which finished at "
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("its soak of 72h ends at "),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.0"));
+    assert_eq!(
+        run_ids(&project).len(),
+        1,
+        "a refused run starts no journal"
+    );
+
+    // --emergency: starts anyway, warns, and installs what staging tested: 1.1, not 1.2.
+    let emergency = project.run(&["--stage", "production", "--emergency"]);
+    emergency.expect_code(0);
+    assert!(
+        emergency
+            .stderr
+            .contains("[WARNING]: --emergency: starting although stage production waits for"),
+        "{}",
+        emergency.stderr
+    );
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
+    let installed = result(&project, "node02", "production");
+    assert_eq!(
+        installed["stage_baseline"],
+        staging_id.as_str(),
+        "{installed}"
+    );
+    assert_eq!(installed["packages"][0]["after"], "1.1", "{installed}");
+
+    // The journal and `rpatch runs` say which stage and baseline each run used.
+    let ids = run_ids(&project);
+    let production_id = ids.last().expect("the production run").clone();
+    let runs = project.rpatch(&["runs"]);
+    runs.expect_code(0);
+    assert!(
+        runs.stdout
+            .contains(&format!("[stage production, baseline {staging_id}]")),
+        "{}",
+        runs.stdout
+    );
+    assert!(runs.stdout.contains("[stage staging]"), "{}", runs.stdout);
+    let show = project.rpatch(&["runs", "show", &production_id]);
+    show.expect_code(0);
+    assert!(
+        show.stdout.contains(&format!(
+            "stage production, baseline {staging_id} (from stage staging); --emergency overrode: "
+        )),
+        "{}",
+        show.stdout
+    );
+
+    // After the soak (the clock moved on three days and an hour): production starts without
+    // --emergency and again installs 1.1.
+    lab.install("rpatch-testpkg", "1.0");
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(73)).to_string();
+    let soaked = project.output(
+        project
+            .command()
+            .args(["run", "site.yml", "--limit", "production"])
+            .env("RPATCH_NOW", &later),
+    );
+    soaked.expect_code(0);
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
+    assert!(!soaked.stderr.contains("WARNING"), "{}", soaked.stderr);
+}
