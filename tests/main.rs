@@ -1,6 +1,7 @@
 //! Integration tests: the real `rpatch` binary on real playbooks in throwaway projects.
 
 mod ansible_vars;
+mod approval;
 mod apt;
 mod bad_input;
 mod baseline;

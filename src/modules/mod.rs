@@ -25,6 +25,7 @@
 //! Nothing else changes: the loader, did-you-mean and the runner all read the table.
 
 pub mod args;
+pub(crate) mod approval;
 mod context;
 mod error;
 mod file_edit;
