@@ -67,7 +67,11 @@ fn apt_holds_back_updates_younger_than_their_approval_delay_and_rejected_ones() 
     // Check mode: the security update is approved, the other is too young, holdpkg rejected.
     project.run(&["--check"]).expect_code(0);
     let planned = result(&project);
-    assert_eq!(names(&planned["packages"], "name"), ["rpatch-secpkg"], "{planned}");
+    assert_eq!(
+        names(&planned["packages"], "name"),
+        ["rpatch-secpkg"],
+        "{planned}"
+    );
     assert_eq!(
         names(&planned["held_back"], "name"),
         ["rpatch-holdpkg", "rpatch-testpkg"],
@@ -89,7 +93,10 @@ fn apt_holds_back_updates_younger_than_their_approval_delay_and_rejected_ones() 
     assert_eq!(rejected["reason"], "rejected");
     assert_eq!(rejected["rule"], "reject: rpatch-hold*");
     assert!(
-        planned["msg"].as_str().unwrap_or_default().contains("held back: "),
+        planned["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("held back: "),
         "{planned}"
     );
     assert_eq!(lab.installed("rpatch-secpkg").as_deref(), Some("1.0"));
@@ -102,10 +109,7 @@ fn apt_holds_back_updates_younger_than_their_approval_delay_and_rejected_ones() 
     assert_eq!(names(&result(&project)["held_back"], "name").len(), 2);
 
     // With a one-day delay the two-day-old update is approved; the rejected one never is.
-    let project = project.playbook(&apt_play(
-        &lab,
-        &rules.replace("other: 7d", "other: 1d"),
-    ));
+    let project = project.playbook(&apt_play(&lab, &rules.replace("other: 7d", "other: 1d")));
     project.run(&[]).expect_code(0);
     assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
     assert_eq!(lab.installed("rpatch-holdpkg").as_deref(), Some("1.0"));
@@ -124,8 +128,63 @@ fn approval_rules_that_cannot_be_read_are_refused_before_anything_runs() {
     let output = project.run(&[]);
     output.expect_code(4);
     assert!(
-        output.stderr.contains("approve.other: `7x` is not a period"),
+        output
+            .stderr
+            .contains("approve.other: `7x` is not a period"),
         "{}",
         output.stderr
     );
+}
+
+#[test]
+fn dnf_dates_updates_by_their_advisory_else_their_build_time_and_holds_back_the_young_and_rejected()
+{
+    use crate::dnf::{install_old, project, run, task};
+    use crate::support::rpm_repo::{Repo, RpmRoot};
+
+    let root = RpmRoot::new(Repo::WithAdvisories);
+    install_old(&root, &["rpatch-testpkg", "rpatch-other", "rpatch-basepkg"]);
+    // rpatch-testpkg 1.1 is a security advisory issued 2026-01-01 (long past 30 days);
+    // rpatch-other 1.1 has no advisory: its build time (this test process) is too recent.
+    let project = project(&[task(
+        "dnf",
+        &root,
+        "        name: '*'\n        state: latest\n        \
+         approve: { security: 30d, other: 7d }\n        reject: [rpatch-base*]\n",
+    )]);
+    let planned = run(&project, &["--check"], 0).remove(0);
+    assert_eq!(
+        names(&planned["packages"], "name"),
+        ["rpatch-testpkg"],
+        "{planned}"
+    );
+    assert_eq!(
+        names(&planned["held_back"], "name"),
+        ["rpatch-basepkg", "rpatch-other"],
+        "{planned}"
+    );
+    let held = planned["held_back"].as_array().expect("list");
+    let young = held
+        .iter()
+        .find(|h| h["name"] == "rpatch-other")
+        .expect("rpatch-other held back");
+    assert_eq!(young["reason"], "not_approved", "{young}");
+    assert_eq!(young["rule"], "other: 7d", "{young}");
+    assert_eq!(young["version"], "1.1-1", "{young}");
+    assert!(young["published"].is_string(), "{young}");
+    let rejected = held
+        .iter()
+        .find(|h| h["name"] == "rpatch-basepkg")
+        .expect("rpatch-basepkg held back");
+    assert_eq!(rejected["rule"], "reject: rpatch-base*", "{rejected}");
+
+    let applied = run(&project, &[], 0).remove(0);
+    assert_eq!(
+        names(&applied["packages"], "name"),
+        ["rpatch-testpkg"],
+        "{applied}"
+    );
+    assert_eq!(root.version_of("rpatch-testpkg").as_deref(), Some("1.1-1"));
+    assert_eq!(root.version_of("rpatch-other").as_deref(), Some("1.0-1"));
+    assert_eq!(root.version_of("rpatch-basepkg").as_deref(), Some("1.0-1"));
 }

@@ -33,7 +33,10 @@ pub struct Approval {
 impl Approval {
     /// The rules of `approve` and `reject`; `None` when there are none. Errors say what is
     /// wrong with which value.
-    pub fn from_args(approve: Option<&ApproveArgs>, reject: &[String]) -> Result<Option<Self>, String> {
+    pub fn from_args(
+        approve: Option<&ApproveArgs>,
+        reject: &[String],
+    ) -> Result<Option<Self>, String> {
         let delay = |key: &str, text: &Option<String>| -> Result<Option<u64>, String> {
             text.as_deref()
                 .map(|text| {
@@ -58,11 +61,17 @@ impl Approval {
             }
         }
         let (security, other) = match approve {
-            Some(args) => (delay("security", &args.security)?, delay("other", &args.other)?),
+            Some(args) => (
+                delay("security", &args.security)?,
+                delay("other", &args.other)?,
+            ),
             None => (None, None),
         };
         if approve.is_some() && security.is_none() && other.is_none() {
-            return Err("approve: give `security` and/or `other` (e.g. `{ security: 0d, other: 7d }`)".into());
+            return Err(
+                "approve: give `security` and/or `other` (e.g. `{ security: 0d, other: 7d }`)"
+                    .into(),
+            );
         }
         let rules = Self {
             security,
@@ -124,13 +133,21 @@ impl HeldBack {
                 approved_from: None,
             }),
             [name, version, "unapproved", class, published, approved] => {
-                let delay = approval.and_then(|a| if *class == "security" { a.security } else { a.other });
+                let delay = approval.and_then(|a| {
+                    if *class == "security" {
+                        a.security
+                    } else {
+                        a.other
+                    }
+                });
                 Some(Self {
                     name: name.to_string(),
                     version: version.to_string(),
                     reason: "not_approved".into(),
                     rule: match delay {
-                        Some(seconds) if seconds % 86_400 == 0 => format!("{class}: {}d", seconds / 86_400),
+                        Some(seconds) if seconds % 86_400 == 0 => {
+                            format!("{class}: {}d", seconds / 86_400)
+                        }
                         Some(seconds) => format!("{class}: {seconds}s"),
                         None => class.to_string(),
                     },
@@ -145,9 +162,17 @@ impl HeldBack {
     /// One line for a task's message.
     pub fn describe(&self) -> String {
         match (&self.published, &self.approved_from) {
-            (_, Some(from)) => format!("{} {} (approved from {from}, {})", self.name, self.version, self.rule),
-            _ if self.reason == "rejected" => format!("{} {} ({})", self.name, self.version, self.rule),
-            _ => format!("{} {} (publication date unknown, {})", self.name, self.version, self.rule),
+            (_, Some(from)) => format!(
+                "{} {} (approved from {from}, {})",
+                self.name, self.version, self.rule
+            ),
+            _ if self.reason == "rejected" => {
+                format!("{} {} ({})", self.name, self.version, self.rule)
+            }
+            _ => format!(
+                "{} {} (publication date unknown, {})",
+                self.name, self.version, self.rule
+            ),
         }
     }
 }
@@ -174,9 +199,15 @@ mod tests {
             other: Some("7x".into()),
         };
         let error = Approval::from_args(Some(&bad), &[]).expect_err("7x");
-        assert!(error.contains("approve.other: `7x` is not a period"), "{error}");
+        assert!(
+            error.contains("approve.other: `7x` is not a period"),
+            "{error}"
+        );
         let error = Approval::from_args(None, &["a;b".into()]).expect_err("a;b");
-        assert!(error.contains("`a;b` is not a package name or glob"), "{error}");
+        assert!(
+            error.contains("`a;b` is not a package name or glob"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -187,14 +218,22 @@ mod tests {
             reject: vec![],
         };
         let held = HeldBack::from_words(
-            &["curl", "7.88", "unapproved", "other", "1764547200", "1765152000"],
+            &[
+                "curl",
+                "7.88",
+                "unapproved",
+                "other",
+                "1764547200",
+                "1765152000",
+            ],
             Some(&rules),
         )
         .expect("parsed");
         assert_eq!(held.rule, "other: 7d");
         assert_eq!(held.published.as_deref(), Some("2025-12-01T00:00:00Z"));
         assert_eq!(held.approved_from.as_deref(), Some("2025-12-08T00:00:00Z"));
-        let rejected = HeldBack::from_words(&["kernel", "6.1", "rejected", "kern*"], None).expect("parsed");
+        let rejected =
+            HeldBack::from_words(&["kernel", "6.1", "rejected", "kern*"], None).expect("parsed");
         assert_eq!(rejected.describe(), "kernel 6.1 (reject: kern*)");
         assert_eq!(HeldBack::from_words(&["x"], None), None);
     }

@@ -24,8 +24,8 @@
 //!
 //! Nothing else changes: the loader, did-you-mean and the runner all read the table.
 
-pub mod args;
 pub(crate) mod approval;
+pub mod args;
 mod context;
 mod error;
 mod file_edit;

@@ -273,6 +273,8 @@ while [ "$round" -lt 8 ]; do
     for g in $reject; do case $p in $g) r=$g; break ;; esac; done
     if [ -n "$r" ]; then
       say held-back "$p" "$v" rejected "$r"
+      # Every version of a rejected package: pinned at the installed one, when there is one.
+      if installed "$p"; then freeze reject "$p"; more=1; continue; fi
     else
       if [ "$s" = 1 ]; then delay=$approve_security; class=security; else delay=$approve_other; class=other; fi
       [ "$delay" -lt 0 ] && continue
