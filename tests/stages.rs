@@ -41,6 +41,7 @@ fn staged_play(lab: &AptLab, promote_after: &str) -> String {
             - copy:
                 content: \"{{{{ result | to_json }}}}\"
                 dest: \"{{dir}}/result-{{{{ inventory_hostname }}}}-{{{{ rpatch_stage }}}}.json\"
+              check_mode: false
         ",
         config = lab.config(Sources::StableOnly).display(),
     )
@@ -173,4 +174,54 @@ fn production_installs_what_staging_tested_and_waits_for_the_soak() {
     soaked.expect_code(0);
     assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
     assert!(!soaked.stderr.contains("WARNING"), "{}", soaked.stderr);
+}
+
+#[test]
+fn a_later_stage_waits_for_its_promotion_gate_and_for_a_successful_previous_run() {
+    let lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+    let fleet = Fleet::new().hosts(2).start();
+    let gate = "\n    gate: { name: staging looks fine, command: \"test -e {dir}/staging-ok\", retries: 0 }";
+    let project = fleet
+        .project_with_inventory(&staged_inventory(&fleet))
+        .playbook(&staged_play(&lab, gate));
+
+    // No staging run yet: production cannot take a baseline from it.
+    let early = project.run(&["--stage", "production"]);
+    early.expect_code(NOT_PROMOTED);
+    assert!(
+        early.stderr.contains(
+            "stage production takes its baseline from stage staging, which has no successful run"
+        ),
+        "{}",
+        early.stderr
+    );
+
+    project.run(&["--stage", "staging"]).expect_code(0);
+    lab.install("rpatch-testpkg", "1.0");
+
+    // Staging succeeded, but the promotion gate fails: refused with the gate's name.
+    let gated = project.run(&["--stage", "production"]);
+    gated.expect_code(NOT_PROMOTED);
+    assert!(
+        gated
+            .stderr
+            .contains("the promotion gate `staging looks fine` did not pass"),
+        "{}",
+        gated.stderr
+    );
+    // Check mode only warns, and shows what production would install.
+    project
+        .run(&["--stage", "production", "--check"])
+        .expect_code(0);
+    assert_eq!(
+        result(&project, "node02", "production")["packages"][0]["after"],
+        "1.1"
+    );
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.0"));
+
+    // The gate passes: production starts and installs staging's version.
+    std::fs::write(project.join("staging-ok"), "").expect("write gate file");
+    project.run(&["--stage", "production"]).expect_code(0);
+    assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
 }
