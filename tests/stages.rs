@@ -14,7 +14,8 @@ use crate::support::Project;
 /// Exit code of a later stage refused before its promotion conditions hold.
 const NOT_PROMOTED: i32 = 9;
 
-/// The fleet's inventory with `staging` (node01) and `production` (node02) groups.
+/// The fleet's inventory with `staging` (node01) and `production` (node02) groups (node03, where
+/// there is one, is in neither).
 fn staged_inventory(fleet: &Fleet) -> String {
     format!(
         "{}  children:\n    staging:\n      hosts:\n        node01: {{}}\n    \
@@ -40,7 +41,7 @@ fn staged_play(lab: &AptLab, promote_after: &str) -> String {
               register: result
             - copy:
                 content: \"{{{{ result | to_json }}}}\"
-                dest: \"{{dir}}/result-{{{{ inventory_hostname }}}}-{{{{ rpatch_stage }}}}.json\"
+                dest: \"{{dir}}/result-{{{{ inventory_hostname }}}}-{{{{ rpatch_stage | default('none') }}}}.json\"
               check_mode: false
         ",
         config = lab.config(Sources::StableOnly).display(),
@@ -67,10 +68,21 @@ fn run_ids(project: &Project) -> Vec<String> {
 fn production_installs_what_staging_tested_and_waits_for_the_soak() {
     let mut lab = AptLab::start();
     lab.install("rpatch-testpkg", "1.0");
-    let fleet = Fleet::new().hosts(2).start();
+    let fleet = Fleet::new().hosts(3).start();
     let project = fleet
         .project_with_inventory(&staged_inventory(&fleet))
         .playbook(&staged_play(&lab, "{ soak: 72h }"));
+
+    // node03 is in no stage group: its run has no stage rules, and says so.
+    let unstaged = project.run(&["--limit", "node03", "--check"]);
+    unstaged.expect_code(0);
+    assert!(
+        unstaged
+            .stderr
+            .contains("[WARNING]: the run's hosts are in no stage group (staging, production)"),
+        "{}",
+        unstaged.stderr
+    );
 
     // A run over both stages' hosts must say which stage it is.
     let both = project.run(&[]);
@@ -116,7 +128,7 @@ fn production_installs_what_staging_tested_and_waits_for_the_soak() {
     assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.0"));
     assert_eq!(
         run_ids(&project).len(),
-        1,
+        2,
         "a refused run starts no journal"
     );
 

@@ -97,6 +97,12 @@ pub(super) async fn start_stage(
         group_hosts(loaded, group)
     })?
     else {
+        if let Some(stages) = declared.first() {
+            eprintln!(
+                "[WARNING]: the run's hosts are in no stage group ({}): it runs without stage rules",
+                stages.names.join(", ")
+            );
+        }
         return Ok(StageStart::Go(None));
     };
     let mut record = StageRecord {
