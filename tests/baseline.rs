@@ -243,7 +243,7 @@ fn dnf_play(root: &RpmRoot, args: &str) -> String {
 }
 
 /// A fresh installroot that says it is Rocky Linux 9.3.
-fn rocky_root() -> RpmRoot {
+pub(crate) fn rocky_root() -> RpmRoot {
     let root = RpmRoot::new(Repo::Plain);
     std::fs::create_dir_all(root.path().join("etc")).expect("etc");
     std::fs::write(

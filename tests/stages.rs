@@ -237,3 +237,48 @@ fn a_later_stage_waits_for_its_promotion_gate_and_for_a_successful_previous_run(
     project.run(&["--stage", "production"]).expect_code(0);
     assert_eq!(lab.installed("rpatch-testpkg").as_deref(), Some("1.1"));
 }
+
+#[test]
+fn a_later_dnf_stage_installs_the_previous_stages_versions_not_the_newest() {
+    use crate::baseline::rocky_root;
+    use crate::dnf::install_old;
+
+    let staging = rocky_root();
+    let production = rocky_root();
+    install_old(&staging, &["rpatch-basepkg"]);
+    install_old(&production, &["rpatch-basepkg"]);
+    // When staging ran, 1.2 was not there yet (excluded on staging's host only).
+    let inventory = format!(
+        "all:\n  children:\n    staging:\n      hosts:\n        s1:\n          \
+         ansible_connection: local\n          root: {}\n          hold: ['rpatch-basepkg-1.2*']\n    \
+         production:\n      hosts:\n        p1:\n          ansible_connection: local\n          \
+         root: {}\n          hold: []\n",
+        staging.path().display(),
+        production.path().display()
+    );
+    let project = Project::new().file("inventory/local.yml", &inventory).playbook(
+        "- hosts: all\n  gather_facts: false\n  stages: [staging, production]\n  tasks:\n    \
+         - dnf:\n        name: '*'\n        state: latest\n        exclude: \"{{ hold }}\"\n        \
+         installroot: \"{{ root }}\"\n        releasever: \"9\"\n        disable_gpg_check: true\n        \
+         install_weak_deps: false\n        disable_plugin: [local, generate_completion_cache]\n      \
+         register: result\n    - copy:\n        content: \"{{ result | to_json }}\"\n        \
+         dest: \"{dir}/result-{{ inventory_hostname }}.json\"\n",
+    );
+
+    let output = project.run(&["--stage", "staging"]);
+    output.expect_code(0);
+    let staging_id = recorded(&output);
+    assert_eq!(
+        staging.version_of("rpatch-basepkg").as_deref(),
+        Some("1.1-1")
+    );
+
+    project.run(&["--stage", "production"]).expect_code(0);
+    assert_eq!(
+        production.version_of("rpatch-basepkg").as_deref(),
+        Some("1.1-1")
+    );
+    let result: Value =
+        serde_json::from_str(&project.read("result-p1.json")).expect("saved result is JSON");
+    assert_eq!(result["stage_baseline"], staging_id.as_str(), "{result}");
+}
