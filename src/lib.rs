@@ -21,6 +21,7 @@ pub mod rolling;
 pub mod runner;
 pub mod seconds;
 pub mod shell;
+pub mod stages;
 pub mod template;
 pub mod transport;
 pub mod vars;

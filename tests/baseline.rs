@@ -36,7 +36,7 @@ fn result(project: &Project) -> Value {
 }
 
 /// The id of the baseline a run says it recorded.
-fn recorded(output: &Output) -> String {
+pub(crate) fn recorded(output: &Output) -> String {
     let line = output
         .stderr
         .lines()
@@ -243,7 +243,7 @@ fn dnf_play(root: &RpmRoot, args: &str) -> String {
 }
 
 /// A fresh installroot that says it is Rocky Linux 9.3.
-fn rocky_root() -> RpmRoot {
+pub(crate) fn rocky_root() -> RpmRoot {
     let root = RpmRoot::new(Repo::Plain);
     std::fs::create_dir_all(root.path().join("etc")).expect("etc");
     std::fs::write(
@@ -297,4 +297,96 @@ fn dnf_installs_the_baselines_version_release_not_the_newest() {
     );
     project.run(&[]).expect_code(0);
     assert_eq!(result(&project)["changed"], false);
+}
+
+/// The answers of one `win_updates` job whose worker reports the fixture `report` from a host
+/// of release `os` (`windows-10.0.20348`).
+fn windows_job(report: &str, os: &str) -> Vec<String> {
+    use crate::win_updates::answer;
+    let path = format!(
+        "{}/tests/fixtures/win_updates/{report}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut report: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    report["os"] = Value::from(os);
+    vec![
+        answer(&serde_json::json!({"status": "started"})),
+        answer(&serde_json::json!({"status": "running"})),
+        answer(&serde_json::json!({"status": "done", "report": report})),
+    ]
+}
+
+/// The job parameters the worker of the replay's first call carries.
+fn worker_params(replay: &crate::support::powershell_replay::PowershellReplay) -> Value {
+    use base64::Engine as _;
+    let worker = replay.calls()[0]["nested"][0]
+        .as_str()
+        .expect("worker")
+        .to_string();
+    let params = worker
+        .split("FromBase64String('")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("params");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(params)
+            .expect("base64"),
+    )
+    .expect("json")
+}
+
+#[test]
+fn win_updates_records_the_kbs_it_installed_and_a_baseline_restricts_to_them() {
+    use crate::support::powershell_replay::PowershellReplay;
+
+    let os = "windows-10.0.20348";
+    let replay = PowershellReplay::new(&windows_job("installed.json", os));
+    let staging = Project::new().env("PATH", &replay.path_env()).playbook(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - win_updates: {poll_interval: 1}\n",
+    );
+    let output = staging.run(&[]);
+    output.expect_code(0);
+    let id = recorded(&output);
+    let show = staging.rpatch(&["baseline", "show", &id]);
+    show.expect_code(0);
+    assert!(show.stdout.contains(os), "{}", show.stdout);
+    for kb in ["KB5034129", "KB5034441"] {
+        assert!(show.stdout.contains(kb), "{}", show.stdout);
+    }
+
+    // Production: the worker may install those KBs for its release, nothing else.
+    let replay = PowershellReplay::new(&windows_job("installed.json", os));
+    let production = staging.env("PATH", &replay.path_env()).playbook(&format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - win_updates: {{baseline: {id}, poll_interval: 1}}\n"
+        ));
+    production.run(&[]).expect_code(0);
+    let params = worker_params(&replay);
+    assert_eq!(
+        params["baseline"],
+        serde_json::json!({ os: ["KB5034129", "KB5034441"] }),
+        "{params}"
+    );
+    let worker = replay.calls()[0]["nested"][0]
+        .as_str()
+        .expect("worker")
+        .to_string();
+    assert!(worker.contains("$p.accept = @($mine)"), "{worker}");
+
+    // A host of another release: the worker finds nothing for it in the baseline (and so
+    // searches nothing); the host fails naming its release.
+    let mut answers = windows_job("nothing.json", "windows-10.0.17763");
+    answers[2] = answers[2].replace("\"found\"", "\"baseline_os_missing\":true,\"found\"");
+    let replay = PowershellReplay::new(&answers);
+    let other = production.env("PATH", &replay.path_env());
+    let output = other.run(&[]);
+    output.expect_code(2);
+    assert!(
+        output
+            .stdout
+            .contains("the baseline has no updates for this host's release `windows-10.0.17763`"),
+        "{}",
+        output.stdout
+    );
 }

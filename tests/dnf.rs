@@ -7,7 +7,7 @@ use crate::support::{Output, Project};
 
 /// One task of a playbook: the module, its own arguments (YAML lines, 8 spaces in) and the
 /// root's.
-fn task(module: &str, root: &RpmRoot, args: &str) -> String {
+pub(crate) fn task(module: &str, root: &RpmRoot, args: &str) -> String {
     format!(
         "    - name: {module} task\n      {module}:\n{args}        {}",
         root.args()
@@ -15,7 +15,7 @@ fn task(module: &str, root: &RpmRoot, args: &str) -> String {
 }
 
 /// A playbook of these tasks for the local host.
-fn project(tasks: &[String]) -> Project {
+pub(crate) fn project(tasks: &[String]) -> Project {
     Project::new().playbook(&format!(
         "- hosts: all\n  gather_facts: false\n  tasks:\n{}",
         tasks.concat()
@@ -33,7 +33,7 @@ fn results(output: &Output) -> Vec<serde_json::Value> {
 }
 
 /// Runs the project with `--json` (plus `extra`) and returns its task results.
-fn run(project: &Project, extra: &[&str], code: i32) -> Vec<serde_json::Value> {
+pub(crate) fn run(project: &Project, extra: &[&str], code: i32) -> Vec<serde_json::Value> {
     let mut args = vec!["--json"];
     args.extend_from_slice(extra);
     let output = project.run(&args);
@@ -42,7 +42,7 @@ fn run(project: &Project, extra: &[&str], code: i32) -> Vec<serde_json::Value> {
 }
 
 /// Installs the named packages pinned at 1.0 in `root`.
-fn install_old(root: &RpmRoot, names: &[&str]) {
+pub(crate) fn install_old(root: &RpmRoot, names: &[&str]) {
     let pins: Vec<String> = names.iter().map(|n| format!("{n}-1.0")).collect();
     let project = project(&[task(
         "dnf",

@@ -1,6 +1,7 @@
 //! Integration tests: the real `rpatch` binary on real playbooks in throwaway projects.
 
 mod ansible_vars;
+mod approval;
 mod apt;
 mod bad_input;
 mod baseline;
@@ -36,6 +37,7 @@ mod service;
 mod ssh;
 mod ssh_auth;
 mod ssh_config;
+mod stages;
 mod state;
 mod status;
 mod support;

@@ -35,12 +35,12 @@ fn win_updates_trigger_on_a_host_without_powershell_fails_naming_the_cause() {
 // answers are the hand-written reports in tests/fixtures/win_updates (see its README).
 
 /// `@@rpatch:result` and `json` on one line.
-fn answer(json: &serde_json::Value) -> String {
+pub(crate) fn answer(json: &serde_json::Value) -> String {
     format!("#< CLIXML noise\r\n@@rpatch:result {json}\r\n")
 }
 
 /// The start answer, one `running` poll, then `done` with the fixture `report`.
-fn job_answers(report: &str) -> Vec<String> {
+pub(crate) fn job_answers(report: &str) -> Vec<String> {
     let path = format!(
         "{}/tests/fixtures/win_updates/{report}",
         env!("CARGO_MANIFEST_DIR")
@@ -55,7 +55,11 @@ fn job_answers(report: &str) -> Vec<String> {
 }
 
 /// Runs `task` (one line of YAML) on the controller with the stand-in, `--json`.
-fn run_task(replay: &PowershellReplay, task: &str, code: i32) -> (Project, serde_json::Value) {
+pub(crate) fn run_task(
+    replay: &PowershellReplay,
+    task: &str,
+    code: i32,
+) -> (Project, serde_json::Value) {
     let project = Project::new()
         .env("PATH", &replay.path_env())
         .playbook(&format!(

@@ -55,6 +55,7 @@ async fn launch(
         start_at_task: None,
         force_handlers: false,
         emergency: rollout.emergency,
+        stage: None,
         runs: rollout.runs,
         list_hosts: false,
         list_tasks: false,

@@ -139,9 +139,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub force_handlers: bool,
 
-    /// Ignore maintenance windows (recorded in the journal as an emergency run).
+    /// Ignore maintenance windows, and start a later stage before the previous stage's run
+    /// soaked or passed its promotion gate (recorded in the journal as an emergency run).
     #[arg(long)]
     pub emergency: bool,
+
+    /// Run this stage of the playbook's `stages:` (its group limits the hosts); without it,
+    /// the stage is the one whose group holds the targeted hosts.
+    #[arg(long, value_name = "NAME")]
+    pub stage: Option<String>,
 
     #[command(flatten)]
     pub runs: RunsDir,

@@ -164,6 +164,9 @@ pub enum CliError {
         /// Why.
         source: std::io::Error,
     },
+    /// The run's stage cannot be decided.
+    #[error(transparent)]
+    Stage(#[from] crate::stages::StageError),
 }
 
 impl CliError {
@@ -197,6 +200,7 @@ impl CliError {
             | Self::SshArgs { .. }
             | Self::AnsibleConfig { .. }
             | Self::NoSuchTask(_)
+            | Self::Stage(_)
             | Self::Prompt { .. }
             | Self::Clock(_) => exit::BAD_OPTIONS,
             Self::Baseline(crate::baseline::BaselineError::Unknown { .. }) => exit::BAD_OPTIONS,

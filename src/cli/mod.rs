@@ -37,6 +37,7 @@ mod run;
 mod runs;
 mod settings;
 mod status_cmd;
+mod stage;
 
 pub use args::{Cli, Command};
 pub use error::CliError;

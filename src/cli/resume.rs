@@ -98,6 +98,7 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
         recheck_gates_after: scope.recheck_gates_after,
         run_id: Some(state.run_id.to_string()),
         observer: None,
+        stage: settings.stage.clone(),
     };
     eprintln!("rpatch: resuming run {}", state.run_id);
     let output = OutputMode {

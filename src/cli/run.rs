@@ -14,6 +14,7 @@ use super::journal::{absolute, lock_run, runs_dir, start_journal, Locked};
 use super::load::{inventory_paths, load_all_in, Loaded};
 use super::settings::{ask_passwords, check_ssh_config, connection_from_flags, run_options};
 use crate::notify::{Notifier, NotifyRender};
+use super::stage::{start_stage, StageRequest, StageStart};
 use crate::output::report::ReportTarget;
 use crate::output::{self, AdhocRenderer, HumanRenderer, JsonRenderer, Renderer};
 use crate::playbook::digest::digest;
@@ -81,7 +82,9 @@ pub(super) async fn start(
         let paths = inventory_paths(&args.sources)?;
         super::discover_cmd::before_run(&mut loaded.inventory, &paths, &args.connection).await?;
     }
-    let limit = match &args.limit {
+    let limit_pattern =
+        super::stage::limit_with_stage(&loaded, args.limit.as_deref(), args.stage.as_deref())?;
+    let limit = match &limit_pattern {
         Some(pattern) => Some(loaded.inventory.select_limit(pattern)?),
         None => None,
     };
@@ -118,6 +121,18 @@ pub(super) async fn start(
         .collect::<Result<Vec<_>, _>>()?;
     let playbook = absolute(&source.path)?;
     let runs_dir = runs_dir(&args.runs)?;
+    let request = StageRequest {
+        stage: args.stage.as_deref(),
+        playbook: &playbook,
+        runs_dir: &runs_dir,
+        emergency: args.emergency,
+        check: args.check,
+        clock,
+    };
+    let stage = match start_stage(&loaded, &plan, &request).await? {
+        StageStart::Go(stage) => stage,
+        StageStart::Refused => return Ok(exit::NOT_PROMOTED),
+    };
     let settings = RunSettings {
         inventory: inventory.iter().map(|p| p.display().to_string()).collect(),
         tags: args.tags.clone(),
@@ -133,6 +148,7 @@ pub(super) async fn start(
         digest: Some(digest(&loaded.playbook)),
         playbook_dir: source.base_dir.as_ref().map(|d| d.display().to_string()),
         start_at_task: args.start_at_task.clone(),
+        stage: stage.clone(),
         roles_path: roles_path
             .iter()
             .map(|path| absolute(path).map(|p| p.display().to_string()))
@@ -157,6 +173,7 @@ pub(super) async fn start(
         recheck_gates_after: None,
         run_id: Some(run_id.to_string()),
         observer: None,
+        stage,
     };
     let output = OutputMode {
         json: args.json,

@@ -52,8 +52,16 @@ fn list(runs_dir: &Path) -> Result<i32, CliError> {
         {
             Ok(summary) => {
                 let counts = summary.host_counts();
+                let stage = summary
+                    .stage
+                    .as_ref()
+                    .map(|stage| match &stage.baseline {
+                        Some(baseline) => format!(" [stage {}, baseline {baseline}]", stage.name),
+                        None => format!(" [stage {}]", stage.name),
+                    })
+                    .unwrap_or_default();
                 outln!(
-                    "{id:<24} {:<20} {:>8} {:<21} {:>4} {:>6} {:>7} {:>7} {}",
+                    "{id:<24} {:<20} {:>8} {:<21} {:>4} {:>6} {:>7} {:>7} {}{stage}",
                     summary.started.strftime("%Y-%m-%d %H:%M:%S"),
                     duration(summary.seconds),
                     status_word(&summary),
@@ -135,6 +143,9 @@ fn show(runs_dir: &Path, id: &str) -> Result<i32, CliError> {
             ""
         }
     );
+    if let Some(stage) = &summary.stage {
+        outln!("{}", stage.describe());
+    }
     if summary.resumes > 0 {
         outln!("resumed {} time(s)", summary.resumes);
     }

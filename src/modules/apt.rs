@@ -47,7 +47,13 @@ impl Module for Apt {
 
     /// Runs one script that plans with `apt-get -s` and, outside check mode, applies the plan.
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
-        let request: Request = module_args::parse(args)?;
+        let mut request: Request = module_args::parse(args)?;
+        // A later stage's run: a whole-system upgrade installs what the previous stage tested.
+        let staged = crate::stages::stage_baseline(ctx.scope)
+            .filter(|_| matches!(request.action, Action::Upgrade(_) | Action::SecurityUpgrade));
+        if let Some(reference) = &staged {
+            request.action = Action::Baseline(reference.clone());
+        }
         let baseline = match &request.action {
             Action::Baseline(reference) => match find_baseline(reference) {
                 Ok(baseline) => Some(baseline),
@@ -59,7 +65,11 @@ impl Module for Apt {
             .exec(script::build(&request, baseline.as_ref(), ctx.check_mode))
             .await?;
         let report = report::parse(&output.stdout_text());
-        Ok(outcome::result(&request, &report, &output, ctx.check_mode))
+        let mut result = outcome::result(&request, &report, &output, ctx.check_mode);
+        if let Some(reference) = staged {
+            result.data.insert("stage_baseline".into(), Value::from(reference));
+        }
+        Ok(result)
     }
 }
 

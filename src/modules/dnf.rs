@@ -27,6 +27,7 @@ use self::parse::{Change, Report};
 use super::args::{self as module_args, ArgError};
 use super::{CheckMode, Module, ModuleContext, ModuleError, ModuleResult};
 use crate::baseline::BaselineRecord;
+use crate::modules::approval::HeldBack;
 use crate::vars::Value;
 
 /// `dnf`: manage packages with dnf (or yum where dnf is missing).
@@ -101,6 +102,9 @@ struct DnfOutcome {
     /// With `baseline`: installed packages newer than the baseline, left as they are.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     newer_than_baseline: Vec<NewerThanBaseline>,
+    /// With `approve`/`reject`: updates held back, with why and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_back: Option<Vec<HeldBack>>,
 }
 
 /// An installed package newer than the baseline asks for: never downgraded.
@@ -114,7 +118,18 @@ struct NewerThanBaseline {
 /// Runs one call: builds and sends the script, then reads what it reported.
 async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
     let args: DnfArgs = module_args::parse(args)?;
-    let request = args.request()?;
+    let mut request = args.request()?;
+    // A later stage's run: `name: '*', state: latest` installs what the previous stage tested.
+    let staged = crate::stages::stage_baseline(ctx.scope).filter(|_| {
+        request.baseline.is_none()
+            && request.state == args::State::Latest
+            && request.names.iter().any(|name| name == "*")
+    });
+    if let Some(reference) = &staged {
+        request.names.clear();
+        request.baseline = Some(reference.clone());
+        request.approval = None;
+    }
     let baseline = match &request.baseline {
         Some(reference) => Some(super::apt::find_baseline(reference).map_err(ModuleError::Failed)?),
         None => None,
@@ -126,11 +141,20 @@ async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, Modu
         let stderr = output.stderr_text();
         ModuleError::Failed(format!("{error} {}", stderr.trim()).trim().to_string())
     })?;
-    outcome(&report, &args, ctx.check_mode)
+    let mut result = outcome(&report, &args, request.approval.as_ref(), ctx.check_mode)?;
+    if let Some(reference) = staged {
+        result.data.insert("stage_baseline".into(), Value::from(reference));
+    }
+    Ok(result)
 }
 
 /// Turns the script's report into the task's result.
-fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleResult, ModuleError> {
+fn outcome(
+    report: &Report,
+    args: &DnfArgs,
+    approval: Option<&crate::modules::approval::Approval>,
+    check_mode: bool,
+) -> Result<ModuleResult, ModuleError> {
     let Some(manager) = report.manager.clone() else {
         return Err(ModuleError::Failed(
             "neither dnf nor yum is installed on this host".into(),
@@ -188,7 +212,17 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
         }
     };
     let changed = !packages.is_empty();
-    let msg = if !msgs.is_empty() {
+    let held_back: Option<Vec<HeldBack>> = approval.map(|approval| {
+        report
+            .held_back
+            .iter()
+            .filter_map(|words| {
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                HeldBack::from_words(&words, Some(approval))
+            })
+            .collect()
+    });
+    let mut msg = if !msgs.is_empty() {
         msgs.join("; ")
     } else if changed && check_mode {
         format!("{} package(s) would change", packages.len())
@@ -199,6 +233,10 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
     } else {
         "Nothing to do".to_string()
     };
+    if let Some(held) = held_back.as_ref().filter(|held| !held.is_empty()) {
+        let each: Vec<String> = held.iter().map(HeldBack::describe).collect();
+        msg.push_str(&format!("; held back: {}", each.join(", ")));
+    }
     let record = super::PatchRecord {
         applied: (!packages.is_empty()).then_some(packages.len()),
         check_mode,
@@ -222,6 +260,7 @@ fn outcome(report: &Report, args: &DnfArgs, check_mode: bool) -> Result<ModuleRe
                 baseline: baseline.clone(),
             })
             .collect(),
+        held_back,
     };
     let result = if changed {
         ModuleResult::changed()
@@ -284,7 +323,7 @@ mod tests {
 
     fn outcome_of(stdout: &str, check_mode: bool) -> Result<ModuleResult, ModuleError> {
         let report = parse::report(stdout).expect("well-formed report");
-        outcome(&report, &args(), check_mode)
+        outcome(&report, &args(), None, check_mode)
     }
 
     #[test]

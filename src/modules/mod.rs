@@ -24,6 +24,7 @@
 //!
 //! Nothing else changes: the loader, did-you-mean and the runner all read the table.
 
+pub(crate) mod approval;
 pub mod args;
 mod context;
 mod error;

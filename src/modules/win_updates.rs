@@ -62,6 +62,10 @@ pub struct WinUpdatesArgs {
     /// rpatch only: seconds the scheduled task may run before it is given up on.
     #[serde(default = "default_task_timeout", deserialize_with = "lenient::whole")]
     task_timeout: u64,
+    /// rpatch only: install exactly the KBs a recorded baseline holds for the host's release
+    /// (a run id, `latest` or a file), nothing else.
+    #[serde(default)]
+    baseline: Option<String>,
 }
 
 fn default_reboot_timeout() -> u64 {
@@ -139,7 +143,18 @@ impl Module for WinUpdates {
     }
 
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
-        let args: WinUpdatesArgs = args::parse(args)?;
+        let mut args: WinUpdatesArgs = args::parse(args)?;
+        if args.baseline.is_some() && !args.accept_list.is_empty() {
+            return Err(ModuleError::Failed(
+                "`baseline` installs exactly the baseline's KBs; it cannot be combined with \
+                 `accept_list`"
+                    .into(),
+            ));
+        }
+        // A later stage's run: what the previous stage installed, nothing newer.
+        if args.baseline.is_none() && args.accept_list.is_empty() && !args.trigger_only {
+            args.baseline = crate::stages::stage_baseline(ctx.scope);
+        }
         check_context(ctx)?;
         if args.trigger_only {
             if ctx.check_mode {
@@ -166,6 +181,20 @@ fn job_name() -> String {
 
 /// The scheduled-task run: start, poll until the report, reboot if asked and needed.
 async fn run_job(args: &WinUpdatesArgs, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
+    let baseline = match &args.baseline {
+        Some(reference) => {
+            let found = super::apt::find_baseline(reference).map_err(ModuleError::Failed)?;
+            Some(
+                found
+                    .systems
+                    .iter()
+                    .filter(|(os, _)| os.starts_with("windows-"))
+                    .map(|(os, system)| (os.clone(), system.packages.keys().cloned().collect()))
+                    .collect(),
+            )
+        }
+        None => None,
+    };
     let state = if ctx.check_mode {
         UpdateState::Searched
     } else {
@@ -182,6 +211,7 @@ async fn run_job(args: &WinUpdatesArgs, ctx: &ModuleContext<'_>) -> Result<Modul
         accept: args.accept_list.clone(),
         reject: args.reject_list.clone(),
         server_selection: args.server_selection.code(),
+        baseline,
     };
     let worker = scripts::worker(&job);
     let started = run_script(ctx, &scripts::start(&job, &worker, args.task_timeout), SCRIPT_LIMIT).await?;
@@ -240,10 +270,24 @@ async fn run_job(args: &WinUpdatesArgs, ctx: &ModuleContext<'_>) -> Result<Modul
             }
         }
     };
+    if report.baseline_os_missing {
+        return Err(ModuleError::Failed(format!(
+            "the baseline has no updates for this host's release `{}`: it was recorded on other \
+             releases (see `rpatch baseline show`)",
+            report.os.as_deref().unwrap_or("unknown")
+        )));
+    }
     if ctx.check_mode {
         let would = args.state != UpdateState::Searched && report.found_count() > 0;
         return Ok(report.outcome(would, false));
     }
+    let record = report.installed_record();
+    let keep = |mut result: ModuleResult| {
+        if let Some(record) = &record {
+            result.keep_in_journal(crate::baseline::BaselineRecord::KEY, record.to_journal());
+        }
+        result
+    };
     let mut rebooted = false;
     if args.reboot && report.reboot_required && report.installed_any() && !report.failed_any() {
         match reboot_and_wait(ctx, &WinRebootArgs::with_timeout(args.reboot_timeout)).await {
@@ -252,11 +296,11 @@ async fn run_job(args: &WinUpdatesArgs, ctx: &ModuleContext<'_>) -> Result<Modul
                 let mut result = report.outcome(false, false);
                 result.failed = true;
                 result.msg = Some(format!("updates installed, but the reboot failed: {message}"));
-                return Ok(result);
+                return Ok(keep(result));
             }
         }
     }
-    Ok(report.outcome(false, rebooted))
+    Ok(keep(report.outcome(false, rebooted)))
 }
 
 #[cfg(test)]

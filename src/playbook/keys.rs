@@ -39,6 +39,8 @@ pub const PLAY_KEYS: &[&str] = &[
     "notifications",
     "preflight_gates",
     "on_gate_failure",
+    "stages",
+    "promote_after",
     "rollback",
     "discover",
     "strategy",

@@ -38,6 +38,8 @@ pub struct Rollout {
     pub gates: Vec<GateSpec>,
     /// What a failed gate leads to.
     pub on_gate_failure: GateFailure,
+    /// `stages` and `promote_after`, when the play declares them.
+    pub stages: Option<crate::stages::Stages>,
 }
 
 /// A `serial` value holding templates, kept with its position for errors once rendered.
@@ -163,6 +165,11 @@ pub fn rollout(
     if let Some(node) = play.get("preflight_gates") {
         rollout.preflight_gates = parse_gates(node, &file.source).map_err(gate_error)?;
     }
+    rollout.stages =
+        crate::stages::stages_from_play(play, &file.source).map_err(|error| match error {
+            crate::stages::StagesSpecError::Spec(error) => located(error),
+            crate::stages::StagesSpecError::Gate(error) => gate_error(error),
+        })?;
     if let Some(node) = play.get("on_gate_failure") {
         rollout.on_gate_failure = match node.as_str() {
             Some("halt") => GateFailure::Halt,

@@ -56,6 +56,9 @@ pub struct RunSettings {
     /// `--start-at-task`: the tasks before it are not part of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at_task: Option<String>,
+    /// The run's stage and the baseline it installs (`stages:`); `None` for unstaged runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<crate::stages::StageRecord>,
 }
 
 /// Connection options of a run besides `-u` and `-b`: the effective values (the flag, else

@@ -221,6 +221,9 @@ pub struct RunSummary {
     /// The patch state of the fleet, when package modules reported it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch: Option<FleetPatch>,
+    /// The run's stage and the baseline it installed, for a staged run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<crate::stages::StageRecord>,
 }
 
 impl RunSummary {
@@ -411,6 +414,7 @@ impl RunSummary {
             resumes,
             plays,
             patch,
+            stage: state.settings.stage.clone(),
         }
     }
 

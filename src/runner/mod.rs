@@ -100,6 +100,8 @@ pub struct RunControl {
     pub run_id: Option<String>,
     /// Told every `batch_end` once it is journaled (notifications build on it).
     pub observer: Option<tokio::sync::mpsc::UnboundedSender<JournalEvent>>,
+    /// The run's stage (`rpatch_stage`) and the baseline it installs (`rpatch_stage_baseline`).
+    pub stage: Option<crate::stages::StageRecord>,
 }
 
 /// How a run ended.
@@ -332,6 +334,18 @@ impl Runner {
         base_magic.insert("ansible_version".into(), ansible_version());
         if let Some(id) = &control.run_id {
             base_magic.insert("rpatch_run_id".into(), Value::from(id.as_str()));
+        }
+        if let Some(stage) = &control.stage {
+            base_magic.insert(
+                crate::stages::STAGE_VAR.into(),
+                Value::from(stage.name.as_str()),
+            );
+            if let Some(baseline) = &stage.baseline {
+                base_magic.insert(
+                    crate::stages::STAGE_BASELINE_VAR.into(),
+                    Value::from(baseline.as_str()),
+                );
+            }
         }
         let playbook_path = std::path::absolute(&input.playbook.path)
             .unwrap_or_else(|_| input.playbook.path.clone());

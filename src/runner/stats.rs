@@ -59,6 +59,9 @@ pub mod exit {
     pub const WINDOW_CLOSED: i32 = 7;
     /// Another run of the same inventory and playbook holds the lock.
     pub const LOCKED: i32 = 8;
+    /// A later stage's run refused to start: the previous stage's run has not succeeded,
+    /// soaked or passed its promotion gate (`stages`, `promote_after`).
+    pub const NOT_PROMOTED: i32 = 9;
     /// Interrupted by the user.
     pub const INTERRUPTED: i32 = 99;
 }

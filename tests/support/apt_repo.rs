@@ -63,6 +63,8 @@ pub struct AptLab {
     dir: TempDir,
     /// The `(package, version, suite)` triples the repository serves now.
     debs: Vec<(String, String, String)>,
+    /// The `Date:` of each suite's Release file, where a test set one.
+    dates: Vec<(String, String)>,
     reboot: Option<RebootFiles>,
     // Released last (fields drop in order): the lab's cleanup runs while it is still held.
     _flock: File,
@@ -103,6 +105,7 @@ impl AptLab {
                 .iter()
                 .map(|(p, v, s)| (p.to_string(), v.to_string(), s.to_string()))
                 .collect(),
+            dates: Vec::new(),
             reboot: None,
             _flock: flock,
             _serial: serial,
@@ -253,6 +256,14 @@ impl AptLab {
         self.refresh();
     }
 
+    /// Sets the `Date:` of `suite`'s Release file (RFC 2822, as apt writes it: `Thu, 01 Jan
+    /// 2026 00:00:00 UTC`; the lab's default), and refreshes both configurations' lists.
+    pub fn set_release_date(&mut self, suite: &str, date: &str) {
+        self.dates.retain(|(s, _)| s != suite);
+        self.dates.push((suite.to_string(), date.to_string()));
+        self.refresh();
+    }
+
     fn refresh(&self) {
         self.write_indexes();
         for sources in [Sources::WithSecurity, Sources::StableOnly] {
@@ -339,13 +350,18 @@ impl AptLab {
                     sha256(&deb)
                 ));
             }
+            let date = self
+                .dates
+                .iter()
+                .find(|(s, _)| s == suite)
+                .map_or("Thu, 01 Jan 2026 00:00:00 UTC", |(_, date)| date.as_str());
             let packages = index_dir.join("Packages");
             std::fs::write(&packages, &index).expect("write Packages");
             std::fs::write(
                 dist.join("Release"),
                 format!(
                     "Origin: rpatch-test\nLabel: {label}\nSuite: {archive}\nCodename: {suite}\n\
-                     Date: Thu, 01 Jan 2026 00:00:00 UTC\nArchitectures: all\nComponents: main\n\
+                     Date: {date}\nArchitectures: all\nComponents: main\n\
                      Description: rpatch apt test repository\nSHA256:\n {} {} main/binary-all/Packages\n",
                     sha256(&packages),
                     index.len()

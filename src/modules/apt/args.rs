@@ -105,6 +105,12 @@ pub struct AptArgs {
     /// never newer.
     #[serde(default)]
     baseline: Option<String>,
+    /// Approval delays after publication: `{ security: 0d, other: 7d }`.
+    #[serde(default)]
+    approve: Option<crate::modules::approval::ApproveArgs>,
+    /// Packages (names or globs) whose updates are always held back.
+    #[serde(default, deserialize_with = "word_list")]
+    reject: Vec<String>,
 }
 
 fn five() -> u64 {
@@ -208,6 +214,8 @@ pub struct Request {
     pub lock_timeout: u64,
     /// Options for every `apt-get` call.
     pub options: AptOptions,
+    /// `approve`/`reject`: updates held back until approved, or always.
+    pub approval: Option<crate::modules::approval::Approval>,
 }
 
 /// The package operation of a task.
@@ -315,6 +323,15 @@ pub enum RequestError {
     /// A malformed release name.
     #[error("`{0}` is not a release name (expected e.g. `bookworm-backports`)")]
     Release(String),
+    /// `approve`/`reject` with a wrong value.
+    #[error("{0}")]
+    Approval(String),
+    /// `approve`/`reject` on a task that does not upgrade from the repositories.
+    #[error(
+        "`approve` and `reject` hold back updates: they go with `upgrade`, `security_only` or \
+         `state: latest`"
+    )]
+    ApprovalWithoutUpgrade,
 }
 
 impl TryFrom<AptArgs> for Request {
@@ -407,9 +424,20 @@ impl TryFrom<AptArgs> for Request {
                 return Err(RequestError::Release(release.clone()));
             }
         }
+        let approval =
+            crate::modules::approval::Approval::from_args(args.approve.as_ref(), &args.reject)
+                .map_err(RequestError::Approval)?;
+        let upgrades = matches!(
+            action,
+            Action::Upgrade(_) | Action::SecurityUpgrade | Action::Install { latest: true, .. }
+        );
+        if approval.is_some() && !upgrades {
+            return Err(RequestError::ApprovalWithoutUpgrade);
+        }
         Ok(Self {
             action,
             cache,
+            approval,
             exclude,
             keep_holds: !args.allow_change_held_packages,
             lock_timeout: args.lock_timeout,

@@ -7,6 +7,7 @@ use super::args::{Action, Request};
 use super::report::{Change, ChangeKind, Fatal, LockHolder, NewerThanBaseline, Report};
 use crate::baseline::BaselineRecord;
 use super::script;
+use crate::modules::approval::HeldBack;
 use crate::modules::ModuleResult;
 use crate::transport::{ExecOutput, ExitStatus};
 
@@ -36,6 +37,9 @@ struct AptOutcome {
     /// With `baseline`: installed packages newer than the baseline, left as they are.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     newer_than_baseline: Vec<NewerThanBaseline>,
+    /// With `approve`/`reject`: updates held back, with why and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_back: Option<Vec<HeldBack>>,
 }
 
 /// Why an `apt` task failed on a host.
@@ -213,8 +217,22 @@ pub fn result(
             .filter(|holders| !holders.is_empty()),
         packages,
         newer_than_baseline: report.newer_than_baseline.clone(),
+        held_back: request.approval.as_ref().map(|approval| {
+            report
+                .held_back
+                .iter()
+                .filter_map(|words| {
+                    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                    HeldBack::from_words(&words, Some(approval))
+                })
+                .collect()
+        }),
     };
-    let summary = summary(&data.packages, check_mode, changed, cache_updated);
+    let mut summary = summary(&data.packages, check_mode, changed, cache_updated);
+    if let Some(held) = data.held_back.as_ref().filter(|held| !held.is_empty()) {
+        let each: Vec<String> = held.iter().map(HeldBack::describe).collect();
+        summary.push_str(&format!("; held back: {}", each.join(", ")));
+    }
     let record = crate::modules::PatchRecord {
         applied: (!data.packages.is_empty()).then_some(data.packages.len()),
         check_mode,

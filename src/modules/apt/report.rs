@@ -47,6 +47,8 @@ pub struct Report {
     pub os: String,
     /// Packages installed at a newer version than the baseline's (left as they are).
     pub newer_than_baseline: Vec<NewerThanBaseline>,
+    /// The words of each `held-back` line (see [`crate::modules::approval::HeldBack`]).
+    pub held_back: Vec<Vec<String>>,
 }
 
 /// An installed package newer than the baseline asks for: never downgraded.
@@ -337,6 +339,12 @@ pub fn parse(stdout: &str) -> Report {
                 }
             }
             "kept" => report.kept.push(first.to_string()),
+            "held-back" => report.held_back.push(
+                std::iter::once(first)
+                    .chain(words.by_ref())
+                    .map(str::to_string)
+                    .collect(),
+            ),
             "os" => report.os = first.to_string(),
             "baseline-newer" => {
                 if let (Some(installed), Some(baseline)) = (words.next(), words.next()) {

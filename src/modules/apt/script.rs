@@ -225,6 +225,76 @@ done
 { cat "$t/pins" "$t/bpins"; if [ -r "$prefs_main" ]; then cat "$prefs_main"; fi; } > "$t/preferences"
 "#;
 
+/// `approve`/`reject`: holds back the upgrades that are rejected or not approved yet, each
+/// by pinning its candidate version below every other (`Pin-Priority: -1`), so apt falls back
+/// to an older candidate — which is judged in turn (at most eight rounds). A candidate's
+/// publication date is the `Date:` of the Release (or InRelease) file of the suite it comes
+/// from (the `label:archive` pairs of apt-get's `Inst` line, matched with the Release files'
+/// `Label` and `Suite`/`Codename`; the earliest when several carry
+/// it); it is a security update when one of those suites is a `*-security` one. No date found:
+/// held back, reported with the date unknown. `want` limits the judgement to the selected
+/// packages (`security_only`, `state: latest`); `*` judges every upgrade.
+const APPROVAL: &str = r#": > "$t/dates"
+find "$lists" -maxdepth 1 -type f \( -name '*_Release' -o -name '*_InRelease' \) 2>/dev/null > "$t/rfiles"
+while IFS= read -r f; do
+  d=$(sed -n 's/^Date: //p' "$f" | head -n 1)
+  e=$(date -u -d "$d" +%s 2>/dev/null) || continue
+  awk -v e="$e" '/^Label: / { o = substr($0, 8) } /^(Suite|Codename): / { a[++n] = $2 } END { for (i = 1; i <= n; i++) printf "%s:%s\t%s\n", o, a[i], e }' "$f" >> "$t/dates"
+done < "$t/rfiles"
+now=$(date +%s)
+: > "$t/apins"
+round=0
+while [ "$round" -lt 8 ]; do
+  round=$(( round + 1 ))
+  { cat "$t/pins" "$t/apins"; if [ -r "$prefs_main" ]; then cat "$prefs_main"; fi; } > "$t/preferences"
+  apt_do -s dist-upgrade > "$t/asurvey" 2>/dev/null
+  awk 'FNR == NR { split($0, kv, "\t"); date[kv[1]] = kv[2]; next }
+  $1 == "Inst" {
+    rel = $0
+    sub(/^[^(]*\(/, "", rel); sub(/\)[^)]*$/, "", rel); sub(/ \[[^]]*\]$/, "", rel)
+    v = rel; sub(/ .*$/, "", v); sub(/^[^ ]* /, "", rel)
+    n = split(rel, each, ", "); s = 0; pub = ""
+    for (i = 1; i <= n; i++) {
+      # `label:archive`, `label:version/archive`, or the archive alone (no Label).
+      o = each[i]; a = o
+      if (index(o, ":") == 0) o = ""; else { sub(/:.*$/, "", o); sub(/^[^:]*:/, "", a) }
+      sub(/^.*\//, "", a)
+      if (a ~ /-security$/) s = 1
+      k = o ":" a
+      if ((k in date) && (pub == "" || date[k] + 0 < pub + 0)) pub = date[k]
+    }
+    print $2, v, s, (pub == "" ? "-" : pub)
+  }' "$t/dates" "$t/asurvey" > "$t/candidates"
+  more=0
+  while read -r p v s pub; do
+    case $want in '*') ;; *) case " $want " in *" $p "*) ;; *) continue ;; esac ;; esac
+    grep -Fqx "Package: $p" "$t/pins" && continue
+    r=
+    for g in $reject; do case $p in $g) r=$g; break ;; esac; done
+    if [ -n "$r" ]; then
+      say held-back "$p" "$v" rejected "$r"
+      # Every version of a rejected package: pinned at the installed one, when there is one.
+      if installed "$p"; then freeze reject "$p"; more=1; continue; fi
+    else
+      if [ "$s" = 1 ]; then delay=$approve_security; class=security; else delay=$approve_other; class=other; fi
+      [ "$delay" -lt 0 ] && continue
+      if [ "$pub" = - ]; then
+        say held-back "$p" "$v" unapproved "$class" - -
+      elif [ "$now" -lt $(( pub + delay )) ]; then
+        say held-back "$p" "$v" unapproved "$class" "$pub" $(( pub + delay ))
+      else
+        continue
+      fi
+    fi
+    printf 'Package: %s\nPin: version %s\nPin-Priority: -1\n\n' "$p" "$v" >> "$t/apins"
+    more=1
+  done < "$t/candidates"
+  [ "$more" = 1 ] || break
+done
+{ cat "$t/pins" "$t/apins"; if [ -r "$prefs_main" ]; then cat "$prefs_main"; fi; } > "$t/preferences"
+[ -s "$t/pins" ] || [ -s "$t/apins" ] || : > "$t/preferences"
+"#;
+
 /// Simulates the step, then (outside check mode, when it changes anything) runs it.
 const STEP: &str = r#"apt_do -s $step $sel > "$t/plan"
 rc=$?
@@ -429,6 +499,18 @@ pub fn build(request: &Request, baseline: Option<&Baseline>, check: bool) -> Str
             }
             _ => {}
         }
+        if let Some(approval) = &request.approval {
+            if !matches!(request.action, Action::Baseline(_)) {
+                script.push_str(&approval.shell_vars());
+                let want = if matches!(request.action, Action::Upgrade(_)) {
+                    "want='*'\n"
+                } else {
+                    "want=$sel\n"
+                };
+                script.push_str(want);
+                script.push_str(APPROVAL);
+            }
+        }
         script.push_str(&format!("step={}\n", quote(&step)));
         if selects {
             script.push_str("if [ -n \"$sel\" ]; then\n");
@@ -473,6 +555,9 @@ mod tests {
             serde_json::json!({"upgrade": "dist", "update_cache": true, "exclude": ["a1", "b2"]}),
             serde_json::json!({"upgrade": "safe", "autoremove": true, "purge": true}),
             serde_json::json!({"security_only": true, "cache_valid_time": 3600}),
+            serde_json::json!({"upgrade": "dist", "approve": {"security": "0d", "other": "7d"}, "reject": ["linux-*"]}),
+            serde_json::json!({"security_only": true, "approve": {"other": "1d"}}),
+            serde_json::json!({"name": "curl", "state": "latest", "reject": ["curl"]}),
             serde_json::json!({"name": ["curl", "vim=2:9.0-1"], "install_recommends": false}),
             serde_json::json!({"name": "curl", "state": "latest", "only_upgrade": true}),
             serde_json::json!({"name": "curl", "state": "absent", "purge": true}),

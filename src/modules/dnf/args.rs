@@ -69,6 +69,12 @@ pub(crate) struct DnfArgs {
     /// `latest` or a file), never newer.
     #[serde(default)]
     pub baseline: Option<String>,
+    /// Approval delays after publication: `{ security: 0d, other: 7d }`.
+    #[serde(default)]
+    pub approve: Option<crate::modules::approval::ApproveArgs>,
+    /// Packages (names or globs) whose updates are always held back.
+    #[serde(default, deserialize_with = "words")]
+    pub reject: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -130,6 +136,8 @@ pub(crate) struct Request {
     pub cache_only: bool,
     /// Upgrade to a baseline's versions (found by this reference when the task runs).
     pub baseline: Option<String>,
+    /// `approve`/`reject`: updates held back until approved, or always.
+    pub approval: Option<crate::modules::approval::Approval>,
 }
 
 impl DnfArgs {
@@ -168,6 +176,14 @@ impl DnfArgs {
             }
         }
         let state = self.state.unwrap_or(State::Present);
+        let approval =
+            crate::modules::approval::Approval::from_args(self.approve.as_ref(), &self.reject)
+                .map_err(ArgError::Invalid)?;
+        if approval.is_some() && (state != State::Latest || self.baseline.is_some()) {
+            return Err(ArgError::Invalid(
+                "`approve` and `reject` hold back updates: they go with `state: latest`".into(),
+            ));
+        }
         if let Some(reference) = &self.baseline {
             if !names.is_empty() || self.state.is_some() || self.security || self.bugfix {
                 return Err(ArgError::Invalid(
@@ -181,6 +197,7 @@ impl DnfArgs {
                 state: State::Latest,
                 cache_only: false,
                 baseline: Some(reference.clone()),
+                approval: None,
             });
         }
         if names.is_empty() {
@@ -190,6 +207,7 @@ impl DnfArgs {
                     state,
                     cache_only: true,
                     baseline: None,
+                    approval: None,
                 });
             }
             return Err(ArgError::Invalid(
@@ -212,6 +230,7 @@ impl DnfArgs {
             state,
             cache_only: false,
             baseline: None,
+            approval,
         })
     }
 }

@@ -97,6 +97,8 @@ pub(crate) struct Report {
     pub newer_than_baseline: Vec<(String, String, String)>,
     /// With `baseline`: the baseline has no packages for the host's release.
     pub baseline_os_missing: bool,
+    /// With `approve`/`reject`: the words of each `held-back` marker.
+    pub held_back: Vec<Vec<String>>,
 }
 
 /// The script's output did not have the expected shape.
@@ -146,6 +148,9 @@ pub(crate) fn report(stdout: &str) -> Result<Report, ParseError> {
             ["reboot", "none"] => report.reboot = None,
             ["os", os] => report.os = (*os).to_string(),
             ["baseline-os", ..] => report.baseline_os_missing = true,
+            ["held-back", rest @ ..] => report
+                .held_back
+                .push(rest.iter().map(|w| (*w).to_string()).collect()),
             ["baseline-newer", name, have, want] => report.newer_than_baseline.push((
                 (*name).to_string(),
                 (*have).to_string(),

@@ -126,6 +126,7 @@ pub(crate) fn script(
            applied=1\n\
          }}\n\
          {cache}\
+         {approval}\
          {transactions}\
          [ $applied = 1 ] && listed after\n\
          if eval \"$pm $base needs-restarting --help\" >/dev/null 2>&1; then\n\
@@ -140,8 +141,59 @@ pub(crate) fn script(
         options = quote(&options.join(" ")),
         query = quote(RPM_QUERY),
         check = u8::from(check_mode),
+        approval = approval_block(request),
     )
 }
+
+/// `approve`/`reject`: each upgrade candidate (`repoquery --upgrades --latest-limit 1`) of the
+/// wanted packages that is rejected, or younger than its delay, is reported and excluded by its
+/// NEVRA (`--exclude=name-version-release.arch`, added to `$opts`), so dnf falls back to an older
+/// candidate — judged in turn, at most eight rounds. Its publication date is the earliest
+/// `issued` date of the advisories that carry it (`updateinfo list --updates -v`), and it is a
+/// security update when one of them is; without an advisory, its build time, as an `other`
+/// update. A date that cannot be read: held back, reported with the date unknown. A rejected
+/// package is excluded by name (every version).
+const APPROVAL: &str = r#"set -f
+now=$(date +%s)
+round=0
+while [ $round -lt 8 ]; do
+  round=$((round + 1))
+  cands=$(eval "\$pm $opts -q repoquery --upgrades --latest-limit 1 --qf '%{name} %{evr} %{name}-%{version}-%{release}.%{arch} %{buildtime}'" 2>/dev/null </dev/null)
+  advs=$(eval "\$pm $opts -v updateinfo list --updates" 2>/dev/null </dev/null | awk 'NF >= 5 && $4 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]$/ { print $3, (($2 ~ /Sec\.$/ || $2 == "security") ? 1 : 0), $4 " " $5 }')
+  more=0
+  while read -r n evr nevra bt; do
+    [ -n "$n" ] || continue
+    hit=0; for w in $want; do case $n in $w) hit=1; break ;; esac; done
+    [ $hit = 1 ] || continue
+    r=; for g in $reject; do case $n in $g) r=$g; break ;; esac; done
+    if [ -n "$r" ]; then
+      echo "__MARK__held-back $n $evr rejected $r"
+      # Every version of a rejected package: excluded by name.
+      nevra=$n
+    else
+      info=$(printf '%s\n' "$advs" | awk -v k="$nevra" '$1 == k { if ($2 == 1) s = 1; t = $3 " " $4; if (min == "" || t < min) min = t } END { if (min != "") print s + 0, min }')
+      if [ -n "$info" ]; then s=${info%% *}; d=${info#* }; else s=0; d=$bt; fi
+      pub=$(date -d "$d" +%s 2>/dev/null) || pub=-
+      if [ "$s" = 1 ]; then delay=$approve_security; class=security; else delay=$approve_other; class=other; fi
+      [ "$delay" -lt 0 ] && continue
+      if [ "$pub" = - ]; then
+        echo "__MARK__held-back $n $evr unapproved $class - -"
+      elif [ "$now" -lt $((pub + delay)) ]; then
+        echo "__MARK__held-back $n $evr unapproved $class $pub $((pub + delay))"
+      else
+        continue
+      fi
+    fi
+    case $nevra in *[!A-Za-z0-9._+~^:-]*) continue ;; esac
+    opts="$opts --exclude=$nevra"
+    more=1
+  done <<EOF
+$cands
+EOF
+  [ $more = 1 ] || break
+done
+set +f
+"#;
 
 /// `baseline`: for the host's release, each installed package older than the baseline's
 /// `[epoch:]version-release` (compared by rpm's own `rpm.vercmp`) is upgraded to exactly that
@@ -176,6 +228,19 @@ fn baseline_upgrade(baseline: &Baseline) -> String {
         "  *) echo \"{MARK}baseline-os $os\" ;;\nesac\n[ $# -gt 0 ] && txn upgrade -- \"$@\"\n"
     ));
     script
+}
+
+/// The `approve`/`reject` block for a request that upgrades from the repositories.
+fn approval_block(request: &Request) -> String {
+    match &request.approval {
+        Some(approval) if request.baseline.is_none() && !request.cache_only => format!(
+            "{}want={}\n{}",
+            approval.shell_vars(),
+            quote(&request.names.join(" ")),
+            APPROVAL.replace("__MARK__", MARK)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// `state: latest` for named packages: upgrade those installed, install the rest (unless

@@ -53,6 +53,12 @@ pub(super) struct Report {
     error: Option<String>,
     #[serde(default)]
     hresult: Option<i64>,
+    /// The host's release key (`windows-10.0.20348`), in reports that carry it.
+    #[serde(default)]
+    pub os: Option<String>,
+    /// With `baseline`: the baseline has no updates for the host's release.
+    #[serde(default)]
+    pub baseline_os_missing: bool,
 }
 
 /// An update in the result.
@@ -115,6 +121,18 @@ impl Report {
     /// Whether anything was installed.
     pub(super) fn installed_any(&self) -> bool {
         !self.installed.is_empty()
+    }
+
+    /// What a real run installed, for the run's baseline: KB id (`KB5034441`) → update id,
+    /// under the host's release key; `None` without either.
+    pub(super) fn installed_record(&self) -> Option<crate::baseline::BaselineRecord> {
+        let os = self.os.clone().filter(|os| !os.is_empty())?;
+        let packages: std::collections::BTreeMap<String, String> = self
+            .installed
+            .iter()
+            .flat_map(|entry| entry.kb.iter().map(|kb| (format!("KB{kb}"), entry.id.clone())))
+            .collect();
+        (!packages.is_empty()).then_some(crate::baseline::BaselineRecord { os, packages })
     }
 
     /// Whether anything failed.

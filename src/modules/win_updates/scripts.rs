@@ -39,6 +39,10 @@ pub(super) struct Job {
     pub reject: Vec<String>,
     /// `IUpdateSearcher.ServerSelection`: 0 default, 1 managed server (WSUS), 2 Windows Update.
     pub server_selection: u8,
+    /// `baseline`: per release key (`windows-10.0.20348`), the KB ids (`KB5034441`) the host
+    /// may install — nothing else; `None` without a baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 /// The worker: runs as SYSTEM in the scheduled task.
@@ -74,8 +78,14 @@ $filtered = New-Object System.Collections.ArrayList
 $downloaded = New-Object System.Collections.ArrayList
 $installed = New-Object System.Collections.ArrayList
 $failed = New-Object System.Collections.ArrayList
-$r = [ordered]@{ found = $found; filtered = $filtered; downloaded = $downloaded; installed = $installed; failed = $failed; reboot_required = $false; error = $null; hresult = $null }
-try {
+$v = [System.Environment]::OSVersion.Version
+$os = 'windows-{0}.{1}.{2}' -f $v.Major, $v.Minor, $v.Build
+$r = [ordered]@{ os = $os; found = $found; filtered = $filtered; downloaded = $downloaded; installed = $installed; failed = $failed; reboot_required = $false; error = $null; hresult = $null; baseline_os_missing = $false }
+if ($null -ne $p.baseline) {
+  $mine = $p.baseline.$os
+  if ($null -eq $mine) { $r.baseline_os_missing = $true } else { $p.accept = @($mine) }
+}
+if (-not $r.baseline_os_missing) { try {
   $session = New-Object -ComObject Microsoft.Update.Session
   $session.ClientApplicationID = 'rpatch win_updates'
   $searcher = $session.CreateUpdateSearcher()
@@ -133,7 +143,7 @@ try {
 } catch {
   $r.error = $_.Exception.Message
   $r.hresult = $_.Exception.HResult
-}
+} }
 "#;
 
 /// Registers and starts the scheduled task running `worker` as SYSTEM, stopped by the Task
@@ -203,6 +213,7 @@ mod tests {
             accept: vec!["KB5034441".into()],
             reject: vec!["'; Remove-Item -Recurse C:\\ ; '".into()],
             server_selection: 1,
+            baseline: None,
         }
     }
 
