@@ -36,8 +36,8 @@ mod resume;
 mod run;
 mod runs;
 mod settings;
-mod status_cmd;
 mod stage;
+mod status_cmd;
 
 pub use args::{Cli, Command};
 pub use error::CliError;

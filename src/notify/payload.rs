@@ -66,6 +66,9 @@ pub struct NotifyPayload {
     pub check_mode: bool,
     /// `--emergency`.
     pub emergency: bool,
+    /// The run's stage and the baseline it installs, for a staged run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<crate::stages::StageRecord>,
     /// When the run started (RFC 3339).
     pub started: String,
     /// Seconds since it started.
@@ -120,6 +123,7 @@ pub fn payload(
         status,
         check_mode: summary.check_mode,
         emergency: summary.emergency,
+        stage: summary.stage.clone(),
         started: summary.started.to_string(),
         duration_seconds: summary.seconds,
         batch,
@@ -180,6 +184,10 @@ impl NotifyPayload {
                     batch.hosts.join(", ")
                 ),
             ));
+        }
+        if let Some(stage) = &self.stage {
+            let baseline = stage.baseline.as_deref().unwrap_or("none");
+            facts.push(("Stage", format!("{} (baseline {baseline})", stage.name)));
         }
         if let Some(reason) = &self.halted {
             facts.push(("Halted", reason.clone()));
@@ -353,6 +361,12 @@ mod tests {
             status: "halted".into(),
             check_mode: false,
             emergency: false,
+            stage: Some(crate::stages::StageRecord {
+                name: "production".into(),
+                previous: Some("staging".into()),
+                baseline: Some("20261201T090000Z-0f3a".into()),
+                overridden: Vec::new(),
+            }),
             started: "2026-12-03T12:00:00Z".into(),
             duration_seconds: 42.4,
             batch: Some(BatchInfo {
@@ -415,6 +429,17 @@ mod tests {
         assert_eq!(legacy["@type"], "MessageCard");
         assert_eq!(legacy["themeColor"], "D00000");
         assert!(legacy["summary"].as_str().is_some());
+    }
+
+    #[test]
+    fn a_staged_run_names_its_stage_and_baseline() {
+        let payload = sample();
+        let generic = serde_json::to_value(&payload).unwrap();
+        assert_eq!(generic["stage"]["name"], "production");
+        assert_eq!(generic["stage"]["baseline"], "20261201T090000Z-0f3a");
+        assert!(payload
+            .text()
+            .contains("production (baseline 20261201T090000Z-0f3a)"));
     }
 
     #[test]
