@@ -17,6 +17,7 @@ mod kvm;
 mod kvm_evacuate;
 mod kvm_migrate;
 mod kvm_monthly;
+mod kvm_virt;
 mod libvirt_inventory;
 mod monthly;
 mod operator;

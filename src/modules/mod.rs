@@ -122,4 +122,5 @@ module_table! {
     win_command: [WinCommand, WinShell],
     win_service: [WinService],
     virsh_evacuate: [VirshEvacuate],
+    virt: [Virt],
 }
