@@ -38,6 +38,7 @@ mod ssh_config;
 mod state;
 mod support;
 mod system_modules;
+mod vmware_guest_snapshot;
 mod win_modules;
 mod win_updates;
 mod windows;

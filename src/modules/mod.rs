@@ -113,6 +113,7 @@ module_table! {
     unarchive: [Unarchive],
     virsh_migrate: [VirshMigrate],
     govc_snapshot: [GovcSnapshot],
+    vmware_guest_snapshot: [VmwareGuestSnapshot],
     govc_vmotion: [GovcVmotion],
     govc_host_maintenance: [GovcHostMaintenance],
     govc_evacuate: [GovcEvacuate],
