@@ -5,6 +5,7 @@ mod apt;
 mod bad_input;
 mod baseline;
 mod cli;
+mod collection_roles;
 mod compat;
 mod dnf;
 mod dynamic_inventory;
