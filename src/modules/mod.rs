@@ -73,6 +73,7 @@ module_table! {
     command: [Command, Shell, Raw],
     debug: [Debug],
     set_fact: [SetFact],
+    inventory_change: [AddHost, GroupBy],
     include_vars: [IncludeVars],
     assert_fail: [Assert, Fail],
     ping: [Ping],

@@ -388,7 +388,9 @@ impl RunSummary {
                 JournalEvent::RunStart { .. }
                 | JournalEvent::WindowPause { .. }
                 | JournalEvent::Interrupted { .. }
-                | JournalEvent::RunEnd { .. } => {}
+                | JournalEvent::RunEnd { .. }
+                | JournalEvent::InventoryChanged { .. }
+                | JournalEvent::PlayReplanned { .. } => {}
             }
         }
         let status = run_status(state, &plays);
