@@ -1,5 +1,6 @@
 //! Integration tests: the real `rpatch` binary on real playbooks in throwaway projects.
 
+mod add_host;
 mod ansible_vars;
 mod apt;
 mod bad_input;
