@@ -1,11 +1,13 @@
 //! Integration tests: the real `rpatch` binary on real playbooks in throwaway projects.
 
+mod add_host;
 mod ansible_vars;
 mod approval;
 mod apt;
 mod bad_input;
 mod baseline;
 mod cli;
+mod collection_roles;
 mod compat;
 mod dnf;
 mod dynamic_inventory;
@@ -18,6 +20,7 @@ mod kvm;
 mod kvm_evacuate;
 mod kvm_migrate;
 mod kvm_monthly;
+mod kvm_virt;
 mod libvirt_inventory;
 mod monthly;
 mod notify;
@@ -42,6 +45,7 @@ mod state;
 mod status;
 mod support;
 mod system_modules;
+mod vmware_guest_snapshot;
 mod win_modules;
 mod win_updates;
 mod windows;

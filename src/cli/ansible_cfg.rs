@@ -25,6 +25,7 @@ enum Key {
     PrivateKeyFile,
     Timeout,
     RolesPath,
+    CollectionsPaths,
     AskPass,
     Become,
     BecomeUser,
@@ -68,6 +69,19 @@ const KEYS: &[(&str, &[&str], &str, Key)] = &[
         &["roles_path"],
         "ANSIBLE_ROLES_PATH",
         Key::RolesPath,
+    ),
+    (
+        "defaults",
+        &["collections_path", "collections_paths"],
+        "ANSIBLE_COLLECTIONS_PATH",
+        Key::CollectionsPaths,
+    ),
+    // Ansible's older spelling of the variable.
+    (
+        "defaults",
+        &[],
+        "ANSIBLE_COLLECTIONS_PATHS",
+        Key::CollectionsPaths,
     ),
     ("defaults", &["ask_pass"], "ANSIBLE_ASK_PASS", Key::AskPass),
     (
@@ -220,6 +234,16 @@ impl AnsibleConfig {
         self.get(Key::RolesPath)
             .map(|found| paths(&found.value, ':'))
             .unwrap_or_default()
+    }
+
+    /// The collection directories (`collections_path`, `:`-separated), by default Ansible's
+    /// `~/.ansible/collections:/usr/share/ansible/collections`.
+    pub fn collections_paths(&self) -> Vec<PathBuf> {
+        let value = self.get(Key::CollectionsPaths).map_or(
+            "~/.ansible/collections:/usr/share/ansible/collections",
+            |found| found.value.as_str(),
+        );
+        paths(value, ':')
     }
 
     /// Fills what the command line left unset: inventory, forks and the connection settings.

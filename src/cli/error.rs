@@ -97,6 +97,14 @@ pub enum CliError {
         /// Hosts that failed in it (`--retry-failed` would run them again).
         failed: usize,
     },
+    /// `resume` of a run it cannot continue faithfully (it changed its inventory at run time).
+    #[error("run `{id}` cannot be resumed: {reason}")]
+    CannotResume {
+        /// The run.
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// `resume` with a playbook whose content changed since the run started (without `--force`).
     #[error("the playbook of run `{id}` changed since the run started ({what}); resuming could run other tasks than the hosts already done ran")]
     PlaybookChanged {
@@ -195,6 +203,7 @@ impl CliError {
             | Self::Serial(_)
             | Self::UnknownRun { .. }
             | Self::RunFinished { .. }
+            | Self::CannotResume { .. }
             | Self::PlaybookChanged { .. }
             | Self::MissingExtraVars(_)
             | Self::SshArgs { .. }

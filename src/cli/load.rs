@@ -87,6 +87,7 @@ pub fn load_all_in(
     let options = LoadOptions {
         extra_vars: extra_vars.clone(),
         roles_path,
+        collections_paths: super::ansible_cfg::AnsibleConfig::load()?.collections_paths(),
         base_dir: base_dir.map(Path::to_path_buf),
     };
     let playbook = playbook::load(playbook_path, &templar, &options)?;

@@ -28,6 +28,10 @@ pub async fn resume(args: ResumeArgs, verbosity: u8) -> Result<i32, CliError> {
             id: args.id.clone(),
             failed,
         },
+        refusal @ NothingToResume::InventoryChanged { .. } => CliError::CannotResume {
+            id: args.id.clone(),
+            reason: refusal.to_string(),
+        },
     })?;
     let mut settings = state.settings.clone();
     let sources = Sources {

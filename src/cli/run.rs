@@ -104,7 +104,7 @@ pub(super) async fn start(
     let serial_override = args.serial.as_deref().map(Serial::parse_cli).transpose()?;
     let inputs = PlanInputs {
         limit: limit.clone(),
-        serial_override,
+        serial_override: serial_override.clone(),
         extra_vars: loaded.extra_vars.clone(),
     };
     let plan = plan_playbook(
@@ -156,7 +156,8 @@ pub(super) async fn start(
     };
     check_ssh_config(&settings)?;
     let passwords = ask_passwords(&settings)?;
-    let options = run_options(&settings, limit, passwords, verbosity);
+    let mut options = run_options(&settings, limit, passwords, verbosity);
+    options.serial_override = serial_override;
     let _lock = match lock_run(&inventory, &playbook)? {
         Locked::Acquired(lock) => lock,
         Locked::Held(message) => {

@@ -276,6 +276,7 @@ pub fn run_options(
             settings.skip_tags.iter().map(String::as_str),
         ),
         limit,
+        serial_override: None,
         remote_user: settings.user.clone(),
         become_all: settings.become_all,
         force_handlers: settings.force_handlers,

@@ -24,6 +24,7 @@ mod plugin;
 mod query;
 mod range;
 mod render;
+mod runtime;
 mod script;
 mod script_plugin;
 mod source_cache;

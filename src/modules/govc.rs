@@ -1,5 +1,5 @@
-//! What the govc modules (`govc_snapshot`, `govc_vmotion`, `govc_host_maintenance`,
-//! `govc_evacuate`, `govc_facts`) share: the vSphere connection from variables, one govc call
+//! What the govc modules (`govc_snapshot` and its alias `vmware_guest_snapshot`, `govc_vmotion`,
+//! `govc_host_maintenance`, `govc_evacuate`, `govc_facts`) share: the vSphere connection from variables, one govc call
 //! per round trip with the secrets kept out of every command line, and the inventory lookups.
 //!
 //! The modules run `govc` on the host of the task (usually `delegate_to: localhost`). The
@@ -58,35 +58,44 @@ impl Govc {
         ctx: &ModuleContext<'_>,
         timeout: Duration,
     ) -> Result<Self, ModuleError> {
-        let mut env = Vec::new();
-        let mut secrets = Vec::new();
-        for (var, name) in SETTINGS {
-            let Some(value) = variable(ctx, var)? else {
-                continue;
-            };
-            if value.contains('\0') {
-                return Err(ModuleError::Failed(format!(
-                    "variable `{var}` contains a NUL byte"
-                )));
-            }
-            if var == "govc_password" && !value.is_empty() {
-                secrets.push(value.clone());
-            }
-            if var == "govc_url" {
-                secrets.extend(parse::url_password(&value));
-            }
-            let value = if var == "govc_insecure" {
-                boolean(var, &value)?
-            } else {
-                value
-            };
-            env.push((name, value));
-        }
-        Ok(Self {
-            env,
-            secrets,
+        let mut govc = Self {
+            env: Vec::new(),
+            secrets: Vec::new(),
             timeout,
-        })
+        };
+        for (var, _) in SETTINGS {
+            if let Some(value) = variable(ctx, var)? {
+                govc.set(var, value)?;
+            }
+        }
+        Ok(govc)
+    }
+
+    /// Sets the setting of variable `var` (one of `govc_url`, `govc_username`,
+    /// `govc_password`, `govc_insecure`, `govc_datacenter`) to `value`, over what the
+    /// variables said: for a module whose own arguments name the connection (Ansible's
+    /// `hostname`, `username`, `password`, `validate_certs`, `datacenter`).
+    pub(crate) fn set(&mut self, var: &str, value: String) -> Result<(), ModuleError> {
+        let Some((var, name)) = SETTINGS.iter().copied().find(|(v, _)| *v == var) else {
+            return Err(ModuleError::Failed(format!("no govc setting `{var}`")));
+        };
+        if value.contains('\0') {
+            return Err(ModuleError::Failed(format!("`{var}` contains a NUL byte")));
+        }
+        if var == "govc_password" && !value.is_empty() {
+            self.secrets.push(value.clone());
+        }
+        if var == "govc_url" {
+            self.secrets.extend(parse::url_password(&value));
+        }
+        let value = if var == "govc_insecure" {
+            boolean(var, &value)?
+        } else {
+            value
+        };
+        self.env.retain(|(n, _)| *n != name);
+        self.env.push((name, value));
+        Ok(())
     }
 
     /// Runs `govc WORDS…` once; a host without govc is an error saying so.

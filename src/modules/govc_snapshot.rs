@@ -48,9 +48,36 @@ pub struct GovcSnapshotArgs {
     /// `absent`: remove only snapshots older than this (seconds, or `12h`, `7d`, `2w`).
     #[serde(default)]
     older_than: Option<Age>,
+    /// `absent`: remove the snapshot's children too (`-r`).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    remove_children: bool,
     /// Give up on one govc call after this many seconds.
     #[serde(default = "default_timeout", deserialize_with = "lenient::whole")]
     timeout: u64,
+    /// How govc is told which VM `vm` is: `-vm` (name or inventory path) unless an alias
+    /// with other arguments says `-vm.uuid`.
+    #[serde(skip)]
+    vm_flag: VmFlag,
+}
+
+/// The govc flag that picks the VM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum VmFlag {
+    /// `-vm NAME_OR_PATH`.
+    #[default]
+    Name,
+    /// `-vm.uuid UUID` (the BIOS UUID).
+    Uuid,
+}
+
+impl VmFlag {
+    /// The flag itself.
+    pub(crate) fn flag(self) -> &'static str {
+        match self {
+            Self::Name => "-vm",
+            Self::Uuid => "-vm.uuid",
+        }
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -60,7 +87,7 @@ fn default_timeout() -> u64 {
 /// What to do with the snapshot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum SnapshotState {
+pub(crate) enum SnapshotState {
     #[default]
     Present,
     Absent,
@@ -75,6 +102,43 @@ struct Retention {
 }
 
 impl GovcSnapshotArgs {
+    /// The arguments of an alias that speaks another module's language (no retention, the
+    /// default timeout).
+    pub(crate) fn new(state: SnapshotState, vm: String, vm_flag: VmFlag, name: String) -> Self {
+        Self {
+            state,
+            vm,
+            name: Some(name),
+            description: None,
+            memory: None,
+            quiesce: false,
+            keep_last: None,
+            older_than: None,
+            remove_children: false,
+            timeout: default_timeout(),
+            vm_flag,
+        }
+    }
+
+    /// `present`: with this description, memory, quiescing.
+    pub(crate) fn creating(mut self, description: Option<String>, memory: bool, quiesce: bool) -> Self {
+        self.description = description;
+        self.memory = Some(memory);
+        self.quiesce = quiesce;
+        self
+    }
+
+    /// `absent`: removing the children too.
+    pub(crate) fn with_children(mut self, remove_children: bool) -> Self {
+        self.remove_children = remove_children;
+        self
+    }
+
+    /// The timeout of one govc call.
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout.max(1))
+    }
+
     /// Checks the arguments together; `Some` retention for `absent` with keep_last/older_than.
     fn check(&self) -> Result<Option<Retention>, ModuleError> {
         let fail = |m: &str| Err(ModuleError::Failed(m.to_string()));
@@ -108,6 +172,9 @@ impl GovcSnapshotArgs {
             SnapshotState::Absent | SnapshotState::Reverted if creating => {
                 return fail("description, memory and quiesce go with state: present");
             }
+            SnapshotState::Present | SnapshotState::Reverted if self.remove_children => {
+                return fail("remove_children goes with state: absent");
+            }
             _ => {}
         }
         if let Some(name) = &self.name {
@@ -140,14 +207,26 @@ impl Module for GovcSnapshot {
 
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
         let args: GovcSnapshotArgs = args::parse(args)?;
+        let govc = Govc::from_vars(ctx, args.timeout())?;
+        apply(&govc, ctx, &args).await
+    }
+}
+
+/// Brings the snapshots of `args.vm` to `args.state` through `govc` (the connection the
+/// caller chose: `govc_*` variables, or an alias's own arguments over them).
+pub(crate) async fn apply(
+    govc: &Govc,
+    ctx: &ModuleContext<'_>,
+    args: &GovcSnapshotArgs,
+) -> Result<ModuleResult, ModuleError> {
         let retention = args.check()?;
-        let govc = Govc::from_vars(ctx, Duration::from_secs(args.timeout.max(1)))?;
+        let flag = args.vm_flag.flag();
         let vm = args.vm.as_str();
         let name = args.name.as_deref().unwrap_or_default();
         match (args.state, retention) {
-            (_, Some(retention)) => prune(&govc, ctx, vm, args.name.as_deref(), retention).await,
+            (_, Some(retention)) => prune(govc, ctx, flag, vm, args.name.as_deref(), retention).await,
             (SnapshotState::Present, None) => {
-                let tree = parse::snapshot_tree_text(&govc.ok(ctx, &["snapshot.tree", "-vm", vm]).await?);
+                let tree = parse::snapshot_tree_text(&govc.ok(ctx, &["snapshot.tree", flag, vm]).await?);
                 if tree.iter().any(|s| s.name == name) {
                     return Ok(done(false, vm, name, "exists", format!("`{vm}` has snapshot `{name}`")));
                 }
@@ -155,7 +234,7 @@ impl Module for GovcSnapshot {
                     return Ok(done(true, vm, name, "created", format!("would create snapshot `{name}` of `{vm}`")));
                 }
                 let memory = (args.memory == Some(false)).then_some("-m=false");
-                let mut words = vec!["snapshot.create", "-vm", vm];
+                let mut words = vec!["snapshot.create", flag, vm];
                 if let Some(description) = &args.description {
                     words.extend(["-d", description]);
                 }
@@ -169,13 +248,13 @@ impl Module for GovcSnapshot {
             }
             (SnapshotState::Reverted, None) => {
                 if ctx.check_mode {
-                    let tree = parse::snapshot_tree_text(&govc.ok(ctx, &["snapshot.tree", "-vm", vm]).await?);
+                    let tree = parse::snapshot_tree_text(&govc.ok(ctx, &["snapshot.tree", flag, vm]).await?);
                     if !tree.iter().any(|s| s.name == name) {
                         return Err(ModuleError::Failed(format!("`{vm}` has no snapshot `{name}`")));
                     }
                     return Ok(done(true, vm, name, "reverted", format!("would revert `{vm}` to `{name}`")));
                 }
-                let words = ["snapshot.revert", "-vm", vm, name];
+                let words = ["snapshot.revert", flag, vm, name];
                 let reply = govc.call(ctx, &words).await?;
                 if reply.rc != 0 {
                     return Err(ModuleError::Failed(format!(
@@ -187,12 +266,16 @@ impl Module for GovcSnapshot {
             }
             (SnapshotState::Absent, None) => {
                 if ctx.check_mode {
-                    let tree = parse::snapshot_tree_text(&govc.ok(ctx, &["snapshot.tree", "-vm", vm]).await?);
+                    let tree = parse::snapshot_tree_text(&govc.ok(ctx, &["snapshot.tree", flag, vm]).await?);
                     let there = tree.iter().any(|s| s.name == name);
                     let msg = if there { "would remove" } else { "no" };
                     return Ok(done(there, vm, name, "removed", format!("{msg} snapshot `{name}` of `{vm}`")));
                 }
-                let words = ["snapshot.remove", "-vm", vm, name];
+                let mut words = vec!["snapshot.remove", flag, vm];
+                if args.remove_children {
+                    words.push("-r");
+                }
+                words.push(name);
                 let reply = govc.call(ctx, &words).await?;
                 match Failure::classify(&reply.error) {
                     _ if reply.rc == 0 => {
@@ -206,7 +289,6 @@ impl Module for GovcSnapshot {
                 }
             }
         }
-    }
 }
 
 /// What the task registers.
@@ -227,12 +309,13 @@ fn done(changed: bool, vm: &str, snapshot: &str, action: &str, msg: String) -> M
 async fn prune(
     govc: &Govc,
     ctx: &ModuleContext<'_>,
+    flag: &str,
     vm: &str,
     pattern: Option<&str>,
     retention: Retention,
 ) -> Result<ModuleResult, ModuleError> {
-    let detail = govc.ok(ctx, &["snapshot.tree", "-vm", vm, "-D", "-i", "-d"]).await?;
-    let mut snapshots = parse::snapshot_tree_json(&govc.ok(ctx, &["snapshot.tree", "-vm", vm, "-json"]).await?)
+    let detail = govc.ok(ctx, &["snapshot.tree", flag, vm, "-D", "-i", "-d"]).await?;
+    let mut snapshots = parse::snapshot_tree_json(&govc.ok(ctx, &["snapshot.tree", flag, vm, "-json"]).await?)
         .map_err(ModuleError::Failed)?;
     parse::add_details(&mut snapshots, &detail).map_err(ModuleError::Failed)?;
     let now = jiff::Timestamp::now().as_second();
@@ -257,7 +340,7 @@ async fn prune(
         return Ok(result.with_data(&data).with_msg(format!("would remove {} of `{vm}`", doomed.join(", "))));
     }
     for (index, name) in doomed.iter().enumerate() {
-        let words = ["snapshot.remove", "-vm", vm, name.as_str()];
+        let words = ["snapshot.remove", flag, vm, name.as_str()];
         let reply = govc.call(ctx, &words).await?;
         if reply.rc != 0 {
             let mut failed = ModuleResult::failed(format!(

@@ -74,6 +74,7 @@ module_table! {
     command: [Command, Shell, Raw],
     debug: [Debug],
     set_fact: [SetFact],
+    inventory_change: [AddHost, GroupBy],
     include_vars: [IncludeVars],
     assert_fail: [Assert, Fail],
     ping: [Ping],
@@ -117,6 +118,7 @@ module_table! {
     unarchive: [Unarchive],
     virsh_migrate: [VirshMigrate],
     govc_snapshot: [GovcSnapshot],
+    vmware_guest_snapshot: [VmwareGuestSnapshot],
     govc_vmotion: [GovcVmotion],
     govc_host_maintenance: [GovcHostMaintenance],
     govc_evacuate: [GovcEvacuate],
@@ -126,4 +128,5 @@ module_table! {
     win_command: [WinCommand, WinShell],
     win_service: [WinService],
     virsh_evacuate: [VirshEvacuate],
+    virt: [Virt],
 }

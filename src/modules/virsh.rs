@@ -1,4 +1,4 @@
-//! What the virsh modules (`virsh_facts`, `virsh_snapshot`, `virsh_domain`) share: the facts
+//! What the virsh modules (`virsh_facts`, `virsh_snapshot`, `virsh_domain`, `virt`) share: the facts
 //! round trip they all start with, the check on names that reach virsh, and the errors a
 //! hypervisor answers with.
 //!
@@ -67,7 +67,19 @@ pub(crate) async fn run_script(
     script: String,
     timeout: Duration,
 ) -> Result<Applied, ModuleError> {
+    run_script_with_input(ctx, script, None, timeout).await
+}
+
+/// [`run_script`] with `input` on the script's standard input (a domain's XML for
+/// `virsh define /dev/stdin`, which keeps it off the command line).
+pub(crate) async fn run_script_with_input(
+    ctx: &ModuleContext<'_>,
+    script: String,
+    input: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<Applied, ModuleError> {
     let mut request = ExecRequest::new(script);
+    request.stdin = input;
     request.timeout = Some(timeout);
     let output = ctx.exec_request(request).await?;
     if output.status == ExitStatus::TimedOut {

@@ -24,7 +24,7 @@ pub enum Included {
     /// `include_tasks`: a task file (the text may hold templates).
     Tasks(String),
     /// `include_role`: a role (its name may hold templates).
-    Role(RoleRequest),
+    Role(Box<RoleRequest>),
 }
 
 /// An include the loader left for run time.

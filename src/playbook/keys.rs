@@ -13,6 +13,7 @@ pub const PLAY_KEYS: &[&str] = &[
     "post_tasks",
     "handlers",
     "roles",
+    "collections",
     "become",
     "become_user",
     "become_method",

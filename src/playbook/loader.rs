@@ -21,6 +21,9 @@ pub struct LoadOptions {
     pub extra_vars: Arc<Vars>,
     /// Extra role directories, searched after `roles/` next to the playbook.
     pub roles_path: Vec<PathBuf>,
+    /// Collection directories (`collections_path`), searched after `collections/` next to
+    /// the playbook for roles named `ns.coll.role` (see `collections.rs`).
+    pub collections_paths: Vec<PathBuf>,
     /// The playbook directory (roles/, relative paths) when not the file's own: a playbook
     /// read from standard input or built by `adhoc`/`patch` belongs to the current directory.
     pub base_dir: Option<PathBuf>,
@@ -73,6 +76,7 @@ fn load_with(
         role_defaults: Vars::new(),
         role_vars: Vars::new(),
         runtime,
+        collections: Vec::new(),
     };
     let plays = loader.playbook_file(path, None)?;
     Ok(Playbook {
@@ -107,6 +111,9 @@ pub(super) struct Loader<'a> {
     pub(super) role_vars: Vars,
     /// What includes loaded at run time need.
     pub(super) runtime: Arc<RuntimeContext>,
+    /// The collections a short role name is looked for in: the play's `collections:`, and
+    /// while a collection's role loads its dependencies, that collection first.
+    pub(super) collections: Vec<String>,
 }
 
 impl<'a> Loader<'a> {
@@ -132,6 +139,7 @@ impl<'a> Loader<'a> {
             role_defaults: Vars::new(),
             role_vars: Vars::new(),
             runtime: runtime.clone(),
+            collections: Vec::new(),
         }
     }
 }
@@ -257,6 +265,13 @@ impl Loader<'_> {
         inherited.vars.clear();
         self.next_id = 0;
         self.roles_run.clear();
+        self.collections = match node.get("collections") {
+            Some(list) => expect_seq(file, list, "collections")?
+                .iter()
+                .map(|item| expect_str(file, item, "collections").map(str::to_string))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
         self.role_handlers.clear();
         self.role_defaults.clear();
         self.role_vars.clear();

@@ -1,5 +1,6 @@
 //! Playbooks: the model, the loader that builds it from YAML with source positions, and tags.
 
+mod collections;
 pub mod digest;
 mod dynamic;
 mod error;

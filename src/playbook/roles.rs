@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::collections;
 use super::error::PlaybookError;
 use super::keys::INHERITED_KEYS;
 use super::loader::Loader;
@@ -49,6 +50,10 @@ pub struct RoleRequest {
     /// The role's defaults and vars are seen by the whole play (`roles:`, `import_role`,
     /// `include_role` with `public: true`).
     pub public: bool,
+    /// The collections a short name is also looked for in (the play's `collections:`;
+    /// for a collection role's dependency, that collection first), kept for `include_role`
+    /// resolved at run time.
+    pub collections: Vec<String>,
 }
 
 impl RoleRequest {
@@ -63,6 +68,7 @@ impl RoleRequest {
             params: Vars::new(),
             once: true,
             public: true,
+            collections: Vec::new(),
         }
     }
 }
@@ -100,6 +106,7 @@ impl Loader<'_> {
         };
         let mut request = RoleRequest::named(name, file.at(name_node));
         request.public = public;
+        request.collections = self.collections.clone();
         let mut role_inherited = inherited.clone();
         if let Some(entries) = node.as_map() {
             self.apply_inherited(file, node, &mut role_inherited)?;
@@ -128,6 +135,7 @@ impl Loader<'_> {
         let mut public = None;
         let mut request = RoleRequest::named(String::new(), file.at(node));
         request.once = false;
+        request.collections = self.collections.clone();
         for (key, value) in entries {
             let text = || expect_str(file, value, &key.name).map(str::to_string);
             match key.name.as_str() {
@@ -178,7 +186,7 @@ impl Loader<'_> {
         inherited: &Inherited,
     ) -> Result<Vec<TaskNode>, PlaybookError> {
         let at = &request.at;
-        let dir = self.find_role(&request.name, at)?;
+        let dir = self.find_role(&request.name, &request.collections, at)?;
         let meta = self.role_meta(&dir, at)?;
         if request.once && !meta.allow_duplicates {
             let key = format!(
@@ -195,9 +203,18 @@ impl Loader<'_> {
         if let Some((meta_file, dependencies)) = meta.dependencies {
             let mut parent = inherited.clone();
             parent.role = None;
-            for dependency in &dependencies {
-                tasks.extend(self.role_entry(&meta_file, dependency, &parent, request.public)?);
-            }
+            // A collection's role names its siblings by their short names.
+            let outer = self.collections.clone();
+            self.collections = collections::collection_of(&dir)
+                .into_iter()
+                .chain(request.collections.iter().cloned())
+                .collect();
+            let loaded: Result<Vec<_>, _> = dependencies
+                .iter()
+                .map(|dependency| self.role_entry(&meta_file, dependency, &parent, request.public))
+                .collect();
+            self.collections = outer;
+            tasks.extend(loaded?.into_iter().flatten());
             self.done_with_file();
         }
         let defaults =
@@ -217,8 +234,13 @@ impl Loader<'_> {
             );
         }
         role_vars.extend(request.params.clone());
+        // A collection's role is shown by its full name, however it was named (as Ansible).
+        let name = match (collections::collection_of(&dir), dir.file_name()) {
+            (Some(collection), Some(role)) => format!("{collection}.{}", role.to_string_lossy()),
+            _ => request.name.clone(),
+        };
         let role = Arc::new(Role {
-            name: request.name.clone(),
+            name,
             path: dir.clone(),
             defaults: Arc::new(defaults),
             vars: Arc::new(role_vars),
@@ -298,24 +320,47 @@ impl Loader<'_> {
         Ok(vars)
     }
 
-    /// The role's directory: `roles/` next to the playbook (and its parent's), the configured
-    /// roles path, then the playbook's own directory.
-    pub(super) fn find_role(&self, name: &str, at: &Location) -> Result<PathBuf, PlaybookError> {
+    /// The role's directory. `ns.coll.role`: that collection's role (see `collections.rs`).
+    /// A short name: the role of the first of `collections` that has it, else `roles/` next
+    /// to the playbook (and its parent's), the configured roles path, then the playbook's
+    /// own directory.
+    pub(super) fn find_role(
+        &self,
+        name: &str,
+        collections: &[String],
+        at: &Location,
+    ) -> Result<PathBuf, PlaybookError> {
+        let roots = collections::roots(&self.base_dir, &self.options.collections_paths);
+        let mut candidates = Vec::new();
+        if let Some((ns, coll, role)) = collections::split_fqcn(name) {
+            candidates.extend(collections::candidates(
+                &roots,
+                &format!("{ns}.{coll}"),
+                role,
+            ));
+        } else if !name.contains('/') {
+            for collection in collections {
+                candidates.extend(collections::candidates(&roots, collection, name));
+            }
+        }
         let mut searched = vec![self.base_dir.join("roles")];
         if let Some(parent) = self.base_dir.parent() {
             searched.push(parent.join("roles"));
         }
         searched.extend(self.options.roles_path.iter().cloned());
         searched.push(self.base_dir.clone());
-        searched
-            .iter()
-            .map(|dir| dir.join(name))
-            .find(|dir| dir.is_dir())
-            .ok_or_else(|| PlaybookError::RoleNotFound {
-                name: name.to_string(),
-                searched,
-                at: at.clone(),
-            })
+        candidates.extend(searched.iter().map(|dir| dir.join(name)));
+        if let Some(found) = candidates.iter().find(|dir| dir.is_dir()) {
+            return Ok(found.clone());
+        }
+        Err(PlaybookError::RoleNotFound {
+            name: name.to_string(),
+            searched: candidates
+                .into_iter()
+                .map(|dir| dir.parent().map(Path::to_path_buf).unwrap_or(dir))
+                .collect(),
+            at: at.clone(),
+        })
     }
 }
 
@@ -373,6 +418,78 @@ mod tests {
                 TaskNode::Block(_) => "block".into(),
             })
             .collect()
+    }
+
+    #[test]
+    fn collection_roles_load_by_full_name_and_by_short_name_through_the_plays_collections() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let coll = "elsewhere/ansible_collections/acme/patching/roles";
+        write(
+            dir.path(),
+            &[
+                (
+                    &format!("{coll}/reboot/tasks/main.yml"),
+                    "- name: reboot\n  debug: msg=r\n",
+                ),
+                (
+                    &format!("{coll}/reboot/meta/main.yml"),
+                    "dependencies: [precheck]\n",
+                ),
+                (
+                    &format!("{coll}/precheck/tasks/main.yml"),
+                    "- name: precheck\n  debug: msg=p\n",
+                ),
+                (
+                    "play/collections/ansible_collections/local/ops/roles/notify/tasks/main.yml",
+                    "- name: notify\n  debug: msg=n\n",
+                ),
+                (
+                    "play/site.yml",
+                    "- hosts: all\n  roles: [acme.patching.reboot]\n\
+                     - hosts: all\n  collections: [acme.patching, local.ops]\n  tasks:\n\
+                     \x20   - import_role: {name: notify}\n\
+                     \x20   - import_role: {name: local.ops.notify}\n\
+                     \x20   - import_role: {name: precheck}\n",
+                ),
+                (
+                    "play/missing.yml",
+                    "- hosts: all\n  roles: [acme.patching.nosuch]\n",
+                ),
+            ],
+        );
+        let options = LoadOptions {
+            collections_paths: vec![dir.path().join("elsewhere")],
+            ..LoadOptions::default()
+        };
+        let playbook =
+            load(&dir.path().join("play/site.yml"), &Templar::new(), &options).expect("loads");
+        assert_eq!(
+            task_names(&playbook.plays[0].tasks),
+            [
+                "acme.patching.precheck : precheck",
+                "acme.patching.reboot : reboot"
+            ]
+        );
+        assert_eq!(
+            task_names(&playbook.plays[1].tasks),
+            [
+                "local.ops.notify : notify",
+                "local.ops.notify : notify",
+                "acme.patching.precheck : precheck"
+            ]
+        );
+        let error = load(
+            &dir.path().join("play/missing.yml"),
+            &Templar::new(),
+            &options,
+        )
+        .expect_err("no such role");
+        let shown = render(&error);
+        assert!(shown.contains("acme.patching.nosuch"), "{shown}");
+        assert!(
+            shown.contains("elsewhere/ansible_collections/acme/patching/roles"),
+            "{shown}"
+        );
     }
 
     #[test]

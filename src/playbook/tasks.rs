@@ -234,7 +234,7 @@ impl Loader<'_> {
         }
         let (what, apply) = if short == "include_role" {
             let (request, apply) = self.role_action(file, value, short)?;
-            (Included::Role(request), apply)
+            (Included::Role(Box::new(request)), apply)
         } else {
             let (name, apply) = include_args(file, value)?;
             (Included::Tasks(name), apply)

@@ -287,6 +287,24 @@ pub enum JournalEvent {
         /// What the last attempt saw (composed by rpatch, no secrets).
         message: String,
     },
+    /// A task changed the run's in-memory inventory (`add_host`, `group_by`); written before
+    /// the change applies. A resume refuses such a run: it cannot re-create the change.
+    InventoryChanged {
+        /// Play index.
+        play: usize,
+        /// The task's name as written.
+        task: String,
+        /// What changed (`added host new1 to groups fresh`).
+        change: String,
+    },
+    /// A play planned when it started, because the inventory changed at run time: its
+    /// batches replace the ones `run_start` planned.
+    PlayReplanned {
+        /// Play index.
+        play: usize,
+        /// Host names per batch.
+        batches: Vec<Vec<String>>,
+    },
 }
 
 /// One line of the journal.
@@ -572,6 +590,8 @@ pub struct RunState {
     pub halted_after: Option<BatchRef>,
     /// How the run ended, if it did (cleared by a resume: a halted run goes on).
     pub finished: Option<RunEndStatus>,
+    /// The first change a task made to the run's inventory (`add_host`, `group_by`), if any.
+    pub inventory_changed: Option<String>,
     /// Length in bytes of the complete lines (where a resumed run appends).
     pub valid_len: u64,
     /// The 1-based number of a partial last line that was dropped, if any.
@@ -730,6 +750,7 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
             interrupted: None,
             halted_after: None,
             finished: None,
+            inventory_changed: None,
             valid_len: 0,
             dropped_tail: None,
         });
@@ -820,6 +841,18 @@ fn apply(state: &mut Option<RunState>, record: JournalRecord) -> Result<(), Stri
         JournalEvent::Interrupted { reason } => run.interrupted = Some(reason),
         JournalEvent::RunEnd { status } => run.finished = Some(status),
         JournalEvent::Notification { .. } => {}
+        JournalEvent::InventoryChanged { play, task, change } => {
+            run.inventory_changed
+                .get_or_insert(format!("play {}, task `{task}`: {change}", play + 1));
+        }
+        JournalEvent::PlayReplanned { play, batches } => {
+            let planned = run
+                .plan
+                .plays
+                .get_mut(play)
+                .ok_or_else(|| format!("play {play} is not in the plan"))?;
+            planned.batches = batches;
+        }
     }
     Ok(())
 }

@@ -30,10 +30,22 @@ pub enum NothingToResume {
         /// Hosts that failed (they would run again with `--retry-failed`).
         failed: usize,
     },
+    /// A task changed the run's inventory (`add_host`, `group_by`), which a resume cannot
+    /// re-create: hosts done would not run those tasks again.
+    #[error("the run changed its inventory while it ran ({change}); a resume cannot re-create hosts and groups added by add_host or group_by: start a new run")]
+    InventoryChanged {
+        /// The first change.
+        change: String,
+    },
 }
 
 /// Works out what resuming `state` runs.
 pub fn resume_scope(state: &RunState, retry_failed: bool) -> Result<ResumeScope, NothingToResume> {
+    if let Some(change) = &state.inventory_changed {
+        return Err(NothingToResume::InventoryChanged {
+            change: change.clone(),
+        });
+    }
     let again = |status: HostStatus| match status {
         HostStatus::Ok => false,
         HostStatus::Unreachable => true,
@@ -77,6 +89,14 @@ mod tests {
     use super::*;
     use crate::rolling::journal::{Plan, PlannedPlay, RunId, RunSettings};
 
+    #[test]
+    fn a_run_that_changed_its_inventory_is_not_resumed() {
+        let mut changed = state(&[("a", HostStatus::Unreachable)], None);
+        changed.inventory_changed = Some("play 1, task `add`: added host new1".into());
+        let refusal = resume_scope(&changed, false).expect_err("refused");
+        assert!(refusal.to_string().contains("added host new1"), "{refusal}");
+    }
+
     fn state(done: &[(&str, HostStatus)], finished: Option<RunEndStatus>) -> RunState {
         RunState {
             run_id: RunId::parse("20261123T164500Z-4f2a").expect("id"),
@@ -100,6 +120,7 @@ mod tests {
             last_task: BTreeMap::new(),
             gates: Vec::new(),
             paused_until: None,
+            inventory_changed: None,
             interrupted: None,
             halted_after: Some(BatchRef { play: 0, batch: 0 }),
             finished,

@@ -392,7 +392,9 @@ impl RunSummary {
                 | JournalEvent::WindowPause { .. }
                 | JournalEvent::Interrupted { .. }
                 | JournalEvent::RunEnd { .. }
-                | JournalEvent::Notification { .. } => {}
+                | JournalEvent::Notification { .. }
+                | JournalEvent::InventoryChanged { .. }
+                | JournalEvent::PlayReplanned { .. } => {}
             }
         }
         let status = run_status(state, &plays);

@@ -107,6 +107,7 @@ impl Runner {
             let failing = outcome.status == Status::Unreachable
                 || (outcome.status == Status::Failed && !outcome.ignored);
             self.apply(&name, Some(&task), outcome, Flow::Cursor, play);
+            self.apply_inventory_changes(&task.display_name()).await;
             let fatal = task
                 .settings
                 .any_errors_fatal

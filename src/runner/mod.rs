@@ -12,6 +12,7 @@ mod events;
 mod execute;
 mod free;
 mod host;
+mod inventory_change;
 pub(crate) mod loops;
 mod meta;
 mod module_call;
@@ -170,12 +171,28 @@ pub async fn run(
         if runner.interrupted() {
             break;
         }
+        // After add_host/group_by, a play is planned when it starts (see inventory_change.rs).
+        let replanned;
+        let plan = if runner.inventory_changed {
+            match runner.replan(index, play).await {
+                Some(fresh) => {
+                    replanned = fresh;
+                    &replanned
+                }
+                None => {
+                    stopped = true;
+                    break;
+                }
+            }
+        } else {
+            plan
+        };
         let hosts: Vec<String> = plan
             .batches
             .iter()
             .flat_map(|b| b.hosts.iter().map(|(h, _)| h.clone()))
             .collect();
-        runner.ensure_hosts(input.inventory, &hosts, index);
+        runner.ensure_hosts(&hosts, index);
         if !runner.run_rolling_play(index, play, plan).await {
             stopped = true;
             break;
@@ -303,6 +320,12 @@ pub(crate) struct Runner {
     rescued_then_removed: std::collections::HashSet<String>,
     halted: Option<Halt>,
     paused_until: Option<String>,
+    /// The run's own inventory, which `add_host` and `group_by` change.
+    inventory: Inventory,
+    /// True once they did: later plays are planned when they start.
+    inventory_changed: bool,
+    /// Changes the results of the current task asked for, applied when it ends.
+    pending_inventory: Vec<inventory_change::Change>,
 }
 
 impl Runner {
@@ -402,6 +425,9 @@ impl Runner {
             left_play: std::collections::HashSet::new(),
             halted: None,
             paused_until: None,
+            inventory: input.inventory.clone(),
+            inventory_changed: false,
+            pending_inventory: Vec::new(),
         }
     }
 
@@ -412,7 +438,8 @@ impl Runner {
 
     /// Creates state (variables and connection) for hosts seen for the first time; hosts a
     /// resumed run's journal marks failed or unreachable in an earlier play stay out.
-    fn ensure_hosts(&mut self, inventory: &Inventory, names: &[String], play: usize) {
+    fn ensure_hosts(&mut self, names: &[String], play: usize) {
+        let inventory = &self.inventory;
         for name in names {
             if self.hosts.contains_key(name) {
                 continue;

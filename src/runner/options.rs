@@ -20,6 +20,8 @@ pub struct RunOptions {
     pub tags: TagFilter,
     /// Only these hosts (already resolved from `--limit`), if limited.
     pub limit: Option<Vec<String>>,
+    /// `--serial`, for plays planned while the run goes (after `add_host`/`group_by`).
+    pub serial_override: Option<crate::rolling::serial::Serial>,
     /// Log in as this user (`-u`).
     pub remote_user: Option<String>,
     /// Escalate every task (`-b`).
@@ -69,6 +71,7 @@ impl Default for RunOptions {
             forks: 50,
             tags: TagFilter::default(),
             limit: None,
+            serial_override: None,
             remote_user: None,
             become_all: false,
             force_handlers: false,

@@ -190,6 +190,17 @@ pub fn warn_unmatched(selection: &Selection) {
     }
 }
 
+/// Plans one play (a later play of a run whose inventory changed, see
+/// `runner/inventory_change.rs`).
+pub(crate) fn plan_one(
+    play: &Play,
+    inventory: &Inventory,
+    templar: &Templar,
+    inputs: &PlanInputs,
+) -> Result<PlayPlan, PlanError> {
+    plan_play(play, inventory, templar, inputs)
+}
+
 fn plan_play(
     play: &Play,
     inventory: &Inventory,

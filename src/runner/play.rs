@@ -490,6 +490,7 @@ impl Runner {
             }
             self.apply(&name, Some(task), outcome, flow, play);
         }
+        self.apply_inventory_changes(&task.display_name()).await;
         // Ansible makes a failing `run_once` task fatal too.
         let fatal = task
             .settings
@@ -511,7 +512,8 @@ impl Runner {
         members: &[(String, Vec<Arc<Vars>>)],
     ) -> bool {
         let Some(flag) = &task.settings.run_once else {
-            return false;
+            // `add_host` bypasses the host loop in Ansible: it runs once (per loop item).
+            return matches!(&task.action, Action::Module { module, .. } if module.name() == "add_host");
         };
         let Some((first, include_vars)) = members.first() else {
             return false;
@@ -597,6 +599,11 @@ impl Runner {
                 .map(|(i, _)| i)
                 .collect()
         };
+        self.pending_inventory
+            .extend(super::inventory_change::changes_in(
+                name,
+                &outcome.registered,
+            ));
         let mut journaled = journal_status(&outcome);
         let record = outcome.record.clone();
         let message = outcome.message.clone();

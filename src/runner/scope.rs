@@ -64,7 +64,14 @@ pub fn task_scope(
     layers.push(host.magic.clone());
     if let Some(role) = role {
         let mut role_magic = Vars::new();
-        role_magic.insert("role_name".into(), Value::from(role.name.as_str()));
+        // As Ansible: `role_name` is the role's directory name, `ansible_role_name` its full
+        // name (`ns.coll.role` for a collection's role).
+        let short = role
+            .path
+            .file_name()
+            .map_or_else(|| role.name.clone(), |n| n.to_string_lossy().into_owned());
+        role_magic.insert("role_name".into(), Value::from(short));
+        role_magic.insert("ansible_role_name".into(), Value::from(role.name.as_str()));
         role_magic.insert(
             "role_path".into(),
             Value::from(role.path.display().to_string()),
