@@ -181,9 +181,12 @@ fn keyed_group(
         }
         Err(_) => return Ok(()),
     };
-    let empty = Json::String(String::new());
-    let usable = truthy(&key) || (key == empty && keyed.default_value.is_some());
-    if !usable {
+    // Ansible 2.19: `None` and `''` take the `default_value` (for the key, a list item or a
+    // mapping's value); a mapping's empty value without one drops the separator when
+    // `trailing_separator: false`.
+    let defaultable = |value: &Json| matches!(value, Json::Null) || value.as_str() == Some("");
+    let use_default = defaultable(&key) && keyed.default_value.is_some();
+    if !truthy(&key) && !use_default {
         let blank = matches!(&key, Json::Array(a) if a.is_empty())
             || matches!(&key, Json::Object(o) if o.is_empty());
         if options.strict && !blank {
@@ -195,25 +198,27 @@ fn keyed_group(
         return Ok(());
     }
     let sep = &keyed.separator;
-    let or_default = |name: String| match (&keyed.default_value, name.is_empty()) {
-        (Some(default), true) => default.clone(),
-        _ => name,
-    };
-    let names: Vec<String> = match &key {
-        Json::String(name) => vec![or_default(name.clone())],
-        Json::Array(items) => items.iter().map(|item| or_default(py_str(item))).collect(),
-        Json::Object(map) => map
+    let names: Vec<String> = match (&key, &keyed.default_value) {
+        (_, Some(default)) if use_default => vec![default.clone()],
+        (Json::String(name), _) => vec![name.clone()],
+        (Json::Array(items), default) => items
+            .iter()
+            .map(|item| match default {
+                Some(default) if defaultable(item) => default.clone(),
+                _ => py_str(item),
+            })
+            .collect(),
+        (Json::Object(map), default) => map
             .iter()
             .map(|(name, value)| {
-                let value = py_str(value);
-                match (&keyed.default_value, keyed.trailing_separator, value.is_empty()) {
+                match (default, keyed.trailing_separator, defaultable(value)) {
                     (Some(default), _, true) => format!("{name}{sep}{default}"),
                     (None, Some(false), true) => name.clone(),
-                    _ => format!("{name}{sep}{value}"),
+                    _ => format!("{name}{sep}{}", py_str(value)),
                 }
             })
             .collect(),
-        other => {
+        (other, _) => {
             return Err(format!(
                 "invalid group name format from `{}` for host {host}: expected a string, a list of them or a mapping, got {}",
                 keyed.key,

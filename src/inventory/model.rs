@@ -265,7 +265,17 @@ impl Inventory {
                 .map(|host| (UNGROUPED.to_string(), host.clone())),
         );
         if let Some(ungrouped) = self.groups.get_mut(UNGROUPED) {
-            ungrouped.hosts = lonely;
+            // As Ansible's reconcile: hosts a source put in `ungrouped` keep their place, the
+            // others follow in inventory order.
+            let lonely_set: HashSet<&String> = lonely.iter().collect();
+            let mut order: IndexSet<String> = ungrouped
+                .hosts
+                .iter()
+                .filter(|h| lonely_set.contains(h))
+                .cloned()
+                .collect();
+            order.extend(lonely.iter().cloned());
+            ungrouped.hosts = order.into_iter().collect();
         }
     }
 
