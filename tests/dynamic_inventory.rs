@@ -408,6 +408,27 @@ fn a_script_that_fails_is_refused_showing_its_stderr() {
 }
 
 #[test]
+fn a_failing_scripts_long_stderr_is_shown_truncated() {
+    let project = guarded(script(
+        Project::new(),
+        "noisy.sh",
+        "#!/bin/sh
+echo 'first line of the trace' >&2
+yes 'traceback frame' | head -c 50000 >&2
+exit 3
+",
+    ));
+    let stderr = refused(&project, "noisy.sh");
+    assert!(
+        stderr.contains("noisy.sh --list` failed (exit code 3)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("first line of the trace"), "{stderr}");
+    assert!(stderr.contains("more bytes]"), "{stderr}");
+    assert!(stderr.len() < 5000, "{} bytes shown", stderr.len());
+}
+
+#[test]
 fn a_failing_host_call_names_the_host() {
     let project = guarded(script(
         Project::new(),
@@ -499,6 +520,16 @@ fn a_failing_constructed_expression_skips_the_host_unless_strict() {
     let stderr = refused(&strict, "inv");
     assert!(
         stderr.contains("20-topology.yml: could not set `rpatch_hypervisor` for host vm2"),
+        "{stderr}"
+    );
+
+    let strict_group = guarded(script(Project::new(), "inv/10-guests.sh", DISCOVERED).file(
+        "inv/20-topology.yml",
+        "plugin: constructed\nstrict: true\ngroups:\n  on_kvm01: hv == 'kvm01'\n",
+    ));
+    let stderr = refused(&strict_group, "inv");
+    assert!(
+        stderr.contains("20-topology.yml: could not add host vm2 to group on_kvm01"),
         "{stderr}"
     );
 }
