@@ -152,6 +152,15 @@ fn compose_strings_a_template_made_are_marked_unsafe_in_list_as_ansible_inventor
         "probe/11-trust.2.host.json",
         "probe/09-cons.1.list.json",
         "probe/16-chain.1.list.json",
+        "probe/33-yamlpass.1.list.json",
+    ]);
+}
+
+#[test]
+fn a_script_value_wrapped_as_ansible_unsafe_is_read_as_that_string() {
+    assert_recorded(&[
+        "probe/34-unsafein.1.list.json",
+        "probe/34-unsafein.2.host.json",
     ]);
 }
 

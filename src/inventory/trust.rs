@@ -147,6 +147,38 @@ impl Origins {
     }
 }
 
+/// The key of ansible-inventory's wrapper for an untrusted string.
+const UNSAFE_KEY: &str = "__ansible_unsafe";
+
+/// A value from JSON in which `{"__ansible_unsafe": "..."}` is that string, recorded in `marks`
+/// as untrusted (as Ansible's JSON decoder reads a script's output).
+pub fn from_marked_json(json: &serde_json::Value, marks: &mut Untrusted) -> Value {
+    use serde_json::Value as Json;
+    match json {
+        Json::Object(map) => match (map.len(), map.get(UNSAFE_KEY)) {
+            (1, Some(Json::String(text))) => {
+                let value = shared_string(text);
+                marks.record(&value);
+                value
+            }
+            _ => {
+                let map: IndexMap<Value, Value> = map
+                    .iter()
+                    .map(|(key, item)| (Value::from(key.as_str()), from_marked_json(item, marks)))
+                    .collect();
+                Value::from(map)
+            }
+        },
+        Json::Array(items) => Value::from(
+            items
+                .iter()
+                .map(|item| from_marked_json(item, marks))
+                .collect::<Vec<_>>(),
+        ),
+        scalar => crate::vars::from_json(scalar),
+    }
+}
+
 /// `value` as JSON, each untrusted string as `{"__ansible_unsafe": "..."}` (ansible-inventory's
 /// `inventory_legacy` profile).
 pub fn to_marked_json(value: &Value, marks: &Untrusted) -> serde_json::Value {
@@ -155,7 +187,7 @@ pub fn to_marked_json(value: &Value, marks: &Untrusted) -> serde_json::Value {
         ValueKind::String if marks.contains(value) => {
             let mut wrapped = serde_json::Map::new();
             wrapped.insert(
-                "__ansible_unsafe".into(),
+                UNSAFE_KEY.into(),
                 Json::from(value.as_str().unwrap_or_default()),
             );
             Json::Object(wrapped)
@@ -218,5 +250,19 @@ mod tests {
             json!(["kvm01", unsafe_("lit")])
         );
         assert_eq!(composed("n", vars), json!(5));
+    }
+
+    #[test]
+    fn a_wrapped_untrusted_string_in_source_json_is_read_as_that_string_marked() {
+        let mut marks = Untrusted::default();
+        let json =
+            json!({"u": {"__ansible_unsafe": "{{ x }}"}, "d": {"__ansible_unsafe": 1, "k": "v"}});
+        let value = from_marked_json(&json, &mut marks);
+        assert_eq!(value.get_attr("u").unwrap().as_str(), Some("{{ x }}"));
+        assert_eq!(to_marked_json(&value, &marks), json);
+        assert_eq!(
+            crate::vars::to_json(&value),
+            json!({"u": "{{ x }}", "d": {"__ansible_unsafe": 1, "k": "v"}})
+        );
     }
 }
