@@ -18,20 +18,72 @@ fn expected(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Runs `rpatch inventory ARGS` from the fixtures directory and compares it with the output
-/// ansible-inventory printed for the same arguments.
-fn assert_same_as_ansible(recorded: &str, args: &[&str]) {
-    let project = Project::new();
+/// The recorded cases of tests/fixtures/dyninv/cases.txt: the expected/ file holding what
+/// ansible-inventory printed, and the arguments it was given.
+fn recorded_cases() -> Vec<(String, Vec<String>)> {
+    let path = fixtures().join("cases.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let mut words = line.split_whitespace().map(str::to_string);
+            let name = words.next().unwrap_or_default();
+            (name, words.collect())
+        })
+        .collect()
+}
+
+/// Runs `rpatch inventory ARGS` from the fixtures directory; `Some(message)` when its output
+/// differs from what ansible-inventory printed for the same arguments.
+fn differs_from_ansible(project: &Project, recorded: &str, args: &[String]) -> Option<String> {
     let mut full = vec!["inventory"];
-    full.extend_from_slice(args);
+    full.extend(args.iter().map(String::as_str));
     let output = project.rpatch_in(&fixtures(), &full);
-    output.expect_code(0);
-    assert_eq!(
-        output.stdout,
-        expected(recorded),
-        "rpatch {} differs from ansible-inventory (expected/{recorded})",
-        full.join(" ")
-    );
+    let want = expected(recorded);
+    if output.code == 0 && output.stdout == want {
+        return None;
+    }
+    let first = output
+        .stdout
+        .lines()
+        .zip(want.lines())
+        .position(|(got, want)| got != want)
+        .unwrap_or(0);
+    Some(format!(
+        "rpatch {} differs from ansible-inventory (expected/{recorded}), exit {}, from line {}:\n\
+         rpatch:\n{}\nansible-inventory:\n{}\nstderr: {}",
+        full.join(" "),
+        output.code,
+        first + 1,
+        output
+            .stdout
+            .lines()
+            .skip(first)
+            .take(6)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        want.lines()
+            .skip(first)
+            .take(6)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        output.stderr
+    ))
+}
+
+/// Checks the recorded cases whose expected/ file is named in `names` (each must exist).
+fn assert_recorded(names: &[&str]) {
+    let cases = recorded_cases();
+    let project = Project::new();
+    let mut failures = Vec::new();
+    for name in names {
+        let (_, args) = cases
+            .iter()
+            .find(|(recorded, _)| recorded == name)
+            .unwrap_or_else(|| panic!("{name} is not in tests/fixtures/dyninv/cases.txt"));
+        failures.extend(differs_from_ansible(&project, name, args));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 /// Writes an executable file into the project.
@@ -43,33 +95,118 @@ fn script(project: Project, relative: &str, text: &str) -> Project {
 }
 
 #[test]
+fn every_recorded_case_matches_ansible_inventory() {
+    let project = Project::new();
+    let cases = recorded_cases();
+    assert!(cases.len() > 100, "{} cases", cases.len());
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(name, args)| differs_from_ansible(&project, name, args))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
 fn a_script_with_meta_mixed_with_a_static_ini_and_group_vars_matches_ansible_inventory() {
-    assert_same_as_ansible("meta.list.json", &["-i", "meta", "--list"]);
-    assert_same_as_ansible("meta.graph.txt", &["-i", "meta", "--graph"]);
-    assert_same_as_ansible("meta.host-web1.json", &["-i", "meta", "--host", "web1"]);
+    assert_recorded(&["meta.list.json", "meta.graph.txt", "meta.host-web1.json"]);
+    assert_recorded(&[
+        "probe/08-mixed.1.list.json",
+        "probe/08-mixed.2.graph.txt",
+        "probe/08-mixed.5.list.json",
+        "probe/04-prec.1.list.json",
+        "probe/04-prec.2.host.json",
+        "probe/04-prec.3.host.json",
+    ]);
 }
 
 #[test]
 fn a_script_without_meta_is_asked_per_host_and_matches_ansible_inventory() {
-    let sources = ["-i", "nometa/hosts.yml", "-i", "nometa/legacy.sh"];
-    let list: Vec<&str> = sources.iter().copied().chain(["--list"]).collect();
-    assert_same_as_ansible("nometa.list.json", &list);
-    let graph: Vec<&str> = sources.iter().copied().chain(["--graph"]).collect();
-    assert_same_as_ansible("nometa.graph.txt", &graph);
+    assert_recorded(&["nometa.list.json", "nometa.graph.txt"]);
+    assert_recorded(&[
+        "probe/07-nometa.1.list.json",
+        "probe/07-nometa.3.host.json",
+        "probe/07-nometa.4.host.json",
+    ]);
 }
 
 #[test]
 fn a_constructed_file_builds_groups_keyed_groups_and_topology_vars_like_ansible_inventory() {
-    assert_same_as_ansible("constructed.list.json", &["-i", "constructed", "--list"]);
-    assert_same_as_ansible("constructed.graph.txt", &["-i", "constructed", "--graph"]);
-    assert_same_as_ansible(
+    assert_recorded(&[
+        "constructed.list.json",
+        "constructed.graph.txt",
         "constructed.host-api1.json",
-        &["-i", "constructed", "--host", "api1"],
-    );
-    assert_same_as_ansible(
         "constructed.host-tmp1.json",
-        &["-i", "constructed", "--host", "tmp1"],
-    );
+    ]);
+}
+
+#[test]
+fn compose_strings_a_template_made_are_marked_unsafe_in_list_as_ansible_inventory_does() {
+    assert_recorded(&[
+        "probe/11-trust.1.list.json",
+        "probe/11-trust.2.host.json",
+        "probe/09-cons.1.list.json",
+        "probe/16-chain.1.list.json",
+        "probe/33-yamlpass.1.list.json",
+    ]);
+}
+
+#[test]
+fn a_script_value_wrapped_as_ansible_unsafe_is_read_as_that_string() {
+    assert_recorded(&[
+        "probe/34-unsafein.1.list.json",
+        "probe/34-unsafein.2.host.json",
+    ]);
+}
+
+#[test]
+fn keyed_groups_give_none_and_empty_values_the_default_value_or_drop_the_separator() {
+    assert_recorded(&[
+        "probe/10-keyed.1.list.json",
+        "probe/10-keyed.2.graph.txt",
+        "probe/12-leading.1.list.json",
+        "probe/23-keyodd.1.list.json",
+    ]);
+}
+
+#[test]
+fn a_groups_condition_without_a_boolean_result_leaves_the_host_out() {
+    assert_recorded(&["probe/13-groups.1.list.json", "probe/13-groups.2.graph.txt"]);
+}
+
+#[test]
+fn hosts_a_source_put_in_ungrouped_keep_their_place() {
+    assert_recorded(&[
+        "probe/02-all.1.list.json",
+        "probe/02-all.2.graph.txt",
+        "probe/20-ungrouped.1.list.json",
+        "probe/18-orphans.1.list.json",
+    ]);
+}
+
+#[test]
+fn script_values_print_as_ansible_inventory_prints_them() {
+    assert_recorded(&[
+        "probe/05-types.1.list.json",
+        "probe/05-types.2.host.json",
+        "probe/06-unicode.1.list.json",
+        "probe/06-unicode.3.host.json",
+    ]);
+}
+
+#[test]
+fn ansible_group_priority_orders_group_vars_and_is_not_itself_a_variable() {
+    assert_recorded(&[
+        "probe/24-prio.1.list.json",
+        "probe/24-prio.2.host.json",
+        "probe/28-prio-ini.3.host.json",
+        "probe/31-samedepth.2.host.json",
+    ]);
 }
 
 #[test]
@@ -280,6 +417,27 @@ fn a_script_that_fails_is_refused_showing_its_stderr() {
 }
 
 #[test]
+fn a_failing_scripts_long_stderr_is_shown_truncated() {
+    let project = guarded(script(
+        Project::new(),
+        "noisy.sh",
+        "#!/bin/sh
+echo 'first line of the trace' >&2
+yes 'traceback frame' | head -c 50000 >&2
+exit 3
+",
+    ));
+    let stderr = refused(&project, "noisy.sh");
+    assert!(
+        stderr.contains("noisy.sh --list` failed (exit code 3)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("first line of the trace"), "{stderr}");
+    assert!(stderr.contains("more bytes]"), "{stderr}");
+    assert!(stderr.len() < 5000, "{} bytes shown", stderr.len());
+}
+
+#[test]
 fn a_failing_host_call_names_the_host() {
     let project = guarded(script(
         Project::new(),
@@ -373,6 +531,16 @@ fn a_failing_constructed_expression_skips_the_host_unless_strict() {
         stderr.contains("20-topology.yml: could not set `rpatch_hypervisor` for host vm2"),
         "{stderr}"
     );
+
+    let strict_group = guarded(script(Project::new(), "inv/10-guests.sh", DISCOVERED).file(
+        "inv/20-topology.yml",
+        "plugin: constructed\nstrict: true\ngroups:\n  on_kvm01: hv == 'kvm01'\n",
+    ));
+    let stderr = refused(&strict_group, "inv");
+    assert!(
+        stderr.contains("20-topology.yml: could not add host vm2 to group on_kvm01"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -423,5 +591,10 @@ fn a_successful_scripts_stderr_is_shown_as_a_warning() {
 
 #[test]
 fn constructed_sees_only_the_vars_ansible_lets_it_see() {
-    assert_same_as_ansible("allvars.host-w1.json", &["-i", "allvars", "--host", "w1"]);
+    assert_recorded(&["allvars.host-w1.json"]);
+    assert_recorded(&[
+        "probe/14-usevars.1.list.json",
+        "probe/15-novars.1.list.json",
+        "probe/17-ini.1.list.json",
+    ]);
 }

@@ -17,7 +17,9 @@ fn project(replay: &GovcReplay) -> Project {
             "vcenter.yml",
             "plugin: rpatch.govc\ngovc_url: https://vc.example/sdk\ngovc_username: admin\n\
              govc_password: \"{{ lookup('env', 'RPATCH_TEST_VC_PASSWORD') }}\"\n\
-             govc_insecure: true\ngovc_datacenter: DC0\nhosts: [DC0_C0_H1]\ncache: true\n",
+             govc_insecure: true\ngovc_datacenter: DC0\nhosts: [DC0_C0_H1]\ncache: true\n\
+             compose:\n  esxi_host: rpatch_hypervisor\n  is_on: vsphere_power_state == 'poweredOn'\n\
+             keyed_groups:\n  - key: rpatch_hypervisor\n    prefix: esxi\n",
         )
         .env("PATH", &replay.path_env())
         .env("RPATCH_TEST_VC_PASSWORD", PASSWORD)
@@ -42,6 +44,15 @@ fn govc_source_lists_vms_as_guests_of_their_esxi_host_and_a_cache_hit_runs_no_go
     assert_eq!(
         list["vsphere_poweredOn"]["hosts"],
         serde_json::json!(["DC0_C0_RP0_VM0"])
+    );
+    // The constructed options apply to the discovered hosts.
+    assert_eq!(vm["esxi_host"], "DC0_C0_H1");
+    assert_eq!(vm["is_on"], true);
+    assert!(
+        list["esxi_DC0_C0_H1"]["hosts"]
+            .as_array()
+            .is_some_and(|hosts| hosts.contains(&Json::from("DC0_C0_RP0_VM0"))),
+        "{list}"
     );
     let calls = replay.calls().len();
     for line in replay.command_lines() {

@@ -51,7 +51,8 @@ fn libvirt_source_lists_guests_orders_the_plan_caches_and_names_an_unreachable_h
     );
     let project = project(
         &lab,
-        "cache: true\ncache_timeout: 600\nkeyed_groups:\n  - key: rpatch_hypervisor\n    prefix: kvm\n",
+        "cache: true\ncache_timeout: 600\nkeyed_groups:\n  - key: rpatch_hypervisor\n    prefix: kvm\n\
+         compose:\n  rpatch_service: \"'svc-' ~ rpatch_domain[:3]\"\n",
     );
     let sources = ["-i", "inventory/local.yml", "-i", "libvirt.yml"];
 
@@ -71,6 +72,13 @@ fn libvirt_source_lists_guests_orders_the_plan_caches_and_names_an_unreachable_h
         assert_eq!(hostvars[guest]["libvirt_state"], "running", "{guest}");
         assert_eq!(hostvars[guest]["libvirt_vcpus"], 1, "{guest}");
         assert!(hostvars[guest]["libvirt_max_memory_mb"].is_u64(), "{guest}");
+        // compose applies to the discovered guests (a string the template made, which
+        // --list marks as ansible-inventory does).
+        assert_eq!(
+            hostvars[guest]["rpatch_service"]["__ansible_unsafe"],
+            format!("svc-{}", &guest[..3]),
+            "{guest}"
+        );
     }
     let members = |group: &str| -> Vec<String> {
         serde_json::from_value(list[group]["hosts"].clone()).unwrap_or_default()

@@ -35,16 +35,8 @@ pub fn inventory(mut args: InventoryArgs) -> Result<i32, CliError> {
     Ok(exit::OK)
 }
 
-/// JSON as ansible-inventory prints it (`json.dumps(indent=4)`).
+/// JSON as ansible-inventory prints it (`json.dumps(indent=4, sort_keys=True,
+/// ensure_ascii=False)`: Python's float repr, `1.5e-07`).
 fn pretty(value: &serde_json::Value) -> String {
-    use serde::Serialize;
-    let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(
-        &mut out,
-        serde_json::ser::PrettyFormatter::with_indent(b"    "),
-    );
-    match value.serialize(&mut serializer) {
-        Ok(()) => String::from_utf8(out).unwrap_or_default(),
-        Err(_) => String::new(),
-    }
+    crate::template::result_json(value, Some(4))
 }

@@ -22,6 +22,7 @@ use crate::vars::{Value, Vars};
 use super::dynamic_error::DynamicError;
 use super::error::InventoryError;
 use super::model::Inventory;
+use super::trust::Origins;
 
 /// The options of the constructed layer.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -82,6 +83,14 @@ impl Constructable {
     }
 }
 
+/// Variables Ansible computes as new (untrusted) strings: passed through by `compose`, they
+/// are still marked in `--list`.
+const MADE_BY_ANSIBLE: [&str; 3] = [
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "group_names",
+];
+
 /// Characters Ansible replaces in constructed group names (`C.INVALID_VARIABLE_NAMES`).
 static INVALID: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"^[\d\W]|[^\w]").unwrap_or_else(|_| unreachable!()));
@@ -117,12 +126,21 @@ pub fn apply(
         .into()
     };
     for host in hosts {
-        let mut vars = visible_vars(&view, inventory, &host, options.use_vars_plugins);
+        let mut origins = Origins::default();
+        let mut vars: Vars = visible_vars(&view, inventory, &host, options.use_vars_plugins)
+            .into_iter()
+            .map(|(name, value)| {
+                let made = MADE_BY_ANSIBLE.contains(&name.as_str());
+                let value = origins.track(&value, &inventory.untrusted, made);
+                (name, value)
+            })
+            .collect();
         let scope = Scope::new(vec![Arc::new(vars.clone())]);
         let mut composed = Vars::new();
         for (name, expr) in &options.compose {
             match templar.eval_expression(&expr_text(expr), &scope) {
                 Ok(value) => {
+                    let value = origins.settle(&value, &mut inventory.untrusted);
                     composed.insert(name.clone(), value);
                 }
                 Err(e) if options.strict => {
@@ -138,7 +156,7 @@ pub fn apply(
         let scope = Scope::new(vec![Arc::new(vars)]);
         for (name, condition) in &options.groups {
             let group = safe_group_name(name);
-            match templar.eval_condition(&expr_text(condition), &scope) {
+            match condition_holds(&templar, condition, &scope) {
                 Ok(true) => inventory.add_host(&host, &group, None),
                 Ok(false) => {}
                 Err(e) if options.strict => {
@@ -154,6 +172,27 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// A `groups` condition for one host. As in ansible-core 2.19 (without
+/// `ALLOW_BROKEN_CONDITIONALS`), a result that is not a boolean is an error, so with
+/// `strict: false` the host is left out rather than added for a truthy string or number.
+fn condition_holds(templar: &Templar, condition: &Json, scope: &Value) -> Result<bool, String> {
+    if let Json::Bool(literal) = condition {
+        return Ok(*literal);
+    }
+    let text = expr_text(condition);
+    let result = templar
+        .eval_expression(&text, scope)
+        .map_err(|e| e.to_string())?;
+    match result.kind() {
+        minijinja::value::ValueKind::Bool => Ok(result.is_true()),
+        _ => Err(format!(
+            "conditional result ({}) was derived from `{text}`, a {}; conditionals must have a boolean result",
+            if result.is_true() { "True" } else { "False" },
+            py_type(&crate::vars::to_json(&result))
+        )),
+    }
 }
 
 /// One `keyed_groups` entry for one host; `Err` is the message of a strict failure.
@@ -181,9 +220,12 @@ fn keyed_group(
         }
         Err(_) => return Ok(()),
     };
-    let empty = Json::String(String::new());
-    let usable = truthy(&key) || (key == empty && keyed.default_value.is_some());
-    if !usable {
+    // Ansible 2.19: `None` and `''` take the `default_value` (for the key, a list item or a
+    // mapping's value); a mapping's empty value without one drops the separator when
+    // `trailing_separator: false`.
+    let defaultable = |value: &Json| matches!(value, Json::Null) || value.as_str() == Some("");
+    let use_default = defaultable(&key) && keyed.default_value.is_some();
+    if !truthy(&key) && !use_default {
         let blank = matches!(&key, Json::Array(a) if a.is_empty())
             || matches!(&key, Json::Object(o) if o.is_empty());
         if options.strict && !blank {
@@ -195,25 +237,27 @@ fn keyed_group(
         return Ok(());
     }
     let sep = &keyed.separator;
-    let or_default = |name: String| match (&keyed.default_value, name.is_empty()) {
-        (Some(default), true) => default.clone(),
-        _ => name,
-    };
-    let names: Vec<String> = match &key {
-        Json::String(name) => vec![or_default(name.clone())],
-        Json::Array(items) => items.iter().map(|item| or_default(py_str(item))).collect(),
-        Json::Object(map) => map
+    let names: Vec<String> = match (&key, &keyed.default_value) {
+        (_, Some(default)) if use_default => vec![default.clone()],
+        (Json::String(name), _) => vec![name.clone()],
+        (Json::Array(items), default) => items
+            .iter()
+            .map(|item| match default {
+                Some(default) if defaultable(item) => default.clone(),
+                _ => py_str(item),
+            })
+            .collect(),
+        (Json::Object(map), default) => map
             .iter()
             .map(|(name, value)| {
-                let value = py_str(value);
-                match (&keyed.default_value, keyed.trailing_separator, value.is_empty()) {
+                match (default, keyed.trailing_separator, defaultable(value)) {
                     (Some(default), _, true) => format!("{name}{sep}{default}"),
                     (None, Some(false), true) => name.clone(),
-                    _ => format!("{name}{sep}{value}"),
+                    _ => format!("{name}{sep}{}", py_str(value)),
                 }
             })
             .collect(),
-        other => {
+        (other, _) => {
             return Err(format!(
                 "invalid group name format from `{}` for host {host}: expected a string, a list of them or a mapping, got {}",
                 keyed.key,

@@ -224,3 +224,18 @@ impl DynamicError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_stderr_is_cut_at_a_character_boundary_and_says_how_much_is_left() {
+        assert_eq!(truncate_stderr(b"short\n"), "short\n");
+        let long = "é".repeat(STDERR_SHOWN);
+        let cut = truncate_stderr(long.as_bytes());
+        let (shown, note) = cut.split_once("\n[... ").expect("marked as cut");
+        assert_eq!(shown.len(), STDERR_SHOWN);
+        assert_eq!(note, format!("{} more bytes]", long.len() - STDERR_SHOWN));
+    }
+}

@@ -29,6 +29,7 @@ mod script;
 mod script_plugin;
 mod source_cache;
 mod source_data;
+mod trust;
 mod vars_dirs;
 mod yaml_format;
 

@@ -10,6 +10,7 @@ use crate::diagnostic::Location;
 use crate::vars::{Value, Vars};
 
 use super::error::InventoryError;
+use super::trust::Untrusted;
 use super::vars_dirs::VarsDirs;
 
 /// The group every host belongs to.
@@ -89,6 +90,8 @@ pub struct Inventory {
     links: HashSet<(String, String)>,
     /// Things loading noticed but did not fail on (a script's stderr), for the CLI to show.
     pub(crate) warnings: Vec<String>,
+    /// Strings `compose` templates made, which `--list` marks as ansible-inventory does.
+    pub(crate) untrusted: Untrusted,
 }
 
 impl Default for Inventory {
@@ -110,6 +113,7 @@ impl Inventory {
             memberships: HashSet::new(),
             links: HashSet::new(),
             warnings: Vec::new(),
+            untrusted: Untrusted::default(),
         };
         inventory.add_group(ALL);
         inventory.add_group(UNGROUPED);
@@ -225,11 +229,11 @@ impl Inventory {
             });
         }
         for group in self.groups.values_mut() {
-            group.priority = group
-                .vars
-                .get("ansible_group_priority")
-                .and_then(as_int)
-                .unwrap_or(1);
+            // As Ansible's `Group.set_variable`: the priority is taken, not kept as a
+            // variable (so finalizing again keeps the priority already taken).
+            if let Some(priority) = group.vars.shift_remove("ansible_group_priority") {
+                group.priority = as_int(&priority).unwrap_or(1);
+            }
         }
         let names: Vec<String> = self.hosts.keys().cloned().collect();
         for name in names {
@@ -265,7 +269,17 @@ impl Inventory {
                 .map(|host| (UNGROUPED.to_string(), host.clone())),
         );
         if let Some(ungrouped) = self.groups.get_mut(UNGROUPED) {
-            ungrouped.hosts = lonely;
+            // As Ansible's reconcile: hosts a source put in `ungrouped` keep their place, the
+            // others follow in inventory order.
+            let lonely_set: HashSet<&String> = lonely.iter().collect();
+            let mut order: IndexSet<String> = ungrouped
+                .hosts
+                .iter()
+                .filter(|h| lonely_set.contains(h))
+                .cloned()
+                .collect();
+            order.extend(lonely.iter().cloned());
+            ungrouped.hosts = order.into_iter().collect();
         }
     }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::vars;
 
 use super::model::{Group, Inventory, ALL};
+use super::trust::to_marked_json;
 
 /// The `_meta.profile` ansible-inventory 2.19 writes: the JSON dialect of the document.
 const LIST_PROFILE: &str = "inventory_legacy";
@@ -53,7 +54,7 @@ impl Inventory {
         }
         let mut hostvars = Map::new();
         for host in self.hosts.keys().filter(|host| only.keeps(host)) {
-            if let Some(Value::Object(vars)) = self.host_json(host) {
+            if let Some(Value::Object(vars)) = self.vars_json(host, true) {
                 if !vars.is_empty() {
                     hostvars.insert(host.clone(), Value::Object(vars));
                 }
@@ -101,12 +102,25 @@ impl Inventory {
     /// The `ansible-inventory --host NAME` document: the host's merged variables without
     /// Ansible's internal ones, keys sorted. `None` for a host not in the inventory.
     pub fn host_json(&self, name: &str) -> Option<Value> {
+        self.vars_json(name, false)
+    }
+
+    /// A host's variables for output; `marked` prints strings `compose` made as
+    /// `{"__ansible_unsafe": ...}`, as ansible-inventory's `--list` does (not its `--host`).
+    fn vars_json(&self, name: &str, marked: bool) -> Option<Value> {
         self.hosts.get(name)?;
         let vars: Map<String, Value> = self
             .host_vars(name)
             .iter()
             .filter(|(key, _)| !INTERNAL_VARS.contains(&key.as_str()))
-            .map(|(key, value)| (key.clone(), vars::to_json(value)))
+            .map(|(key, value)| {
+                let json = if marked {
+                    to_marked_json(value, &self.untrusted)
+                } else {
+                    vars::to_json(value)
+                };
+                (key.clone(), json)
+            })
             .collect();
         Some(sort_keys(Value::Object(vars)))
     }

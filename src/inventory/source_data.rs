@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::model::Inventory;
+use super::trust::{from_marked_json, Untrusted};
 
 /// A group as a dynamic source reports it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -146,7 +147,8 @@ impl SourceData {
                 inventory.add_host(host, name, Some(source));
             }
             if !group.vars.is_empty() {
-                inventory.set_group_vars(name, to_vars(&group.vars));
+                let vars = to_vars(&group.vars, &mut inventory.untrusted);
+                inventory.set_group_vars(name, vars);
             }
             for child in &group.children {
                 inventory.add_child(name, child, None);
@@ -154,7 +156,8 @@ impl SourceData {
         }
         for host in self.hosts() {
             if let Some(vars) = self.hostvars.get(&host) {
-                inventory.set_host_vars(&host, to_vars(vars));
+                let vars = to_vars(vars, &mut inventory.untrusted);
+                inventory.set_host_vars(&host, vars);
             }
         }
     }
@@ -223,9 +226,12 @@ fn names(value: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
-fn to_vars(map: &Map<String, Value>) -> crate::vars::Vars {
+/// Variables from a source's JSON; `{"__ansible_unsafe": "..."}` (what ansible-inventory
+/// `--list` prints for an untrusted string, and Ansible's script plugin reads back as one) is
+/// that string, marked untrusted.
+fn to_vars(map: &Map<String, Value>, marks: &mut Untrusted) -> crate::vars::Vars {
     map.iter()
-        .map(|(k, v)| (k.clone(), crate::vars::from_json(v)))
+        .map(|(k, v)| (k.clone(), from_marked_json(v, marks)))
         .collect()
 }
 
