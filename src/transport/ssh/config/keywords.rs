@@ -11,11 +11,13 @@ pub enum Kind {
     /// Read and acted on.
     Honoured(Key),
     /// Accepted and ignored: it does not change where, as whom or through what rpatch
-    /// connects (logging, forwarding, multiplexing, algorithm lists, ...).
-    Ignored,
-    /// An error when it applies to a host with a value other than these: it would change
-    /// where or how the connection is made in a way rpatch cannot honour.
-    Refused(&'static [&'static str]),
+    /// connects (logging, forwarding, multiplexing, algorithm lists, ...). Its value is still
+    /// checked as OpenSSH checks it, on every line.
+    Ignored(Check),
+    /// An error when it applies to a host with a value other than the neutral ones: it would
+    /// change where or how the connection is made in a way rpatch cannot honour. Its value is
+    /// checked as OpenSSH checks it, on every line.
+    Refused(&'static [&'static str], Check),
 }
 
 /// The honoured keywords.
@@ -39,6 +41,7 @@ pub enum Key {
     IgnoreUnknown,
 }
 
+use super::values::{self, Check, Check as C};
 use Key as K;
 use Kind::{Honoured as H, Ignored as I, Refused as R, Structural as S};
 
@@ -65,114 +68,160 @@ pub const KEYWORDS: &[(&str, Kind)] = &[
     ("serveralivecountmax", H(K::ServerAliveCountMax)),
     ("ignoreunknown", H(K::IgnoreUnknown)),
     // Change the address, route or channel of the connection: refused unless neutral.
-    ("addressfamily", R(&["any"])),
-    ("bindaddress", R(&[])),
-    ("bindinterface", R(&[])),
-    ("canonicalizehostname", R(&["no"])),
-    ("canonicalizepermittedcnames", R(&["none"])),
-    ("proxyusefdpass", R(&["no"])),
-    ("knownhostscommand", R(&["none"])),
-    ("revokedhostkeys", R(&["none"])),
-    ("remotecommand", R(&["none"])),
-    ("sessiontype", R(&["default"])),
+    (
+        "addressfamily",
+        R(&["any"], C::Choice(&["any", "inet", "inet6"])),
+    ),
+    ("bindaddress", R(&[], C::One)),
+    ("bindinterface", R(&[], C::One)),
+    (
+        "canonicalizehostname",
+        R(
+            &["no", "false"],
+            C::Choice(&["yes", "no", "true", "false", "always"]),
+        ),
+    ),
+    ("canonicalizepermittedcnames", R(&["none"], C::Any)),
+    ("proxyusefdpass", R(&["no", "false"], C::Flag)),
+    ("knownhostscommand", R(&["none"], C::Any)),
+    ("revokedhostkeys", R(&["none"], C::One)),
+    ("remotecommand", R(&["none"], C::Any)),
+    (
+        "sessiontype",
+        R(&["default"], C::Choice(&["none", "subsystem", "default"])),
+    ),
     // Deprecated or unsupported in OpenSSH itself (it only warns).
-    ("protocol", I),
-    ("cipher", I),
-    ("fallbacktorsh", I),
-    ("globalknownhostsfile2", I),
-    ("rhostsauthentication", I),
-    ("userknownhostsfile2", I),
-    ("useroaming", I),
-    ("usersh", I),
-    ("useprivilegedport", I),
-    ("afstokenpassing", I),
-    ("kerberosauthentication", I),
-    ("kerberostgtpassing", I),
-    ("rsaauthentication", I),
-    ("rhostsrsaauthentication", I),
-    ("compressionlevel", I),
-    ("dsaauthentication", I),
-    ("skeyauthentication", I),
-    ("tisauthentication", I),
+    ("protocol", I(C::Any)),
+    ("cipher", I(C::Any)),
+    ("fallbacktorsh", I(C::Any)),
+    ("globalknownhostsfile2", I(C::Any)),
+    ("rhostsauthentication", I(C::Any)),
+    ("userknownhostsfile2", I(C::Any)),
+    ("useroaming", I(C::Any)),
+    ("usersh", I(C::Any)),
+    ("useprivilegedport", I(C::Any)),
+    ("afstokenpassing", I(C::Any)),
+    ("kerberosauthentication", I(C::Any)),
+    ("kerberostgtpassing", I(C::Any)),
+    ("rsaauthentication", I(C::Any)),
+    ("rhostsrsaauthentication", I(C::Any)),
+    ("compressionlevel", I(C::Any)),
+    ("dsaauthentication", I(C::Any)),
+    ("skeyauthentication", I(C::Any)),
+    ("tisauthentication", I(C::Any)),
     // Authentication methods and key sources: a key rpatch does not offer fails visibly.
-    ("gssapiauthentication", I),
-    ("gssapidelegatecredentials", I),
-    ("smartcarddevice", I),
-    ("pkcs11provider", I),
-    ("securitykeyprovider", I),
-    ("passwordauthentication", I),
-    ("kbdinteractiveauthentication", I),
-    ("kbdinteractivedevices", I),
-    ("challengeresponseauthentication", I),
-    ("pubkeyauthentication", I),
-    ("hostbasedauthentication", I),
-    ("hostbasedacceptedalgorithms", I),
-    ("hostbasedkeytypes", I),
-    ("pubkeyacceptedalgorithms", I),
-    ("pubkeyacceptedkeytypes", I),
-    ("preferredauthentications", I),
-    ("numberofpasswordprompts", I),
-    ("addkeystoagent", I),
-    ("identityagent", I),
-    ("enablesshkeysign", I),
-    ("requiredrsasize", I),
+    ("gssapiauthentication", I(C::Flag)),
+    ("gssapidelegatecredentials", I(C::Flag)),
+    ("smartcarddevice", I(C::Any)),
+    ("pkcs11provider", I(C::One)),
+    ("securitykeyprovider", I(C::One)),
+    ("passwordauthentication", I(C::Flag)),
+    ("kbdinteractiveauthentication", I(C::Flag)),
+    ("kbdinteractivedevices", I(C::One)),
+    ("challengeresponseauthentication", I(C::Flag)),
+    (
+        "pubkeyauthentication",
+        I(C::Choice(&[
+            "yes",
+            "no",
+            "true",
+            "false",
+            "unbound",
+            "host-bound",
+        ])),
+    ),
+    ("hostbasedauthentication", I(C::Flag)),
+    ("hostbasedacceptedalgorithms", I(C::KeyNames)),
+    ("hostbasedkeytypes", I(C::KeyNames)),
+    ("pubkeyacceptedalgorithms", I(C::KeyNames)),
+    ("pubkeyacceptedkeytypes", I(C::KeyNames)),
+    ("preferredauthentications", I(C::One)),
+    ("numberofpasswordprompts", I(C::Int)),
+    ("addkeystoagent", I(C::AddKeysToAgent)),
+    ("identityagent", I(C::One)),
+    ("enablesshkeysign", I(C::Flag)),
+    ("requiredrsasize", I(C::Int)),
     // Algorithm lists: russh negotiates from its own safe defaults.
-    ("ciphers", I),
-    ("macs", I),
-    ("kexalgorithms", I),
-    ("hostkeyalgorithms", I),
-    ("casignaturealgorithms", I),
-    ("rekeylimit", I),
+    ("ciphers", I(C::Names(values::CIPHERS))),
+    ("macs", I(C::Names(values::MACS))),
+    ("kexalgorithms", I(C::Names(values::KEX))),
+    ("hostkeyalgorithms", I(C::KeyNames)),
+    ("casignaturealgorithms", I(C::KeyNames)),
+    ("rekeylimit", I(C::RekeyLimit)),
     // Host key bookkeeping rpatch does its own (stricter) way.
-    ("checkhostip", I),
-    ("verifyhostkeydns", I),
-    ("updatehostkeys", I),
-    ("hashknownhosts", I),
-    ("visualhostkey", I),
-    ("fingerprinthash", I),
-    ("nohostauthenticationforlocalhost", I),
+    ("checkhostip", I(C::Flag)),
+    (
+        "verifyhostkeydns",
+        I(C::Choice(&["yes", "no", "true", "false", "ask"])),
+    ),
+    (
+        "updatehostkeys",
+        I(C::Choice(&["yes", "no", "true", "false", "ask"])),
+    ),
+    ("hashknownhosts", I(C::Flag)),
+    ("visualhostkey", I(C::Flag)),
+    ("fingerprinthash", I(C::Choice(&["md5", "sha256"]))),
+    ("nohostauthenticationforlocalhost", I(C::Flag)),
     // Canonicalisation settings with no effect while CanonicalizeHostname is `no`.
-    ("canonicaldomains", I),
-    ("canonicalizefallbacklocal", I),
-    ("canonicalizemaxdots", I),
+    ("canonicaldomains", I(C::Any)),
+    ("canonicalizefallbacklocal", I(C::Flag)),
+    ("canonicalizemaxdots", I(C::Int)),
     // Forwarding, multiplexing, terminals, environment and local conveniences.
-    ("forwardagent", I),
-    ("forwardx11", I),
-    ("forwardx11trusted", I),
-    ("forwardx11timeout", I),
-    ("xauthlocation", I),
-    ("exitonforwardfailure", I),
-    ("gatewayports", I),
-    ("localforward", I),
-    ("remoteforward", I),
-    ("dynamicforward", I),
-    ("permitremoteopen", I),
-    ("clearallforwardings", I),
-    ("streamlocalbindmask", I),
-    ("streamlocalbindunlink", I),
-    ("tunnel", I),
-    ("tunneldevice", I),
-    ("controlmaster", I),
-    ("controlpath", I),
-    ("controlpersist", I),
-    ("sendenv", I),
-    ("setenv", I),
-    ("requesttty", I),
-    ("stdinnull", I),
-    ("forkafterauthentication", I),
-    ("localcommand", I),
-    ("permitlocalcommand", I),
-    ("escapechar", I),
-    ("enableescapecommandline", I),
-    ("batchmode", I),
-    ("connectionattempts", I),
-    ("compression", I),
-    ("tcpkeepalive", I),
-    ("keepalive", I),
-    ("ipqos", I),
-    ("loglevel", I),
-    ("logverbose", I),
-    ("syslogfacility", I),
+    ("forwardagent", I(C::One)),
+    ("forwardx11", I(C::Flag)),
+    ("forwardx11trusted", I(C::Flag)),
+    ("forwardx11timeout", I(C::Time)),
+    ("xauthlocation", I(C::One)),
+    ("exitonforwardfailure", I(C::Flag)),
+    ("gatewayports", I(C::Flag)),
+    ("localforward", I(C::Forward)),
+    ("remoteforward", I(C::Forward)),
+    ("dynamicforward", I(C::One)),
+    ("permitremoteopen", I(C::Any)),
+    ("clearallforwardings", I(C::Flag)),
+    ("streamlocalbindmask", I(C::OctalMask)),
+    ("streamlocalbindunlink", I(C::Flag)),
+    (
+        "tunnel",
+        I(C::Choice(&[
+            "yes",
+            "no",
+            "true",
+            "false",
+            "ethernet",
+            "point-to-point",
+        ])),
+    ),
+    ("tunneldevice", I(C::TunnelDevice)),
+    (
+        "controlmaster",
+        I(C::Choice(&[
+            "yes", "no", "true", "false", "auto", "ask", "autoask",
+        ])),
+    ),
+    ("controlpath", I(C::One)),
+    ("controlpersist", I(C::ControlPersist)),
+    ("sendenv", I(C::EnvNames)),
+    ("setenv", I(C::EnvAssignments)),
+    (
+        "requesttty",
+        I(C::Choice(&["yes", "no", "true", "false", "force", "auto"])),
+    ),
+    ("stdinnull", I(C::Flag)),
+    ("forkafterauthentication", I(C::Flag)),
+    ("localcommand", I(C::Any)),
+    ("permitlocalcommand", I(C::Flag)),
+    ("escapechar", I(C::EscapeChar)),
+    ("enableescapecommandline", I(C::Flag)),
+    ("batchmode", I(C::Flag)),
+    ("connectionattempts", I(C::Int)),
+    ("compression", I(C::Choice(&["yes", "no"]))),
+    ("tcpkeepalive", I(C::Flag)),
+    ("keepalive", I(C::Flag)),
+    ("ipqos", I(C::IpQos)),
+    ("loglevel", I(C::Choice(values::LOG_LEVELS))),
+    ("logverbose", I(C::Any)),
+    ("syslogfacility", I(C::Choice(values::FACILITIES))),
 ];
 
 /// The treatment of a (lower-case) keyword; `None` when OpenSSH does not know it either.
@@ -254,8 +303,13 @@ pub fn parse_setting(
     };
     let key = match kind {
         Kind::Honoured(key) => key,
-        Kind::Ignored | Kind::Structural => return Ok(Setting::Ignored),
-        Kind::Refused(neutral) => {
+        Kind::Structural => return Ok(Setting::Ignored),
+        Kind::Ignored(check) => {
+            values::check(written, check, args)?;
+            return Ok(Setting::Ignored);
+        }
+        Kind::Refused(neutral, check) => {
+            values::check(written, check, args)?;
             let value = args.join(" ");
             if neutral.iter().any(|n| n.eq_ignore_ascii_case(&value)) {
                 return Ok(Setting::Ignored);
@@ -348,7 +402,7 @@ fn flag(value: &str) -> Result<bool, String> {
 }
 
 /// OpenSSH's `convtime` (`90`, `1m30s`, `2h`, ...) or `none`.
-fn time(value: &str) -> Result<Option<u64>, String> {
+pub(super) fn time(value: &str) -> Result<Option<u64>, String> {
     if value == "none" {
         return Ok(None);
     }

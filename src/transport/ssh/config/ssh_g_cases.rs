@@ -1,0 +1,415 @@
+//! Hand-written edge cases resolved by rpatch and by `ssh -G -F FILE ALIAS` (OpenSSH 9.2),
+//! which must agree: both refuse the file, or both resolve host, port, user, keys, certificates,
+//! jump, ProxyCommand, HostKeyAlias, known_hosts files, IdentitiesOnly, StrictHostKeyChecking and
+//! ConnectTimeout alike. Cases the generator of `diff_tests` does not reach: keyword case, `=`,
+//! quotes, extra values, negation, Match exec/final/canonical, Include globs and permissions.
+
+use std::path::Path;
+
+use std::collections::BTreeMap;
+
+use super::diff_tests::ssh_g;
+use super::tokens::{self, Tokens};
+use super::*;
+
+/// `ssh -G` prints ProxyCommand and CertificateFile as written; `ssh` expands them when it
+/// connects, with the values it printed. This expands them the same way (an unknown token is
+/// fatal in `ssh` too, so it is an `Err` here).
+fn expanded(
+    theirs: &BTreeMap<String, Vec<String>>,
+    alias: &str,
+    key: &str,
+) -> Result<String, String> {
+    let one = |k: &str| {
+        theirs
+            .get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let t = Tokens {
+        host: one("hostname"),
+        original: alias.to_string(),
+        port: one("port"),
+        remote_user: one("user"),
+        key_alias: theirs
+            .get("hostkeyalias")
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_else(|| alias.to_string()),
+        local: LocalFacts::current(),
+    };
+    let values = theirs.get(key).cloned().unwrap_or_default();
+    let out: Result<Vec<String>, String> = values
+        .iter()
+        .map(|v| match key {
+            "proxycommand" => t.expand(v, tokens::PROXY_COMMAND_TOKENS),
+            _ => t.expand_path(v).map(|p| p.display().to_string()),
+        })
+        .collect();
+    Ok(out?.join(" "))
+}
+
+/// The hops of a ProxyJump value, as `(user, host, port)`.
+fn hops(spec: &str) -> Vec<Option<keywords::JumpHop>> {
+    if spec.is_empty() {
+        return Vec::new();
+    }
+    spec.split(',').map(|h| parse_jump_hop(h).ok()).collect()
+}
+
+/// One case: extra files (name, text) beside the config, the config, and the aliases to try.
+/// `{dir}` in any text stands for the case's directory.
+struct Case {
+    name: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    config: &'static str,
+    aliases: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "keywords in any case, with = and spaces around it",
+        files: &[],
+        config: "HOST=web1\n  HOSTNAME=Real.Example\n  user = Bob\n  Port= 2222\n  identityfile=/k/a\n\
+                 host *\n  IdentitiesOnly=yes\n",
+        aliases: &["web1", "WEB1", "other"],
+    },
+    Case {
+        name: "quoted arguments and escapes",
+        files: &[],
+        config: "Host \"web 1\" web1\n  IdentityFile \"/k/with space\"\n  User 'bob'\n  \
+                 HostName \"q.example\"\n  UserKnownHostsFile \"/kh/a b\" /kh/c\n",
+        aliases: &["web1", "web 1"],
+    },
+    Case {
+        name: "a second value where one is allowed",
+        files: &[],
+        config: "Host a\n  IdentityFile /k/a /k/b\n",
+        aliases: &["a", "b"],
+    },
+    Case {
+        name: "a second user",
+        files: &[],
+        config: "Host a\n  User one two\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "negation only, and negation beside a wildcard",
+        files: &[],
+        config: "Host !web1\n  User neg\nHost * !web2\n  Port 2200\nHost web*\n  User w\n",
+        aliases: &["web1", "web2", "db"],
+    },
+    Case {
+        name: "Match exec with tokens after HostName",
+        files: &[],
+        config: "Host web1\n  HostName real.lab\nMatch exec \"test %h = real.lab -a %n = web1\"\n  \
+                 User execd\nMatch !exec \"test %p = 22\"\n  Port 2\n",
+        aliases: &["web1", "web2"],
+    },
+    Case {
+        name: "Match final sees the final hostname, and Host lines match it too",
+        files: &[],
+        config: "Host web1\n  HostName real\nMatch final host real\n  User finaluser\n\
+                 Host real\n  Port 2201\nMatch canonical\n  IdentityFile /k/canon\n",
+        aliases: &["web1", "real", "other"],
+    },
+    Case {
+        name: "Match canonical without a final pass never holds",
+        files: &[],
+        config: "Match canonical\n  User c\nMatch !canonical\n  Port 2203\n",
+        aliases: &["x"],
+    },
+    Case {
+        name: "Match user and localuser and all",
+        files: &[],
+        config: "Match user root\n  Port 2204\nHost *\n  User deploy\nMatch user deploy\n  \
+                 IdentityFile /k/deploy\nMatch localuser root\n  HostKeyAlias local-root\n\
+                 Match all\n  ConnectTimeout 7\n",
+        aliases: &["x"],
+    },
+    Case {
+        name: "Match host and originalhost are case-insensitive, Host is not",
+        files: &[],
+        config: "Match originalhost WEB*\n  User orig\nHost WEB1\n  Port 2205\n\
+                 Match host real*\n  IdentityFile /k/real\nHost *\n  HostName REAL-%h\n",
+        aliases: &["web1", "WEB1"],
+    },
+    Case {
+        name: "tokens in IdentityFile, CertificateFile, known hosts and ProxyCommand",
+        files: &[],
+        config: "Host t\n  HostName th\n  User tu\n  Port 2206\n  IdentityFile /k/%h-%r-%p-%u-%n-%l-%L-%i-%%\n  \
+                 CertificateFile /c/%h-%r-cert.pub\n  UserKnownHostsFile /kh/%h/%d/%k\n  \
+                 ProxyCommand nc %h %p # %r %n\n",
+        aliases: &["t"],
+    },
+    Case {
+        name: "a token not allowed in ProxyCommand",
+        files: &[],
+        config: "Host t\n  ProxyCommand nc %h %p %C\n",
+        aliases: &["t", "u"],
+    },
+    Case {
+        name: "Include globs with brackets and question marks inside a Host block",
+        files: &[
+            ("a1.conf", "User from-a1\nHost inner\n  Port 2207\n"),
+            ("b1.conf", "User from-b1\n  IdentityFile /k/b1\n"),
+            ("c12.conf", "Port 2208\n"),
+        ],
+        config: "Host web1\n  Include {dir}/[ab]?.conf\nHost db1\n  Include {dir}/c??.conf\n\
+                 Host *\n  User last\n",
+        aliases: &["web1", "db1", "inner", "other"],
+    },
+    Case {
+        name: "Include in a block that does not apply still checks the included file",
+        files: &[("bad.conf", "Frobnicate yes\n")],
+        config: "Host never\n  Include {dir}/bad.conf\n",
+        aliases: &["x"],
+    },
+    Case {
+        name: "bad values of keywords rpatch does not act on",
+        files: &[],
+        config: "Host never\n  Compression maybe\n",
+        aliases: &["x"],
+    },
+    Case {
+        name: "good values of keywords rpatch does not act on, in any case",
+        files: &[],
+        config: "Host *\n  Compression YES\n  LogLevel debug3\n  Ciphers +aes128-ctr,aes256-ctr\n  \
+                 MACs -hmac-md5*\n  KexAlgorithms ^curve25519-sha256\n  \
+                 HostKeyAlgorithms ssh-ed25519*,rsa-sha2-512\n  PubkeyAcceptedAlgorithms +ssh-rsa\n  \
+                 ForwardAgent ~/agent.sock\n  ControlMaster autoask\n  ControlPersist 10m\n  \
+                 EscapeChar ^A\n  IPQoS af21 cs1\n  RekeyLimit 1G 1h\n  AddKeysToAgent confirm 5m\n  \
+                 SendEnv LANG LC_*\n  SetEnv A=1 B=2\n  TunnelDevice any:any\n  \
+                 StreamLocalBindMask 0177\n  ConnectionAttempts 3\n  SyslogFacility LOCAL5\n  \
+                 LocalForward 8080 localhost:80\n  RequestTTY force\n  UpdateHostKeys ask\n  \
+                 VerifyHostKeyDNS ask\n  PubkeyAuthentication host-bound\n  FingerprintHash md5\n  \
+                 AddressFamily any\n  CanonicalizeHostname false\n  SessionType default\n",
+        aliases: &["x"],
+    },
+    Case {
+        name: "bad values of keywords rpatch does not act on, one a case",
+        files: &[],
+        config: "Host a\n  ForwardX11 maybe\nHost b\n  Ciphers aes\nHost c\n  LogLevel LOUD\n\
+                 Host d\n  ConnectionAttempts x\nHost e\n  ControlPersist YES\nHost f\n  EscapeChar ab\n",
+        aliases: &["a", "zz"],
+    },
+    Case {
+        name: "a bad value after a good one on another keyword",
+        files: &[],
+        config: "Host a\n  ConnectionAttempts 1 2\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "a bad key algorithm",
+        files: &[],
+        config: "Host a\n  HostKeyAlgorithms ssh-foo\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "a bad CanonicalizeHostname value where it does not apply",
+        files: &[],
+        config: "Host never\n  CanonicalizeHostname sometimes\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "a host name with a shell character",
+        files: &[],
+        config: "Host *\n  User u\n",
+        aliases: &["a;b", "-oProxyCommand=x", "a$b", "ok.host"],
+    },
+    Case {
+        name: "a user with a shell character from the file (allowed there)",
+        files: &[],
+        config: "Host *\n  User 'u;x'\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "ProxyJump with a user, port and IPv6 hop",
+        files: &[],
+        config: "Host a\n  ProxyJump u@j1:2222,[::1]:2200\nHost b\n  ProxyJump ssh://u@j2:2/\n",
+        aliases: &["a", "b"],
+    },
+    Case {
+        name: "StrictHostKeyChecking spellings",
+        files: &[],
+        config: "Host a\n  StrictHostKeyChecking off\nHost b\n  StrictHostKeyChecking Accept-New\n\
+                 Host c\n  StrictHostKeyChecking yes\n",
+        aliases: &["a", "b", "c", "d"],
+    },
+    Case {
+        name: "comments and trailing blanks",
+        files: &[],
+        config: "# top\nHost a # a comment\n  User u # trailing\n  Port 2209\t \n\n",
+        aliases: &["a"],
+    },
+];
+
+/// The values compared, as `ssh -G` prints them.
+fn ours_as_ssh_g(ours: &HostConfig) -> Vec<(&'static str, String)> {
+    let join = |v: &[std::path::PathBuf]| {
+        v.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let strict = match ours.strict_host_key_checking.as_deref() {
+        None | Some("ask") => "ask",
+        Some("yes" | "true") => "true",
+        Some("no" | "off" | "false") => "false",
+        Some(other) => other,
+    };
+    vec![
+        ("hostname", ours.hostname.clone()),
+        ("port", ours.port.to_string()),
+        ("user", ours.user.clone()),
+        ("proxyjump", ours.proxy_jump.clone().unwrap_or_default()),
+        (
+            "proxycommand",
+            ours.proxy_command.clone().unwrap_or_default(),
+        ),
+        (
+            "hostkeyalias",
+            ours.host_key_alias.clone().unwrap_or_default(),
+        ),
+        ("userknownhostsfile", {
+            let k = join(&ours.user_known_hosts_files);
+            if k.is_empty() {
+                "none".into()
+            } else {
+                k
+            }
+        }),
+        ("identityfile", ours.identity_file_specs.join(" | ")),
+        ("certificatefile", join(&ours.certificate_files)),
+        (
+            "identitiesonly",
+            if ours.identities_only == Some(true) {
+                "yes"
+            } else {
+                "no"
+            }
+            .into(),
+        ),
+        ("stricthostkeychecking", strict.into()),
+        (
+            "connecttimeout",
+            match ours.connect_timeout {
+                Some(Some(s)) => s.to_string(),
+                _ => "none".into(),
+            },
+        ),
+    ]
+}
+
+#[test]
+fn hand_written_edge_cases_resolve_as_ssh_g_does() {
+    assert!(
+        Path::new("/usr/bin/ssh").exists(),
+        "this test needs OpenSSH's client at /usr/bin/ssh (apt-get install openssh-client)"
+    );
+    let mut failures = Vec::new();
+    for case in CASES {
+        let dir = tempfile::tempdir().expect("dir");
+        let fill = |text: &str| text.replace("{dir}", &dir.path().display().to_string());
+        for (name, text) in case.files {
+            std::fs::write(dir.path().join(name), fill(text)).expect("file");
+        }
+        let path = dir.path().join("config");
+        std::fs::write(&path, fill(case.config)).expect("config");
+        let loaded = SshConfig::load(&path);
+        for alias in case.aliases {
+            let theirs = ssh_g(&path, alias, &[]);
+            let ours = loaded
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|c| c.resolve(alias));
+            match (theirs, ours) {
+                (Err(_), Err(_)) => {}
+                // Fatal in `ssh` when it connects, not in `ssh -G`.
+                (Ok(theirs), Err(_))
+                    if expanded(&theirs, alias, "proxycommand").is_err()
+                        || expanded(&theirs, alias, "certificatefile").is_err() => {}
+                (Ok(theirs), Ok(ours)) => {
+                    for (key, mine) in ours_as_ssh_g(&ours) {
+                        let mut values = theirs.get(key).cloned().unwrap_or_default();
+                        if key == "identityfile"
+                            && values.iter().all(|v| v.starts_with("~/.ssh/id_"))
+                        {
+                            values.clear();
+                        }
+                        let sep = if key == "identityfile" { " | " } else { " " };
+                        let their = match key {
+                            "proxycommand" | "certificatefile" => {
+                                expanded(&theirs, alias, key).unwrap_or_else(|e| e)
+                            }
+                            _ => values.join(sep),
+                        };
+                        let same = match key {
+                            "proxyjump" => hops(&mine) == hops(&their),
+                            _ => mine == their,
+                        };
+                        if !same {
+                            failures.push(format!(
+                                "{} / {alias}: {key}: rpatch {mine:?}, ssh -G {their:?}",
+                                case.name
+                            ));
+                        }
+                    }
+                }
+                (t, o) => failures.push(format!(
+                    "{} / {alias}: ssh -G {:?}, rpatch {:?}",
+                    case.name,
+                    t.err(),
+                    o.err().map(|e| e.to_string())
+                )),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences from ssh -G:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_group_writable_include_is_refused_as_ssh_refuses_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let inc = dir.path().join("inc.conf");
+    std::fs::write(&inc, "User from-include\n").expect("inc");
+    let path = dir.path().join("config");
+    std::fs::write(&path, format!("Host *\n  Include {}\n", inc.display())).expect("config");
+    // Debian's OpenSSH 9.2 accepts group-writable when the group is the owner's private one
+    // (root's here); world-writable never.
+    for (mode, refused) in [(0o644, false), (0o664, false), (0o646, true), (0o666, true)] {
+        std::fs::set_permissions(&inc, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let theirs = ssh_g(&path, "a", &[]);
+        let ours = SshConfig::load(&path).and_then(|c| c.resolve("a"));
+        assert_eq!(
+            theirs.is_err(),
+            refused,
+            "ssh -G with mode {mode:o}: {theirs:?}"
+        );
+        assert_eq!(
+            ours.is_err(),
+            refused,
+            "rpatch with mode {mode:o}: {ours:?}"
+        );
+        if let Err(error) = ours {
+            assert!(error.to_string().contains("permissions"), "{error}");
+        }
+    }
+}
+
+#[test]
+fn dash_f_none_reads_no_configuration_as_ssh_does() {
+    let theirs = ssh_g(Path::new("none"), "web1", &[]).expect("ssh -G -F none");
+    let ours = SshConfig::standard(Some(Path::new("none")))
+        .and_then(|c| c.resolve("web1"))
+        .expect("rpatch -F none");
+    assert_eq!(theirs["hostname"], vec![ours.hostname]);
+    assert_eq!(theirs["port"], vec![ours.port.to_string()]);
+}
