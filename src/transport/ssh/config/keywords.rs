@@ -243,7 +243,7 @@ pub enum Setting {
     Port(u16),
     /// `IdentityFile` as written (`~` and tokens expanded later).
     IdentityFile(String),
-    /// `CertificateFile` as written (`~` and tokens expanded later; `none` adds nothing).
+    /// `CertificateFile` as written (`~` and tokens expanded later).
     CertificateFile(String),
     /// `IdentitiesOnly`.
     IdentitiesOnly(bool),

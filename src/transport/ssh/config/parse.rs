@@ -189,7 +189,12 @@ pub fn parse_text(
                 }
                 Line::Host(args)
             }
-            ("match", _) => Line::Match(parse_match(&args).map_err(|m| loc.error(m))?, loc),
+            // OpenSSH reads `Match` criteria with `strdelim` (blanks or one `=` between words,
+            // only double quotes), not with the option word splitting.
+            ("match", _) => Line::Match(
+                parse_match(&strdelim_words(rest)).map_err(|m| loc.error(m))?,
+                loc,
+            ),
             ("include", _) => {
                 if depth >= MAX_DEPTH {
                     return Err(loc.error("`Include` nested too deeply"));
@@ -283,11 +288,56 @@ pub fn split_args(text: &str) -> Result<Vec<String>, String> {
     Ok(args)
 }
 
-/// The criteria of a `Match` line, checked as OpenSSH's `match_cfg_line` checks them.
+/// OpenSSH's `strdelim` applied until the text runs out or a word is empty: words split at
+/// blanks or at a single `=` (with blanks around it), a word may hold a `"…"` part whose blanks
+/// and `=` are kept; single quotes and backslashes are ordinary characters.
+fn strdelim_words(text: &str) -> Vec<String> {
+    let blank = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
+    let mut words = Vec::new();
+    let mut rest = text.trim_start_matches(blank);
+    while !rest.is_empty() {
+        let Some(at) = rest.find(|c: char| blank(c) || c == '"' || c == '=') else {
+            words.push(rest.to_string());
+            break;
+        };
+        let delimiter = rest[at..].chars().next().unwrap_or(' ');
+        let (word, after) = if delimiter == '"' {
+            let inner = &rest[at + 1..];
+            match inner.find('"') {
+                Some(close) => (
+                    format!("{}{}", &rest[..at], &inner[..close]),
+                    inner[close + 1..].trim_start_matches(blank),
+                ),
+                // Unbalanced quotes were refused by the option splitting already.
+                None => break,
+            }
+        } else {
+            let mut after = rest[at + 1..].trim_start_matches(blank);
+            if delimiter != '=' {
+                if let Some(past) = after.strip_prefix('=') {
+                    after = past.trim_start_matches(blank);
+                }
+            }
+            (rest[..at].to_string(), after)
+        };
+        if word.is_empty() {
+            break;
+        }
+        words.push(word);
+        rest = after;
+    }
+    words
+}
+
+/// The criteria of a `Match` line, checked as OpenSSH's `match_cfg_line` checks them; a word
+/// starting with `#` where a criterion is expected ends the line (a comment).
 fn parse_match(args: &[String]) -> Result<Vec<Criterion>, String> {
     let mut criteria = Vec::new();
     let mut words = args.iter().peekable();
     while let Some(word) = words.next() {
+        if word.starts_with('#') {
+            break;
+        }
         let (negate, name) = match word.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, word.as_str()),
@@ -305,7 +355,7 @@ fn parse_match(args: &[String]) -> Result<Vec<Criterion>, String> {
         };
         let argument = match attribute {
             Attribute::All => {
-                if criteria.len() > 1 || words.peek().is_some() {
+                if criteria.len() > 1 || words.peek().is_some_and(|w| !w.starts_with('#')) {
                     return Err(format!(
                         "`{word}` cannot be combined with other `Match` attributes"
                     ));
@@ -471,6 +521,21 @@ mod tests {
         assert!(parse_match(&words("all host a")).is_err());
         assert!(parse_match(&words("host")).is_err());
         assert!(parse_match(&words("address 10.0.0.1")).is_err());
+        assert!(parse_match(&words("all # comment")).is_ok());
+    }
+
+    #[test]
+    fn match_words_split_as_strdelim_splits_them() {
+        assert_eq!(
+            strdelim_words("host=a user = b"),
+            vec!["host", "a", "user", "b"]
+        );
+        assert_eq!(
+            strdelim_words("exec \"test %h = x\" user 'b'"),
+            vec!["exec", "test %h = x", "user", "'b'"]
+        );
+        assert_eq!(strdelim_words("host  a  # c"), vec!["host", "a", "#", "c"]);
+        assert_eq!(strdelim_words("=x"), Vec::<String>::new());
     }
 
     #[test]

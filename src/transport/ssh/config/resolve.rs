@@ -59,8 +59,9 @@ impl State {
                 }
             }
             // Certificates accumulate like identities.
+            // `none` too, as OpenSSH 9.2 keeps it (a file of that name, normally absent).
             Setting::CertificateFile(v) => {
-                if !v.eq_ignore_ascii_case("none") && !self.certificate_files.contains(v) {
+                if !self.certificate_files.contains(v) {
                     self.certificate_files.push(v.clone());
                 }
             }

@@ -225,6 +225,74 @@ const CASES: &[Case] = &[
         aliases: &["a"],
     },
     Case {
+        name: "ports by service name and with leading zeros",
+        files: &[],
+        config: "Host a\n  Port ssh\nHost b\n  Port 022\nHost c\n  Port nosuchservice\n",
+        aliases: &["a", "b", "c"],
+    },
+    Case {
+        name: "IdentityFile none and CertificateFile none",
+        files: &[],
+        config: "Host *\n  IdentityFile none\n  CertificateFile none\n  IdentityFile /k/x\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "an empty Host pattern",
+        files: &[],
+        config: "Host \"\"\n  User u\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "escaped quotes, tabs and a bare =",
+        files: &[],
+        config: "Host\ta\n\tUser\t\"a\\\"b\"\nHost b\n  Port=\nHost c\n  User=x=y\n",
+        aliases: &["a", "c"],
+    },
+    Case {
+        name: "Match with = between attribute and value, and capitals",
+        files: &[],
+        config: "Match Host=web1\n  User eq\nMatch HOST web2\n  User caps\n\
+                 Match user 'caps' # quoted with single quotes: a literal\n  Port 2212\n\
+                 Match user \"caps\" host = web2 # a comment\n  IdentityFile /k/dq\n",
+        aliases: &["web1", "web2"],
+    },
+    Case {
+        name: "Match !all and Match all with others",
+        files: &[],
+        config: "Match !all\n  User never\nMatch all\n  Port 2210\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "IgnoreUnknown after the unknown keyword, and in a block that does not apply",
+        files: &[],
+        config: "Host never\n  IgnoreUnknown frob*\nHost *\n  Frobnicate yes\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "IgnoreUnknown before the unknown keyword",
+        files: &[],
+        config: "IgnoreUnknown Frob*,other\nHost *\n  frobnicate yes\n  Port 2211\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "User and HostKeyAlias are not token-expanded",
+        files: &[],
+        config: "Host a\n  User %u-x\n  HostKeyAlias %h\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "ProxyJump hops with spaces and upper case",
+        files: &[],
+        config: "Host a\n  ProxyJump J1.Example,U@J2\n",
+        aliases: &["a"],
+    },
+    Case {
+        name: "ConnectTimeout forms",
+        files: &[],
+        config: "Host a\n  ConnectTimeout 1m30s\nHost b\n  ConnectTimeout 0\nHost c\n  ConnectTimeout 5x\n",
+        aliases: &["a", "b", "c"],
+    },
+    Case {
         name: "ProxyJump with a user, port and IPv6 hop",
         files: &[],
         config: "Host a\n  ProxyJump u@j1:2222,[::1]:2200\nHost b\n  ProxyJump ssh://u@j2:2/\n",
