@@ -13,6 +13,9 @@
 //! — 25–45 times faster, with no dependence on an installed client whose version (and thus
 //! behaviour) varies between controllers. Shelling out would only pay if rpatch could not
 //! match OpenSSH; the differential test shows it does, for everything rpatch honours.
+//! Measured again on 2026-12-03 (same machine, load average ~10): `ssh -G` for the same 1000
+//! aliases 26.0 s one after another, 16.5–23.6 s with 8 in parallel (about 7 ms of CPU each);
+//! the built-in resolver 0.58 s in a debug build.
 //! `Match exec` results are cached per expanded command for the process (OpenSSH runs the
 //! command for every invocation; here 1000 hosts sharing `exec "test -f /x"` run it once).
 //!

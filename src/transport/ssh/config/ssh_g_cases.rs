@@ -39,7 +39,13 @@ fn expanded(
             .unwrap_or_else(|| alias.to_string()),
         local: LocalFacts::current(),
     };
-    let values = theirs.get(key).cloned().unwrap_or_default();
+    let mut values = theirs
+        .get(key.trim_end_matches("_expanded"))
+        .cloned()
+        .unwrap_or_default();
+    if key == "identityfile_expanded" && values.iter().all(|v| v.starts_with("~/.ssh/id_")) {
+        values.clear();
+    }
     let out: Result<Vec<String>, String> = values
         .iter()
         .map(|v| match key {
@@ -328,6 +334,7 @@ fn ours_as_ssh_g(ours: &HostConfig) -> Vec<(&'static str, String)> {
         Some(other) => other,
     };
     vec![
+        ("identityfile_expanded", join(&ours.identity_files)),
         ("hostname", ours.hostname.clone()),
         ("port", ours.port.to_string()),
         ("user", ours.user.clone()),
@@ -408,7 +415,7 @@ fn hand_written_edge_cases_resolve_as_ssh_g_does() {
                         }
                         let sep = if key == "identityfile" { " | " } else { " " };
                         let their = match key {
-                            "proxycommand" | "certificatefile" => {
+                            "proxycommand" | "certificatefile" | "identityfile_expanded" => {
                                 expanded(&theirs, alias, key).unwrap_or_else(|e| e)
                             }
                             _ => values.join(sep),
@@ -480,4 +487,28 @@ fn dash_f_none_reads_no_configuration_as_ssh_does() {
         .expect("rpatch -F none");
     assert_eq!(theirs["hostname"], vec![ours.hostname]);
     assert_eq!(theirs["port"], vec![ours.port.to_string()]);
+}
+
+#[test]
+fn this_machines_own_configuration_resolves_as_ssh_g_does() {
+    // No -F: ~/.ssh/config (if any) then /etc/ssh/ssh_config with its Include, as shipped.
+    let output = std::process::Command::new("/usr/bin/ssh")
+        .args(["-G", "web1.example"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("this test needs /usr/bin/ssh (apt-get install openssh-client)");
+    assert!(output.status.success(), "ssh -G web1.example failed");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let theirs = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let ours = SshConfig::standard(None)
+        .and_then(|c| c.resolve("web1.example"))
+        .expect("the installed configuration resolves");
+    assert_eq!(ours.hostname, theirs("hostname"));
+    assert_eq!(ours.port.to_string(), theirs("port"));
+    assert_eq!(ours.user, theirs("user"));
 }
