@@ -325,9 +325,13 @@ pub fn parse_setting(
         K::User => Setting::User(single()?),
         K::Port => {
             let value = single()?;
-            match value.parse::<u16>() {
-                Ok(port) if port > 0 => Setting::Port(port),
-                _ => return Err(format!("bad port `{value}`: expected 1 to 65535")),
+            match port_number(&value) {
+                Some(port) if port > 0 => Setting::Port(port),
+                _ => {
+                    return Err(format!(
+                        "bad port `{value}`: expected 1 to 65535 or a tcp service name"
+                    ))
+                }
             }
         }
         K::IdentityFile => Setting::IdentityFile(single()?),
@@ -437,6 +441,27 @@ pub(super) fn time(value: &str) -> Result<Option<u64>, String> {
     Ok(Some(total))
 }
 
+/// OpenSSH's `a2port`: a decimal number up to 65535, else a tcp service name from
+/// `/etc/services` (`Port ssh` is 22).
+pub fn port_number(text: &str) -> Option<u16> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Some(port);
+    }
+    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') {
+        return None;
+    }
+    let services = std::fs::read_to_string("/etc/services").ok()?;
+    services.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let name = words.next()?;
+        let (port, protocol) = words.next()?.split_once('/')?;
+        (protocol == "tcp" && (name == text || words.any(|alias| alias == text)))
+            .then(|| port.parse().ok())
+            .flatten()
+    })
+}
+
 /// One ProxyJump hop: `[user@]host[:port]` (with `[v6]:port`) or `ssh://[user@]host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JumpHop {
@@ -474,8 +499,8 @@ pub fn parse_jump_hop(entry: &str) -> Result<JumpHop, String> {
         Some(_) => return Err(bad("empty user")),
         None => (None, text),
     };
-    let port = |p: &str| match p.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
+    let port = |p: &str| match port_number(p) {
+        Some(port) if port > 0 => Ok(port),
         _ => Err(bad(&format!("bad port `{p}`"))),
     };
     let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
@@ -528,6 +553,9 @@ mod tests {
     fn bad_values_of_honoured_keywords_are_errors() {
         assert!(parse("port", &["0"]).is_err());
         assert!(parse("port", &["22", "23"]).is_err());
+        assert_eq!(parse("port", &["ssh"]), Ok(Setting::Port(22)));
+        assert_eq!(parse("port", &["022"]), Ok(Setting::Port(22)));
+        assert!(parse("port", &["nosuchservice"]).is_err());
         assert!(parse("identitiesonly", &["maybe"]).is_err());
         assert!(parse("stricthostkeychecking", &["sometimes"]).is_err());
         assert!(parse("connecttimeout", &["10x"]).is_err());

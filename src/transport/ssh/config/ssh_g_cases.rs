@@ -233,8 +233,14 @@ const CASES: &[Case] = &[
     Case {
         name: "ports by service name and with leading zeros",
         files: &[],
-        config: "Host a\n  Port ssh\nHost b\n  Port 022\nHost c\n  Port nosuchservice\n",
-        aliases: &["a", "b", "c"],
+        config: "Host a\n  Port ssh\nHost b\n  Port 022\n  ProxyJump j:https\n",
+        aliases: &["a", "b"],
+    },
+    Case {
+        name: "a port that is neither a number nor a service",
+        files: &[],
+        config: "Host c\n  Port nosuchservice\n",
+        aliases: &["c"],
     },
     Case {
         name: "IdentityFile none and CertificateFile none",
