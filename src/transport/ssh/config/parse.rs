@@ -97,6 +97,10 @@ pub fn read_file(
     depth: usize,
     check_owner: bool,
 ) -> Result<Option<Vec<Line>>, ConfigError> {
+    // A directory opens and reads as empty in OpenSSH (fopen succeeds, getline ends at once).
+    if path.is_dir() {
+        return Ok(Some(Vec::new()));
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(text) => {
             if check_owner {

@@ -167,6 +167,12 @@ const CASES: &[Case] = &[
         aliases: &["web1", "db1", "inner", "other"],
     },
     Case {
+        name: "Include of a directory reads nothing",
+        files: &[],
+        config: "Host *\n  Include {dir}\n  Port 2213\n",
+        aliases: &["a"],
+    },
+    Case {
         name: "Include in a block that does not apply still checks the included file",
         files: &[("bad.conf", "Frobnicate yes\n")],
         config: "Host never\n  Include {dir}/bad.conf\n",
@@ -303,6 +309,21 @@ const CASES: &[Case] = &[
         files: &[],
         config: "Host a\n  ConnectTimeout 1m30s\nHost b\n  ConnectTimeout 0\nHost c\n  ConnectTimeout 5x\n",
         aliases: &["a", "b", "c"],
+    },
+    Case {
+        name: "CRLF line endings, %% in HostName, relative and ~user paths",
+        files: &[],
+        config: "Host a\r\n  HostName x%%h\r\n  UserKnownHostsFile known ~root/kh\r\n  \
+                 IdentityFile ~root/.ssh/k\r\nHost b\r\n  HostName 127.0.0.1\r\n\
+                 Match host 127.0.0.*\r\n  User ip\r\n",
+        aliases: &["a", "b"],
+    },
+    Case {
+        name: "Match exec with %C and %k, localuser lists with negation",
+        files: &[],
+        config: "Host a\n  HostKeyAlias KA\nMatch exec \"test %C != x -a %k = ka\"\n  User cx\n\
+                 Match localuser !root,*\n  Port 2214\nMatch localuser *,!nobody\n  IdentityFile /k/lu\n",
+        aliases: &["a"],
     },
     Case {
         name: "ProxyJump with a user, port and IPv6 hop",
