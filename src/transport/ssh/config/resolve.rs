@@ -4,7 +4,7 @@
 //! `Match final`/`canonical` asks for one, after `HostName` has been applied.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -144,8 +144,13 @@ impl SshConfig {
             Some(hostname) => expand_hostname(hostname, alias, &self.files)?,
             None => alias.to_string(),
         };
-        if host.parse::<IpAddr>().is_err() {
-            host = host.to_ascii_lowercase();
+        // As ssh.c: a name is lower-cased, an address written in any form getaddrinfo takes
+        // numerically (`127.1`, `0x7f.0.0.1`, `0:0::1`) becomes its canonical text.
+        match numeric_address(&host) {
+            Some(canonical) if !canonical.eq_ignore_ascii_case(&host) => host = canonical,
+            Some(_) => {}
+            None if address_like(&host) => {}
+            None => host = host.to_ascii_lowercase(),
         }
         if self.wants_final {
             state.hostname = Some(host.clone());
@@ -158,6 +163,51 @@ impl SshConfig {
         }
         finish(alias, host, state, local)
     }
+}
+
+/// OpenSSH's `is_addr_fast`: looks like an address (a `%` or `:`, or only digits and dots).
+fn address_like(host: &str) -> bool {
+    host.contains(['%', ':']) || host.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// The canonical text of `host` when getaddrinfo reads it as a numeric address (IPv4 in every
+/// `inet_aton` form, IPv6 as `inet_ntop` prints it); `None` for a name.
+pub(super) fn numeric_address(host: &str) -> Option<String> {
+    if let Ok(v6) = host.parse::<Ipv6Addr>() {
+        return Some(v6.to_string());
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let numbers: Vec<u64> = parts
+        .iter()
+        .map(|part| {
+            let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X"))
+            {
+                Some(hex) => (hex, 16),
+                None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+                None => (*part, 10),
+            };
+            if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            u64::from_str_radix(digits, radix).ok()
+        })
+        .collect::<Option<_>>()?;
+    let (last, leading) = numbers.split_last()?;
+    if leading.iter().any(|n| *n > 255) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if *last >= 1u64 << room {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for (i, n) in leading.iter().enumerate() {
+        value |= n << (24 - 8 * i as u32);
+    }
+    Some(Ipv4Addr::from((value | last) as u32).to_string())
 }
 
 /// `HostName` with `%h` (and `%%`) expanded; any other token is an error.

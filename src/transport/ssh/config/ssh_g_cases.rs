@@ -326,6 +326,14 @@ const CASES: &[Case] = &[
         aliases: &["a"],
     },
     Case {
+        name: "addresses in every numeric form become canonical, names lower case",
+        files: &[],
+        config: "Host a\n  HostName 127.1\nHost b\n  HostName 0x7f.0.0.1\nHost c\n  HostName 010.1.1.1\n\
+                 Host d\n  HostName 0:0::1\nHost e\n  HostName ::FFFF:127.0.0.1\nHost f\n  HostName 1.2.3.4.5\n\
+                 Host g\n  HostName 10.256.0.1\nHost h\n  HostName 0x7F.Example\nHost i\n  HostName 4294967295\n",
+        aliases: &["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+    },
+    Case {
         name: "ProxyJump with a user, port and IPv6 hop",
         files: &[],
         config: "Host a\n  ProxyJump u@j1:2222,[::1]:2200\nHost b\n  ProxyJump ssh://u@j2:2/\n",
