@@ -39,6 +39,10 @@ pub enum Key {
     ServerAliveInterval,
     ServerAliveCountMax,
     IgnoreUnknown,
+    CanonicalizeHostname,
+    CanonicalDomains,
+    CanonicalizeMaxDots,
+    CanonicalizeFallbackLocal,
 }
 
 use super::values::{self, Check, Check as C};
@@ -67,6 +71,10 @@ pub const KEYWORDS: &[(&str, Kind)] = &[
     ("serveraliveinterval", H(K::ServerAliveInterval)),
     ("serveralivecountmax", H(K::ServerAliveCountMax)),
     ("ignoreunknown", H(K::IgnoreUnknown)),
+    ("canonicalizehostname", H(K::CanonicalizeHostname)),
+    ("canonicaldomains", H(K::CanonicalDomains)),
+    ("canonicalizemaxdots", H(K::CanonicalizeMaxDots)),
+    ("canonicalizefallbacklocal", H(K::CanonicalizeFallbackLocal)),
     // Change the address, route or channel of the connection: refused unless neutral.
     (
         "addressfamily",
@@ -74,13 +82,6 @@ pub const KEYWORDS: &[(&str, Kind)] = &[
     ),
     ("bindaddress", R(&[], C::One)),
     ("bindinterface", R(&[], C::One)),
-    (
-        "canonicalizehostname",
-        R(
-            &["no", "false"],
-            C::Choice(&["yes", "no", "true", "false", "always"]),
-        ),
-    ),
     ("canonicalizepermittedcnames", R(&["none"], C::Any)),
     ("proxyusefdpass", R(&["no", "false"], C::Flag)),
     ("knownhostscommand", R(&["none"], C::Any)),
@@ -162,10 +163,6 @@ pub const KEYWORDS: &[(&str, Kind)] = &[
     ("visualhostkey", I(C::Flag)),
     ("fingerprinthash", I(C::Choice(&["md5", "sha256"]))),
     ("nohostauthenticationforlocalhost", I(C::Flag)),
-    // Canonicalisation settings with no effect while CanonicalizeHostname is `no`.
-    ("canonicaldomains", I(C::Any)),
-    ("canonicalizefallbacklocal", I(C::Flag)),
-    ("canonicalizemaxdots", I(C::Int)),
     // Forwarding, multiplexing, terminals, environment and local conveniences.
     ("forwardagent", I(C::One)),
     ("forwardx11", I(C::Flag)),
@@ -267,6 +264,14 @@ pub enum Setting {
     ServerAliveCountMax(u64),
     /// `IgnoreUnknown` patterns.
     IgnoreUnknown(String),
+    /// `CanonicalizeHostname`: `no`, `yes` or `always`.
+    CanonicalizeHostname(String),
+    /// `CanonicalDomains`, lower case, without a trailing dot (`none` kept as written).
+    CanonicalDomains(Vec<String>),
+    /// `CanonicalizeMaxDots`.
+    CanonicalizeMaxDots(u32),
+    /// `CanonicalizeFallbackLocal`.
+    CanonicalizeFallbackLocal(bool),
     /// An accepted keyword rpatch ignores.
     Ignored,
     /// A refused keyword with a non-neutral value: an error once it applies to a host.
@@ -393,7 +398,60 @@ pub fn parse_setting(
             )
         }
         K::IgnoreUnknown => Setting::IgnoreUnknown(single()?),
+        K::CanonicalizeHostname => {
+            Setting::CanonicalizeHostname(match single()?.to_ascii_lowercase().as_str() {
+                "yes" | "true" => "yes".into(),
+                "no" | "false" => "no".into(),
+                "always" => "always".into(),
+                other => {
+                    return Err(format!(
+                        "bad CanonicalizeHostname `{other}`: expected yes, no or always"
+                    ))
+                }
+            })
+        }
+        K::CanonicalDomains => {
+            first()?;
+            let mut domains = Vec::new();
+            for (i, arg) in args.iter().enumerate() {
+                if arg.eq_ignore_ascii_case("none") && (i > 0 || args.len() > 1) {
+                    return Err("`none` must be the only CanonicalDomains entry".into());
+                }
+                domains.push(valid_domain(arg)?);
+            }
+            Setting::CanonicalDomains(domains)
+        }
+        K::CanonicalizeMaxDots => {
+            let value = single()?;
+            Setting::CanonicalizeMaxDots(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= i32::MAX as u32)
+                    .ok_or_else(|| format!("bad {written} `{value}`: expected a whole number"))?,
+            )
+        }
+        K::CanonicalizeFallbackLocal => Setting::CanonicalizeFallbackLocal(flag(&single()?)?),
     })
+}
+
+/// OpenSSH's `valid_domain`: letters, digits, `-`, `_` and single dots, starting with a letter
+/// or digit; lower-cased, a trailing dot dropped.
+fn valid_domain(name: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("domain name `{name}` {why}");
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(bad("starts with an invalid character"));
+    }
+    if name.contains("..") {
+        return Err(bad("contains consecutive separators"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(bad("contains invalid characters"));
+    }
+    Ok(name.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// `yes`/`no` (and `true`/`false`), as OpenSSH's `parse_flag`.
@@ -573,11 +631,17 @@ mod tests {
 
     #[test]
     fn refused_keywords_are_neutral_only_with_their_default_value() {
-        assert_eq!(parse("canonicalizehostname", &["no"]), Ok(Setting::Ignored));
+        assert_eq!(
+            parse("canonicalizepermittedcnames", &["none"]),
+            Ok(Setting::Ignored)
+        );
         assert!(matches!(
-            parse("canonicalizehostname", &["yes"]),
+            parse("canonicalizepermittedcnames", &["*.a:*.b"]),
             Ok(Setting::Refused { .. })
         ));
+        assert!(parse("canonicalizehostname", &["sometimes"]).is_err());
+        assert!(parse("canonicaldomains", &["a..b"]).is_err());
+        assert!(parse("canonicaldomains", &["a", "none"]).is_err());
         assert!(matches!(
             parse("bindaddress", &["10.0.0.1"]),
             Ok(Setting::Refused { .. })

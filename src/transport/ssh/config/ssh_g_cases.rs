@@ -547,3 +547,170 @@ fn this_machines_own_configuration_resolves_as_ssh_g_does() {
     assert_eq!(ours.port.to_string(), theirs("port"));
     assert_eq!(ours.user, theirs("user"));
 }
+
+/// A DNS server for the canonicalisation test (run by python3 inside the test's own network
+/// namespace, on 127.0.0.1:53): `A` answers for two names, NXDOMAIN for every other name.
+/// glibc's files backend never matches the trailing-dot names OpenSSH looks up, so the test
+/// needs a resolver.
+const DNS_SERVER: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+names = {"web1.lab.test": "127.0.0.1", "db1.corp.test": "127.0.0.2"}
+while True:
+    q, peer = s.recvfrom(512)
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode())
+        i += 1 + q[i]
+    qtype = int.from_bytes(q[i + 1:i + 3], "big")
+    end = i + 5
+    ip = names.get(".".join(labels).lower())
+    flags = 0x8180 if ip else 0x8183
+    answers = 1 if ip and qtype == 1 else 0
+    r = q[:2] + flags.to_bytes(2, "big") + q[4:6] + answers.to_bytes(2, "big") + bytes(4) + q[12:end]
+    if answers:
+        r += bytes.fromhex("c00c000100010000003c0004") + socket.inet_aton(ip)
+    s.sendto(r, peer)
+"#;
+
+/// The canonicalisation cases: (config, alias).
+const CANON_CASES: &[(&str, &str)] = &[
+    // The first domain that resolves wins; the final pass then sees the new name.
+    (
+        "CanonicalizeHostname yes\nCanonicalDomains nowhere.test lab.test corp.test\n\
+         Host *.lab.test\n  User labuser\n  Port 2301\nMatch canonical host db1.corp.test\n  User corp\n",
+        "web1",
+    ),
+    (
+        "CanonicalizeHostname yes\nCanonicalDomains nowhere.test lab.test corp.test\n\
+         Host *.lab.test\n  User labuser\nMatch canonical host db1.corp.test\n  User corp\n",
+        "db1",
+    ),
+    // Not found anywhere: the name stays, and the final pass still happens.
+    (
+        "CanonicalizeHostname yes\nCanonicalDomains lab.test\nMatch canonical\n  Port 2302\n",
+        "nosuch",
+    ),
+    // ... unless CanonicalizeFallbackLocal no.
+    (
+        "CanonicalizeHostname yes\nCanonicalDomains lab.test\nCanonicalizeFallbackLocal no\n",
+        "nosuch",
+    ),
+    // More dots than CanonicalizeMaxDots: not canonicalised.
+    (
+        "CanonicalizeHostname yes\nCanonicalDomains test\nCanonicalizeMaxDots 0\n",
+        "web1.lab",
+    ),
+    (
+        "CanonicalizeHostname yes\nCanonicalDomains test\n",
+        "web1.lab",
+    ),
+    // Through a jump host only with `always`.
+    (
+        "CanonicalizeHostname yes\nCanonicalDomains lab.test\nProxyJump j\n",
+        "web1",
+    ),
+    (
+        "CanonicalizeHostname always\nCanonicalDomains lab.test\nProxyJump j\n",
+        "web1",
+    ),
+    // An anchored name; an address is left alone; HostName is canonicalised, not the alias.
+    ("CanonicalizeHostname yes\n", "web1.lab.test."),
+    ("CanonicalizeHostname yes\nCanonicalDomains lab.test\n", "127.0.0.1"),
+    (
+        "Host w\n  HostName WEB1\nCanonicalizeHostname yes\nCanonicalDomains lab.test\n",
+        "w",
+    ),
+    ("CanonicalizeHostname no\nCanonicalDomains lab.test\nMatch canonical\n  Port 2303\n", "web1"),
+];
+
+#[test]
+fn canonicalize_hostname_resolves_as_ssh_does() {
+    // The names must resolve, so the comparison runs in private mount and network namespaces
+    // whose resolver is the test's DNS server: this same test, re-run by itself under unshare.
+    if std::env::var_os("RPATCH_CANON_INNER").is_none() {
+        let dir = tempfile::tempdir().expect("dir");
+        let resolv = dir.path().join("resolv.conf");
+        std::fs::write(
+            &resolv,
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:2\n",
+        )
+        .expect("resolv.conf");
+        let exe = std::env::current_exe().expect("test binary");
+        // The DNS server is killed at the end; it holds no pipe of ours meanwhile.
+        let script = "ip link set lo up && mount --bind \"$1\" /etc/resolv.conf || exit 1; \
+                      python3 -c \"$4\" </dev/null >/dev/null 2>&1 & dns=$!; \
+                      for i in $(seq 100); do getent ahosts web1.lab.test. >/dev/null && break; sleep 0.1; done; \
+                      \"$2\" --exact \"$3\" --nocapture --test-threads 1; rc=$?; kill $dns; exit $rc";
+        let output = std::process::Command::new("unshare")
+            .args([
+                "-m",
+                "-n",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
+            .arg(&resolv)
+            .arg(&exe)
+            .arg("transport::ssh::config::ssh_g_cases::canonicalize_hostname_resolves_as_ssh_does")
+            .arg(DNS_SERVER)
+            .env("RPATCH_CANON_INNER", "1")
+            .output()
+            .expect("this test needs unshare(1) from util-linux, ip(8), python3 and root");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success() && text.contains("1 passed"),
+            "{text}"
+        );
+        return;
+    }
+    let mut failures = Vec::new();
+    let mut canonicalised = 0;
+    for (text, alias) in CANON_CASES {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config");
+        std::fs::write(&path, text).expect("config");
+        let theirs = ssh_g(&path, alias, &[]);
+        let ours = SshConfig::load(&path).and_then(|c| c.resolve(alias));
+        match (theirs, ours) {
+            (Err(_), Err(_)) => {}
+            (Ok(theirs), Ok(ours)) => {
+                let got = (
+                    ours.hostname.clone(),
+                    ours.port.to_string(),
+                    ours.user.clone(),
+                );
+                canonicalised +=
+                    usize::from(ours.hostname.ends_with(".test") && !alias.ends_with('.'));
+                let want = (
+                    theirs["hostname"][0].clone(),
+                    theirs["port"][0].clone(),
+                    theirs["user"][0].clone(),
+                );
+                if got != want {
+                    failures.push(format!(
+                        "{alias} with\n{text}: rpatch {got:?}, ssh -G {want:?}"
+                    ));
+                }
+            }
+            (t, o) => failures.push(format!(
+                "{alias} with\n{text}: ssh -G {:?}, rpatch {:?}",
+                t.err(),
+                o.err().map(|e| e.to_string())
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        canonicalised >= 3,
+        "only {canonicalised} names were canonicalised"
+    );
+}
