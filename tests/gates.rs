@@ -1,7 +1,7 @@
 //! Gates through the real binary: credentials in gate URLs never reach output or the journal,
 //! bad URLs are load errors, and redirects are followed only as `follow_redirects` says.
 
-use crate::support::http::StatusServer;
+use crate::support::http::{JsonServer, StatusServer};
 use crate::support::Project;
 
 /// Four local hosts.
@@ -122,5 +122,50 @@ fn a_percent_encoded_password_is_sent_but_never_shown_even_in_tracing() {
         for secret in ["p%2Fa", "admin", "tok-secret"] {
             assert!(!text.contains(secret), "{what} shows `{secret}`:\n{text}");
         }
+    }
+}
+
+#[test]
+fn a_prometheus_gate_fails_closed_on_a_missing_or_null_result_or_a_503_and_says_why() {
+    let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    let passing = JsonServer::start(200, empty);
+    let gate = |base: &str| {
+        format!("prometheus: {{ url: \"{base}\", query: 'ALERTS{{severity=\"critical\"}}' }}")
+    };
+    play(&gate(&passing.base), "")
+        .run(&["-i", "hosts.ini"])
+        .expect_code(0);
+    let asked = passing.requests();
+    assert_eq!(asked.len(), 2, "one query after each batch: {asked:?}");
+    assert!(
+        asked[0].starts_with("GET /api/v1/query?query=ALERTS"),
+        "{asked:?}"
+    );
+    for (status, body, says) in [
+        (
+            200,
+            r#"{"status":"success","data":{"resultType":"vector"}}"#,
+            "data.result is missing or null, not a list of series",
+        ),
+        (
+            200,
+            r#"{"status":"success","data":{"resultType":"vector","result":null}}"#,
+            "data.result is missing or null, not a list of series",
+        ),
+        (503, empty, "status 503: only a 2xx answer can pass"),
+    ] {
+        let server = JsonServer::start(status, body);
+        let project = play(&format!("{}\n      retries: 1", gate(&server.base)), "");
+        let output = project.run(&["-i", "hosts.ini"]);
+        output.expect_code(6);
+        assert!(output.stdout.contains(says), "{body}: {}", output.stdout);
+        assert_eq!(
+            project.read("order").lines().count(),
+            2,
+            "the second batch must not start after {body}"
+        );
+        let journal =
+            std::fs::read_to_string(project.journal(&project.only_run_id())).expect("journal");
+        assert!(journal.contains(says), "the journal says why: {journal}");
     }
 }

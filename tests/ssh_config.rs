@@ -194,4 +194,17 @@ fn a_missing_or_malformed_ssh_config_stops_the_run_before_connecting() {
         fleet.ssh_config().display()
     );
     assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    // A bad value is an error on any line, as in OpenSSH, even in a block no host uses.
+    std::fs::write(
+        fleet.ssh_config(),
+        "Host *\n  Port 22\nHost never\n  Compression maybe\n",
+    )
+    .expect("cfg");
+    let out = project.run(&[]);
+    out.expect_code(4);
+    let expected = format!(
+        "{}:4: bad Compression value `maybe`",
+        fleet.ssh_config().display()
+    );
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
 }

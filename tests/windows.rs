@@ -41,17 +41,27 @@ fn plan_on_the_autumn_night_says_the_window_opens_when_the_repeated_hour_reaches
 
 #[test]
 fn run_on_the_autumn_night_waits_half_an_hour_not_a_week() {
-    let closed = at("2026-10-25T01:00:00Z");
-    let output = closed.run(&["-i", "hosts.ini"]);
-    output.expect_code(7);
-    assert!(!closed.exists("order"), "no batch may start");
-    assert!(
-        output
-            .stdout
-            .contains("The window opens next at 2026-10-25T01:30:00Z"),
-        "{}",
-        output.stdout
-    );
+    // The whole stretch the issue names, 01:00-01:29Z (02:00-02:29 CET, the second time round).
+    for now in ["2026-10-25T01:00:00Z", "2026-10-25T01:29:00Z"] {
+        let closed = at(now);
+        let output = closed.run(&["-i", "hosts.ini"]);
+        output.expect_code(7);
+        assert!(!closed.exists("order"), "no batch may start at {now}");
+        assert!(
+            output
+                .stdout
+                .contains("The window opens next at 2026-10-25T01:30:00Z"),
+            "{now}: {}",
+            output.stdout
+        );
+        let plan = at(now).rpatch(&["plan", "site.yml", "-i", "hosts.ini"]);
+        plan.expect_code(0);
+        assert!(
+            plan.stdout.contains("(2026-10-25T01:30:00Z)"),
+            "{now}: {}",
+            plan.stdout
+        );
+    }
     let open = at("2026-10-25T01:30:00Z");
     open.run(&["-i", "hosts.ini"]).expect_code(0);
     assert_eq!(open.read("order").lines().count(), 4);

@@ -528,6 +528,27 @@ mod tests {
         );
     }
 
+    /// The fixture is what Python's zoneinfo computes on this machine today (its tzdata), not
+    /// a file that could drift from the reference: `gen.py` runs again and must print it.
+    #[test]
+    fn the_dst_fixture_is_what_python_zoneinfo_computes() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/windows");
+        let output = std::process::Command::new("python3")
+            .arg(format!("{dir}/gen.py"))
+            .output()
+            .expect("this test needs python3 (with zoneinfo, Python 3.9 or later)");
+        assert!(
+            output.status.success(),
+            "gen.py failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let fixture = include_str!("../../tests/fixtures/windows/dst-2026.txt");
+        assert!(
+            String::from_utf8_lossy(&output.stdout) == fixture,
+            "tests/fixtures/windows/dst-2026.txt differs from what gen.py computes now"
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 

@@ -101,6 +101,51 @@ impl BodyServer {
     }
 }
 
+/// A server answering every request with the same status and JSON body (a Prometheus API
+/// stand-in: the answers are shaped as the real `/api/v1/query` ones), recording the request
+/// lines it got.
+pub struct JsonServer {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base: String,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl JsonServer {
+    /// Starts a server on a free loopback port.
+    pub fn start(status: u16, body: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("address").port();
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = lines.clone();
+        let body = body.to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buffer = [0u8; 4096];
+                let read = stream.read(&mut buffer).unwrap_or(0);
+                let request = String::from_utf8_lossy(&buffer[..read]);
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(request.lines().next().unwrap_or_default().to_string());
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            lines,
+        }
+    }
+
+    /// The request lines answered so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
 /// One request a [`RecordingServer`] received.
 #[derive(Debug, Clone)]
 pub struct Received {

@@ -179,7 +179,7 @@ fn generate(rng: &mut Rng, dir: &Path) -> PathBuf {
 }
 
 /// `ssh -G` output as key -> values (repeated keys accumulate); `Err` when ssh refuses.
-fn ssh_g(
+pub(super) fn ssh_g(
     config: &Path,
     alias: &str,
     args: &[String],

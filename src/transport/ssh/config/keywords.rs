@@ -11,11 +11,13 @@ pub enum Kind {
     /// Read and acted on.
     Honoured(Key),
     /// Accepted and ignored: it does not change where, as whom or through what rpatch
-    /// connects (logging, forwarding, multiplexing, algorithm lists, ...).
-    Ignored,
-    /// An error when it applies to a host with a value other than these: it would change
-    /// where or how the connection is made in a way rpatch cannot honour.
-    Refused(&'static [&'static str]),
+    /// connects (logging, forwarding, multiplexing, algorithm lists, ...). Its value is still
+    /// checked as OpenSSH checks it, on every line.
+    Ignored(Check),
+    /// An error when it applies to a host with a value other than the neutral ones: it would
+    /// change where or how the connection is made in a way rpatch cannot honour. Its value is
+    /// checked as OpenSSH checks it, on every line.
+    Refused(&'static [&'static str], Check),
 }
 
 /// The honoured keywords.
@@ -37,8 +39,13 @@ pub enum Key {
     ServerAliveInterval,
     ServerAliveCountMax,
     IgnoreUnknown,
+    CanonicalizeHostname,
+    CanonicalDomains,
+    CanonicalizeMaxDots,
+    CanonicalizeFallbackLocal,
 }
 
+use super::values::{self, Check, Check as C};
 use Key as K;
 use Kind::{Honoured as H, Ignored as I, Refused as R, Structural as S};
 
@@ -64,115 +71,154 @@ pub const KEYWORDS: &[(&str, Kind)] = &[
     ("serveraliveinterval", H(K::ServerAliveInterval)),
     ("serveralivecountmax", H(K::ServerAliveCountMax)),
     ("ignoreunknown", H(K::IgnoreUnknown)),
+    ("canonicalizehostname", H(K::CanonicalizeHostname)),
+    ("canonicaldomains", H(K::CanonicalDomains)),
+    ("canonicalizemaxdots", H(K::CanonicalizeMaxDots)),
+    ("canonicalizefallbacklocal", H(K::CanonicalizeFallbackLocal)),
     // Change the address, route or channel of the connection: refused unless neutral.
-    ("addressfamily", R(&["any"])),
-    ("bindaddress", R(&[])),
-    ("bindinterface", R(&[])),
-    ("canonicalizehostname", R(&["no"])),
-    ("canonicalizepermittedcnames", R(&["none"])),
-    ("proxyusefdpass", R(&["no"])),
-    ("knownhostscommand", R(&["none"])),
-    ("revokedhostkeys", R(&["none"])),
-    ("remotecommand", R(&["none"])),
-    ("sessiontype", R(&["default"])),
+    (
+        "addressfamily",
+        R(&["any"], C::Choice(&["any", "inet", "inet6"])),
+    ),
+    ("bindaddress", R(&[], C::One)),
+    ("bindinterface", R(&[], C::One)),
+    ("canonicalizepermittedcnames", R(&["none"], C::Any)),
+    ("proxyusefdpass", R(&["no", "false"], C::Flag)),
+    ("knownhostscommand", R(&["none"], C::Any)),
+    ("revokedhostkeys", R(&["none"], C::One)),
+    ("remotecommand", R(&["none"], C::Any)),
+    (
+        "sessiontype",
+        R(&["default"], C::Choice(&["none", "subsystem", "default"])),
+    ),
     // Deprecated or unsupported in OpenSSH itself (it only warns).
-    ("protocol", I),
-    ("cipher", I),
-    ("fallbacktorsh", I),
-    ("globalknownhostsfile2", I),
-    ("rhostsauthentication", I),
-    ("userknownhostsfile2", I),
-    ("useroaming", I),
-    ("usersh", I),
-    ("useprivilegedport", I),
-    ("afstokenpassing", I),
-    ("kerberosauthentication", I),
-    ("kerberostgtpassing", I),
-    ("rsaauthentication", I),
-    ("rhostsrsaauthentication", I),
-    ("compressionlevel", I),
-    ("dsaauthentication", I),
-    ("skeyauthentication", I),
-    ("tisauthentication", I),
+    ("protocol", I(C::Any)),
+    ("cipher", I(C::Any)),
+    ("fallbacktorsh", I(C::Any)),
+    ("globalknownhostsfile2", I(C::Any)),
+    ("rhostsauthentication", I(C::Any)),
+    ("userknownhostsfile2", I(C::Any)),
+    ("useroaming", I(C::Any)),
+    ("usersh", I(C::Any)),
+    ("useprivilegedport", I(C::Any)),
+    ("afstokenpassing", I(C::Any)),
+    ("kerberosauthentication", I(C::Any)),
+    ("kerberostgtpassing", I(C::Any)),
+    ("rsaauthentication", I(C::Any)),
+    ("rhostsrsaauthentication", I(C::Any)),
+    ("compressionlevel", I(C::Any)),
+    ("dsaauthentication", I(C::Any)),
+    ("skeyauthentication", I(C::Any)),
+    ("tisauthentication", I(C::Any)),
     // Authentication methods and key sources: a key rpatch does not offer fails visibly.
-    ("gssapiauthentication", I),
-    ("gssapidelegatecredentials", I),
-    ("smartcarddevice", I),
-    ("pkcs11provider", I),
-    ("securitykeyprovider", I),
-    ("passwordauthentication", I),
-    ("kbdinteractiveauthentication", I),
-    ("kbdinteractivedevices", I),
-    ("challengeresponseauthentication", I),
-    ("pubkeyauthentication", I),
-    ("hostbasedauthentication", I),
-    ("hostbasedacceptedalgorithms", I),
-    ("hostbasedkeytypes", I),
-    ("pubkeyacceptedalgorithms", I),
-    ("pubkeyacceptedkeytypes", I),
-    ("preferredauthentications", I),
-    ("numberofpasswordprompts", I),
-    ("addkeystoagent", I),
-    ("identityagent", I),
-    ("enablesshkeysign", I),
-    ("requiredrsasize", I),
+    ("gssapiauthentication", I(C::Flag)),
+    ("gssapidelegatecredentials", I(C::Flag)),
+    ("smartcarddevice", I(C::Any)),
+    ("pkcs11provider", I(C::One)),
+    ("securitykeyprovider", I(C::One)),
+    ("passwordauthentication", I(C::Flag)),
+    ("kbdinteractiveauthentication", I(C::Flag)),
+    ("kbdinteractivedevices", I(C::One)),
+    ("challengeresponseauthentication", I(C::Flag)),
+    (
+        "pubkeyauthentication",
+        I(C::Choice(&[
+            "yes",
+            "no",
+            "true",
+            "false",
+            "unbound",
+            "host-bound",
+        ])),
+    ),
+    ("hostbasedauthentication", I(C::Flag)),
+    ("hostbasedacceptedalgorithms", I(C::KeyNames)),
+    ("hostbasedkeytypes", I(C::KeyNames)),
+    ("pubkeyacceptedalgorithms", I(C::KeyNames)),
+    ("pubkeyacceptedkeytypes", I(C::KeyNames)),
+    ("preferredauthentications", I(C::One)),
+    ("numberofpasswordprompts", I(C::Int)),
+    ("addkeystoagent", I(C::AddKeysToAgent)),
+    ("identityagent", I(C::One)),
+    ("enablesshkeysign", I(C::Flag)),
+    ("requiredrsasize", I(C::Int)),
     // Algorithm lists: russh negotiates from its own safe defaults.
-    ("ciphers", I),
-    ("macs", I),
-    ("kexalgorithms", I),
-    ("hostkeyalgorithms", I),
-    ("casignaturealgorithms", I),
-    ("rekeylimit", I),
+    ("ciphers", I(C::Names(values::CIPHERS))),
+    ("macs", I(C::Names(values::MACS))),
+    ("kexalgorithms", I(C::Names(values::KEX))),
+    ("hostkeyalgorithms", I(C::KeyNames)),
+    ("casignaturealgorithms", I(C::KeyNames)),
+    ("rekeylimit", I(C::RekeyLimit)),
     // Host key bookkeeping rpatch does its own (stricter) way.
-    ("checkhostip", I),
-    ("verifyhostkeydns", I),
-    ("updatehostkeys", I),
-    ("hashknownhosts", I),
-    ("visualhostkey", I),
-    ("fingerprinthash", I),
-    ("nohostauthenticationforlocalhost", I),
-    // Canonicalisation settings with no effect while CanonicalizeHostname is `no`.
-    ("canonicaldomains", I),
-    ("canonicalizefallbacklocal", I),
-    ("canonicalizemaxdots", I),
+    ("checkhostip", I(C::Flag)),
+    (
+        "verifyhostkeydns",
+        I(C::Choice(&["yes", "no", "true", "false", "ask"])),
+    ),
+    (
+        "updatehostkeys",
+        I(C::Choice(&["yes", "no", "true", "false", "ask"])),
+    ),
+    ("hashknownhosts", I(C::Flag)),
+    ("visualhostkey", I(C::Flag)),
+    ("fingerprinthash", I(C::Choice(&["md5", "sha256"]))),
+    ("nohostauthenticationforlocalhost", I(C::Flag)),
     // Forwarding, multiplexing, terminals, environment and local conveniences.
-    ("forwardagent", I),
-    ("forwardx11", I),
-    ("forwardx11trusted", I),
-    ("forwardx11timeout", I),
-    ("xauthlocation", I),
-    ("exitonforwardfailure", I),
-    ("gatewayports", I),
-    ("localforward", I),
-    ("remoteforward", I),
-    ("dynamicforward", I),
-    ("permitremoteopen", I),
-    ("clearallforwardings", I),
-    ("streamlocalbindmask", I),
-    ("streamlocalbindunlink", I),
-    ("tunnel", I),
-    ("tunneldevice", I),
-    ("controlmaster", I),
-    ("controlpath", I),
-    ("controlpersist", I),
-    ("sendenv", I),
-    ("setenv", I),
-    ("requesttty", I),
-    ("stdinnull", I),
-    ("forkafterauthentication", I),
-    ("localcommand", I),
-    ("permitlocalcommand", I),
-    ("escapechar", I),
-    ("enableescapecommandline", I),
-    ("batchmode", I),
-    ("connectionattempts", I),
-    ("compression", I),
-    ("tcpkeepalive", I),
-    ("keepalive", I),
-    ("ipqos", I),
-    ("loglevel", I),
-    ("logverbose", I),
-    ("syslogfacility", I),
+    ("forwardagent", I(C::One)),
+    ("forwardx11", I(C::Flag)),
+    ("forwardx11trusted", I(C::Flag)),
+    ("forwardx11timeout", I(C::Time)),
+    ("xauthlocation", I(C::One)),
+    ("exitonforwardfailure", I(C::Flag)),
+    ("gatewayports", I(C::Flag)),
+    ("localforward", I(C::Forward)),
+    ("remoteforward", I(C::Forward)),
+    ("dynamicforward", I(C::One)),
+    ("permitremoteopen", I(C::Any)),
+    ("clearallforwardings", I(C::Flag)),
+    ("streamlocalbindmask", I(C::OctalMask)),
+    ("streamlocalbindunlink", I(C::Flag)),
+    (
+        "tunnel",
+        I(C::Choice(&[
+            "yes",
+            "no",
+            "true",
+            "false",
+            "ethernet",
+            "point-to-point",
+        ])),
+    ),
+    ("tunneldevice", I(C::TunnelDevice)),
+    (
+        "controlmaster",
+        I(C::Choice(&[
+            "yes", "no", "true", "false", "auto", "ask", "autoask",
+        ])),
+    ),
+    ("controlpath", I(C::One)),
+    ("controlpersist", I(C::ControlPersist)),
+    ("sendenv", I(C::EnvNames)),
+    ("setenv", I(C::EnvAssignments)),
+    (
+        "requesttty",
+        I(C::Choice(&["yes", "no", "true", "false", "force", "auto"])),
+    ),
+    ("stdinnull", I(C::Flag)),
+    ("forkafterauthentication", I(C::Flag)),
+    ("localcommand", I(C::Any)),
+    ("permitlocalcommand", I(C::Flag)),
+    ("escapechar", I(C::EscapeChar)),
+    ("enableescapecommandline", I(C::Flag)),
+    ("batchmode", I(C::Flag)),
+    ("connectionattempts", I(C::Int)),
+    ("compression", I(C::Choice(&["yes", "no"]))),
+    ("tcpkeepalive", I(C::Flag)),
+    ("keepalive", I(C::Flag)),
+    ("ipqos", I(C::IpQos)),
+    ("loglevel", I(C::Choice(values::LOG_LEVELS))),
+    ("logverbose", I(C::Any)),
+    ("syslogfacility", I(C::Choice(values::FACILITIES))),
 ];
 
 /// The treatment of a (lower-case) keyword; `None` when OpenSSH does not know it either.
@@ -194,7 +240,7 @@ pub enum Setting {
     Port(u16),
     /// `IdentityFile` as written (`~` and tokens expanded later).
     IdentityFile(String),
-    /// `CertificateFile` as written (`~` and tokens expanded later; `none` adds nothing).
+    /// `CertificateFile` as written (`~` and tokens expanded later).
     CertificateFile(String),
     /// `IdentitiesOnly`.
     IdentitiesOnly(bool),
@@ -218,6 +264,14 @@ pub enum Setting {
     ServerAliveCountMax(u64),
     /// `IgnoreUnknown` patterns.
     IgnoreUnknown(String),
+    /// `CanonicalizeHostname`: `no`, `yes` or `always`.
+    CanonicalizeHostname(String),
+    /// `CanonicalDomains`, lower case, without a trailing dot (`none` kept as written).
+    CanonicalDomains(Vec<String>),
+    /// `CanonicalizeMaxDots`.
+    CanonicalizeMaxDots(u32),
+    /// `CanonicalizeFallbackLocal`.
+    CanonicalizeFallbackLocal(bool),
     /// An accepted keyword rpatch ignores.
     Ignored,
     /// A refused keyword with a non-neutral value: an error once it applies to a host.
@@ -254,8 +308,13 @@ pub fn parse_setting(
     };
     let key = match kind {
         Kind::Honoured(key) => key,
-        Kind::Ignored | Kind::Structural => return Ok(Setting::Ignored),
-        Kind::Refused(neutral) => {
+        Kind::Structural => return Ok(Setting::Ignored),
+        Kind::Ignored(check) => {
+            values::check(written, check, args)?;
+            return Ok(Setting::Ignored);
+        }
+        Kind::Refused(neutral, check) => {
+            values::check(written, check, args)?;
             let value = args.join(" ");
             if neutral.iter().any(|n| n.eq_ignore_ascii_case(&value)) {
                 return Ok(Setting::Ignored);
@@ -271,9 +330,13 @@ pub fn parse_setting(
         K::User => Setting::User(single()?),
         K::Port => {
             let value = single()?;
-            match value.parse::<u16>() {
-                Ok(port) if port > 0 => Setting::Port(port),
-                _ => return Err(format!("bad port `{value}`: expected 1 to 65535")),
+            match port_number(&value) {
+                Some(port) if port > 0 => Setting::Port(port),
+                _ => {
+                    return Err(format!(
+                        "bad port `{value}`: expected 1 to 65535 or a tcp service name"
+                    ))
+                }
             }
         }
         K::IdentityFile => Setting::IdentityFile(single()?),
@@ -335,7 +398,60 @@ pub fn parse_setting(
             )
         }
         K::IgnoreUnknown => Setting::IgnoreUnknown(single()?),
+        K::CanonicalizeHostname => {
+            Setting::CanonicalizeHostname(match single()?.to_ascii_lowercase().as_str() {
+                "yes" | "true" => "yes".into(),
+                "no" | "false" => "no".into(),
+                "always" => "always".into(),
+                other => {
+                    return Err(format!(
+                        "bad CanonicalizeHostname `{other}`: expected yes, no or always"
+                    ))
+                }
+            })
+        }
+        K::CanonicalDomains => {
+            first()?;
+            let mut domains = Vec::new();
+            for (i, arg) in args.iter().enumerate() {
+                if arg.eq_ignore_ascii_case("none") && (i > 0 || args.len() > 1) {
+                    return Err("`none` must be the only CanonicalDomains entry".into());
+                }
+                domains.push(valid_domain(arg)?);
+            }
+            Setting::CanonicalDomains(domains)
+        }
+        K::CanonicalizeMaxDots => {
+            let value = single()?;
+            Setting::CanonicalizeMaxDots(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= i32::MAX as u32)
+                    .ok_or_else(|| format!("bad {written} `{value}`: expected a whole number"))?,
+            )
+        }
+        K::CanonicalizeFallbackLocal => Setting::CanonicalizeFallbackLocal(flag(&single()?)?),
     })
+}
+
+/// OpenSSH's `valid_domain`: letters, digits, `-`, `_` and single dots, starting with a letter
+/// or digit; lower-cased, a trailing dot dropped.
+fn valid_domain(name: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("domain name `{name}` {why}");
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(bad("starts with an invalid character"));
+    }
+    if name.contains("..") {
+        return Err(bad("contains consecutive separators"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(bad("contains invalid characters"));
+    }
+    Ok(name.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// `yes`/`no` (and `true`/`false`), as OpenSSH's `parse_flag`.
@@ -348,7 +464,7 @@ fn flag(value: &str) -> Result<bool, String> {
 }
 
 /// OpenSSH's `convtime` (`90`, `1m30s`, `2h`, ...) or `none`.
-fn time(value: &str) -> Result<Option<u64>, String> {
+pub(super) fn time(value: &str) -> Result<Option<u64>, String> {
     if value == "none" {
         return Ok(None);
     }
@@ -381,6 +497,27 @@ fn time(value: &str) -> Result<Option<u64>, String> {
         return Err(bad());
     }
     Ok(Some(total))
+}
+
+/// OpenSSH's `a2port`: a decimal number up to 65535, else a tcp service name from
+/// `/etc/services` (`Port ssh` is 22).
+pub fn port_number(text: &str) -> Option<u16> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Some(port);
+    }
+    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') {
+        return None;
+    }
+    let services = std::fs::read_to_string("/etc/services").ok()?;
+    services.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let name = words.next()?;
+        let (port, protocol) = words.next()?.split_once('/')?;
+        (protocol == "tcp" && (name == text || words.any(|alias| alias == text)))
+            .then(|| port.parse().ok())
+            .flatten()
+    })
 }
 
 /// One ProxyJump hop: `[user@]host[:port]` (with `[v6]:port`) or `ssh://[user@]host[:port]`.
@@ -420,8 +557,8 @@ pub fn parse_jump_hop(entry: &str) -> Result<JumpHop, String> {
         Some(_) => return Err(bad("empty user")),
         None => (None, text),
     };
-    let port = |p: &str| match p.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
+    let port = |p: &str| match port_number(p) {
+        Some(port) if port > 0 => Ok(port),
         _ => Err(bad(&format!("bad port `{p}`"))),
     };
     let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
@@ -474,6 +611,9 @@ mod tests {
     fn bad_values_of_honoured_keywords_are_errors() {
         assert!(parse("port", &["0"]).is_err());
         assert!(parse("port", &["22", "23"]).is_err());
+        assert_eq!(parse("port", &["ssh"]), Ok(Setting::Port(22)));
+        assert_eq!(parse("port", &["022"]), Ok(Setting::Port(22)));
+        assert!(parse("port", &["nosuchservice"]).is_err());
         assert!(parse("identitiesonly", &["maybe"]).is_err());
         assert!(parse("stricthostkeychecking", &["sometimes"]).is_err());
         assert!(parse("connecttimeout", &["10x"]).is_err());
@@ -491,11 +631,17 @@ mod tests {
 
     #[test]
     fn refused_keywords_are_neutral_only_with_their_default_value() {
-        assert_eq!(parse("canonicalizehostname", &["no"]), Ok(Setting::Ignored));
+        assert_eq!(
+            parse("canonicalizepermittedcnames", &["none"]),
+            Ok(Setting::Ignored)
+        );
         assert!(matches!(
-            parse("canonicalizehostname", &["yes"]),
+            parse("canonicalizepermittedcnames", &["*.a:*.b"]),
             Ok(Setting::Refused { .. })
         ));
+        assert!(parse("canonicalizehostname", &["sometimes"]).is_err());
+        assert!(parse("canonicaldomains", &["a..b"]).is_err());
+        assert!(parse("canonicaldomains", &["a", "none"]).is_err());
         assert!(matches!(
             parse("bindaddress", &["10.0.0.1"]),
             Ok(Setting::Refused { .. })

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::keywords::{self, Setting};
-use super::matching::wildcard_match;
 use super::ConfigError;
 
 /// How deep `Include`s may nest (OpenSSH's `READCONF_MAX_DEPTH`).
@@ -89,14 +88,26 @@ pub enum Origin {
     System,
 }
 
-/// Reads a file; `Ok(None)` when it does not exist.
+/// Reads a file; `Ok(None)` when it does not exist. With `check_owner` (included files and
+/// `~/.ssh/config`, as OpenSSH's `SSHCONF_CHECKPERM`) a file owned by another user than root
+/// or this one, or writable by group or others, is an error.
 pub fn read_file(
     path: &Path,
     origin: Origin,
     depth: usize,
+    check_owner: bool,
 ) -> Result<Option<Vec<Line>>, ConfigError> {
+    // A directory opens and reads as empty in OpenSSH (fopen succeeds, getline ends at once).
+    if path.is_dir() {
+        return Ok(Some(Vec::new()));
+    }
     let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+        Ok(text) => {
+            if check_owner {
+                check_permissions(path)?;
+            }
+            text
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => {
             return Err(ConfigError {
@@ -107,6 +118,50 @@ pub fn read_file(
         }
     };
     parse_text(&text, path, origin, depth).map(Some)
+}
+
+/// OpenSSH's check on a file it includes: owned by root or the user, not group or world
+/// writable ("Bad owner or permissions").
+fn check_permissions(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let error = |message: String| ConfigError {
+        path: path.display().to_string(),
+        line: 0,
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let me = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    let group_writable_ok = meta.mode() & 0o020 == 0 || private_group(meta.uid(), meta.gid());
+    if (meta.uid() != 0 && meta.uid() != me) || meta.mode() & 0o002 != 0 || !group_writable_ok {
+        return Err(error(format!(
+            "bad owner or permissions (owner uid {}, mode {:o}): OpenSSH refuses a configuration \
+             file another user owns or that group or others can write",
+            meta.uid(),
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Debian's OpenSSH accepts a group-writable file when the group is the owner's own: the
+/// owner's primary group, with no other member listed in `/etc/group`.
+fn private_group(uid: u32, gid: u32) -> bool {
+    let field = |file: &str, index: usize, key: u32, want: usize| -> Option<String> {
+        let text = std::fs::read_to_string(file).ok()?;
+        text.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.len() > want && fields[index].parse() == Ok(key))
+                .then(|| fields[want].to_string())
+        })
+    };
+    let Some(owner) = field("/etc/passwd", 2, uid, 0) else {
+        return false;
+    };
+    let primary = field("/etc/passwd", 2, uid, 3).and_then(|g| g.parse::<u32>().ok());
+    let members = field("/etc/group", 2, gid, 3).unwrap_or_default();
+    primary == Some(gid) && members.split(',').all(|m| m.is_empty() || m == owner)
 }
 
 /// Parses one file's text.
@@ -138,7 +193,12 @@ pub fn parse_text(
                 }
                 Line::Host(args)
             }
-            ("match", _) => Line::Match(parse_match(&args).map_err(|m| loc.error(m))?, loc),
+            // OpenSSH reads `Match` criteria with `strdelim` (blanks or one `=` between words,
+            // only double quotes), not with the option word splitting.
+            ("match", _) => Line::Match(
+                parse_match(&strdelim_words(rest)).map_err(|m| loc.error(m))?,
+                loc,
+            ),
             ("include", _) => {
                 if depth >= MAX_DEPTH {
                     return Err(loc.error("`Include` nested too deeply"));
@@ -146,7 +206,7 @@ pub fn parse_text(
                 let mut files = Vec::new();
                 for pattern in &args {
                     for file in include_files(pattern, origin).map_err(|m| loc.error(m))? {
-                        if let Some(lines) = read_file(&file, origin, depth + 1)? {
+                        if let Some(lines) = read_file(&file, origin, depth + 1, true)? {
                             files.push(lines);
                         }
                     }
@@ -232,11 +292,56 @@ pub fn split_args(text: &str) -> Result<Vec<String>, String> {
     Ok(args)
 }
 
-/// The criteria of a `Match` line, checked as OpenSSH's `match_cfg_line` checks them.
+/// OpenSSH's `strdelim` applied until the text runs out or a word is empty: words split at
+/// blanks or at a single `=` (with blanks around it), a word may hold a `"…"` part whose blanks
+/// and `=` are kept; single quotes and backslashes are ordinary characters.
+fn strdelim_words(text: &str) -> Vec<String> {
+    let blank = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
+    let mut words = Vec::new();
+    let mut rest = text.trim_start_matches(blank);
+    while !rest.is_empty() {
+        let Some(at) = rest.find(|c: char| blank(c) || c == '"' || c == '=') else {
+            words.push(rest.to_string());
+            break;
+        };
+        let delimiter = rest[at..].chars().next().unwrap_or(' ');
+        let (word, after) = if delimiter == '"' {
+            let inner = &rest[at + 1..];
+            match inner.find('"') {
+                Some(close) => (
+                    format!("{}{}", &rest[..at], &inner[..close]),
+                    inner[close + 1..].trim_start_matches(blank),
+                ),
+                // Unbalanced quotes were refused by the option splitting already.
+                None => break,
+            }
+        } else {
+            let mut after = rest[at + 1..].trim_start_matches(blank);
+            if delimiter != '=' {
+                if let Some(past) = after.strip_prefix('=') {
+                    after = past.trim_start_matches(blank);
+                }
+            }
+            (rest[..at].to_string(), after)
+        };
+        if word.is_empty() {
+            break;
+        }
+        words.push(word);
+        rest = after;
+    }
+    words
+}
+
+/// The criteria of a `Match` line, checked as OpenSSH's `match_cfg_line` checks them; a word
+/// starting with `#` where a criterion is expected ends the line (a comment).
 fn parse_match(args: &[String]) -> Result<Vec<Criterion>, String> {
     let mut criteria = Vec::new();
     let mut words = args.iter().peekable();
     while let Some(word) = words.next() {
+        if word.starts_with('#') {
+            break;
+        }
         let (negate, name) = match word.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, word.as_str()),
@@ -254,7 +359,7 @@ fn parse_match(args: &[String]) -> Result<Vec<Criterion>, String> {
         };
         let argument = match attribute {
             Attribute::All => {
-                if criteria.len() > 1 || words.peek().is_some() {
+                if criteria.len() > 1 || words.peek().is_some_and(|w| !w.starts_with('#')) {
                     return Err(format!(
                         "`{word}` cannot be combined with other `Match` attributes"
                     ));
@@ -310,7 +415,7 @@ fn include_files(pattern: &str, origin: Origin) -> Result<Vec<PathBuf>, String> 
                     .filter_map(Result::ok)
                     .filter(|e| {
                         let entry = e.file_name().to_string_lossy().into_owned();
-                        !entry.starts_with('.') && wildcard_match(&name, &entry)
+                        !entry.starts_with('.') && glob_match(&name, &entry)
                     })
                     .map(|e| e.path())
                     .collect();
@@ -328,9 +433,78 @@ fn include_files(pattern: &str, origin: Origin) -> Result<Vec<PathBuf>, String> 
     Ok(files)
 }
 
+/// One path component against a glob(3) pattern: `*`, `?`, `[...]` classes (ranges, `!`
+/// or `^` negation) and `\` escapes.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    glob_from(&pattern, &name)
+}
+
+fn glob_from(pattern: &[char], name: &[char]) -> bool {
+    let Some((&first, rest)) = pattern.split_first() else {
+        return name.is_empty();
+    };
+    match first {
+        '*' => (0..=name.len()).any(|skip| glob_from(rest, &name[skip..])),
+        '?' => !name.is_empty() && glob_from(rest, &name[1..]),
+        '[' => match (class_match(rest, name.first().copied()), name.split_first()) {
+            (Some((true, after)), Some((_, tail))) => glob_from(after, tail),
+            (Some(_), _) => false,
+            // No closing `]`: a literal `[`.
+            (None, Some(('[', tail))) => glob_from(rest, tail),
+            (None, _) => false,
+        },
+        '\\' if !rest.is_empty() => {
+            name.first() == Some(&rest[0]) && glob_from(&rest[1..], &name[1..])
+        }
+        c => name.first() == Some(&c) && glob_from(rest, &name[1..]),
+    }
+}
+
+/// A `[...]` class (the text after `[`) against `c`: whether it matched, and the pattern
+/// after the closing `]`; `None` when there is no closing `]`.
+fn class_match(class: &[char], c: Option<char>) -> Option<(bool, &[char])> {
+    let (negate, mut i) = match class.first() {
+        Some('!' | '^') => (true, 1),
+        _ => (false, 0),
+    };
+    let mut matched = false;
+    let mut first = true;
+    loop {
+        let lo = *class.get(i)?;
+        if lo == ']' && !first {
+            break;
+        }
+        first = false;
+        if class.get(i + 1) == Some(&'-') && class.get(i + 2).is_some_and(|h| *h != ']') {
+            let hi = class[i + 2];
+            matched |= c.is_some_and(|c| lo <= c && c <= hi);
+            i += 3;
+        } else {
+            matched |= c == Some(lo);
+            i += 1;
+        }
+    }
+    Some((matched != negate, &class[i + 1..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn include_globs_match_as_glob_3() {
+        assert!(glob_match("[ab]?.conf", "a1.conf"));
+        assert!(!glob_match("[ab]?.conf", "c1.conf"));
+        assert!(glob_match("[!a-b]*", "c1.conf"));
+        assert!(!glob_match("[!a-b]*", "b1.conf"));
+        assert!(glob_match("x[]]y", "x]y"));
+        assert!(glob_match("a\\*", "a*"));
+        assert!(!glob_match("a\\*", "ab"));
+        assert!(glob_match("*.conf", "z.conf"));
+        assert!(glob_match("[x", "[x"));
+    }
 
     #[test]
     fn words_split_like_openssh() {
@@ -351,6 +525,21 @@ mod tests {
         assert!(parse_match(&words("all host a")).is_err());
         assert!(parse_match(&words("host")).is_err());
         assert!(parse_match(&words("address 10.0.0.1")).is_err());
+        assert!(parse_match(&words("all # comment")).is_ok());
+    }
+
+    #[test]
+    fn match_words_split_as_strdelim_splits_them() {
+        assert_eq!(
+            strdelim_words("host=a user = b"),
+            vec!["host", "a", "user", "b"]
+        );
+        assert_eq!(
+            strdelim_words("exec \"test %h = x\" user 'b'"),
+            vec!["exec", "test %h = x", "user", "'b'"]
+        );
+        assert_eq!(strdelim_words("host  a  # c"), vec!["host", "a", "#", "c"]);
+        assert_eq!(strdelim_words("=x"), Vec::<String>::new());
     }
 
     #[test]

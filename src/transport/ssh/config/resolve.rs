@@ -4,7 +4,7 @@
 //! `Match final`/`canonical` asks for one, after `HostName` has been applied.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -35,6 +35,10 @@ pub(super) struct State {
     server_alive_interval: Option<Option<u64>>,
     server_alive_count_max: Option<u64>,
     ignore_unknown: Option<String>,
+    canonicalize: Option<String>,
+    canonical_domains: Option<Vec<String>>,
+    canonicalize_max_dots: Option<u32>,
+    canonicalize_fallback_local: Option<bool>,
 }
 
 impl State {
@@ -59,8 +63,9 @@ impl State {
                 }
             }
             // Certificates accumulate like identities.
+            // `none` too, as OpenSSH 9.2 keeps it (a file of that name, normally absent).
             Setting::CertificateFile(v) => {
-                if !v.eq_ignore_ascii_case("none") && !self.certificate_files.contains(v) {
+                if !self.certificate_files.contains(v) {
                     self.certificate_files.push(v.clone());
                 }
             }
@@ -85,6 +90,12 @@ impl State {
             Setting::ServerAliveInterval(v) => first(&mut self.server_alive_interval, v),
             Setting::ServerAliveCountMax(v) => first(&mut self.server_alive_count_max, v),
             Setting::IgnoreUnknown(v) => first(&mut self.ignore_unknown, v),
+            Setting::CanonicalizeHostname(v) => first(&mut self.canonicalize, v),
+            Setting::CanonicalDomains(v) => first(&mut self.canonical_domains, v),
+            Setting::CanonicalizeMaxDots(v) => first(&mut self.canonicalize_max_dots, v),
+            Setting::CanonicalizeFallbackLocal(v) => {
+                first(&mut self.canonicalize_fallback_local, v)
+            }
             Setting::Ignored => {}
             Setting::Refused { keyword, value } => {
                 let message = format!(
@@ -143,10 +154,20 @@ impl SshConfig {
             Some(hostname) => expand_hostname(hostname, alias, &self.files)?,
             None => alias.to_string(),
         };
-        if host.parse::<IpAddr>().is_err() {
-            host = host.to_ascii_lowercase();
+        // As ssh.c: a name is lower-cased, an address written in any form getaddrinfo takes
+        // numerically (`127.1`, `0x7f.0.0.1`, `0:0::1`) becomes its canonical text.
+        match numeric_address(&host) {
+            Some(canonical) if !canonical.eq_ignore_ascii_case(&host) => host = canonical,
+            Some(_) => {}
+            None if address_like(&host) => {}
+            None => host = host.to_ascii_lowercase(),
         }
-        if self.wants_final {
+        let canonicalize = state.canonicalize.clone().unwrap_or_else(|| "no".into());
+        if canonicalize != "no" && numeric_address(&host).is_none() && !address_like(&host) {
+            canonicalize_hostname(&mut host, &state, &canonicalize)?;
+        }
+        // CanonicalizeHostname asks for the final pass too (ssh.c).
+        if self.wants_final || canonicalize != "no" {
             state.hostname = Some(host.clone());
             pass.host = &host;
             pass.final_pass = true;
@@ -157,6 +178,122 @@ impl SshConfig {
         }
         finish(alias, host, state, local)
     }
+}
+
+/// OpenSSH's `resolve_canonicalize` for a name: unless a ProxyCommand or ProxyJump will
+/// resolve it (and `CanonicalizeHostname` is not `always`), a name ending in `.`, or one with at
+/// most `CanonicalizeMaxDots` dots tried with each of `CanonicalDomains` in turn, becomes the
+/// first that resolves; when none does, the name stays as it is, or with
+/// `CanonicalizeFallbackLocal no` that is an error.
+fn canonicalize_hostname(host: &mut String, state: &State, mode: &str) -> Result<(), ConfigError> {
+    let unset_or_none =
+        |v: &Option<String>| v.as_deref().is_none_or(|v| v.eq_ignore_ascii_case("none"));
+    let direct = unset_or_none(&state.proxy_command) && unset_or_none(&state.jump);
+    if !direct && mode != "always" {
+        return Ok(());
+    }
+    let candidates: Vec<String> = if host.ends_with('.') {
+        vec![host.clone()]
+    } else if host.matches('.').count() as u32 > state.canonicalize_max_dots.unwrap_or(1) {
+        return Ok(());
+    } else {
+        state
+            .canonical_domains
+            .iter()
+            .flatten()
+            .take_while(|d| !d.eq_ignore_ascii_case("none"))
+            .map(|domain| format!("{host}.{domain}."))
+            .collect()
+    };
+    for candidate in candidates {
+        if resolves(&candidate) {
+            *host = candidate.trim_end_matches('.').to_string();
+            return Ok(());
+        }
+    }
+    if state.canonicalize_fallback_local == Some(false) {
+        return Err(ConfigError {
+            path: format!("ssh config for `{host}`"),
+            line: 0,
+            message: format!(
+                "could not resolve host `{host}` in any of CanonicalDomains, and \
+                 CanonicalizeFallbackLocal is no"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `name` resolves (getaddrinfo through the system resolver), cached per name for
+/// the process; the lookup lets other tasks run when called from the runtime.
+fn resolves(name: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, bool>>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(&known) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        return known;
+    }
+    let lookup = || {
+        (name, 22)
+            .to_socket_addrs()
+            .is_ok_and(|mut a| a.next().is_some())
+    };
+    let found = match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(lookup)
+        }
+        _ => lookup(),
+    };
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(name.to_string(), found);
+    found
+}
+
+/// OpenSSH's `is_addr_fast`: looks like an address (a `%` or `:`, or only digits and dots).
+fn address_like(host: &str) -> bool {
+    host.contains(['%', ':']) || host.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// The canonical text of `host` when getaddrinfo reads it as a numeric address (IPv4 in every
+/// `inet_aton` form, IPv6 as `inet_ntop` prints it); `None` for a name.
+pub(super) fn numeric_address(host: &str) -> Option<String> {
+    if let Ok(v6) = host.parse::<Ipv6Addr>() {
+        return Some(v6.to_string());
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let numbers: Vec<u64> = parts
+        .iter()
+        .map(|part| {
+            let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X"))
+            {
+                Some(hex) => (hex, 16),
+                None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+                None => (*part, 10),
+            };
+            if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            u64::from_str_radix(digits, radix).ok()
+        })
+        .collect::<Option<_>>()?;
+    let (last, leading) = numbers.split_last()?;
+    if leading.iter().any(|n| *n > 255) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if *last >= 1u64 << room {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for (i, n) in leading.iter().enumerate() {
+        value |= n << (24 - 8 * i as u32);
+    }
+    Some(Ipv4Addr::from((value | last) as u32).to_string())
 }
 
 /// `HostName` with `%h` (and `%%`) expanded; any other token is an error.
