@@ -145,12 +145,13 @@ fn dnf_dates_updates_by_their_advisory_else_their_build_time_and_holds_back_the_
     let root = RpmRoot::new(Repo::WithAdvisories);
     install_old(&root, &["rpatch-testpkg", "rpatch-other", "rpatch-basepkg"]);
     // rpatch-testpkg 1.1 is a security advisory issued 2026-01-01 (long past 30 days);
-    // rpatch-other 1.1 has no advisory: its build time (this test process) is too recent.
+    // rpatch-basepkg 1.1 and 1.2 have no advisory: their build time (this test process) is too
+    // recent; rpatch-other 1.1 (a recommended advisory, long approved) is rejected by name.
     let project = project(&[task(
         "dnf",
         &root,
         "        name: '*'\n        state: latest\n        \
-         approve: { security: 30d, other: 7d }\n        reject: [rpatch-base*]\n",
+         approve: { security: 30d, other: 7d }\n        reject: [rpatch-oth*]\n",
     )]);
     let planned = run(&project, &["--check"], 0).remove(0);
     assert_eq!(
@@ -158,25 +159,27 @@ fn dnf_dates_updates_by_their_advisory_else_their_build_time_and_holds_back_the_
         ["rpatch-testpkg"],
         "{planned}"
     );
+    // Both of rpatch-basepkg's newer versions are too young: each candidate is listed.
     assert_eq!(
         names(&planned["held_back"], "name"),
-        ["rpatch-basepkg", "rpatch-other"],
+        ["rpatch-basepkg", "rpatch-basepkg", "rpatch-other"],
         "{planned}"
     );
     let held = planned["held_back"].as_array().expect("list");
     let young = held
         .iter()
-        .find(|h| h["name"] == "rpatch-other")
-        .expect("rpatch-other held back");
+        .find(|h| h["name"] == "rpatch-basepkg")
+        .expect("rpatch-basepkg held back");
     assert_eq!(young["reason"], "not_approved", "{young}");
     assert_eq!(young["rule"], "other: 7d", "{young}");
-    assert_eq!(young["version"], "1.1-1", "{young}");
+    assert_eq!(young["version"], "1.2-1", "{young}");
     assert!(young["published"].is_string(), "{young}");
     let rejected = held
         .iter()
-        .find(|h| h["name"] == "rpatch-basepkg")
-        .expect("rpatch-basepkg held back");
-    assert_eq!(rejected["rule"], "reject: rpatch-base*", "{rejected}");
+        .find(|h| h["name"] == "rpatch-other")
+        .expect("rpatch-other held back");
+    assert_eq!(rejected["reason"], "rejected", "{rejected}");
+    assert_eq!(rejected["rule"], "reject: rpatch-oth*", "{rejected}");
 
     let applied = run(&project, &[], 0).remove(0);
     assert_eq!(

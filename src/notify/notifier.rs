@@ -118,7 +118,7 @@ impl Notifier {
             halt_sent: false,
         };
         // Built before the runner starts, so it shows the run before any batch.
-        dispatch.send(NotifyEvent::Start, None).await;
+        dispatch.send(NotifyEvent::Start, None, None).await;
         let dispatcher = tokio::spawn(async move {
             while let Some(event) = observer.recv().await {
                 if let JournalEvent::BatchEnd {
@@ -127,9 +127,13 @@ impl Notifier {
                     halted,
                 } = event
                 {
-                    dispatch.send(NotifyEvent::Batch, Some((play, batch))).await;
-                    if halted.is_some() {
-                        dispatch.send(NotifyEvent::Halt, Some((play, batch))).await;
+                    dispatch
+                        .send(NotifyEvent::Batch, Some((play, batch)), None)
+                        .await;
+                    if let Some(reason) = halted {
+                        dispatch
+                            .send(NotifyEvent::Halt, Some((play, batch)), Some(reason))
+                            .await;
                     }
                 }
             }
@@ -159,9 +163,9 @@ impl NotifierHandle {
                 .is_some_and(|s| s.status == RunStatus::Halted)
                 && !dispatch.halt_sent
             {
-                dispatch.send(NotifyEvent::Halt, None).await;
+                dispatch.send(NotifyEvent::Halt, None, None).await;
             }
-            dispatch.send(NotifyEvent::End, None).await;
+            dispatch.send(NotifyEvent::End, None, None).await;
             // Dropping the queues lets each worker stop once it is through its events.
             drop(dispatch);
         }
@@ -194,8 +198,14 @@ impl Dispatch {
     }
 
     /// Queues `event` (about batch `at` = (play, batch), 0-based) for the sinks that want it:
-    /// `batch` only for the sinks of that play.
-    async fn send(&mut self, event: NotifyEvent, at: Option<(usize, usize)>) {
+    /// `batch` only for the sinks of that play. `halted` is the reason a `batch_end` gave: the
+    /// journal may not say the run halted yet (its `run_end` can still be on its way).
+    async fn send(
+        &mut self,
+        event: NotifyEvent,
+        at: Option<(usize, usize)>,
+        halted: Option<String>,
+    ) {
         let wanted: Vec<usize> = (0..self.queues.len())
             .filter(|&sink| match (event, at) {
                 (NotifyEvent::Batch, Some((play, _))) => self.plays[sink].contains(&play),
@@ -226,7 +236,11 @@ impl Dispatch {
                     .collect(),
             })
         });
-        let payload = Arc::new(payload(event, &summary, batch));
+        let mut payload = payload(event, &summary, batch);
+        if payload.halted.is_none() {
+            payload.halted = halted;
+        }
+        let payload = Arc::new(payload);
         for sink in wanted {
             let _ = self.queues[sink].send(payload.clone());
         }
