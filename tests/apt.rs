@@ -371,6 +371,34 @@ fn autoremove_removes_packages_nothing_needs() {
 }
 
 #[test]
+fn autoclean_drops_vanished_package_files_and_clean_empties_the_cache() {
+    let lab = AptLab::start();
+    let archives = lab.archives(Sources::StableOnly);
+    let vanished = archives.join("rpatch-vanished_0.1_all.deb");
+    let other = archives.join("rpatch-other_0.2_all.deb");
+    std::fs::write(&vanished, "stale").expect("write cached file");
+    std::fs::write(&other, "stale").expect("write cached file");
+    let tasks = format!(
+        "    - apt: autoclean=yes\n      register: autoclean\n{}    - apt:\n        clean: true\n      register: clean\n{}",
+        save("autoclean"),
+        save("clean")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &tasks));
+
+    run_ok(&project, &[]);
+    assert!(!vanished.exists(), "autoclean left {}", vanished.display());
+    assert_eq!(saved(&project, "autoclean")["changed"], json!(true));
+    assert_eq!(saved(&project, "clean")["changed"], json!(true));
+    let left: Vec<_> = std::fs::read_dir(&archives)
+        .expect("read archives")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "deb"))
+        .map(|entry| entry.path())
+        .collect();
+    assert!(left.is_empty(), "clean left {left:?}");
+}
+
+#[test]
 fn a_dpkg_lock_held_past_lock_timeout_fails_naming_the_holder() {
     let lab = AptLab::start();
     let fleet = Fleet::new().start();

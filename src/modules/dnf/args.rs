@@ -69,6 +69,23 @@ pub(crate) struct DnfArgs {
     /// `latest` or a file), never newer.
     #[serde(default)]
     pub baseline: Option<String>,
+    /// Leave out packages whose dependencies cannot be met (`--skip-broken`).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub skip_broken: bool,
+    /// Let dnf replace conflicting packages (`--allowerasing`).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub allowerasing: bool,
+    /// Accept a candidate that is not the newest when the newest cannot be installed
+    /// (`--nobest`).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub nobest: bool,
+    /// Ignore the `excludes` of `all`, `main` or one repository id (`--disableexcludes`).
+    #[serde(default)]
+    pub disable_excludes: Option<String>,
+    /// Then remove packages installed only as dependencies that nothing needs any more
+    /// (`dnf autoremove`, after the task's own transaction if it has one).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub autoremove: bool,
 }
 
 fn yes() -> bool {
@@ -126,10 +143,12 @@ pub(crate) struct Request {
     pub names: Vec<String>,
     /// The effective state.
     pub state: State,
-    /// Only refresh the metadata: no names were given.
+    /// No package transaction: only refresh the metadata and/or autoremove.
     pub cache_only: bool,
     /// Upgrade to a baseline's versions (found by this reference when the task runs).
     pub baseline: Option<String>,
+    /// Then remove the dependencies nothing needs any more (`dnf autoremove`).
+    pub autoremove: bool,
 }
 
 impl DnfArgs {
@@ -160,6 +179,9 @@ impl DnfArgs {
         if let Some(release) = &self.releasever {
             check_id(release)?;
         }
+        if let Some(excludes) = &self.disable_excludes {
+            check_id(excludes)?;
+        }
         for path in [&self.installroot, &self.conf_file].into_iter().flatten() {
             if !path.starts_with('/') {
                 return Err(ArgError::Invalid(format!(
@@ -181,15 +203,17 @@ impl DnfArgs {
                 state: State::Latest,
                 cache_only: false,
                 baseline: Some(reference.clone()),
+                autoremove: false,
             });
         }
         if names.is_empty() {
-            if self.update_cache && self.state.is_none() {
+            if (self.update_cache || self.autoremove) && self.state.is_none() {
                 return Ok(Request {
                     names,
                     state,
                     cache_only: true,
                     baseline: None,
+                    autoremove: self.autoremove,
                 });
             }
             return Err(ArgError::Invalid(
@@ -212,6 +236,7 @@ impl DnfArgs {
             state,
             cache_only: false,
             baseline: None,
+            autoremove: self.autoremove,
         })
     }
 }
