@@ -640,3 +640,34 @@ fn an_apt_config_that_cannot_be_read_fails_the_host_before_apt_runs() {
         output.stdout
     );
 }
+
+#[test]
+fn dpkg_selections_holds_a_package_once_and_apt_then_leaves_it_alone() {
+    let lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+    let tasks = format!(
+        "    - dpkg_selections: name=rpatch-testpkg selection=hold\n      register: first\n{}\
+         \x20   - ansible.builtin.dpkg_selections:\n        name: rpatch-testpkg\n        selection: hold\n      register: second\n{}",
+        save("first"),
+        save("second")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &tasks));
+
+    run_ok(&project, &[]);
+    let first = saved(&project, "first");
+    assert_eq!(first["changed"], json!(true), "{first}");
+    assert_eq!(first["before"], json!("install"));
+    assert_eq!(first["after"], json!("hold"));
+    assert_eq!(saved(&project, "second")["changed"], json!(false));
+    let held = std::process::Command::new("apt-mark")
+        .arg("showhold")
+        .output()
+        .expect("apt-mark");
+    assert!(
+        String::from_utf8_lossy(&held.stdout)
+            .lines()
+            .any(|l| l == "rpatch-testpkg"),
+        "{}",
+        String::from_utf8_lossy(&held.stdout)
+    );
+}

@@ -99,6 +99,16 @@ fn win_reboot_takes_ansibles_sec_names_and_warns_that_shutdown_timeout_is_ignore
 }
 
 #[test]
+fn win_ping_answers_pong_under_its_collection_name() {
+    let replay = PowershellReplay::with_answers(&[answer(&json!({"ping": "pong"}))]);
+    let result = run_task(&replay, "ansible.windows.win_ping: {}", &[], 0);
+    replay.assert_all_answered(1);
+    assert_eq!(result["ping"], "pong", "{result}");
+    assert_eq!(result["changed"], false);
+    assert!(replay.scripts()[0].contains("ConvertTo-Json"));
+}
+
+#[test]
 fn win_reboot_that_shutdown_refuses_fails_without_waiting() {
     let replay =
         PowershellReplay::with_answers(&[answer(&json!({"boot": "1"})), answer(&json!({"rc": 5}))]);

@@ -121,5 +121,7 @@ module_table! {
     win_reboot: [WinReboot],
     win_command: [WinCommand, WinShell],
     win_service: [WinService],
+    win_ping: [WinPing],
+    dpkg_selections: [DpkgSelections],
     virsh_evacuate: [VirshEvacuate],
 }

@@ -158,7 +158,7 @@ pub(crate) struct WinReboot;
 #[async_trait]
 impl Module for WinReboot {
     fn names(&self) -> &'static [&'static str] {
-        &["win_reboot"]
+        &["win_reboot", "ansible.windows.win_reboot"]
     }
 
     fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
