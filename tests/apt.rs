@@ -671,3 +671,56 @@ fn dpkg_selections_holds_a_package_once_and_apt_then_leaves_it_alone() {
         String::from_utf8_lossy(&held.stdout)
     );
 }
+
+#[test]
+fn apt_repository_adds_a_source_line_once_and_removes_it_with_its_file() {
+    let lab = AptLab::start();
+    let lists = lab.lists(Sources::StableOnly);
+    let base = lists.parent().and_then(|p| p.parent()).expect("config dir");
+    let repo = lab.path().join("repo");
+    let security = format!(
+        "deb [trusted=yes] file:{} rpatch-security main",
+        repo.display()
+    );
+    let stable = format!("deb [trusted=yes] file:{}  stable main", repo.display());
+    let tasks = format!(
+        "    - apt_repository:\n        repo: \"{security}\"\n        filename: rpatch-sec\n      register: added\n{}\
+         \x20   - apt_repository:\n        repo: \"{security}\"\n        filename: rpatch-sec\n      register: again\n{}\
+         \x20   - ansible.builtin.apt_repository:\n        repo: \"{stable}\"\n        update_cache: false\n      register: known\n{}",
+        save("added"),
+        save("again"),
+        save("known")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &tasks));
+
+    run_ok(&project, &[]);
+    let file = base.join("sources.list.d/rpatch-sec.list");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the new source file"),
+        format!("{security}\n")
+    );
+    let added = saved(&project, "added");
+    assert_eq!(added["changed"], json!(true), "{added}");
+    assert_eq!(added["sources_added"], json!(["rpatch-sec.list"]));
+    assert_eq!(saved(&project, "again")["changed"], json!(false));
+    assert_eq!(saved(&project, "known")["changed"], json!(false));
+    assert!(
+        std::fs::read_dir(&lists)
+            .expect("lists")
+            .filter_map(Result::ok)
+            .any(|entry| entry
+                .file_name()
+                .to_string_lossy()
+                .contains("rpatch-security")),
+        "apt-get update did not fetch the new suite's lists"
+    );
+
+    let remove = format!(
+        "    - apt_repository:\n        repo: \"{security}\"\n        state: absent\n      register: removed\n{}",
+        save("removed")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &remove));
+    run_ok(&project, &[]);
+    assert_eq!(saved(&project, "removed")["changed"], json!(true));
+    assert!(!file.exists(), "{} is left", file.display());
+}

@@ -99,6 +99,7 @@ module_table! {
     needrestart: [Needrestart],
     dnf: [Dnf, Yum],
     apt: [Apt],
+    apt_repository: [AptRepository],
     package: [Package],
     patch_facts: [PatchFactsModule],
     virsh_facts: [VirshFacts],
