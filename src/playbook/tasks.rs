@@ -261,12 +261,30 @@ impl Loader<'_> {
                 Included::Tasks(name) => {
                     let path = self.resolve_task_path(name);
                     if path.is_file() {
-                        let tasks = self.task_file(&path, &at, &child)?;
-                        return Ok(Action::Include {
-                            file: written,
-                            tasks: Arc::new(tasks),
-                            deferred: None,
-                        });
+                        let depth = self.include_stack.len();
+                        match self.task_file(&path, &at, &child) {
+                            Ok(tasks) => {
+                                return Ok(Action::Include {
+                                    file: written,
+                                    tasks: Arc::new(tasks),
+                                    deferred: None,
+                                })
+                            }
+                            // A file for another platform (`setup-FreeBSD.yml` under a `when:`)
+                            // may use modules rpatch lacks: as Ansible, load it only if it runs.
+                            Err(
+                                error @ (PlaybookError::UnknownModule { .. }
+                                | PlaybookError::UnknownCollectionModule { .. }),
+                            ) => {
+                                self.include_stack.truncate(depth);
+                                eprintln!(
+                                    "[WARNING]: {}: {error}; it is loaded, and fails, only if \
+                                     the include runs",
+                                    path.display()
+                                );
+                            }
+                            Err(error) => return Err(error),
+                        }
                     }
                 }
                 Included::Role(request) => {
