@@ -94,6 +94,7 @@ module_table! {
     cron: [Cron],
     group: [Group],
     user: [User],
+    getent: [Getent],
     reboot: [Reboot],
     service: [Service, Systemd],
     needrestart: [Needrestart],
