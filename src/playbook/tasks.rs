@@ -138,7 +138,11 @@ impl Loader<'_> {
                     },
                     None => PlaybookError::UnknownModule {
                         name: key.name.clone(),
-                        suggestion: did_you_mean(short, all_task_keys()),
+                        // `include` left ansible-core in 2.16: name its successor.
+                        suggestion: match short {
+                            "include" => Some("include_tasks".to_string()),
+                            _ => did_you_mean(short, all_task_keys()),
+                        },
                         at: file.key_at(key),
                     },
                 });
@@ -901,6 +905,12 @@ mod tests {
             Some(TaskNode::Task(task)) => task,
             _ => panic!("a task"),
         }
+    }
+
+    #[test]
+    fn the_removed_include_points_to_include_tasks() {
+        let error = rejected("    - include: other.yml\n");
+        assert!(error.contains("did you mean `include_tasks`"), "{error}");
     }
 
     #[test]
