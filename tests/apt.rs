@@ -371,6 +371,34 @@ fn autoremove_removes_packages_nothing_needs() {
 }
 
 #[test]
+fn autoclean_drops_vanished_package_files_and_clean_empties_the_cache() {
+    let lab = AptLab::start();
+    let archives = lab.archives(Sources::StableOnly);
+    let vanished = archives.join("rpatch-vanished_0.1_all.deb");
+    let other = archives.join("rpatch-other_0.2_all.deb");
+    std::fs::write(&vanished, "stale").expect("write cached file");
+    std::fs::write(&other, "stale").expect("write cached file");
+    let tasks = format!(
+        "    - apt: autoclean=yes\n      register: autoclean\n{}    - apt:\n        clean: true\n      register: clean\n{}",
+        save("autoclean"),
+        save("clean")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &tasks));
+
+    run_ok(&project, &[]);
+    assert!(!vanished.exists(), "autoclean left {}", vanished.display());
+    assert_eq!(saved(&project, "autoclean")["changed"], json!(true));
+    assert_eq!(saved(&project, "clean")["changed"], json!(true));
+    let left: Vec<_> = std::fs::read_dir(&archives)
+        .expect("read archives")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "deb"))
+        .map(|entry| entry.path())
+        .collect();
+    assert!(left.is_empty(), "clean left {left:?}");
+}
+
+#[test]
 fn a_dpkg_lock_held_past_lock_timeout_fails_naming_the_holder() {
     let lab = AptLab::start();
     let fleet = Fleet::new().start();
@@ -611,4 +639,88 @@ fn an_apt_config_that_cannot_be_read_fails_the_host_before_apt_runs() {
         "{}",
         output.stdout
     );
+}
+
+#[test]
+fn dpkg_selections_holds_a_package_once_and_apt_then_leaves_it_alone() {
+    let lab = AptLab::start();
+    lab.install("rpatch-testpkg", "1.0");
+    let tasks = format!(
+        "    - dpkg_selections: name=rpatch-testpkg selection=hold\n      register: first\n{}\
+         \x20   - ansible.builtin.dpkg_selections:\n        name: rpatch-testpkg\n        selection: hold\n      register: second\n{}",
+        save("first"),
+        save("second")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &tasks));
+
+    run_ok(&project, &[]);
+    let first = saved(&project, "first");
+    assert_eq!(first["changed"], json!(true), "{first}");
+    assert_eq!(first["before"], json!("install"));
+    assert_eq!(first["after"], json!("hold"));
+    assert_eq!(saved(&project, "second")["changed"], json!(false));
+    let held = std::process::Command::new("apt-mark")
+        .arg("showhold")
+        .output()
+        .expect("apt-mark");
+    assert!(
+        String::from_utf8_lossy(&held.stdout)
+            .lines()
+            .any(|l| l == "rpatch-testpkg"),
+        "{}",
+        String::from_utf8_lossy(&held.stdout)
+    );
+}
+
+#[test]
+fn apt_repository_adds_a_source_line_once_and_removes_it_with_its_file() {
+    let lab = AptLab::start();
+    let lists = lab.lists(Sources::StableOnly);
+    let base = lists.parent().and_then(|p| p.parent()).expect("config dir");
+    let repo = lab.path().join("repo");
+    let security = format!(
+        "deb [trusted=yes] file:{} rpatch-security main",
+        repo.display()
+    );
+    let stable = format!("deb [trusted=yes] file:{}  stable main", repo.display());
+    let tasks = format!(
+        "    - apt_repository:\n        repo: \"{security}\"\n        filename: rpatch-sec\n      register: added\n{}\
+         \x20   - apt_repository:\n        repo: \"{security}\"\n        filename: rpatch-sec\n      register: again\n{}\
+         \x20   - ansible.builtin.apt_repository:\n        repo: \"{stable}\"\n        update_cache: false\n      register: known\n{}",
+        save("added"),
+        save("again"),
+        save("known")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &tasks));
+
+    run_ok(&project, &[]);
+    let file = base.join("sources.list.d/rpatch-sec.list");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the new source file"),
+        format!("{security}\n")
+    );
+    let added = saved(&project, "added");
+    assert_eq!(added["changed"], json!(true), "{added}");
+    assert_eq!(added["sources_added"], json!(["rpatch-sec.list"]));
+    assert_eq!(saved(&project, "again")["changed"], json!(false));
+    assert_eq!(saved(&project, "known")["changed"], json!(false));
+    assert!(
+        std::fs::read_dir(&lists)
+            .expect("lists")
+            .filter_map(Result::ok)
+            .any(|entry| entry
+                .file_name()
+                .to_string_lossy()
+                .contains("rpatch-security")),
+        "apt-get update did not fetch the new suite's lists"
+    );
+
+    let remove = format!(
+        "    - apt_repository:\n        repo: \"{security}\"\n        state: absent\n      register: removed\n{}",
+        save("removed")
+    );
+    let project = Project::new().playbook(&play(&lab, Sources::StableOnly, &remove));
+    run_ok(&project, &[]);
+    assert_eq!(saved(&project, "removed")["changed"], json!(true));
+    assert!(!file.exists(), "{} is left", file.display());
 }

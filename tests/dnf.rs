@@ -398,3 +398,26 @@ fn package_refuses_a_manager_it_does_not_have_before_anything_runs() {
     );
     assert_eq!(root.version_of("rpatch-testpkg"), None);
 }
+
+#[test]
+fn patch_playbook_options_reach_dnf_and_autoremove_alone_keeps_what_was_asked_for() {
+    let root = RpmRoot::new(Repo::WithAdvisories);
+    install_old(&root, &["rpatch-testpkg"]);
+    let project = project(&[
+        task(
+            "yum",
+            &root,
+            "        name: rpatch-testpkg\n        state: latest\n        skip_broken: yes\n        \
+             nobest: true\n        allowerasing: true\n        disable_excludes: all\n        \
+             autoremove: yes\n",
+        ),
+        task("dnf", &root, "        autoremove: true\n"),
+    ]);
+    let results = run(&project, &[], 0);
+    assert_eq!(
+        results[0]["results"],
+        serde_json::json!(["Upgraded: rpatch-testpkg-1.1-1.noarch"])
+    );
+    assert_eq!(results[1]["changed"], false, "{}", results[1]);
+    assert_eq!(root.version_of("rpatch-testpkg").as_deref(), Some("1.1-1"));
+}

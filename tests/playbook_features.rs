@@ -689,3 +689,29 @@ fn a_file_included_at_run_time_with_an_error_fails_the_host_naming_file_line_and
     assert!(shown.contains("nosuchmodule"), "{shown}");
     assert!(shown.contains("bad.yml:2:3"), "{shown}");
 }
+
+#[test]
+fn an_included_task_file_for_another_platform_loads_only_when_it_runs() {
+    let project = Project::new()
+        .file(
+            "setup-FreeBSD.yml",
+            "- name: install with the BSD package tool\n  pkgng:\n    name: nginx\n",
+        )
+        .playbook(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n\
+             \x20   - include_tasks: setup-FreeBSD.yml\n      when: bsd | default(false)\n\
+             \x20   - shell: touch {dir}/linux.done\n",
+        );
+    let check = project.rpatch(&["check", "site.yml"]);
+    check.expect_code(0);
+    assert!(
+        check.stderr.contains("setup-FreeBSD.yml") && check.stderr.contains("pkgng"),
+        "{}",
+        check.stderr
+    );
+    project.run(&[]).expect_code(0);
+    assert!(project.path().join("linux.done").exists());
+    let out = project.run(&["-e", "bsd=true"]);
+    out.expect_code(2);
+    assert!(out.stdout.contains("pkgng"), "{}", out.stdout);
+}

@@ -345,7 +345,9 @@ fn arguments_ansible_accepts_and_ignores_load_and_warn() {
         "- hosts: all\n  gather_facts: false\n  tasks:\n\
          \x20   - stat: path={dir}/f get_md5=yes\n\
          \x20   - copy: content=x dest={dir}/g checksum=abc\n\
-         \x20   - file:\n        path: \"{dir}/g\"\n        setype: etc_t\n        seuser: system_u\n",
+         \x20   - file:\n        path: \"{dir}/g\"\n        setype: etc_t\n        seuser: system_u\n\
+         \x20   - shell: echo hi warn=false\n\
+         \x20   - command:\n        cmd: \"true\"\n        warn: false\n",
     );
     let out = project.run(&[]);
     out.expect_code(0);
@@ -354,6 +356,8 @@ fn arguments_ansible_accepts_and_ignores_load_and_warn() {
         "copy: `checksum` is accepted for compatibility and ignored",
         "file: `setype` is accepted for compatibility and ignored",
         "file: `seuser` is accepted for compatibility and ignored",
+        "shell: `warn` is accepted for compatibility and ignored",
+        "command: `warn` is accepted for compatibility and ignored",
     ] {
         assert!(
             out.stdout.contains(warning) || out.stderr.contains(warning),

@@ -313,3 +313,19 @@ fn require_root(command: &str) {
         "this test runs the real {command}, which needs root: run scripts/test as root"
     );
 }
+
+#[test]
+fn getent_sets_the_database_as_a_fact_and_a_missing_key_fails_unless_told_not_to() {
+    let project = crate::support::Project::new().playbook(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - getent: database=passwd key=root\n\
+         \x20   - assert:\n        that: getent_passwd.root[1] == '0'\n\
+         \x20   - ansible.builtin.getent:\n        database: group\n        key: rpatch-no-such-group\n        fail_key: false\n\
+         \x20   - assert:\n        that: getent_group == {}\n\
+         \x20   - getent: database=passwd key=rpatch-no-such-user\n",
+    );
+    let out = project.run(&[]);
+    out.expect_code(2);
+    assert_eq!(out.recap_of("localhost").ok, 4, "{}", out.stdout);
+    assert!(out.stdout.contains("could not be found"), "{}", out.stdout);
+}

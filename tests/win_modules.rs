@@ -71,6 +71,44 @@ fn win_reboot_runs_shutdown_and_waits_for_a_new_boot_time() {
 }
 
 #[test]
+fn win_reboot_takes_ansibles_sec_names_and_warns_that_shutdown_timeout_is_ignored() {
+    let replay = PowershellReplay::with_answers(&[
+        answer(&json!({"boot": "133512345670000000"})),
+        answer(&json!({"rc": 0})),
+        answer(&json!({"boot": "133512399990000000"})),
+        answer(&json!({"rc": 0})),
+    ]);
+    let result = run_task(
+        &replay,
+        "win_reboot: {allow_local: true, pre_reboot_delay_sec: 0, reboot_timeout_sec: 900, \
+         shutdown_timeout_sec: 3600}",
+        &[],
+        0,
+    );
+    replay.assert_all_answered(4);
+    assert_eq!(result["rebooted"], true, "{result}");
+    assert_eq!(
+        result["warnings"],
+        json!(["win_reboot: `shutdown_timeout` is accepted for compatibility and ignored"])
+    );
+    assert!(
+        replay.scripts()[1].contains("/t 0"),
+        "{}",
+        replay.scripts()[1]
+    );
+}
+
+#[test]
+fn win_ping_answers_pong_under_its_collection_name() {
+    let replay = PowershellReplay::with_answers(&[answer(&json!({"ping": "pong"}))]);
+    let result = run_task(&replay, "ansible.windows.win_ping: {}", &[], 0);
+    replay.assert_all_answered(1);
+    assert_eq!(result["ping"], "pong", "{result}");
+    assert_eq!(result["changed"], false);
+    assert!(replay.scripts()[0].contains("ConvertTo-Json"));
+}
+
+#[test]
 fn win_reboot_that_shutdown_refuses_fails_without_waiting() {
     let replay =
         PowershellReplay::with_answers(&[answer(&json!({"boot": "1"})), answer(&json!({"rc": 5}))]);

@@ -129,6 +129,23 @@ fn win_updates_with_nothing_to_install_is_ok_and_unchanged() {
 }
 
 #[test]
+fn win_updates_takes_blacklist_and_whitelist_and_warns_that_log_path_is_ignored() {
+    let replay = PowershellReplay::new(&job_answers("nothing.json"));
+    let (_, result) = run_task(
+        &replay,
+        "win_updates: {poll_interval: 1, whitelist: [KB5034129], blacklist: [KB4012212], \
+         log_path: 'C:\\ansible_wu.txt'}",
+        0,
+    );
+    replay.assert_all_answered(3);
+    assert_eq!(result["changed"], false, "{result}");
+    assert_eq!(
+        result["warnings"],
+        serde_json::json!(["win_updates: `log_path` is accepted for compatibility and ignored"])
+    );
+}
+
+#[test]
 fn win_updates_fails_naming_the_failed_kb_and_its_hresult() {
     let replay = PowershellReplay::new(&job_answers("failed.json"));
     let (_, result) = run_task(&replay, "win_updates: {poll_interval: 1}", 2);

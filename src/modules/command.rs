@@ -35,6 +35,9 @@ pub struct CommandArgs {
     strip_empty_ends: bool,
     /// The shell to use (`shell` only).
     executable: Option<String>,
+    /// Removed from Ansible in 2.14 (it silenced hints about modules): accepted and ignored,
+    /// with a warning, as older playbooks still pass it.
+    warn: Option<serde::de::IgnoredAny>,
 }
 
 fn default_true() -> bool {
@@ -61,6 +64,17 @@ enum Flavor {
     Raw,
 }
 
+impl Flavor {
+    /// The module's name, for warnings.
+    fn name(self) -> &'static str {
+        match self {
+            Flavor::Command => "command",
+            Flavor::Shell => "shell",
+            Flavor::Raw => "raw",
+        }
+    }
+}
+
 /// A command line given as a string: the command itself, with these `k=v` options pulled
 /// out of it (`shell: make chdir=/src`).
 const FREE_FORM: FreeForm = FreeForm::Command {
@@ -72,6 +86,7 @@ const FREE_FORM: FreeForm = FreeForm::Command {
         "stdin",
         "stdin_add_newline",
         "strip_empty_ends",
+        "warn",
     ],
 };
 
@@ -162,13 +177,15 @@ async fn run(
 ) -> Result<ModuleResult, ModuleError> {
     let args: CommandArgs = args::parse(args)?;
     let line = command_line(flavor, &args)?;
+    let warnings = args::ignored(flavor.name(), &[("warn", args.warn.is_some())]);
     if let Some(skip) = guard(args.creates.as_deref(), args.removes.as_deref(), ctx).await {
-        return Ok(skip);
+        return Ok(skip.with_warnings(warnings));
     }
     if ctx.check_mode {
-        return Ok(ModuleResult::skipped(
-            "Command would have run if not in check mode",
-        ));
+        return Ok(
+            ModuleResult::skipped("Command would have run if not in check mode")
+                .with_warnings(warnings),
+        );
     }
     let mut request = ExecRequest::new(line.clone());
     request.chdir = args.chdir.clone();
@@ -184,7 +201,7 @@ async fn run(
     } else {
         ctx.exec_request(request).await?
     };
-    Ok(outcome(line, &output, args.strip_empty_ends))
+    Ok(outcome(line, &output, args.strip_empty_ends).with_warnings(warnings))
 }
 
 fn command_line(flavor: Flavor, args: &CommandArgs) -> Result<String, ArgError> {

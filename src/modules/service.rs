@@ -37,6 +37,35 @@ pub struct ServiceArgs {
     /// Mask or unmask the unit (systemd only).
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     masked: Option<bool>,
+    /// Which systemd manager: the system's (default), the login user's (`systemctl --user`),
+    /// or every user's unit defaults (`systemctl --global`: enable, disable and mask only).
+    #[serde(default)]
+    scope: Scope,
+}
+
+/// `scope` of `systemd`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Scope {
+    #[default]
+    System,
+    User,
+    Global,
+}
+
+impl Scope {
+    /// Shell lines that make every later `systemctl` talk to this scope's manager (a user
+    /// manager is found through `XDG_RUNTIME_DIR`, set as Ansible sets it when missing).
+    fn prelude(self) -> &'static str {
+        match self {
+            Self::System => "",
+            Self::User => {
+                ": \"${XDG_RUNTIME_DIR:=/run/user/$(id -u)}\"; export XDG_RUNTIME_DIR\n\
+                 systemctl() { command systemctl --user \"$@\"; }\n"
+            }
+            Self::Global => "systemctl() { command systemctl --global \"$@\"; }\n",
+        }
+    }
 }
 
 /// Ansible's `state` choices.
@@ -214,6 +243,9 @@ fn plan(args: &ServiceArgs, probe: &Probe, name: &str) -> Result<Vec<Action>, St
     }
     if args.masked.is_some() && probe.manager != Manager::Systemd {
         return Err("masked needs systemd running on the host".into());
+    }
+    if args.scope != Scope::System && probe.manager != Manager::Systemd {
+        return Err("scope user or global needs systemd running on the host".into());
     }
     if !probe.exists && args.masked != Some(true) {
         return Err(format!("Could not find the requested service {name}: host"));
@@ -418,6 +450,13 @@ fn checked_args(args: &Value) -> Result<(ServiceArgs, Option<String>), ArgError>
         }
         None => return Err(ArgError::Invalid("missing required argument `name`".into())),
     };
+    if parsed.scope == Scope::Global && parsed.state.is_some() {
+        return Err(ArgError::Invalid(
+            "scope global sets every user's unit defaults: it can enable, disable or mask, \
+             not change a state"
+                .into(),
+        ));
+    }
     Ok((parsed, name))
 }
 
@@ -427,7 +466,9 @@ async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, Modu
     let Some(name) = name else {
         // Only a daemon-reload: nothing to probe, and it never counts as a change.
         if !ctx.check_mode {
-            let output = ctx.exec("systemctl daemon-reload").await?;
+            let output = ctx
+                .exec(format!("{}systemctl daemon-reload", args.scope.prelude()))
+                .await?;
             if !output.status.success() {
                 return Err(ModuleError::Failed(format!(
                     "systemctl daemon-reload failed (rc {}): {}",
@@ -438,7 +479,9 @@ async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, Modu
         }
         return Ok(ModuleResult::ok());
     };
-    let output = ctx.exec(probe_script(&name)).await?;
+    let output = ctx
+        .exec(format!("{}{}", args.scope.prelude(), probe_script(&name)))
+        .await?;
     let stdout = output.stdout_text();
     let probe = Probe::parse(&stdout).ok_or_else(|| {
         ModuleError::Failed(format!(
@@ -451,7 +494,11 @@ async fn run(args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, Modu
     let changed = actions.iter().any(|a| a.changes());
     if !ctx.check_mode && !actions.is_empty() {
         let output = ctx
-            .exec(action_script(probe.manager, &name, &actions))
+            .exec(format!(
+                "{}{}",
+                args.scope.prelude(),
+                action_script(probe.manager, &name, &actions)
+            ))
             .await?;
         if !output.status.success() {
             let stdout = output.stdout_text();
@@ -576,6 +623,34 @@ mod tests {
             planned(reloaded, SYSTEMD_STOPPED_DISABLED),
             Ok(vec![Action::Start])
         );
+    }
+
+    #[test]
+    fn user_scope_sends_every_systemctl_to_the_users_manager_and_needs_systemd() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stub = dir.path().join("systemctl");
+        std::fs::write(&stub, "#!/bin/sh\necho \"systemctl $*\"\n").expect("write stub");
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod stub");
+        let script = format!("{}systemctl restart app.service", Scope::User.prelude());
+        let output = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+            .output()
+            .expect("run sh");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "systemctl --user restart app.service\n"
+        );
+        let json = serde_json::json!({"name": "app", "state": "started", "scope": "user"});
+        let sysv = "manager=sysv\nload=found\nactive=inactive\nenabled=disabled\n";
+        assert_eq!(
+            planned(json, sysv),
+            Err("scope user or global needs systemd running on the host".into())
+        );
+        let global = serde_json::json!({"name": "app", "state": "started", "scope": "global"});
+        assert!(checked_args(&crate::vars::from_json(&global)).is_err());
     }
 
     #[test]

@@ -190,7 +190,7 @@ pub(crate) struct WinShell;
 #[async_trait]
 impl Module for WinShell {
     fn names(&self) -> &'static [&'static str] {
-        &["win_shell"]
+        &["win_shell", "ansible.windows.win_shell"]
     }
     fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
         args::validate::<WinCommandArgs>(args, templated)
@@ -212,7 +212,7 @@ pub(crate) struct WinCommand;
 #[async_trait]
 impl Module for WinCommand {
     fn names(&self) -> &'static [&'static str] {
-        &["win_command"]
+        &["win_command", "ansible.windows.win_command"]
     }
     fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
         args::validate::<WinCommandArgs>(args, templated)

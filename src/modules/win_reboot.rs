@@ -31,17 +31,36 @@ use crate::vars::Value;
 #[serde(deny_unknown_fields)]
 pub struct WinRebootArgs {
     /// Seconds, from the reboot command on, for the host to come back and pass `test_command`.
-    #[serde(default = "default_timeout", deserialize_with = "lenient::whole")]
+    #[serde(
+        default = "default_timeout",
+        alias = "reboot_timeout_sec",
+        deserialize_with = "lenient::whole"
+    )]
     pub(crate) reboot_timeout: u64,
     /// Seconds one reconnect attempt (and one check) may take.
-    #[serde(default, deserialize_with = "lenient::opt_seconds")]
+    #[serde(
+        default,
+        alias = "connect_timeout_sec",
+        deserialize_with = "lenient::opt_seconds"
+    )]
     connect_timeout: Option<f64>,
     /// Seconds `shutdown /t` waits before rebooting.
-    #[serde(default = "default_pre_delay", deserialize_with = "lenient::whole")]
+    #[serde(
+        default = "default_pre_delay",
+        alias = "pre_reboot_delay_sec",
+        deserialize_with = "lenient::whole"
+    )]
     pre_reboot_delay: u64,
     /// Seconds to wait after the reboot command before the first check.
-    #[serde(default, deserialize_with = "lenient::whole")]
+    #[serde(
+        default,
+        alias = "post_reboot_delay_sec",
+        deserialize_with = "lenient::whole"
+    )]
     post_reboot_delay: u64,
+    /// Accepted for compatibility and ignored, as ansible.windows ignores it (deprecated).
+    #[serde(default, alias = "shutdown_timeout_sec")]
+    shutdown_timeout: Option<serde_json::Value>,
     /// PowerShell run after the reboot; the host is back once it succeeds.
     #[serde(default = "default_test_command")]
     test_command: String,
@@ -84,6 +103,7 @@ impl WinRebootArgs {
             boot_time_command: default_boot_time_command(),
             msg: default_msg(),
             allow_local: false,
+            shutdown_timeout: None,
         }
     }
 }
@@ -138,7 +158,7 @@ pub(crate) struct WinReboot;
 #[async_trait]
 impl Module for WinReboot {
     fn names(&self) -> &'static [&'static str] {
-        &["win_reboot"]
+        &["win_reboot", "ansible.windows.win_reboot"]
     }
 
     fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {
@@ -151,6 +171,10 @@ impl Module for WinReboot {
 
     async fn run(&self, args: &Value, ctx: &ModuleContext<'_>) -> Result<ModuleResult, ModuleError> {
         let args: WinRebootArgs = args::parse(args)?;
+        let warnings = args::ignored(
+            "win_reboot",
+            &[("shutdown_timeout", args.shutdown_timeout.is_some())],
+        );
         if ctx.transport.is_local() && !args.allow_local {
             return Err(ModuleError::Failed(LOCAL_REFUSED.into()));
         }
@@ -175,7 +199,8 @@ impl Module for WinReboot {
                 ..ModuleResult::failed(message)
             }
             .with_data(&data),
-        })
+        }
+        .with_warnings(warnings))
     }
 }
 

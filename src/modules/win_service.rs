@@ -159,7 +159,7 @@ pub(crate) struct WinService;
 #[async_trait]
 impl Module for WinService {
     fn names(&self) -> &'static [&'static str] {
-        &["win_service"]
+        &["win_service", "ansible.windows.win_service"]
     }
 
     fn validate(&self, args: &Value, templated: bool) -> Result<(), ArgError> {

@@ -39,11 +39,23 @@ pub struct WinUpdatesArgs {
     #[serde(default)]
     category_names: Option<category::Categories>,
     /// KB ids or title regexes; only matching updates are considered.
-    #[serde(default, deserialize_with = "lenient::word_list")]
+    #[serde(
+        default,
+        alias = "whitelist",
+        deserialize_with = "lenient::word_list"
+    )]
     accept_list: Vec<String>,
     /// KB ids or title regexes to leave out.
-    #[serde(default, deserialize_with = "lenient::word_list")]
+    #[serde(
+        default,
+        alias = "blacklist",
+        deserialize_with = "lenient::word_list"
+    )]
     reject_list: Vec<String>,
+    /// Accepted for compatibility and ignored: rpatch keeps the job's report in the result
+    /// (and the journal), not in a log file on the host.
+    #[serde(default)]
+    log_path: Option<String>,
     /// Which update server to ask.
     #[serde(default)]
     server_selection: ServerSelection,
@@ -155,6 +167,7 @@ impl Module for WinUpdates {
         if args.baseline.is_none() && args.accept_list.is_empty() && !args.trigger_only {
             args.baseline = crate::stages::stage_baseline(ctx.scope);
         }
+        let warnings = args::ignored("win_updates", &[("log_path", args.log_path.is_some())]);
         check_context(ctx)?;
         if args.trigger_only {
             if ctx.check_mode {
@@ -164,9 +177,13 @@ impl Module for WinUpdates {
             }
             let limit = ctx.timeout.unwrap_or(Duration::from_secs(300));
             let result = run_script(ctx, &trigger::script(args.state), limit).await?;
-            return trigger::outcome(&result).map_err(ModuleError::Failed);
+            return trigger::outcome(&result)
+                .map(|result| result.with_warnings(warnings))
+                .map_err(ModuleError::Failed);
         }
-        run_job(&args, ctx).await
+        run_job(&args, ctx)
+            .await
+            .map(|result| result.with_warnings(warnings))
     }
 }
 
@@ -309,6 +326,14 @@ mod tests {
 
     fn parse(json: serde_json::Value) -> Result<WinUpdatesArgs, ArgError> {
         args::parse(&crate::vars::from_json(&json))
+    }
+
+    #[test]
+    fn whitelist_and_blacklist_are_ansibles_old_names_of_the_lists() {
+        let args = parse(serde_json::json!({"whitelist": "KB1,KB2", "blacklist": ["KB3"]}))
+            .expect("old names");
+        assert_eq!(args.accept_list, ["KB1", "KB2"]);
+        assert_eq!(args.reject_list, ["KB3"]);
     }
 
     #[test]

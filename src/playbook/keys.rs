@@ -29,6 +29,8 @@ pub const PLAY_KEYS: &[&str] = &[
     "diff",
     "connection",
     "remote_user",
+    // Ansible's old name of `remote_user` on plays, still accepted by ansible-core.
+    "user",
     "serial",
     "max_fail_percentage",
     "max_unreachable_percentage",

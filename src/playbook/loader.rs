@@ -356,10 +356,7 @@ impl Loader<'_> {
                 .transpose()
                 .map_err(|error| PlaybookError::Notify(Box::new(error)))?
                 .unwrap_or_default(),
-            remote_user: node
-                .get("remote_user")
-                .map(|v| expect_str(file, v, "remote_user").map(str::to_string))
-                .transpose()?,
+            remote_user: remote_user(file, node)?,
         };
         super::validate::check_notify(&play)?;
         Ok(play)
@@ -479,5 +476,47 @@ fn collect_handlers(node: TaskNode, out: &mut Vec<Arc<Task>>) {
                 collect_handlers(child.clone(), out);
             }
         }
+    }
+}
+
+/// The play's `remote_user:`, or `user:`, its old name that ansible-core still takes; both at
+/// once is an error, as in Ansible.
+fn remote_user(file: &FileNode, node: &Node) -> Result<Option<String>, PlaybookError> {
+    match (node.get("remote_user"), node.get("user")) {
+        (Some(_), Some(old)) => Err(PlaybookError::Invalid {
+            key: "user".into(),
+            reason: "both `user` and `remote_user` are set: `user` is the old name of \
+                     `remote_user`, keep only `remote_user`"
+                .into(),
+            at: file.at(old),
+        }),
+        (Some(value), None) => Ok(Some(expect_str(file, value, "remote_user")?.to_string())),
+        (None, Some(value)) => Ok(Some(expect_str(file, value, "user")?.to_string())),
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_play(text: &str) -> Result<Playbook, PlaybookError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("site.yml");
+        std::fs::write(&path, text).expect("write");
+        load(&path, &Templar::new(), &LoadOptions::default())
+    }
+
+    #[test]
+    fn a_plays_old_user_keyword_is_its_remote_user_and_both_at_once_are_refused() {
+        let playbook = load_play("- hosts: all\n  user: deploy\n  tasks: []\n").expect("loads");
+        assert_eq!(playbook.plays[0].remote_user.as_deref(), Some("deploy"));
+        let both = "- hosts: all\n  user: a\n  remote_user: b\n  tasks: []\n";
+        let error = load_play(both).expect_err("both refused");
+        assert!(
+            crate::diagnostic::render(&error).contains("`user` is the old name of `remote_user`"),
+            "{}",
+            crate::diagnostic::render(&error)
+        );
     }
 }

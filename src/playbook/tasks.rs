@@ -138,7 +138,11 @@ impl Loader<'_> {
                     },
                     None => PlaybookError::UnknownModule {
                         name: key.name.clone(),
-                        suggestion: did_you_mean(short, all_task_keys()),
+                        // `include` left ansible-core in 2.16: name its successor.
+                        suggestion: match short {
+                            "include" => Some("include_tasks".to_string()),
+                            _ => did_you_mean(short, all_task_keys()),
+                        },
                         at: file.key_at(key),
                     },
                 });
@@ -261,12 +265,30 @@ impl Loader<'_> {
                 Included::Tasks(name) => {
                     let path = self.resolve_task_path(name);
                     if path.is_file() {
-                        let tasks = self.task_file(&path, &at, &child)?;
-                        return Ok(Action::Include {
-                            file: written,
-                            tasks: Arc::new(tasks),
-                            deferred: None,
-                        });
+                        let depth = self.include_stack.len();
+                        match self.task_file(&path, &at, &child) {
+                            Ok(tasks) => {
+                                return Ok(Action::Include {
+                                    file: written,
+                                    tasks: Arc::new(tasks),
+                                    deferred: None,
+                                })
+                            }
+                            // A file for another platform (`setup-FreeBSD.yml` under a `when:`)
+                            // may use modules rpatch lacks: as Ansible, load it only if it runs.
+                            Err(
+                                error @ (PlaybookError::UnknownModule { .. }
+                                | PlaybookError::UnknownCollectionModule { .. }),
+                            ) => {
+                                self.include_stack.truncate(depth);
+                                eprintln!(
+                                    "[WARNING]: {}: {error}; it is loaded, and fails, only if \
+                                     the include runs",
+                                    path.display()
+                                );
+                            }
+                            Err(error) => return Err(error),
+                        }
                     }
                 }
                 Included::Role(request) => {
@@ -883,6 +905,12 @@ mod tests {
             Some(TaskNode::Task(task)) => task,
             _ => panic!("a task"),
         }
+    }
+
+    #[test]
+    fn the_removed_include_points_to_include_tasks() {
+        let error = rejected("    - include: other.yml\n");
+        assert!(error.contains("did you mean `include_tasks`"), "{error}");
     }
 
     #[test]

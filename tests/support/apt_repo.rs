@@ -128,6 +128,14 @@ impl AptLab {
         self.path().join(format!("{}.conf", config_name(sources)))
     }
 
+    /// The directory of downloaded package files (`Dir::Cache::archives`) of a configuration.
+    pub fn archives(&self, sources: Sources) -> PathBuf {
+        self.path()
+            .join(config_name(sources))
+            .join("cache")
+            .join("archives")
+    }
+
     /// The package lists directory of a configuration.
     pub fn lists(&self, sources: Sources) -> PathBuf {
         self.path()

@@ -111,6 +111,13 @@ pub struct AptArgs {
     /// Packages (names or globs) whose updates are always held back.
     #[serde(default, deserialize_with = "word_list")]
     reject: Vec<String>,
+    /// `apt-get clean` first: empty the cache of downloaded package files.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    clean: bool,
+    /// `apt-get autoclean` after the step: drop cached package files that can no longer be
+    /// downloaded.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    autoclean: bool,
 }
 
 fn five() -> u64 {
@@ -216,6 +223,10 @@ pub struct Request {
     pub options: AptOptions,
     /// `approve`/`reject`: updates held back until approved, or always.
     pub approval: Option<crate::modules::approval::Approval>,
+    /// Run `apt-get clean` before the step.
+    pub clean: bool,
+    /// Run `apt-get autoclean` after the step.
+    pub autoclean: bool,
 }
 
 /// The package operation of a task.
@@ -313,8 +324,8 @@ pub enum RequestError {
     BaselineWith,
     /// Nothing asked for.
     #[error(
-        "nothing to do: give `name`, `upgrade`, `security_only`, `baseline`, `update_cache` or \
-         `autoremove`"
+        "nothing to do: give `name`, `upgrade`, `security_only`, `baseline`, `update_cache`, \
+         `autoremove`, `clean` or `autoclean`"
     )]
     Nothing,
     /// A malformed dpkg option.
@@ -394,7 +405,11 @@ impl TryFrom<AptArgs> for Request {
             }
         } else if args.autoremove {
             Action::Autoremove
-        } else if args.update_cache == Some(true) || args.cache_valid_time > 0 {
+        } else if args.update_cache == Some(true)
+            || args.cache_valid_time > 0
+            || args.clean
+            || args.autoclean
+        {
             Action::Nothing
         } else {
             return Err(RequestError::Nothing);
@@ -452,6 +467,8 @@ impl TryFrom<AptArgs> for Request {
                 purge: args.purge,
                 fail_on_autoremove: args.fail_on_autoremove,
             },
+            clean: args.clean,
+            autoclean: args.autoclean,
         })
     }
 }

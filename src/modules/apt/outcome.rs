@@ -184,7 +184,8 @@ pub fn result(
     let changed = match request.action {
         Action::Nothing => cache_updated,
         _ => !packages.is_empty(),
-    };
+    } || report.cleaned
+        || report.autocleaned > 0;
     let frozen = |reason: &str| {
         report
             .frozen
@@ -306,6 +307,11 @@ fn failure(
             },
             Fatal::Apply(rc) => AptFailure::Apply {
                 step: step.to_string(),
+                rc: *rc,
+                detail: detail(stderr),
+            },
+            Fatal::Cleanup(word, rc) => AptFailure::Apply {
+                step: word.clone(),
                 rc: *rc,
                 detail: detail(stderr),
             },

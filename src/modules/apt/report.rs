@@ -35,6 +35,10 @@ pub struct Report {
     pub applied: Option<i32>,
     /// dpkg's view of the planned packages after the step ran.
     pub after: Vec<AfterState>,
+    /// `apt-get clean` ran (or, in check mode, would have).
+    pub cleaned: bool,
+    /// How many cached package files `apt-get autoclean` deleted (or would have).
+    pub autocleaned: usize,
     /// `/var/run/reboot-required` exists.
     pub reboot_required: bool,
     /// The packages listed in `/var/run/reboot-required.pkgs`, without duplicates.
@@ -89,6 +93,8 @@ pub enum Fatal {
     Plan(i32),
     /// The real run failed with this code.
     Apply(i32),
+    /// `apt-get clean` or `apt-get autoclean` (the word) failed with this code.
+    Cleanup(String, i32),
     /// The baseline has no packages for this release key.
     BaselineOs(String),
     /// A baseline version the repositories no longer offer: package, version.
@@ -331,6 +337,8 @@ pub fn parse(stdout: &str) -> Report {
             "cache-would-update" => report.cache_would_update = true,
             "cache-time" => report.cache_time = first.parse().unwrap_or(0),
             "lock-timeout" => report.lock_timeout = true,
+            "cleaned" | "would-clean" => report.cleaned = true,
+            "autocleaned" => report.autocleaned = first.parse().unwrap_or(0),
             "reboot-required" => report.reboot_required = true,
             "reboot-pkg" => {
                 let package = rest["reboot-pkg".len()..].trim();
@@ -374,6 +382,7 @@ pub fn parse(stdout: &str) -> Report {
                     "update" => Fatal::Update(code()),
                     "plan" => Fatal::Plan(code()),
                     "apply" => Fatal::Apply(code()),
+                    "clean" | "autoclean" => Fatal::Cleanup(first.to_string(), code()),
                     "baseline-os" => Fatal::BaselineOs(words.next().unwrap_or_default().into()),
                     "baseline-missing" => Fatal::BaselineMissing(
                         words.next().unwrap_or_default().into(),

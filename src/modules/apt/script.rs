@@ -323,6 +323,27 @@ if [ "$check" = 0 ] && grep -Eq '^(Inst|Remv|Purg) ' "$t/plan"; then
 fi
 "#;
 
+/// `clean`: empties the cache of downloaded package files (reported, not done, in check mode).
+const CLEAN: &str = r#"if [ "$check" = 1 ]; then
+  say would-clean
+else
+  need_root
+  aptget clean || fatal clean $?
+  say cleaned
+fi
+"#;
+
+/// `autoclean`: drops cached package files that can no longer be downloaded, counting apt's
+/// `Del` lines (simulated in check mode).
+const AUTOCLEAN: &str = r#"if [ "$check" = 1 ]; then
+  aptget -s autoclean > "$t/autoclean" || fatal autoclean $?
+else
+  need_root
+  aptget -y autoclean > "$t/autoclean" || fatal autoclean $?
+fi
+say autocleaned "$(grep -c '^Del ' "$t/autoclean")"
+"#;
+
 /// Reports a pending reboot and finishes.
 const REBOOT: &str = r#"if [ -e /var/run/reboot-required ]; then say reboot-required; fi
 if [ -r /var/run/reboot-required.pkgs ]; then
@@ -463,6 +484,9 @@ pub fn build(request: &Request, baseline: Option<&Baseline>, check: bool) -> Str
         script.push_str(UPDATE);
     }
     script.push_str("say cache-time \"$(cache_time)\"\n");
+    if request.clean {
+        script.push_str(CLEAN);
+    }
     if let Some(step) = step(request) {
         script.push_str(FREEZE);
         match &request.action {
@@ -520,6 +544,9 @@ pub fn build(request: &Request, baseline: Option<&Baseline>, check: bool) -> Str
             script.push_str(STEP);
         }
     }
+    if request.autoclean {
+        script.push_str(AUTOCLEAN);
+    }
     script.push_str(REBOOT);
     script
 }
@@ -565,6 +592,8 @@ mod tests {
             serde_json::json!({"autoremove": true}),
             serde_json::json!({"update_cache": true}),
             serde_json::json!({"upgrade": "dist", "default_release": "bookworm-backports"}),
+            serde_json::json!({"clean": true}),
+            serde_json::json!({"upgrade": "dist", "autoclean": "yes", "clean": "yes"}),
         ] {
             assert_parses(&build(&request(json.clone()), None, false));
             assert_parses(&build(&request(json), None, true));

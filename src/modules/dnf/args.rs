@@ -75,6 +75,23 @@ pub(crate) struct DnfArgs {
     /// Packages (names or globs) whose updates are always held back.
     #[serde(default, deserialize_with = "words")]
     pub reject: Vec<String>,
+    /// Leave out packages whose dependencies cannot be met (`--skip-broken`).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub skip_broken: bool,
+    /// Let dnf replace conflicting packages (`--allowerasing`).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub allowerasing: bool,
+    /// Accept a candidate that is not the newest when the newest cannot be installed
+    /// (`--nobest`).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub nobest: bool,
+    /// Ignore the `excludes` of `all`, `main` or one repository id (`--disableexcludes`).
+    #[serde(default)]
+    pub disable_excludes: Option<String>,
+    /// Then remove packages installed only as dependencies that nothing needs any more
+    /// (`dnf autoremove`, after the task's own transaction if it has one).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    pub autoremove: bool,
 }
 
 fn yes() -> bool {
@@ -132,12 +149,14 @@ pub(crate) struct Request {
     pub names: Vec<String>,
     /// The effective state.
     pub state: State,
-    /// Only refresh the metadata: no names were given.
+    /// No package transaction: only refresh the metadata and/or autoremove.
     pub cache_only: bool,
     /// Upgrade to a baseline's versions (found by this reference when the task runs).
     pub baseline: Option<String>,
     /// `approve`/`reject`: updates held back until approved, or always.
     pub approval: Option<crate::modules::approval::Approval>,
+    /// Then remove the dependencies nothing needs any more (`dnf autoremove`).
+    pub autoremove: bool,
 }
 
 impl DnfArgs {
@@ -167,6 +186,9 @@ impl DnfArgs {
         }
         if let Some(release) = &self.releasever {
             check_id(release)?;
+        }
+        if let Some(excludes) = &self.disable_excludes {
+            check_id(excludes)?;
         }
         for path in [&self.installroot, &self.conf_file].into_iter().flatten() {
             if !path.starts_with('/') {
@@ -198,16 +220,18 @@ impl DnfArgs {
                 cache_only: false,
                 baseline: Some(reference.clone()),
                 approval: None,
+                autoremove: false,
             });
         }
         if names.is_empty() {
-            if self.update_cache && self.state.is_none() {
+            if (self.update_cache || self.autoremove) && self.state.is_none() {
                 return Ok(Request {
                     names,
                     state,
                     cache_only: true,
                     baseline: None,
                     approval: None,
+                    autoremove: self.autoremove,
                 });
             }
             return Err(ArgError::Invalid(
@@ -231,6 +255,7 @@ impl DnfArgs {
             cache_only: false,
             baseline: None,
             approval,
+            autoremove: self.autoremove,
         })
     }
 }

@@ -47,6 +47,18 @@ pub(crate) fn script(
     if !args.install_weak_deps {
         options.push("--setopt=install_weak_deps=False".into());
     }
+    for (on, flag) in [
+        (args.skip_broken, "--skip-broken"),
+        (args.allowerasing, "--allowerasing"),
+        (args.nobest, "--nobest"),
+    ] {
+        if on {
+            options.push(flag.into());
+        }
+    }
+    if let Some(excludes) = &args.disable_excludes {
+        options.push(format!("--disableexcludes={}", quote(excludes)));
+    }
     for (flag, values) in [
         ("--exclude", &args.exclude),
         ("--enablerepo", &args.enablerepo),
@@ -64,7 +76,7 @@ pub(crate) fn script(
         upgrade_filters.push("--bugfix");
     }
     let names: Vec<String> = request.names.iter().map(|n| quote(n)).collect();
-    let transactions = if request.cache_only {
+    let mut transactions = if request.cache_only {
         String::new()
     } else if let Some(baseline) = baseline {
         baseline_upgrade(baseline)
@@ -78,6 +90,9 @@ pub(crate) fn script(
             State::Latest => latest(&names, args.update_only, &upgrade_filters),
         }
     };
+    if request.autoremove {
+        transactions.push_str("txn autoremove\n");
+    }
     let cache = if args.update_cache {
         format!(
             "out=$($pm $opts makecache 2>&1); rc=$?\n\
