@@ -193,8 +193,15 @@ fn run(path: &Path, args: &[&str], timeout: Duration, limit: u64) -> Result<Outp
     let (mut stdout, mut stderr) = (None, None);
     let mut timed_out = false;
     while stdout.is_none() || stderr.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match receiver.recv_timeout(left) {
+        // Until the timeout, wait for the deadline; after the kill, give each reader a grace
+        // period to see its pipe close (every process of the group is gone, so only a loaded
+        // machine makes this slow) and hand over what the script printed before.
+        let wait = if timed_out {
+            KILLED_READ_GRACE
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
+        match receiver.recv_timeout(wait) {
             Ok((true, bytes)) => {
                 let bytes = bytes.unwrap_or_default();
                 if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
@@ -210,22 +217,8 @@ fn run(path: &Path, args: &[&str], timeout: Duration, limit: u64) -> Result<Outp
                 kill_group();
                 let _ = child.kill();
             }
-            // Killed and still silent, or both readers gone: stop waiting.
+            // Killed and still silent after the grace, or both readers gone: stop waiting.
             Err(_) => break,
-        }
-        if timed_out && (stdout.is_none() || stderr.is_none()) {
-            // Give the readers a moment to see the pipes close after the kill (every
-            // process of the group is gone, so only a loaded machine makes this slow).
-            if let Ok((is_out, bytes)) = receiver.recv_timeout(KILLED_READ_GRACE) {
-                let bytes = bytes.unwrap_or_default();
-                if is_out {
-                    stdout = Some(bytes);
-                } else {
-                    stderr = Some(bytes);
-                }
-                continue;
-            }
-            break;
         }
     }
     let status = child.wait().map_err(|source| DynamicError::Spawn {
