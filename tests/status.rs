@@ -103,7 +103,7 @@ fn status_and_metrics_show_each_hosts_last_success_pending_updates_reboot_and_fa
         .as_str()
         .is_some_and(|m| m.contains("disk full on /var")));
 
-    let table = project.rpatch(&["status"]);
+    let table = project.rpatch(&["status", "--from-journal"]);
     table.expect_code(0);
     let lines: Vec<&str> = table.stdout.lines().collect();
     assert!(lines[0].starts_with("HOST"), "{}", table.stdout);
@@ -126,7 +126,7 @@ fn status_and_metrics_show_each_hosts_last_success_pending_updates_reboot_and_fa
     );
 
     project
-        .rpatch(&["status", "--report", "status.html"])
+        .rpatch(&["status", "--from-journal", "--report", "status.html"])
         .expect_code(0);
     let page = project.read("status.html");
     assert!(page.contains("<table>") && page.contains("node02") && page.contains("disk full on"));
@@ -183,9 +183,68 @@ fn status_and_metrics_show_each_hosts_last_success_pending_updates_reboot_and_fa
 }
 
 #[test]
+fn status_gathers_patch_facts_over_ssh_unless_told_to_read_the_journals_only() {
+    let fleet = Fleet::new().hosts(2).start();
+    let project = fleet.project();
+
+    // No run yet: the gathering is itself a journaled run, and status shows what it found.
+    let live = project.rpatch(&["status", "--json"]);
+    live.expect_code(0);
+    let status: Json = serde_json::from_str(&live.stdout)
+        .unwrap_or_else(|e| panic!("status JSON only on stdout: {e}\n{}", live.stdout));
+    assert_eq!(status["runs"], 1, "{status}");
+    let gathered = project.only_run_id();
+    for name in ["node01", "node02"] {
+        let host = host(&status, name);
+        assert_eq!(host["last_success"]["run_id"], gathered.as_str(), "{host}");
+        assert!(host["pending_updates"].is_u64(), "{host}");
+    }
+
+    // --from-journal connects to nothing and starts no run: the same answer.
+    let journal_only: Json = serde_json::from_str(
+        &project
+            .rpatch(&["status", "--from-journal", "--json"])
+            .stdout,
+    )
+    .expect("status JSON");
+    assert_eq!(journal_only["runs"], 1);
+    assert_eq!(journal_only["hosts"], status["hosts"]);
+
+    // --limit gathers from, and shows, only the hosts it matches.
+    let limited = project.rpatch(&["status", "--json", "-l", "node01"]);
+    limited.expect_code(0);
+    let limited: Json = serde_json::from_str(&limited.stdout).expect("status JSON");
+    assert_eq!(limited["runs"], 2);
+    let names: Vec<&str> = limited["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .filter_map(|h| h["host"].as_str())
+        .collect();
+    assert_eq!(names, ["node01"]);
+}
+
+#[test]
+fn a_host_status_cannot_reach_is_shown_failed_and_the_exit_code_says_so() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("address").port();
+    drop(closed);
+    let project = Project::new().file(
+        "hosts.ini",
+        &format!("gone ansible_host=127.0.0.1 ansible_port={port} ansible_user=nobody\n"),
+    );
+    let output = project.rpatch(&["status", "-i", "hosts.ini", "--json", "-T", "5"]);
+    output.expect_code(3);
+    let status: Json = serde_json::from_str(&output.stdout).expect("status JSON");
+    let gone = host(&status, "gone");
+    assert_eq!(gone["last_failure"]["status"], "unreachable", "{gone}");
+    assert!(gone["last_success"].is_null(), "{gone}");
+}
+
+#[test]
 fn status_of_hosts_no_run_touched_shows_dashes() {
     let project = Project::new().file("hosts.ini", "[web]\nweb1 ansible_connection=local\n");
-    let output = project.rpatch(&["status", "-i", "hosts.ini"]);
+    let output = project.rpatch(&["status", "--from-journal", "-i", "hosts.ini"]);
     output.expect_code(0);
     let lines: Vec<&str> = output.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", output.stdout);

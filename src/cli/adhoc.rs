@@ -26,6 +26,19 @@ pub async fn patch(args: PatchArgs, verbosity: u8) -> Result<i32, CliError> {
     launch(args.rollout, &text, verbosity, Style::Playbook).await
 }
 
+/// Gathers patch facts from the hosts `rollout` selects, as a journaled ad-hoc run that prints
+/// nothing (`rpatch status` shows what it journaled); returns the run's exit code.
+pub async fn gather_patch_facts(rollout: Rollout, verbosity: u8) -> Result<i32, CliError> {
+    let args = AdhocArgs {
+        pattern: "all".into(),
+        module: "patch_facts".into(),
+        module_args: None,
+        rollout,
+    };
+    let text = adhoc_playbook(&args);
+    launch(args.rollout, &text, verbosity, Style::Silent).await
+}
+
 /// Whether a loaded playbook is an ad-hoc one (for `resume`'s output).
 pub fn is_adhoc(playbook: &Playbook) -> bool {
     playbook

@@ -505,10 +505,21 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub runs: RunsDir,
 
-    /// Read everything from the run journals and the patch records in them, without
-    /// connecting to any host (currently the only mode, so the default).
+    /// Only read the run journals and the patch records in them: connect to no host. Without
+    /// it, rpatch first gathers patch facts from the hosts over SSH (a journaled run).
     #[arg(long)]
     pub from_journal: bool,
+
+    /// Gather from, and show, only the hosts this pattern matches.
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// How many hosts are gathered from at the same time [default: ansible.cfg's forks, else 50].
+    #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub forks: Option<u32>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 
     /// Print the status as one JSON document.
     #[arg(long)]

@@ -84,7 +84,7 @@ pub fn main() -> i32 {
             Command::Runs(args) => runs::runs(args),
             Command::Resume(args) => resume::resume(args, cli.verbose).await,
             Command::Baseline(args) => baseline_cmd::baseline(args),
-            Command::Status(args) => status_cmd::status(args),
+            Command::Status(args) => status_cmd::status(args, cli.verbose).await,
             Command::Adhoc(args) => adhoc::adhoc(args, cli.verbose).await,
             Command::Patch(args) => adhoc::patch(args, cli.verbose).await,
             Command::Completions(args) => completions::completions(args.shell),

@@ -49,6 +49,8 @@ pub(super) enum Style {
     Playbook,
     /// ansible's ad-hoc lines: `host | CHANGED | rc=0 >>`.
     Adhoc,
+    /// Nothing on standard output (a run whose results another command prints: `status`).
+    Silent,
 }
 
 /// Runs the playbook `source` with `args` (shared by `run`, `adhoc` and `patch`).
@@ -239,10 +241,12 @@ pub(super) async fn execute(
     let (sender, receiver) = mpsc::channel(1024);
     let renderer: Box<dyn Renderer> = if output.json {
         Box::new(JsonRenderer::new(output.run_id.clone()))
-    } else if output.style == Style::Adhoc {
-        Box::new(AdhocRenderer::new(output.verbosity, output.diff))
     } else {
-        Box::new(HumanRenderer::new(output.verbosity, output.diff))
+        match output.style {
+            Style::Adhoc => Box::new(AdhocRenderer::new(output.verbosity, output.diff)),
+            Style::Playbook => Box::new(HumanRenderer::new(output.verbosity, output.diff)),
+            Style::Silent => Box::new(output::Silent),
+        }
     };
     let printer = output::spawn(renderer, receiver);
     let cancel = CancellationToken::new();
@@ -305,7 +309,7 @@ fn after_run(output: &OutputMode) -> Result<(), String> {
         return Ok(());
     }
     let summary = RunSummary::from_journal(&output.journal).map_err(|error| error.to_string())?;
-    if !output.json {
+    if !output.json && output.style != Style::Silent {
         let lines = output::fleet_lines(&summary);
         if !lines.is_empty() {
             outln!();

@@ -29,6 +29,13 @@ pub trait Renderer: Send {
     fn finish(&mut self) {}
 }
 
+/// Prints nothing: for a run whose results another command shows (`rpatch status`).
+pub struct Silent;
+
+impl Renderer for Silent {
+    fn render(&mut self, _event: &Event) {}
+}
+
 /// Starts a task that renders every event received until the channel closes.
 pub fn spawn(mut renderer: Box<dyn Renderer>, mut events: mpsc::Receiver<Event>) -> JoinHandle<()> {
     tokio::spawn(async move {
